@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CassandraClient } from '../subgraphs/shared/cassandra.js';
+import type { Logger } from '../subgraphs/shared/logger.js';
+
+/** migrations/<keyspace>/NNN_name.cql, applied in name order; each keyspace belongs to the subgraph of that name. */
+export const MIGRATIONS_DIR = new URL('.', import.meta.url).pathname;
+export const KEYSPACES = ['users', 'tweets', 'follows', 'feed'] as const;
+export type Keyspace = (typeof KEYSPACES)[number];
+
+interface Migration {
+  name: string;
+  checksum: string;
+  statements: string[];
+}
+
+export function readMigrations(keyspace: string, dir = MIGRATIONS_DIR): Migration[] {
+  const folder = join(dir, keyspace);
+  return readdirSync(folder)
+    .filter((file) => file.endsWith('.cql'))
+    .sort()
+    .map((file) => {
+      const source = readFileSync(join(folder, file), 'utf8');
+      return { name: file, checksum: createHash('sha256').update(source).digest('hex'), statements: splitStatements(source) };
+    });
+}
+
+/** CQL files hold `;`-terminated statements and `--` comments (no semicolons inside string literals). */
+export function splitStatements(source: string): string[] {
+  return source
+    .split('\n')
+    .map((line) => line.replace(/--.*$/, ''))
+    .join('\n')
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Creates the keyspace when missing, then applies the migrations not yet recorded in its schema_migrations table.
+ * Running it again changes nothing; a recorded migration whose file changed stops the run (migrations are append-only).
+ */
+export async function migrateKeyspace(
+  client: CassandraClient,
+  keyspace: string,
+  replication: string,
+  logger: Logger,
+  dir = MIGRATIONS_DIR,
+): Promise<string[]> {
+  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${keyspace}.schema_migrations (name text PRIMARY KEY, checksum text, applied_at timestamp)`,
+  );
+  const applied = new Map(
+    (await client.execute(`SELECT name, checksum FROM ${keyspace}.schema_migrations`)).rows.map((row) => [
+      row.get('name') as string,
+      row.get('checksum') as string,
+    ]),
+  );
+  const newlyApplied: string[] = [];
+  for (const migration of readMigrations(keyspace, dir)) {
+    const recordedChecksum = applied.get(migration.name);
+    if (recordedChecksum !== undefined) {
+      if (recordedChecksum !== migration.checksum) {
+        throw new Error(`${keyspace}/${migration.name} was changed after it was applied; add a new migration instead`);
+      }
+      continue;
+    }
+    await client.execute(`USE ${keyspace}`);
+    for (const statement of migration.statements) await client.execute(statement);
+    await client.execute(`INSERT INTO ${keyspace}.schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)`, [
+      migration.name,
+      migration.checksum,
+      new Date(),
+    ]);
+    logger.info('applied migration', { keyspace, migration: migration.name });
+    newlyApplied.push(migration.name);
+  }
+  return newlyApplied;
+}

@@ -1,0 +1,52 @@
+import './no-telemetry.js';
+import { readFileSync } from 'node:fs';
+import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { signViewerAssertion, VIEWER_ASSERTION_HEADER } from '../../subgraphs/shared/auth.js';
+import type { Config } from '../../subgraphs/shared/config.js';
+import { CORRELATION_HEADER } from '../../subgraphs/shared/subgraph-server.js';
+import { SUPERGRAPH_FILE, type SubgraphName } from '../../schema/compose.js';
+import { assertNoTelemetry } from './no-telemetry.js';
+
+/** What the router knows about a client request. */
+export interface RouterContext {
+  viewerId: string | null;
+  correlationId: string;
+}
+
+/**
+ * Calls a subgraph on behalf of the viewer. The request is built afresh, so nothing a client sent (such as a forged
+ * viewer header) reaches the subgraph; the viewer travels as a short-lived assertion signed with the router's secret.
+ */
+class ViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
+  constructor(
+    url: string,
+    private readonly internalSecret: string,
+  ) {
+    super({ url });
+  }
+
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>) {
+    const headers = request.http?.headers;
+    if (!headers || !context) return;
+    if (context.viewerId) headers.set(VIEWER_ASSERTION_HEADER, signViewerAssertion(context.viewerId, this.internalSecret));
+    if (context.correlationId) headers.set(CORRELATION_HEADER, context.correlationId);
+  }
+}
+
+export function subgraphUrls(config: Config): Record<SubgraphName, string> {
+  return { users: config.USERS_URL, tweets: config.TWEETS_URL, follows: config.FOLLOWS_URL, feed: config.FEED_URL };
+}
+
+/** The gateway over the committed supergraph (schema/supergraph.graphql), with subgraph URLs from config. */
+export function createGateway(config: Config): ApolloGateway {
+  assertNoTelemetry();
+  const urls = subgraphUrls(config);
+  return new ApolloGateway({
+    supergraphSdl: readFileSync(SUPERGRAPH_FILE, 'utf8'),
+    buildService: ({ name }) => {
+      const url = urls[name as SubgraphName];
+      if (!url) throw new Error(`the supergraph names a subgraph "${name}" that the router has no URL for`);
+      return new ViewerDataSource(url, config.INTERNAL_IDENTITY_SECRET);
+    },
+  });
+}

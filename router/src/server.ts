@@ -1,0 +1,52 @@
+import './no-telemetry.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import type { Config } from '../../subgraphs/shared/config.js';
+import type { Logger } from '../../subgraphs/shared/logger.js';
+import { correlationIdFrom, maskUnexpectedErrors, type RunningServer } from '../../subgraphs/shared/subgraph-server.js';
+import { createGateway, type RouterContext } from './gateway.js';
+import { viewerFromHeaders } from './viewer.js';
+
+/** The public endpoint: the supergraph on /graphql (Apollo Sandbox in a browser), /health for probes. */
+export async function startRouter(config: Config, logger: Logger, port = config.ROUTER_PORT): Promise<RunningServer> {
+  const app = express();
+  const httpServer = createServer(app);
+  const server = new ApolloServer<RouterContext>({
+    gateway: createGateway(config),
+    formatError: maskUnexpectedErrors(logger),
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false }, includeCookies: false }),
+    ],
+  });
+  await server.start();
+
+  app.get('/health', (_request, response) => {
+    response.json({ status: 'ok' });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(server, {
+      context: async ({ req }) => ({
+        viewerId: viewerFromHeaders(req.headers, config.JWT_SECRET),
+        correlationId: correlationIdFrom(req.headers),
+      }),
+    }),
+  );
+
+  await new Promise<void>((resolve) => httpServer.listen(port, '0.0.0.0', resolve));
+  const { port: boundPort } = httpServer.address() as AddressInfo;
+  const url = `http://localhost:${boundPort}/graphql`;
+  logger.info('router listening', { url });
+  return { url, stop: () => server.stop() };
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What `npm start`, `npm test` and `npm run bench` need before any TypeScript runs:
+# dependencies installed, Cassandra and RabbitMQ answering on loopback.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { echo "[infra] $*" >&2; }
+
+# npm ci when node_modules is missing or older than the lockfile.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing dependencies (npm ci)"
+  npm ci --no-audit --no-fund >&2
+fi
+
+bash scripts/cassandra.sh start
+
+rabbit_open() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+if ! rabbit_open; then
+  log "RabbitMQ is not answering on 127.0.0.1:5672; starting it (rabbitmq-server -detached)"
+  rabbitmq-server -detached >&2
+  for _ in $(seq 1 60); do rabbit_open && break; sleep 1; done
+  rabbit_open || { log "RabbitMQ did not come up within 60s"; exit 1; }
+fi
+log "RabbitMQ answers on 127.0.0.1:5672"

@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { loadConfig } from '../subgraphs/shared/config.js';
+import { migrateAll } from './migrate.js';
+
+/**
+ * npm start: (infrastructure is already up, see scripts/ensure-infra.sh) applies migrations, runs the four subgraphs
+ * and the router as separate processes, and stops them all on Ctrl-C.
+ */
+const SERVICES = [
+  { name: 'users', entry: 'subgraphs/users/src/index.ts' },
+  { name: 'tweets', entry: 'subgraphs/tweets/src/index.ts' },
+  { name: 'follows', entry: 'subgraphs/follows/src/index.ts' },
+  { name: 'feed', entry: 'subgraphs/feed/src/index.ts' },
+  { name: 'router', entry: 'router/src/index.ts' },
+];
+
+const config = loadConfig();
+await migrateAll();
+
+const env = { ...process.env, APOLLO_TELEMETRY_DISABLED: 'true' };
+const children: ChildProcess[] = [];
+let stopping = false;
+
+function launch(name: string, entry: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: ['ignore', 'inherit', 'pipe'] });
+    children.push(child);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      if (chunk.toString().includes('listening')) resolve();
+    });
+    child.on('exit', (code, signal) => {
+      if (!stopping) {
+        console.error(`${name} exited (${signal ?? code}); stopping everything`);
+        void stopAll(1);
+      }
+      reject(new Error(`${name} exited before it was ready`));
+    });
+  });
+}
+
+async function stopAll(exitCode: number) {
+  stopping = true;
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  process.exit(exitCode);
+}
+
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+// Subgraphs first, then the router that calls them.
+await Promise.all(SERVICES.filter((s) => s.name !== 'router').map((s) => launch(s.name, s.entry)));
+await launch('router', 'router/src/index.ts');
+console.log(`\ntwtr is up: http://localhost:${config.ROUTER_PORT}/graphql  (Apollo Sandbox in a browser; Ctrl-C stops it)\n`);

@@ -1,0 +1,21 @@
+import type { Config } from '../../shared/config.js';
+import type { Logger } from '../../shared/logger.js';
+import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js';
+import type { Context } from './context.js';
+import { consumeFeedEvents } from './events.js';
+import { TimelineRepository } from './repository.js';
+import { resolvers } from './resolvers/index.js';
+import { FeedService } from './service.js';
+
+export const feedSubgraph: SubgraphDefinition<Context> = {
+  name: 'feed',
+  schemaFile: new URL('../schema.graphql', import.meta.url),
+  async setup({ cassandra, bus }) {
+    const timelines = new TimelineRepository(cassandra);
+    await consumeFeedEvents(bus, timelines);
+    return { resolvers, context: (scope) => ({ ...scope, services: { feed: new FeedService(timelines, scope) } }) };
+  },
+};
+
+export const startFeed = (config: Config, logger: Logger, port = config.FEED_PORT) =>
+  startSubgraph(feedSubgraph, { config, logger, port });

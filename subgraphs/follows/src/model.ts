@@ -1,0 +1,4 @@
+/** A user as other subgraphs refer to it: the key only. */
+export interface UserReference {
+  id: string;
+}

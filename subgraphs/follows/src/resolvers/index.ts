@@ -1,0 +1,5 @@
+import type { Resolvers } from '../__generated__/resolvers-types.js';
+import { Mutation } from './Mutation.js';
+import { User } from './User.js';
+
+export const resolvers: Resolvers = { Mutation, User };

@@ -1,0 +1,143 @@
+import amqp from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage, ChannelModel, RecoveringChannelModel } from 'amqplib';
+import type { Config } from './config.js';
+import type { DomainEvent, EventType } from './events.js';
+import type { Logger } from './logger.js';
+
+export interface SubscribeOptions<T extends EventType> {
+  /** The consuming service's own durable queue, e.g. `feed`. */
+  queue: string;
+  /** Routing keys (event types) bound to the queue. */
+  events: readonly T[];
+  /** Messages the broker sends ahead of the one being handled. Defaults to 32. */
+  prefetch?: number;
+  /** Deliveries of one message before it is dead-lettered. Defaults to 5. */
+  deliveryLimit?: number;
+  /** Handles one event; a throw means "retry later" (up to deliveryLimit). Must be idempotent. */
+  handle: (event: DomainEvent<T>) => Promise<void>;
+}
+
+export interface EventBus {
+  /** Resolves once the broker has confirmed the event is stored. */
+  publish(event: DomainEvent): Promise<void>;
+  subscribe<T extends EventType>(options: SubscribeOptions<T>): Promise<void>;
+  close(): Promise<void>;
+}
+
+const DEAD_LETTER_EXCHANGE_SUFFIX = '.dlx';
+
+/**
+ * One connection per process, recovered automatically; topology and consumers are re-declared on every reconnect.
+ * Handlers of one subscription run one at a time in delivery order, so per-queue ordering is kept
+ * (a follow is applied before the tweet posted after it).
+ */
+export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EXCHANGE'>, logger: Logger): Promise<EventBus> {
+  const exchange = config.AMQP_EXCHANGE;
+  const deadLetterExchange = exchange + DEAD_LETTER_EXCHANGE_SUFFIX;
+  const subscriptions: SubscribeOptions<EventType>[] = [];
+  let publishChannel: ConfirmChannel | undefined;
+  let currentModel: ChannelModel | undefined;
+
+  const declareExchanges = async (channel: Channel) => {
+    await channel.assertExchange(exchange, 'topic', { durable: true });
+    await channel.assertExchange(deadLetterExchange, 'direct', { durable: true });
+  };
+
+  const startConsumer = async (model: ChannelModel, options: SubscribeOptions<EventType>) => {
+    const channel = await model.createChannel();
+    await declareExchanges(channel);
+    await channel.assertQueue(options.queue, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-dead-letter-exchange': deadLetterExchange,
+        'x-dead-letter-routing-key': options.queue,
+        'x-delivery-limit': options.deliveryLimit ?? 5,
+      },
+    });
+    await channel.assertQueue(`${options.queue}.dead`, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await channel.bindQueue(`${options.queue}.dead`, deadLetterExchange, options.queue);
+    for (const type of options.events) await channel.bindQueue(options.queue, exchange, type);
+    await channel.prefetch(options.prefetch ?? 32);
+
+    let inOrder = Promise.resolve();
+    await channel.consume(options.queue, (message) => {
+      if (!message) return; // the broker cancelled the consumer; recovery re-creates it
+      inOrder = inOrder.then(() => deliver(channel, message, options));
+    });
+  };
+
+  const deliver = async (channel: Channel, message: ConsumeMessage, options: SubscribeOptions<EventType>) => {
+    let event: DomainEvent;
+    try {
+      event = JSON.parse(message.content.toString('utf8')) as DomainEvent;
+    } catch {
+      logger.error('unreadable message dead-lettered', { queue: options.queue, messageId: message.properties.messageId });
+      return settle(() => channel.nack(message, false, false));
+    }
+    try {
+      await options.handle(event);
+      settle(() => channel.ack(message));
+    } catch (error) {
+      logger.warn('event handling failed; will retry', { queue: options.queue, eventId: event.id, type: event.type, error });
+      settle(() => channel.nack(message, false, true));
+    }
+  };
+
+  // Acking on a channel that closed meanwhile throws; the broker redelivers the message and handlers are idempotent.
+  const settle = (action: () => void) => {
+    try {
+      action();
+    } catch (error) {
+      logger.warn('could not settle a delivery; it will be redelivered', { error });
+    }
+  };
+
+  const connection: RecoveringChannelModel = await amqp.connect(config.AMQP_URL, {
+    recovery: {
+      initialDelay: 200,
+      maxDelay: 5000,
+      initialMaxRetries: 10,
+      setup: async (model: ChannelModel) => {
+        currentModel = model;
+        const channel = await model.createConfirmChannel();
+        await declareExchanges(channel);
+        publishChannel = channel;
+        for (const subscription of subscriptions) await startConsumer(model, subscription);
+      },
+    },
+  });
+  connection.on('disconnect', (error: Error) => {
+    publishChannel = undefined;
+    currentModel = undefined;
+    logger.warn('lost the RabbitMQ connection; reconnecting', { error: error?.message });
+  });
+  connection.on('connect', () => logger.info('connected to RabbitMQ'));
+  connection.on('error', (error: Error) => logger.warn('RabbitMQ connection error', { error: error.message }));
+
+  return {
+    publish: (event) =>
+      new Promise<void>((resolve, reject) => {
+        if (!publishChannel) return reject(new Error('not connected to RabbitMQ'));
+        publishChannel.publish(
+          exchange,
+          event.type,
+          Buffer.from(JSON.stringify(event)),
+          {
+            persistent: true,
+            contentType: 'application/json',
+            messageId: event.id,
+            type: event.type,
+            correlationId: event.correlationId,
+          },
+          (error) => (error ? reject(error) : resolve()),
+        );
+      }),
+    subscribe: async (options) => {
+      const subscription = options as unknown as SubscribeOptions<EventType>;
+      subscriptions.push(subscription);
+      if (currentModel) await startConsumer(currentModel, subscription);
+    },
+    close: () => connection.close(),
+  };
+}

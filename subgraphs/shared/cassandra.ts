@@ -1,0 +1,33 @@
+import cassandra from 'cassandra-driver';
+import type { Config } from './config.js';
+
+export type CassandraClient = cassandra.Client;
+export const { types: cql } = cassandra;
+
+/** A driver session bound to one keyspace; each subgraph opens exactly one, for its own keyspace. */
+export async function connectCassandra(
+  config: Pick<Config, 'CASSANDRA_CONTACT_POINTS' | 'CASSANDRA_LOCAL_DC'>,
+  keyspace?: string,
+): Promise<CassandraClient> {
+  const client = new cassandra.Client({
+    contactPoints: config.CASSANDRA_CONTACT_POINTS.split(',').map((point) => point.trim()),
+    localDataCenter: config.CASSANDRA_LOCAL_DC,
+    keyspace,
+    queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum },
+    socketOptions: { connectTimeout: 5000, readTimeout: 12000 },
+  });
+  await client.connect();
+  return client;
+}
+
+/** Runs one prepared statement per item, a bounded number in flight at once. */
+export async function executeConcurrent(
+  client: CassandraClient,
+  query: string,
+  parameters: unknown[][],
+  /** Statements in flight at once. Defaults to 128. */
+  concurrencyLevel = 128,
+): Promise<void> {
+  if (parameters.length === 0) return;
+  await cassandra.concurrent.executeConcurrent(client, query, parameters, { concurrencyLevel, raiseOnFirstError: true });
+}

@@ -1,0 +1,46 @@
+import { GraphQLError } from 'graphql';
+
+/** The error codes clients can rely on, in `extensions.code`. */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Codes a client may see with their original message; anything else is masked as an internal error. */
+export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.BAD_USER_INPUT,
+  ErrorCode.UNAUTHENTICATED,
+  ErrorCode.FORBIDDEN,
+  ErrorCode.NOT_FOUND,
+  ErrorCode.CONFLICT,
+  ErrorCode.RATE_LIMITED,
+  // Produced by graphql-js / Apollo Server themselves for malformed operations.
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+export const badUserInput = (field: string, message: string) =>
+  new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT, field } });
+
+/** `httpStatus` only where the whole request is refused (the router's token check), not for one field. */
+export const unauthenticated = (message = 'You must be signed in to do this.', httpStatus?: number) =>
+  new GraphQLError(message, {
+    extensions: { code: ErrorCode.UNAUTHENTICATED, ...(httpStatus ? { http: { status: httpStatus } } : {}) },
+  });
+
+export const forbidden = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.FORBIDDEN } });
+
+export const notFound = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.NOT_FOUND } });
+
+export const conflict = (field: string, message: string) =>
+  new GraphQLError(message, { extensions: { code: ErrorCode.CONFLICT, field } });

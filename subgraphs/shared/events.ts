@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto';
+
+/** Every message on the bus has this shape (see ../shared/ENGINEERING.md, "Events"). */
+export interface EventEnvelope<TType extends string = string, TData = unknown> {
+  /** Unique per event; consumers dedupe on it or rely on idempotent writes. */
+  readonly id: string;
+  /** `<aggregate>.<event>`, also the routing key. */
+  readonly type: TType;
+  /** ISO-8601. */
+  readonly occurredAt: string;
+  /** The request that caused it. */
+  readonly correlationId: string;
+  /** The event that caused it, when an event did. */
+  readonly causationId?: string;
+  readonly data: TData;
+}
+
+/** The events twtr's services publish: the contract between them. */
+export interface DomainEvents {
+  'user.created': { userId: string; username: string; displayName: string; createdAt: string };
+  'tweet.created': { tweetId: string; authorId: string; text: string; createdAt: string };
+  'follow.created': { followerId: string; followeeId: string; createdAt: string };
+  'follow.deleted': { followerId: string; followeeId: string };
+}
+export type EventType = keyof DomainEvents;
+export type DomainEvent<T extends EventType = EventType> = { [K in T]: EventEnvelope<K, DomainEvents[K]> }[T];
+
+export function createEvent<T extends EventType>(
+  type: T,
+  data: DomainEvents[T],
+  lineage: { correlationId: string; causationId?: string },
+): EventEnvelope<T, DomainEvents[T]> {
+  return { id: randomUUID(), type, occurredAt: new Date().toISOString(), ...lineage, data };
+}

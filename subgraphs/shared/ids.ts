@@ -1,0 +1,4 @@
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are uuids/timeuuids; anything else cannot name a row, so lookups answer "none" without asking Cassandra. */
+export const isUuid = (value: string) => UUID.test(value);

@@ -1,0 +1,82 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
+import { connectEventBus, type EventBus } from './bus.js';
+import { connectCassandra, type CassandraClient } from './cassandra.js';
+import { loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { startSubgraphServer, type RequestScope, type RunningServer } from './subgraph-server.js';
+
+/** What a subgraph is given: its own keyspace, the bus, config and a logger. */
+export interface Infrastructure {
+  cassandra: CassandraClient;
+  bus: EventBus;
+  config: Config;
+  logger: Logger;
+}
+
+export interface SubgraphDefinition<TContext> {
+  /** Also the name of its keyspace. */
+  name: string;
+  schemaFile: URL;
+  /** Wires repositories and services (and starts event consumers); returns what the server needs. */
+  setup(infra: Infrastructure): Promise<{
+    resolvers: object;
+    context: (scope: RequestScope) => TContext;
+  }>;
+}
+
+/** Connects a subgraph to Cassandra and RabbitMQ and serves it; stop() closes all of it. */
+export async function startSubgraph<TContext extends object>(
+  definition: SubgraphDefinition<TContext>,
+  options: { config: Config; logger: Logger; port: number },
+): Promise<RunningServer> {
+  const { config } = options;
+  const logger = options.logger.child({ subgraph: definition.name });
+  const cassandra = await connectCassandra(config, definition.name);
+  const bus = await connectEventBus(config, logger);
+  try {
+    const { resolvers, context } = await definition.setup({ cassandra, bus, config, logger });
+    const server = await startSubgraphServer(
+      {
+        name: definition.name,
+        schemaFile: definition.schemaFile,
+        resolvers: resolvers as GraphQLResolverMap<TContext>,
+        context,
+        internalSecret: config.INTERNAL_IDENTITY_SECRET,
+        logger,
+      },
+      options.port,
+    );
+    return {
+      url: server.url,
+      stop: async () => {
+        await server.stop();
+        await bus.close();
+        await cassandra.shutdown();
+      },
+    };
+  } catch (error) {
+    await bus.close();
+    await cassandra.shutdown();
+    throw error;
+  }
+}
+
+/** Entry point of a long-running process: start, then stop cleanly on SIGINT/SIGTERM. */
+export async function runUntilSignalled(
+  name: string,
+  start: (config: Config, logger: Logger) => Promise<RunningServer>,
+): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL, { service: name });
+  const running = await start(config, logger);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping', { signal });
+    await running.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
+import express from 'express';
+import { parse, type GraphQLFormattedError } from 'graphql';
+import { verifyViewerAssertion, VIEWER_ASSERTION_HEADER } from './auth.js';
+import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** What every subgraph knows about a request before its own context is added. */
+export interface RequestScope {
+  /** The signed-in user, as asserted by the router; null for anonymous requests. */
+  viewerId: string | null;
+  /** Ties logs and events to the client request that caused them. */
+  correlationId: string;
+}
+
+export interface SubgraphOptions<TContext> {
+  name: string;
+  /** Path of the subgraph's schema.graphql. */
+  schemaFile: URL;
+  resolvers: GraphQLResolverMap<TContext>;
+  /** Adds the subgraph's per-request context (services, dataloaders). */
+  context: (scope: RequestScope) => TContext;
+  internalSecret: string;
+  logger: Logger;
+}
+
+export interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export const CORRELATION_HEADER = 'x-correlation-id';
+
+/** The caller's correlation id when it sent a sensible one, else a new one. */
+export function correlationIdFrom(headers: IncomingHttpHeaders): string {
+  const value = headers[CORRELATION_HEADER];
+  return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value) ? value : randomUUID();
+}
+
+export function loadTypeDefs(schemaFile: URL) {
+  return parse(readFileSync(schemaFile, 'utf8'));
+}
+
+/** Keeps client-facing codes; anything else becomes INTERNAL_SERVER_ERROR without internals, logged. */
+export function maskUnexpectedErrors(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) return formatted;
+    logger.error('unexpected error', { error: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path });
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  };
+}
+
+/** Serves one subgraph on /graphql with a /health endpoint; port 0 picks a free port. */
+export async function startSubgraphServer<TContext extends object>(
+  options: SubgraphOptions<TContext>,
+  port: number,
+): Promise<RunningServer> {
+  const { logger } = options;
+  const app = express();
+  const httpServer: Server = createServer(app);
+  const server = new ApolloServer<TContext>({
+    schema: buildSubgraphSchema([{ typeDefs: loadTypeDefs(options.schemaFile), resolvers: options.resolvers }]),
+    formatError: maskUnexpectedErrors(logger),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    // The router owns the public surface (landing page, introspection policy); subgraphs only answer it.
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+  });
+  await server.start();
+
+  app.get('/health', (_request, response) => {
+    response.json({ status: 'ok', subgraph: options.name });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(server, {
+      context: async ({ req }) => {
+        const assertion = req.headers[VIEWER_ASSERTION_HEADER];
+        if (Array.isArray(assertion)) throw unauthenticated('Only one viewer identity may be sent.');
+        const viewerId = assertion ? verifyViewerAssertion(assertion, options.internalSecret) : null;
+        return options.context({ viewerId, correlationId: correlationIdFrom(req.headers) });
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve) => httpServer.listen(port, '0.0.0.0', resolve));
+  const { port: boundPort } = httpServer.address() as AddressInfo;
+  const url = `http://127.0.0.1:${boundPort}/graphql`;
+  logger.info('subgraph listening', { subgraph: options.name, url });
+  return { url, stop: () => server.stop() };
+}

@@ -1,0 +1,5 @@
+import type { UserResolvers } from '../__generated__/resolvers-types.js';
+
+export const User: UserResolvers = {
+  tweets: (user, { first, after }, { services }) => services.tweets.byAuthor(user.id, { first, after }),
+};

@@ -1,0 +1,8 @@
+import { DateTime } from '../../../shared/scalars.js';
+import type { Resolvers } from '../__generated__/resolvers-types.js';
+import { Mutation } from './Mutation.js';
+import { Query } from './Query.js';
+import { Tweet } from './Tweet.js';
+import { User } from './User.js';
+
+export const resolvers: Resolvers = { DateTime, Query, Mutation, Tweet, User };

@@ -1,0 +1,4 @@
+import { runUntilSignalled } from '../../shared/runtime.js';
+import { startUsers } from './server.js';
+
+await runUntilSignalled('users', startUsers);

@@ -1,0 +1,53 @@
+import type { CassandraClient } from '../../shared/cassandra.js';
+import type { UserModel } from './model.js';
+
+export interface StoredUser extends UserModel {
+  passwordHash: string;
+}
+
+/** The users keyspace: users_by_id and user_ids_by_username (see migrations/users). */
+export class UserRepository {
+  constructor(private readonly cassandra: CassandraClient) {}
+
+  async insert(user: StoredUser): Promise<void> {
+    await this.cassandra.execute(
+      'INSERT INTO users_by_id (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)',
+      [user.id, user.username, user.displayName, user.passwordHash, user.createdAt],
+    );
+  }
+
+  /** Lightweight transaction: true when this call claimed the name, false when someone holds it. */
+  async claimUsername(usernameKey: string, userId: string): Promise<boolean> {
+    const result = await this.cassandra.execute(
+      'INSERT INTO user_ids_by_username (username_key, user_id) VALUES (?, ?) IF NOT EXISTS',
+      [usernameKey, userId],
+    );
+    return result.wasApplied();
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.cassandra.execute('DELETE FROM users_by_id WHERE id = ?', [id]);
+  }
+
+  async findIdByUsername(usernameKey: string): Promise<string | null> {
+    const result = await this.cassandra.execute('SELECT user_id FROM user_ids_by_username WHERE username_key = ?', [
+      usernameKey,
+    ]);
+    return result.first()?.get('user_id')?.toString() ?? null;
+  }
+
+  async findByIds(ids: readonly string[]): Promise<StoredUser[]> {
+    if (ids.length === 0) return [];
+    const result = await this.cassandra.execute(
+      'SELECT id, username, display_name, password_hash, created_at FROM users_by_id WHERE id IN ?',
+      [ids],
+    );
+    return result.rows.map((row) => ({
+      id: row.get('id').toString(),
+      username: row.get('username'),
+      displayName: row.get('display_name'),
+      passwordHash: row.get('password_hash'),
+      createdAt: row.get('created_at'),
+    }));
+  }
+}

@@ -1,0 +1,25 @@
+import type { Config } from '../../shared/config.js';
+import type { Logger } from '../../shared/logger.js';
+import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js';
+import type { Context } from './context.js';
+import { UserEvents } from './events.js';
+import { UserRepository } from './repository.js';
+import { resolvers } from './resolvers/index.js';
+import { UsersService } from './service.js';
+
+export const usersSubgraph: SubgraphDefinition<Context> = {
+  name: 'users',
+  schemaFile: new URL('../schema.graphql', import.meta.url),
+  async setup({ cassandra, bus, config }) {
+    const deps = {
+      users: new UserRepository(cassandra),
+      events: new UserEvents(bus),
+      jwtSecret: config.JWT_SECRET,
+      tokenTtlSeconds: config.JWT_TTL_SECONDS,
+    };
+    return { resolvers, context: (scope) => ({ ...scope, services: { users: new UsersService(deps, scope) } }) };
+  },
+};
+
+export const startUsers = (config: Config, logger: Logger, port = config.USERS_PORT) =>
+  startSubgraph(usersSubgraph, { config, logger, port });

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import DataLoader from 'dataloader';
+import { issueAccessToken } from '../../shared/auth.js';
+import { conflict, unauthenticated } from '../../shared/errors.js';
+import { isUuid } from '../../shared/ids.js';
+import type { RequestScope } from '../../shared/subgraph-server.js';
+import type { UserEvents } from './events.js';
+import type { AuthPayloadModel, UserModel } from './model.js';
+import { hashPassword, passwordMatches, UNKNOWN_USER_HASH } from './passwords.js';
+import type { StoredUser, UserRepository } from './repository.js';
+import { usernameKey, validateSignUp, type SignUpInput } from './rules.js';
+
+export interface UsersServiceDeps {
+  users: UserRepository;
+  events: UserEvents;
+  jwtSecret: string;
+  tokenTtlSeconds: number;
+}
+
+const BAD_CREDENTIALS = 'Wrong username or password.';
+
+/** Accounts: sign-up, log-in and lookups. One instance per request (it holds the request's dataloader). */
+export class UsersService {
+  private readonly byId = new DataLoader<string, StoredUser | null>(async (ids) => {
+    const found = new Map((await this.deps.users.findByIds(ids)).map((user) => [user.id, user]));
+    return ids.map((id) => found.get(id) ?? null);
+  });
+
+  constructor(
+    private readonly deps: UsersServiceDeps,
+    private readonly scope: RequestScope,
+  ) {}
+
+  async signUp(input: SignUpInput): Promise<AuthPayloadModel> {
+    const { username, password, displayName } = validateSignUp(input);
+    const user: StoredUser = {
+      id: randomUUID(),
+      username,
+      displayName,
+      passwordHash: await hashPassword(password),
+      createdAt: new Date(),
+    };
+    // The account row first, then the name claim: a crash in between leaves an unreachable row, never a lost name.
+    await this.deps.users.insert(user);
+    if (!(await this.deps.users.claimUsername(usernameKey(username), user.id))) {
+      await this.deps.users.delete(user.id);
+      throw conflict('username', `The username "${username}" is taken.`);
+    }
+    await this.deps.events.created(user, this.scope.correlationId);
+    return this.authPayload(user);
+  }
+
+  async logIn(username: string, password: string): Promise<AuthPayloadModel> {
+    const userId = await this.deps.users.findIdByUsername(usernameKey(username));
+    const user = userId ? await this.byId.load(userId) : null;
+    const matches = await passwordMatches(user?.passwordHash ?? UNKNOWN_USER_HASH, password);
+    if (!user || !matches) throw unauthenticated(BAD_CREDENTIALS);
+    return this.authPayload(user);
+  }
+
+  async me(): Promise<UserModel> {
+    if (!this.scope.viewerId) throw unauthenticated();
+    const viewer = await this.byId.load(this.scope.viewerId);
+    if (!viewer) throw unauthenticated('Your account no longer exists.');
+    return publicUser(viewer);
+  }
+
+  async byUsername(username: string): Promise<UserModel | null> {
+    const userId = await this.deps.users.findIdByUsername(usernameKey(username));
+    return userId ? this.byIdOrNull(userId) : null;
+  }
+
+  async byIdOrNull(id: string): Promise<UserModel | null> {
+    if (!isUuid(id)) return null;
+    const user = await this.byId.load(id);
+    return user && publicUser(user);
+  }
+
+  private authPayload(user: StoredUser): AuthPayloadModel {
+    const { token, expiresAt } = issueAccessToken(user.id, this.deps.jwtSecret, this.deps.tokenTtlSeconds);
+    return { token, expiresAt, user: publicUser(user) };
+  }
+}
+
+/** Never let the password hash travel further than the service. */
+function publicUser({ passwordHash: _passwordHash, ...user }: StoredUser): UserModel {
+  return user;
+}
