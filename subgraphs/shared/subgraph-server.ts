@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -70,7 +71,8 @@ export async function startSubgraphServer<TContext extends object>(
   const server = new ApolloServer<TContext>({
     schema: buildSubgraphSchema([{ typeDefs: loadTypeDefs(options.schemaFile), resolvers: options.resolvers }]),
     formatError: maskUnexpectedErrors(logger),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    // Inline traces only feed Apollo's hosted reporting, which twtr never uses.
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
     // The router owns the public surface (landing page, introspection policy); subgraphs only answer it.
     introspection: true,
     includeStacktraceInErrorResponses: false,

@@ -1,0 +1,80 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { startRouter } from '../../router/src/server.js';
+import { signViewerAssertion, VIEWER_ASSERTION_HEADER } from '../../subgraphs/shared/auth.js';
+import { loadConfig } from '../../subgraphs/shared/config.js';
+import { createLogger } from '../../subgraphs/shared/logger.js';
+import type { RunningServer } from '../../subgraphs/shared/subgraph-server.js';
+import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp } from '../support/client.js';
+
+describe('the trust boundary', () => {
+  it('drops a viewer header sent by a client to the router', async () => {
+    const victim = await signUp('victim');
+    const forged = signViewerAssertion(victim.id, 'a guessed secret that is long enough to sign');
+    const response = await gql(`{ me { id } }`, {}, { headers: { [VIEWER_ASSERTION_HEADER]: forged } });
+    expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('refuses a forged viewer header sent straight to a subgraph', async () => {
+    const victim = await signUp('victim');
+    const forged = signViewerAssertion(victim.id, 'a guessed secret that is long enough to sign');
+    const response = await gql(`{ me { id } }`, {}, { url: inject('subgraphUrls').users, headers: { [VIEWER_ASSERTION_HEADER]: forged } });
+    expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('serves Apollo Sandbox pointed at its own endpoint', async () => {
+    const response = await fetch(inject('routerUrl'), { headers: { accept: 'text/html' } });
+    const page = await response.text();
+    expect(response.status).toBe(200);
+    expect(page).toContain('EmbeddedSandbox');
+    expect(page).toMatch(/initialEndpoint/);
+  });
+});
+
+describe('batched entity fetches', () => {
+  let proxy: Server;
+  let router: RunningServer;
+  const usersRequests: string[] = [];
+
+  // A router whose users subgraph sits behind a counting proxy, to see how many requests a feed page costs.
+  beforeAll(async () => {
+    const usersUrl = new URL(inject('subgraphUrls').users);
+    proxy = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString();
+      usersRequests.push(body);
+      const upstream = await fetch(usersUrl, { method: 'POST', headers: request.headers as Record<string, string>, body });
+      response.writeHead(upstream.status, { 'content-type': 'application/json' });
+      response.end(await upstream.text());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const config = { ...loadConfig(), ...subgraphUrlConfig(), USERS_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql` };
+    router = await startRouter(config, createLogger('error'), 0);
+  });
+
+  afterAll(async () => {
+    await router?.stop();
+    proxy?.close();
+  });
+
+  it('resolves the authors of a whole feed page in one request to the users subgraph', async () => {
+    const reader = await signUp('reader');
+    const authors = await Promise.all([1, 2, 3, 4, 5].map((n) => signUp(`auth${n}`)));
+    for (const author of authors) await follow(reader, author);
+    for (const author of authors) await postTweet(author, `from ${author.username}`);
+    await eventually(async () => expect(await feedOf(reader)).toHaveLength(5));
+
+    usersRequests.length = 0;
+    const { feed } = await ok(`{ feed { edges { node { text author { username displayName } } } } }`, {}, { token: reader.token, url: router.url });
+    expect(feed.edges.map((edge: any) => edge.node.author.username).sort()).toEqual(authors.map((a) => a.username).sort());
+    expect(usersRequests).toHaveLength(1);
+    expect(usersRequests[0]).toContain('_entities');
+  });
+});
+
+function subgraphUrlConfig() {
+  const urls = inject('subgraphUrls');
+  return { USERS_URL: urls.users, TWEETS_URL: urls.tweets, FOLLOWS_URL: urls.follows, FEED_URL: urls.feed };
+}

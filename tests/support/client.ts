@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+
+export interface GraphQLResponse<T = any> {
+  data?: T | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; field?: string } }[];
+}
+
+/** POSTs one operation over HTTP, as a client would. */
+export async function gql<T = any>(
+  query: string,
+  variables: Record<string, unknown> = {},
+  options: { token?: string; url?: string; headers?: Record<string, string> } = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(options.url ?? inject('routerUrl'), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as GraphQLResponse<T>;
+}
+
+/** Data of a response that must have succeeded. */
+export async function ok<T = any>(...args: Parameters<typeof gql>): Promise<T> {
+  const response = await gql<T>(...args);
+  if (response.errors?.length || !response.data) {
+    throw new Error(`GraphQL errors: ${JSON.stringify(response.errors)}`);
+  }
+  return response.data;
+}
+
+/** The codes of a response's errors, in order. */
+export const codes = (response: GraphQLResponse) => (response.errors ?? []).map((error) => error.extensions?.code);
+
+/** A unique username (at most 15 characters), so tests never share users. */
+export const uniqueUsername = (prefix = 'u') => `${prefix.slice(0, 5)}_${randomBytes(6).toString('hex').slice(0, 9)}`;
+
+export interface TestUser {
+  id: string;
+  username: string;
+  token: string;
+}
+
+export async function signUp(prefix = 'u', displayName = `Test ${prefix}`): Promise<TestUser> {
+  const username = uniqueUsername(prefix);
+  const data = await ok(
+    `mutation ($username: String!, $displayName: String!) {
+      signUp(username: $username, password: "correct horse battery", displayName: $displayName) { token user { id username } }
+    }`,
+    { username, displayName },
+  );
+  return { id: data.signUp.user.id, username, token: data.signUp.token };
+}
+
+/**
+ * Polls until `check` stops throwing or the deadline passes, then rethrows its last error.
+ * For eventually consistent reads: never a fixed sleep.
+ */
+export async function eventually<T>(check: () => Promise<T>, { timeoutMs = 10_000, intervalMs = 50 } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
+
+/** follower follows followee, once the follows subgraph has learnt (from user.created) that followee exists. */
+export async function follow(follower: TestUser, followee: TestUser): Promise<void> {
+  await eventually(() => ok(`mutation ($id: ID!) { follow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token }));
+}
+
+export async function unfollow(follower: TestUser, followee: TestUser): Promise<void> {
+  await ok(`mutation ($id: ID!) { unfollow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token });
+}
+
+export async function postTweet(author: TestUser, text: string): Promise<string> {
+  const data = await ok(`mutation ($text: String!) { postTweet(text: $text) { id } }`, { text }, { token: author.token });
+  return data.postTweet.id;
+}
+
+export interface FeedItem {
+  id: string;
+  text: string;
+  author: { username: string };
+}
+
+export async function feedOf(user: TestUser, first = 20): Promise<FeedItem[]> {
+  const data = await ok(
+    `query ($first: Int) { feed(first: $first) { edges { node { id text author { username } } } } }`,
+    { first },
+    { token: user.token },
+  );
+  return data.feed.edges.map((edge: { node: FeedItem }) => edge.node);
+}

@@ -1,0 +1,26 @@
+import type { TestProject } from 'vitest/node';
+import { migrateAll } from '../../scripts/migrate.js';
+import { startStack, type Stack } from './stack.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    routerUrl: string;
+    subgraphUrls: Stack['subgraphUrls'];
+  }
+}
+
+let stack: Stack | undefined;
+
+/** Runs once for the whole test run: migrations, then the system, shared by every end-to-end test. */
+export async function setup(project: TestProject) {
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
+  process.env.LOG_LEVEL ??= 'error';
+  await migrateAll();
+  stack = await startStack();
+  project.provide('routerUrl', stack.routerUrl);
+  project.provide('subgraphUrls', stack.subgraphUrls);
+}
+
+export async function teardown() {
+  await stack?.stop();
+}
