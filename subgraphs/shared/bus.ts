@@ -25,6 +25,8 @@ export interface EventBus {
 }
 
 const DEAD_LETTER_EXCHANGE_SUFFIX = '.dlx';
+const RETRY_BASE_DELAY_MS = 50;
+const RETRY_MAX_DELAY_MS = 5_000;
 
 /**
  * One connection per process, recovered automatically; topology and consumers are re-declared on every reconnect.
@@ -79,7 +81,11 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
       await options.handle(event);
       settle(() => channel.ack(message));
     } catch (error) {
-      logger.warn('event handling failed; will retry', { queue: options.queue, eventId: event.id, type: event.type, error });
+      // Back off before the redelivery so a passing outage (Cassandra restarting) does not burn the delivery limit;
+      // the queue waits meanwhile, which keeps per-queue order.
+      const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1;
+      logger.warn('event handling failed; will retry', { queue: options.queue, eventId: event.id, type: event.type, deliveries, error });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_BASE_DELAY_MS * 2 ** deliveries, RETRY_MAX_DELAY_MS)));
       settle(() => channel.nack(message, false, true));
     }
   };

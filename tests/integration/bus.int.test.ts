@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import amqp from 'amqplib';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { EventBus } from '../../subgraphs/shared/bus.js';
+import { createEvent, type DomainEvent } from '../../subgraphs/shared/events.js';
+import { eventually } from '../support/client.js';
+import { busOn, testConfig } from '../support/infra.js';
+
+const exchange = `twtr.test.${randomUUID()}`;
+const queues: string[] = [];
+const buses: EventBus[] = [];
+
+afterAll(async () => {
+  await Promise.all(buses.map((bus) => bus.close()));
+  const connection = await amqp.connect(testConfig().AMQP_URL);
+  const channel = await connection.createChannel();
+  for (const queue of queues) {
+    await channel.deleteQueue(queue);
+    await channel.deleteQueue(`${queue}.dead`);
+  }
+  await channel.deleteExchange(exchange);
+  await channel.deleteExchange(`${exchange}.dlx`);
+  await connection.close();
+});
+
+async function openBus() {
+  const bus = await busOn(exchange);
+  buses.push(bus);
+  return bus;
+}
+
+const followCreated = (n: number) =>
+  createEvent('follow.created', { followerId: `f${n}`, followeeId: 'x', createdAt: new Date().toISOString() }, { correlationId: `c${n}` });
+
+describe('the event bus on RabbitMQ', () => {
+  it('delivers confirmed events in publish order to the bound queue only', async () => {
+    const bus = await openBus();
+    const queue = `test.ordered.${randomUUID()}`;
+    queues.push(queue);
+    const received: DomainEvent[] = [];
+    await bus.subscribe({ queue, events: ['follow.created'], handle: async (event) => void received.push(event) });
+
+    const published = Array.from({ length: 20 }, (_, n) => followCreated(n));
+    await bus.publish(createEvent('tweet.created', { tweetId: 't', authorId: 'a', text: 'not bound', createdAt: '' }, { correlationId: 'c' }));
+    for (const event of published) await bus.publish(event);
+
+    await eventually(async () => expect(received).toHaveLength(20));
+    expect(received).toEqual(published);
+  });
+
+  it('dead-letters a message that keeps failing and goes on with the next', async () => {
+    const bus = await openBus();
+    const queue = `test.poison.${randomUUID()}`;
+    queues.push(queue);
+    const poison = followCreated(1);
+    const healthy = followCreated(2);
+    const attempts = new Map<string, number>();
+    const handled: string[] = [];
+    await bus.subscribe({
+      queue,
+      events: ['follow.created'],
+      deliveryLimit: 2,
+      handle: async (event) => {
+        attempts.set(event.id, (attempts.get(event.id) ?? 0) + 1);
+        if (event.id === poison.id) throw new Error('cannot handle this one');
+        handled.push(event.id);
+      },
+    });
+    await bus.publish(poison);
+    await bus.publish(healthy);
+
+    await eventually(async () => expect(handled).toEqual([healthy.id]));
+    const connection = await amqp.connect(testConfig().AMQP_URL);
+    const channel = await connection.createChannel();
+    const dead = await eventually(async () => {
+      const message = await channel.get(`${queue}.dead`, { noAck: true });
+      expect(message).not.toBe(false);
+      return message as amqp.GetMessage;
+    });
+    await connection.close();
+    expect(JSON.parse(dead.content.toString()).id).toBe(poison.id);
+    expect(attempts.get(poison.id)).toBeGreaterThanOrEqual(2);
+    expect(attempts.get(poison.id)).toBeLessThanOrEqual(3);
+  });
+});

@@ -1,0 +1,39 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateKeyspace } from '../../migrations/runner.js';
+import type { CassandraClient } from '../../subgraphs/shared/cassandra.js';
+import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
+
+describe('the migration runner', () => {
+  const keyspace = `migrations_test_${Date.now()}`;
+  const dir = mkdtempSync(join(tmpdir(), 'twtr-migrations-'));
+  let cassandra: CassandraClient;
+
+  beforeAll(async () => {
+    cassandra = await cassandraFor('system');
+    mkdirSync(join(dir, keyspace));
+    writeFileSync(join(dir, keyspace, '001_notes.cql'), 'CREATE TABLE IF NOT EXISTS notes (id int PRIMARY KEY, body text);');
+  });
+
+  afterAll(async () => {
+    await cassandra.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+    await cassandra.shutdown();
+  });
+
+  it('applies each migration once, keeps data, and refuses an edited migration', async () => {
+    const run = () => migrateKeyspace(cassandra, keyspace, testConfig().CASSANDRA_REPLICATION, testLogger(), dir);
+    expect(await run()).toEqual(['001_notes.cql']);
+    await cassandra.execute(`INSERT INTO ${keyspace}.notes (id, body) VALUES (1, 'kept')`);
+
+    writeFileSync(join(dir, keyspace, '002_tags.cql'), '-- a second step\nALTER TABLE notes ADD tags set<text>;');
+    expect(await run()).toEqual(['002_tags.cql']);
+    expect(await run()).toEqual([]);
+    const row = (await cassandra.execute(`SELECT body, tags FROM ${keyspace}.notes WHERE id = 1`)).first();
+    expect(row.get('body')).toBe('kept');
+
+    writeFileSync(join(dir, keyspace, '001_notes.cql'), 'CREATE TABLE IF NOT EXISTS notes (id int PRIMARY KEY);');
+    await expect(run()).rejects.toThrow(/001_notes.cql was changed after it was applied/);
+  });
+});

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { generate } from '@graphql-codegen/cli';
+import { printSchema, Supergraph } from '@apollo/federation-internals';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { buildSchema, parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import codegenConfig from '../codegen.ts';
+import { ACCEPTED_HINT_CODES, composeSupergraph, SUBGRAPH_NAMES, SUPERGRAPH_FILE, subgraphSdl } from '../schema/compose.js';
+
+describe('the supergraph', () => {
+  const { supergraphSdl, hints } = composeSupergraph();
+
+  it('composes without hints we have not accepted', () => {
+    expect(hints.filter((hint) => !ACCEPTED_HINT_CODES.has(hint.definition.code)).map((hint) => hint.message)).toEqual([]);
+  });
+
+  it('is committed as composed (run `npm run compose` after changing a subgraph schema)', () => {
+    expect(readFileSync(SUPERGRAPH_FILE, 'utf8')).toBe(supergraphSdl);
+  });
+
+  it('offers clients exactly the agreed API', () => {
+    // federation-internals prints its own schema (graphql's printer may be a different module instance here).
+    expect(printSchema(Supergraph.build(supergraphSdl).apiSchema())).toMatchInlineSnapshot(`
+      "type AuthPayload {
+        """Send as \`Authorization: Bearer <token>\`."""
+        token: String!
+        expiresAt: DateTime!
+        user: User!
+      }
+
+      scalar DateTime
+
+      type Mutation {
+        """
+        The signed-in user follows userId; following twice is harmless. Returns the followed user.
+        """
+        follow(userId: ID!): User!
+
+        """
+        The signed-in user stops following userId; harmless when not following. Returns that user.
+        """
+        unfollow(userId: ID!): User!
+
+        """Posts a tweet as the signed-in user."""
+        postTweet(text: String!): Tweet!
+
+        """
+        Creates an account and signs in. CONFLICT when the username is taken (case-insensitively).
+        """
+        signUp(username: String!, password: String!, displayName: String!): AuthPayload!
+
+        """
+        UNAUTHENTICATED for an unknown username or a wrong password (one message for both).
+        """
+        logIn(username: String!, password: String!): AuthPayload!
+      }
+
+      type PageInfo {
+        endCursor: String
+        hasNextPage: Boolean!
+      }
+
+      type Query {
+        """
+        The signed-in user's home timeline, newest first: their own tweets and those of everyone they follow.
+        """
+        feed(first: Int = 20, after: String): TweetConnection!
+
+        """Null when there is no such tweet."""
+        tweet(id: ID!): Tweet
+
+        """The signed-in user; UNAUTHENTICATED without a token."""
+        me: User
+
+        """Null when there is no such user."""
+        user(username: String!): User
+      }
+
+      type Tweet {
+        id: ID!
+        text: String!
+        author: User!
+        createdAt: DateTime!
+      }
+
+      type TweetConnection {
+        edges: [TweetEdge!]!
+        pageInfo: PageInfo!
+      }
+
+      type TweetEdge {
+        cursor: String!
+        node: Tweet!
+      }
+
+      """A person with an account. Other subgraphs add their fields to it."""
+      type User {
+        id: ID!
+        followerCount: Int!
+        followingCount: Int!
+
+        """The user's tweets, newest first."""
+        tweets(first: Int = 20, after: String): TweetConnection!
+
+        """Unique case-insensitively; shown as typed at sign-up."""
+        username: String!
+        displayName: String!
+        createdAt: DateTime!
+      }"
+    `);
+  });
+});
+
+describe('each subgraph', () => {
+  it.each(SUBGRAPH_NAMES)('%s builds as a federation 2 subgraph', (name) => {
+    const schema = buildSubgraphSchema([{ typeDefs: parse(subgraphSdl(name)) }]);
+    expect(schema.getQueryType()?.getFields()).toHaveProperty('_service');
+  });
+
+  it('owns what the contract says it owns', () => {
+    const owners = Object.fromEntries(
+      SUBGRAPH_NAMES.map((name) => {
+        const schema = buildSchema(subgraphSdl(name).replace(/^extend schema.*$/m, ''), { assumeValid: true, assumeValidSDL: true });
+        const roots = [schema.getQueryType(), schema.getMutationType()].flatMap((type) => Object.keys(type?.getFields() ?? {}));
+        const userFields = Object.keys((schema.getType('User') as any)?.getFields?.() ?? {}).filter((field) => field !== 'id');
+        return [name, { roots, userFields }];
+      }),
+    );
+    expect(owners).toEqual({
+      users: { roots: ['me', 'user', 'signUp', 'logIn'], userFields: ['username', 'displayName', 'createdAt'] },
+      tweets: { roots: ['tweet', 'postTweet'], userFields: ['tweets'] },
+      follows: { roots: ['follow', 'unfollow'], userFields: ['followerCount', 'followingCount'] },
+      feed: { roots: ['feed'], userFields: [] },
+    });
+  });
+});
+
+describe('generated resolver types', () => {
+  it('are current (run `npm run codegen` after changing a subgraph schema)', async () => {
+    const outputs = await generate({ ...codegenConfig, silent: true }, false);
+    expect(outputs.length).toBe(SUBGRAPH_NAMES.length);
+    for (const output of outputs) {
+      expect(readFileSync(output.filename, 'utf8'), output.filename).toBe(output.content);
+    }
+  });
+});

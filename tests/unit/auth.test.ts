@@ -1,0 +1,46 @@
+import jwt from 'jsonwebtoken';
+import { describe, expect, it } from 'vitest';
+import { issueAccessToken, signViewerAssertion, verifyAccessToken, verifyViewerAssertion } from '../../subgraphs/shared/auth.js';
+import { viewerFromHeaders } from '../../router/src/viewer.js';
+
+const secret = 'a test secret that is at least 32 bytes long';
+const unauthenticated = expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) });
+
+describe('access tokens', () => {
+  it('carry the user id and expire when they say', () => {
+    const { token, expiresAt } = issueAccessToken('user-1', secret, 3600);
+    expect(verifyAccessToken(token, secret)).toBe('user-1');
+    expect(Math.abs(expiresAt.getTime() - (Date.now() + 3_600_000))).toBeLessThan(2000);
+    expect((jwt.decode(token) as jwt.JwtPayload).exp).toBe(expiresAt.getTime() / 1000);
+  });
+
+  it.each([
+    ['signed with another key', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, 'another secret that is 32 bytes long', { expiresIn: 60 })],
+    ['expired', () => jwt.sign({ sub: 'u', aud: 'twtr-api', exp: Math.floor(Date.now() / 1000) - 10 }, secret)],
+    ['without exp', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, secret)],
+    ['with alg none', () => jwt.sign({ sub: 'u', aud: 'twtr-api', exp: 9999999999 }, '', { algorithm: 'none' })],
+    ['HS512 instead of HS256', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, secret, { algorithm: 'HS512', expiresIn: 60 })],
+    ['a viewer assertion, not an access token', () => signViewerAssertion('u', secret)],
+    ['malformed', () => 'a.b.c'],
+  ])('are refused when %s', (_case, makeToken) => {
+    expect(() => verifyAccessToken(makeToken(), secret)).toThrowError(unauthenticated);
+  });
+});
+
+describe('viewer assertions (router to subgraph)', () => {
+  it('verify only with the shared secret', () => {
+    const assertion = signViewerAssertion('user-1', secret);
+    expect(verifyViewerAssertion(assertion, secret)).toBe('user-1');
+    expect(() => verifyViewerAssertion(assertion, 'a different secret, also 32 bytes+')).toThrowError(unauthenticated);
+    expect(() => verifyViewerAssertion(issueAccessToken('user-1', secret, 60).token, secret)).toThrowError(unauthenticated);
+  });
+});
+
+describe('the router reading Authorization', () => {
+  it('is anonymous without the header and strict with it', () => {
+    expect(viewerFromHeaders({}, secret)).toBeNull();
+    expect(viewerFromHeaders({ authorization: `Bearer ${issueAccessToken('u1', secret, 60).token}` }, secret)).toBe('u1');
+    expect(() => viewerFromHeaders({ authorization: 'Basic abc' }, secret)).toThrowError(unauthenticated);
+    expect(() => viewerFromHeaders({ authorization: 'Bearer' }, secret)).toThrowError(unauthenticated);
+  });
+});

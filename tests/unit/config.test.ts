@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { assertNoTelemetry } from '../../router/src/no-telemetry.js';
+import { loadConfig } from '../../subgraphs/shared/config.js';
+import { splitStatements } from '../../migrations/runner.js';
+
+describe('configuration', () => {
+  it('has development defaults', () => {
+    expect(loadConfig({})).toMatchObject({ ROUTER_PORT: 4000, USERS_URL: 'http://127.0.0.1:4001/graphql', JWT_TTL_SECONDS: 3600 });
+  });
+
+  it('refuses to run in production with development secrets', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET, INTERNAL_IDENTITY_SECRET/);
+    const secrets = { JWT_SECRET: 'p'.repeat(40), INTERNAL_IDENTITY_SECRET: 'q'.repeat(40) };
+    expect(loadConfig({ NODE_ENV: 'production', ...secrets }).NODE_ENV).toBe('production');
+  });
+
+  it('names every invalid variable', () => {
+    expect(() => loadConfig({ JWT_SECRET: 'short', ROUTER_PORT: 'x' })).toThrow(/JWT_SECRET[\s\S]*ROUTER_PORT|ROUTER_PORT[\s\S]*JWT_SECRET/);
+  });
+});
+
+describe('no traffic to Apollo', () => {
+  it('the gateway refuses to be built unless telemetry is disabled, and with an APOLLO_KEY', () => {
+    expect(() => assertNoTelemetry({})).toThrow(/APOLLO_TELEMETRY_DISABLED/);
+    expect(() => assertNoTelemetry({ APOLLO_TELEMETRY_DISABLED: 'true', APOLLO_KEY: 'service:x' })).toThrow(/APOLLO_KEY/);
+    expect(() => assertNoTelemetry({ APOLLO_TELEMETRY_DISABLED: 'true' })).not.toThrow();
+  });
+
+  it('is disabled in this very test process and in every script that runs the router', () => {
+    expect(process.env.APOLLO_TELEMETRY_DISABLED).toBe('true');
+    expect(process.env.APOLLO_KEY).toBeUndefined();
+    const ci = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8');
+    expect(ci).toMatch(/APOLLO_TELEMETRY_DISABLED=true/);
+    const compose = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8');
+    expect(compose.match(/APOLLO_TELEMETRY_DISABLED: "true"/g)?.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('migration files', () => {
+  it('split into statements without comments', () => {
+    expect(splitStatements('-- a comment; with a semicolon\nCREATE TABLE a (x int);\n\nCREATE TABLE b (y int); -- trailing\n')).toEqual([
+      'CREATE TABLE a (x int)',
+      'CREATE TABLE b (y int)',
+    ]);
+  });
+});
