@@ -45,7 +45,10 @@ describe('batched entity fetches', () => {
       for await (const chunk of request) chunks.push(chunk as Buffer);
       const body = Buffer.concat(chunks).toString();
       usersRequests.push(body);
-      const upstream = await fetch(usersUrl, { method: 'POST', headers: request.headers as Record<string, string>, body });
+      const forwarded = Object.fromEntries(
+        ['content-type', VIEWER_ASSERTION_HEADER].flatMap((name) => (request.headers[name] ? [[name, String(request.headers[name])]] : [])),
+      );
+      const upstream = await fetch(usersUrl, { method: 'POST', headers: forwarded, body });
       response.writeHead(upstream.status, { 'content-type': 'application/json' });
       response.end(await upstream.text());
     });
