@@ -23,7 +23,7 @@ let stopping = false;
 
 function launch(name: string, entry: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
     children.push(child);
     child.stderr!.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);

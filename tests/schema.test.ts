@@ -4,7 +4,7 @@ import { printSchema, Supergraph } from '@apollo/federation-internals';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { buildSchema, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import codegenConfig from '../codegen.ts';
+import codegenConfig from '../codegen.js';
 import { ACCEPTED_HINT_CODES, composeSupergraph, SUBGRAPH_NAMES, SUPERGRAPH_FILE, subgraphSdl } from '../schema/compose.js';
 
 describe('the supergraph', () => {

@@ -22,6 +22,8 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     formatError: maskUnexpectedErrors(logger),
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    // The process's own signal handling (runUntilSignalled) stops everything in order.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginUsageReportingDisabled(),

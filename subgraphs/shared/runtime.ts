@@ -61,7 +61,7 @@ export async function startSubgraph<TContext extends object>(
   }
 }
 
-/** Entry point of a long-running process: start, then stop cleanly on SIGINT/SIGTERM. */
+/** Entry point of a long-running process: start, then stop cleanly on SIGINT/SIGTERM (or when its launcher exits). */
 export async function runUntilSignalled(
   name: string,
   start: (config: Config, logger: Logger) => Promise<RunningServer>,
@@ -70,13 +70,26 @@ export async function runUntilSignalled(
   const logger = createLogger(config.LOG_LEVEL, { service: name });
   const running = await start(config, logger);
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info('stopping', { signal });
-    await running.stop();
-    process.exit(0);
+    logger.info('stopping', { reason });
+    const deadline = setTimeout(() => {
+      logger.error('did not stop within 15 s; exiting anyway');
+      process.exit(1);
+    }, 15_000);
+    try {
+      await running.stop();
+      process.exit(0);
+    } catch (error) {
+      logger.error('error while stopping', { error });
+      process.exit(1);
+    } finally {
+      clearTimeout(deadline);
+    }
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Started by `npm start` with an IPC channel: never outlive the launcher, however it ended.
+  if (process.send) process.on('disconnect', () => void stop('launcher exited'));
 }

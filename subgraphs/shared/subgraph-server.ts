@@ -76,6 +76,8 @@ export async function startSubgraphServer<TContext extends object>(
     // The router owns the public surface (landing page, introspection policy); subgraphs only answer it.
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    // The process's own signal handling (runUntilSignalled) stops everything in order.
+    stopOnTerminationSignals: false,
   });
   await server.start();
 

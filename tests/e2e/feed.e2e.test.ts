@@ -49,7 +49,7 @@ describe('home timelines through the router', () => {
     let after: string | null = null;
     let pages = 0;
     do {
-      const { feed } = await ok(query, { after }, { token: bob.token });
+      const { feed }: any = await ok(query, { after }, { token: bob.token });
       seen.push(...feed.edges.map((edge: { node: { id: string } }) => edge.node.id));
       after = feed.pageInfo.hasNextPage ? feed.pageInfo.endCursor : null;
       pages++;
