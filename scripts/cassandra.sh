@@ -35,7 +35,7 @@ fetch_jars() {
   if [ -f "$LIB/.complete" ]; then return; fi
   log "fetching cassandra-all $VERSION and its dependencies through Maven into $LIB (once)"
   rm -rf "$LIB" && mkdir -p "$LIB"
-  mvn -q -f "$HERE/cassandra/pom.xml" dependency:copy-dependencies \
+  mvn -q -B -f "$HERE/cassandra/pom.xml" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$LIB" >&2
   touch "$LIB/.complete"
 }

@@ -1,4 +1,5 @@
 import type { EventBus } from '../../shared/bus.js';
+import type { DomainEvent } from '../../shared/events.js';
 import { fanOutTweet } from './fanout.js';
 import type { TimelineRepository } from './repository.js';
 
@@ -7,22 +8,24 @@ import type { TimelineRepository } from './repository.js';
  * One queue, handled in order, so a follow is applied before a tweet posted after it.
  */
 export async function consumeFeedEvents(bus: EventBus, timelines: TimelineRepository): Promise<void> {
+  const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanOutTweet(timelines, event.data);
+  const addFollowerWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) =>
+    timelines.addFollower(data.followeeId, data.followerId);
+  const removeFollowerWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) =>
+    timelines.removeFollower(data.followeeId, data.followerId);
+
   await bus.subscribe({
     queue: 'feed',
     events: ['tweet.created', 'follow.created', 'follow.deleted'],
     handle: async (event) => {
       switch (event.type) {
         case 'tweet.created':
-          return addToTimelinesWhenTweetCreated(event.data);
+          return addToTimelinesWhenTweetCreated(event);
         case 'follow.created':
-          return timelines.addFollower(event.data.followeeId, event.data.followerId);
+          return addFollowerWhenFollowCreated(event);
         case 'follow.deleted':
-          return timelines.removeFollower(event.data.followeeId, event.data.followerId);
+          return removeFollowerWhenFollowDeleted(event);
       }
     },
   });
-
-  function addToTimelinesWhenTweetCreated(tweet: Parameters<typeof fanOutTweet>[1]) {
-    return fanOutTweet(timelines, tweet);
-  }
 }
