@@ -1,0 +1,124 @@
+import '../router/src/no-telemetry.js';
+import { randomUUID } from 'node:crypto';
+import { connectCassandra } from '../subgraphs/shared/cassandra.js';
+import { startStack } from '../tests/support/stack.js';
+import { migrateAll } from './migrate.js';
+
+/**
+ * npm run bench — bounded in count and time, loopback only. Prints medians; run it twice before quoting a figure.
+ *   1. feed reads through the router: a 20-item page with text and author (3 subgraphs per request)
+ *   2. fan-out on write: postTweet acknowledged -> the tweet is in all 1,000 followers' timelines
+ */
+process.env.LOG_LEVEL ??= 'error';
+await migrateAll();
+const stack = await startStack();
+const feedCassandra = await connectCassandra(stack.config, 'feed');
+
+async function gql(query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const response = await fetch(stack.routerUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+const signUp = async (prefix: string) => {
+  const username = `${prefix.slice(0, 6)}_${randomUUID().slice(0, 8)}`;
+  const { signUp } = await gql(
+    `mutation ($u: String!) { signUp(username: $u, password: "bench password", displayName: "Bench") { token user { id } } }`,
+    { u: username },
+  );
+  return { id: signUp.user.id as string, token: signUp.token as string };
+};
+
+const until = async (check: () => Promise<boolean>, timeoutMs = 30_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+};
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+// 1. Feed reads.
+const reader = await signUp('reader');
+const authors = await Promise.all([1, 2, 3, 4, 5].map((n) => signUp(`author${n}`)));
+for (const author of authors) {
+  await until(async () => {
+    try {
+      await gql(`mutation ($id: ID!) { follow(userId: $id) { id } }`, { id: author.id }, reader.token);
+      return true;
+    } catch {
+      return false; // follows has not seen user.created yet
+    }
+  });
+}
+for (let i = 0; i < 20; i++) {
+  const author = authors[i % authors.length];
+  await gql(`mutation ($t: String!) { postTweet(text: $t) { id } }`, { t: `bench tweet ${i}` }, author.token);
+}
+const FEED = `{ feed(first: 20) { edges { node { id text createdAt author { username displayName } } } } }`;
+await until(async () => (await gql(FEED, {}, reader.token)).feed.edges.length === 20);
+
+const READS = 300;
+for (let i = 0; i < 30; i++) await gql(FEED, {}, reader.token); // warm-up
+const latencies: number[] = [];
+for (let i = 0; i < READS; i++) {
+  const started = performance.now();
+  await gql(FEED, {}, reader.token);
+  latencies.push(performance.now() - started);
+}
+const CONCURRENCY = 8;
+const concurrentStarted = performance.now();
+await Promise.all(
+  Array.from({ length: CONCURRENCY }, async () => {
+    for (let i = 0; i < READS / CONCURRENCY; i++) await gql(FEED, {}, reader.token);
+  }),
+);
+const concurrentSeconds = (performance.now() - concurrentStarted) / 1000;
+console.log(`feed page (20 items, 3 subgraphs), ${READS} sequential reads: median ${ms(percentile(latencies, 50))}, p95 ${ms(percentile(latencies, 95))}`);
+console.log(`feed page, ${CONCURRENCY} concurrent clients: ${(READS / concurrentSeconds).toFixed(0)} requests/s`);
+
+// 2. Fan-out to 1,000 followers. The followers are written straight into the feed's own copy of the graph
+// (what follow.created events would write), so the run does not spend minutes signing up 1,000 accounts.
+const FOLLOWERS = 1000;
+const POSTS = 5;
+const author = await signUp('celeb');
+const followerIds = Array.from({ length: FOLLOWERS }, () => randomUUID());
+await Promise.all(
+  followerIds.map((followerId) =>
+    feedCassandra.execute('INSERT INTO followers_by_user (user_id, follower_id) VALUES (?, ?)', [author.id, followerId]),
+  ),
+);
+const chunks = Array.from({ length: FOLLOWERS / 100 }, (_, i) => followerIds.slice(i * 100, (i + 1) * 100));
+const delivered = async (tweetId: string) => {
+  const counts = await Promise.all(
+    chunks.map(async (chunk) => {
+      const result = await feedCassandra.execute('SELECT user_id FROM home_timeline WHERE user_id IN ? AND tweet_id = ?', [chunk, tweetId]);
+      return result.rowLength;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0) === FOLLOWERS;
+};
+const fanoutTimes: number[] = [];
+for (let i = 0; i < POSTS; i++) {
+  const { postTweet } = await gql(`mutation { postTweet(text: "to everyone") { id } }`, {}, author.token);
+  const acknowledged = performance.now();
+  await until(() => delivered(postTweet.id));
+  fanoutTimes.push(performance.now() - acknowledged);
+}
+console.log(
+  `fan-out to ${FOLLOWERS} followers, ${POSTS} posts: median ${ms(percentile(fanoutTimes, 50))} from acknowledgement to the last timeline (max ${ms(Math.max(...fanoutTimes))})`,
+);
+
+await feedCassandra.shutdown();
+await stack.stop();
+process.exit(0);
