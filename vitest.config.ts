@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import { TEST_ENV } from './tests/support/env.js';
 
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts', 'subgraphs/**/*.test.ts', 'router/**/*.test.ts'],
     globalSetup: ['tests/support/global-setup.ts'],
     // Every process that may load @apollo/gateway runs without Apollo's telemetry (no traffic leaves the machine).
-    env: { APOLLO_TELEMETRY_DISABLED: 'true', LOG_LEVEL: 'error' },
+    env: { ...TEST_ENV },
     testTimeout: 30_000,
     hookTimeout: 120_000,
     reporters: ['default', 'json'],

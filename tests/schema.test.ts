@@ -51,8 +51,14 @@ describe('the supergraph', () => {
 
         """
         UNAUTHENTICATED for an unknown username or a wrong password (one message for both).
+        Repeated failures for one username or from one client are slowed, then refused with RATE_LIMITED for a while.
         """
         logIn(username: String!, password: String!): AuthPayload!
+
+        """
+        Changes the signed-in user's profile; arguments left out stay as they are.
+        """
+        updateProfile(displayName: String): User!
       }
 
       type PageInfo {
@@ -127,7 +133,7 @@ describe('each subgraph', () => {
       }),
     );
     expect(owners).toEqual({
-      users: { roots: ['me', 'user', 'signUp', 'logIn'], userFields: ['username', 'displayName', 'createdAt'] },
+      users: { roots: ['me', 'user', 'signUp', 'logIn', 'updateProfile'], userFields: ['username', 'displayName', 'createdAt'] },
       tweets: { roots: ['tweet', 'postTweet'], userFields: ['tweets'] },
       follows: { roots: ['follow', 'unfollow'], userFields: ['followerCount', 'followingCount'] },
       feed: { roots: ['feed'], userFields: [] },

@@ -2,7 +2,7 @@ import './no-telemetry.js';
 import { readFileSync } from 'node:fs';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { signViewerAssertion, VIEWER_ASSERTION_HEADER } from '../../subgraphs/shared/auth.js';
+import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../subgraphs/shared/auth.js';
 import type { Config } from '../../subgraphs/shared/config.js';
 import { CORRELATION_HEADER } from '../../subgraphs/shared/subgraph-server.js';
 import { SUPERGRAPH_FILE, type SubgraphName } from '../../schema/compose.js';
@@ -11,12 +11,14 @@ import { assertNoTelemetry } from './no-telemetry.js';
 /** What the router knows about a client request. */
 export interface RouterContext {
   viewerId: string | null;
+  clientAddress: string | null;
   correlationId: string;
 }
 
 /**
- * Calls a subgraph on behalf of the viewer. The request is built afresh, so nothing a client sent (such as a forged
- * viewer header) reaches the subgraph; the viewer travels as a short-lived assertion signed with the router's secret.
+ * Calls a subgraph on behalf of the client. The request is built afresh, so nothing a client sent (such as a forged
+ * assertion header) reaches the subgraph; the viewer and client address travel as a short-lived assertion signed
+ * with the router–subgraph secret.
  */
 class ViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
   constructor(
@@ -31,7 +33,10 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>) {
     const headers = request.http?.headers;
     if (!headers || !context) return;
-    if (context.viewerId) headers.set(VIEWER_ASSERTION_HEADER, signViewerAssertion(context.viewerId, this.internalSecret));
+    headers.set(
+      REQUEST_ASSERTION_HEADER,
+      signRequestAssertion({ viewerId: context.viewerId, clientAddress: context.clientAddress }, this.internalSecret),
+    );
     if (context.correlationId) headers.set(CORRELATION_HEADER, context.correlationId);
   }
 }

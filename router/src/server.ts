@@ -16,6 +16,8 @@ import { viewerFromHeaders } from './viewer.js';
 /** The public endpoint: the supergraph on /graphql (Apollo Sandbox in a browser), /health for probes. */
 export async function startRouter(config: Config, logger: Logger, port = config.ROUTER_PORT): Promise<RunningServer> {
   const app = express();
+  // Behind a load balancer or ingress, ROUTER_TRUST_PROXY says how many hops of X-Forwarded-For to believe.
+  app.set('trust proxy', config.ROUTER_TRUST_PROXY);
   const httpServer = createServer(app);
   const server = new ApolloServer<RouterContext>({
     gateway: createGateway(config),
@@ -41,6 +43,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     expressMiddleware(server, {
       context: async ({ req }) => ({
         viewerId: viewerFromHeaders(req.headers, config.JWT_SECRET),
+        clientAddress: req.ip ?? null,
         correlationId: correlationIdFrom(req.headers),
       }),
     }),

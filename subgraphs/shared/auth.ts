@@ -5,8 +5,8 @@ import { unauthenticated } from './errors.js';
 /**
  * Two kinds of token:
  * - access tokens, issued by the users subgraph to clients and verified only by the router;
- * - viewer assertions, signed by the router with a router–subgraph secret for each subgraph request,
- *   so a subgraph can trust who the viewer is and a direct call cannot impersonate anyone.
+ * - request assertions, signed by the router with a router–subgraph secret on every subgraph request, saying who the
+ *   viewer is (if anyone) and where the request came from, so a direct call to a subgraph cannot impersonate anyone.
  */
 const ALGORITHM = 'HS256';
 const ACCESS_AUDIENCE = 'twtr-api';
@@ -14,8 +14,8 @@ const ASSERTION_AUDIENCE = 'twtr-subgraphs';
 const ASSERTION_ISSUER = 'twtr-router';
 const ASSERTION_TTL_SECONDS = 60;
 
-/** The header carrying the router's viewer assertion to subgraphs; the router drops any client-sent copy. */
-export const VIEWER_ASSERTION_HEADER = 'x-twtr-viewer';
+/** The header carrying the router's request assertion to subgraphs; the router never forwards a client's copy. */
+export const REQUEST_ASSERTION_HEADER = 'x-twtr-assertion';
 
 // Given a string, jsonwebtoken first tries to parse it as an asymmetric key (which throws) on every call; a cached
 // KeyObject skips that and was a measured 13% of the router's CPU on feed reads.
@@ -33,17 +33,32 @@ export interface AccessToken {
 
 export function issueAccessToken(userId: string, secret: string, ttlSeconds: number): AccessToken {
   const expiresAtSeconds = Math.floor(Date.now() / 1000) + ttlSeconds;
-  const token = jwt.sign({ sub: userId, aud: ACCESS_AUDIENCE, exp: expiresAtSeconds }, keyFor(secret), { algorithm: ALGORITHM });
+  const token = jwt.sign({ sub: userId, aud: ACCESS_AUDIENCE, exp: expiresAtSeconds }, keyFor(secret), {
+    algorithm: ALGORITHM,
+  });
   return { token, expiresAt: new Date(expiresAtSeconds * 1000) };
 }
 
 /** The user id in a client's bearer token; UNAUTHENTICATED for anything malformed, forged, expired or unsigned. */
 export function verifyAccessToken(token: string, secret: string): string {
-  return verifySubject(token, secret, { audience: ACCESS_AUDIENCE }, 'Your token is invalid or has expired.');
+  const payload = verify(token, secret, { audience: ACCESS_AUDIENCE }, 'Your token is invalid or has expired.');
+  if (typeof payload.sub !== 'string' || !payload.sub) throw unauthenticated('Your token is invalid or has expired.', 401);
+  return payload.sub;
 }
 
-export function signViewerAssertion(userId: string, secret: string): string {
-  return jwt.sign({ sub: userId }, keyFor(secret), {
+/** What the router vouches for about one request. */
+export interface RequestAssertion {
+  viewerId: string | null;
+  /** The client's address as the router saw it, for per-client limits. */
+  clientAddress: string | null;
+}
+
+export function signRequestAssertion(assertion: RequestAssertion, secret: string): string {
+  const claims = {
+    ...(assertion.viewerId ? { sub: assertion.viewerId } : {}),
+    ...(assertion.clientAddress ? { ip: assertion.clientAddress } : {}),
+  };
+  return jwt.sign(claims, keyFor(secret), {
     algorithm: ALGORITHM,
     audience: ASSERTION_AUDIENCE,
     issuer: ASSERTION_ISSUER,
@@ -51,22 +66,24 @@ export function signViewerAssertion(userId: string, secret: string): string {
   });
 }
 
-export function verifyViewerAssertion(assertion: string, secret: string): string {
-  return verifySubject(
+export function verifyRequestAssertion(assertion: string, secret: string): RequestAssertion {
+  const payload = verify(
     assertion,
     secret,
     { audience: ASSERTION_AUDIENCE, issuer: ASSERTION_ISSUER },
-    'The viewer identity was not issued by the router.',
+    'The request identity was not issued by the router.',
   );
+  return {
+    viewerId: typeof payload.sub === 'string' && payload.sub ? payload.sub : null,
+    clientAddress: typeof payload.ip === 'string' && payload.ip ? payload.ip : null,
+  };
 }
 
-function verifySubject(token: string, secret: string, claims: { audience: string; issuer?: string }, message: string): string {
+function verify(token: string, secret: string, claims: { audience: string; issuer?: string }, message: string): jwt.JwtPayload {
   try {
     const payload = jwt.verify(token, keyFor(secret), { algorithms: [ALGORITHM], ...claims, complete: false });
-    if (typeof payload === 'string' || typeof payload.sub !== 'string' || typeof payload.exp !== 'number') {
-      throw new Error('token lacks sub or exp');
-    }
-    return payload.sub;
+    if (typeof payload === 'string' || typeof payload.exp !== 'number') throw new Error('token lacks exp');
+    return payload;
   } catch {
     throw unauthenticated(message, 401);
   }

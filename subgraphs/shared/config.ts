@@ -25,8 +25,18 @@ const envSchema = z.object({
   JWT_SECRET: secret.default(DEV_JWT_SECRET),
   JWT_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
   INTERNAL_IDENTITY_SECRET: secret.default(DEV_INTERNAL_SECRET),
+  /** Failed log-ins count against a username or client address for this long. */
+  LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(900),
+  /** Failures within the window after which a username is refused with RATE_LIMITED. */
+  LOGIN_MAX_FAILURES_PER_USERNAME: z.coerce.number().int().positive().default(5),
+  /** Failures within the window after which a client address is refused with RATE_LIMITED. */
+  LOGIN_MAX_FAILURES_PER_CLIENT: z.coerce.number().int().positive().default(20),
+  /** Failures after which each further attempt is answered more slowly. */
+  LOGIN_SLOWDOWN_AFTER_FAILURES: z.coerce.number().int().min(0).default(3),
 
   ROUTER_PORT: port.default(4000),
+  /** Proxy hops in front of the router whose X-Forwarded-For is believed (0: use the socket's address). */
+  ROUTER_TRUST_PROXY: z.coerce.number().int().min(0).default(0),
   USERS_PORT: port.default(4001),
   TWEETS_PORT: port.default(4002),
   FOLLOWS_PORT: port.default(4003),

@@ -42,5 +42,8 @@ export const forbidden = (message: string) => new GraphQLError(message, { extens
 
 export const notFound = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.NOT_FOUND } });
 
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new GraphQLError(message, { extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds } });
+
 export const conflict = (field: string, message: string) =>
   new GraphQLError(message, { extensions: { code: ErrorCode.CONFLICT, field } });

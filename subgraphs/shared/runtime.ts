@@ -66,7 +66,13 @@ export async function runUntilSignalled(
   name: string,
   start: (config: Config, logger: Logger) => Promise<RunningServer>,
 ): Promise<void> {
-  const config = loadConfig();
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    process.stderr.write(`${name}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
   const logger = createLogger(config.LOG_LEVEL, { service: name });
   const running = await start(config, logger);
   let stopping = false;

@@ -10,7 +10,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express from 'express';
 import { parse, type GraphQLFormattedError } from 'graphql';
-import { verifyViewerAssertion, VIEWER_ASSERTION_HEADER } from './auth.js';
+import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from './auth.js';
 import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from './errors.js';
 import type { Logger } from './logger.js';
 
@@ -18,6 +18,8 @@ import type { Logger } from './logger.js';
 export interface RequestScope {
   /** The signed-in user, as asserted by the router; null for anonymous requests. */
   viewerId: string | null;
+  /** The client's address as the router saw it; null when the request did not come through the router. */
+  clientAddress: string | null;
   /** Ties logs and events to the client request that caused them. */
   correlationId: string;
 }
@@ -89,10 +91,13 @@ export async function startSubgraphServer<TContext extends object>(
     express.json({ limit: '1mb' }),
     expressMiddleware(server, {
       context: async ({ req }) => {
-        const assertion = req.headers[VIEWER_ASSERTION_HEADER];
-        if (Array.isArray(assertion)) throw unauthenticated('Only one viewer identity may be sent.');
-        const viewerId = assertion ? verifyViewerAssertion(assertion, options.internalSecret) : null;
-        return options.context({ viewerId, correlationId: correlationIdFrom(req.headers) });
+        const assertion = req.headers[REQUEST_ASSERTION_HEADER];
+        if (Array.isArray(assertion)) throw unauthenticated('Only one request identity may be sent.', 401);
+        // Without the router's assertion a request is anonymous and has no known client address.
+        const { viewerId, clientAddress } = assertion
+          ? verifyRequestAssertion(assertion, options.internalSecret)
+          : { viewerId: null, clientAddress: null };
+        return options.context({ viewerId, clientAddress, correlationId: correlationIdFrom(req.headers) });
       },
     }),
   );

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { startRouter } from '../../router/src/server.js';
-import { signViewerAssertion, VIEWER_ASSERTION_HEADER } from '../../subgraphs/shared/auth.js';
+import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../subgraphs/shared/auth.js';
 import { loadConfig } from '../../subgraphs/shared/config.js';
 import { createLogger } from '../../subgraphs/shared/logger.js';
 import type { RunningServer } from '../../subgraphs/shared/subgraph-server.js';
@@ -11,15 +11,15 @@ import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp } from '.
 describe('the trust boundary', () => {
   it('drops a viewer header sent by a client to the router', async () => {
     const victim = await signUp('victim');
-    const forged = signViewerAssertion(victim.id, 'a guessed secret that is long enough to sign');
-    const response = await gql(`{ me { id } }`, {}, { headers: { [VIEWER_ASSERTION_HEADER]: forged } });
+    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign');
+    const response = await gql(`{ me { id } }`, {}, { headers: { [REQUEST_ASSERTION_HEADER]: forged } });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
   });
 
   it('refuses a forged viewer header sent straight to a subgraph', async () => {
     const victim = await signUp('victim');
-    const forged = signViewerAssertion(victim.id, 'a guessed secret that is long enough to sign');
-    const response = await gql(`{ me { id } }`, {}, { url: inject('subgraphUrls').users, headers: { [VIEWER_ASSERTION_HEADER]: forged } });
+    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign');
+    const response = await gql(`{ me { id } }`, {}, { url: inject('subgraphUrls').users, headers: { [REQUEST_ASSERTION_HEADER]: forged } });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
   });
 
@@ -46,7 +46,7 @@ describe('batched entity fetches', () => {
       const body = Buffer.concat(chunks).toString();
       usersRequests.push(body);
       const forwarded = Object.fromEntries(
-        ['content-type', VIEWER_ASSERTION_HEADER].flatMap((name) => (request.headers[name] ? [[name, String(request.headers[name])]] : [])),
+        ['content-type', REQUEST_ASSERTION_HEADER].flatMap((name) => (request.headers[name] ? [[name, String(request.headers[name])]] : [])),
       );
       const upstream = await fetch(usersUrl, { method: 'POST', headers: forwarded, body });
       response.writeHead(upstream.status, { 'content-type': 'application/json' });

@@ -6,16 +6,21 @@ export interface GraphQLResponse<T = any> {
   errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; field?: string } }[];
 }
 
-/** POSTs one operation over HTTP, as a client would. */
+/** A client address of its own, so per-client limits never carry over between test files or runs. */
+export const uniqueClientAddress = () => `10.${[...randomBytes(3)].join('.')}`;
+const thisWorkersAddress = uniqueClientAddress();
+
+/** POSTs one operation over HTTP, as a client would (behind the one proxy hop the test router trusts). */
 export async function gql<T = any>(
   query: string,
   variables: Record<string, unknown> = {},
-  options: { token?: string; url?: string; headers?: Record<string, string> } = {},
+  options: { token?: string; url?: string; headers?: Record<string, string>; clientAddress?: string } = {},
 ): Promise<GraphQLResponse<T>> {
   const response = await fetch(options.url ?? inject('routerUrl'), {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
+      'x-forwarded-for': options.clientAddress ?? thisWorkersAddress,
       ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
       ...options.headers,
     },

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { migrateAll } from '../../scripts/migrate.js';
+import { TEST_ENV } from './env.js';
 import { startStack, type Stack } from './stack.js';
 
 declare module 'vitest' {
@@ -13,8 +14,7 @@ let stack: Stack | undefined;
 
 /** Runs once for the whole test run: migrations, then the system, shared by every end-to-end test. */
 export async function setup(project: TestProject) {
-  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
-  process.env.LOG_LEVEL ??= 'error';
+  Object.assign(process.env, TEST_ENV);
   await migrateAll();
   stack = await startStack();
   project.provide('routerUrl', stack.routerUrl);

@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { issueAccessToken, signViewerAssertion, verifyAccessToken, verifyViewerAssertion } from '../../subgraphs/shared/auth.js';
+import { issueAccessToken, signRequestAssertion, verifyAccessToken, verifyRequestAssertion } from '../../subgraphs/shared/auth.js';
 import { viewerFromHeaders } from '../../router/src/viewer.js';
 
 const secret = 'a test secret that is at least 32 bytes long';
@@ -20,19 +20,23 @@ describe('access tokens', () => {
     ['without exp', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, secret)],
     ['with alg none', () => jwt.sign({ sub: 'u', aud: 'twtr-api', exp: 9999999999 }, '', { algorithm: 'none' })],
     ['HS512 instead of HS256', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, secret, { algorithm: 'HS512', expiresIn: 60 })],
-    ['a viewer assertion, not an access token', () => signViewerAssertion('u', secret)],
+    ['a request assertion, not an access token', () => signRequestAssertion({ viewerId: 'u', clientAddress: null }, secret)],
     ['malformed', () => 'a.b.c'],
   ])('are refused when %s', (_case, makeToken) => {
     expect(() => verifyAccessToken(makeToken(), secret)).toThrowError(unauthenticated);
   });
 });
 
-describe('viewer assertions (router to subgraph)', () => {
-  it('verify only with the shared secret', () => {
-    const assertion = signViewerAssertion('user-1', secret);
-    expect(verifyViewerAssertion(assertion, secret)).toBe('user-1');
-    expect(() => verifyViewerAssertion(assertion, 'a different secret, also 32 bytes+')).toThrowError(unauthenticated);
-    expect(() => verifyViewerAssertion(issueAccessToken('user-1', secret, 60).token, secret)).toThrowError(unauthenticated);
+describe('request assertions (router to subgraph)', () => {
+  it('carry the viewer and client address, and verify only with the shared secret', () => {
+    const assertion = signRequestAssertion({ viewerId: 'user-1', clientAddress: '203.0.113.7' }, secret);
+    expect(verifyRequestAssertion(assertion, secret)).toEqual({ viewerId: 'user-1', clientAddress: '203.0.113.7' });
+    expect(verifyRequestAssertion(signRequestAssertion({ viewerId: null, clientAddress: null }, secret), secret)).toEqual({
+      viewerId: null,
+      clientAddress: null,
+    });
+    expect(() => verifyRequestAssertion(assertion, 'a different secret, also 32 bytes+')).toThrowError(unauthenticated);
+    expect(() => verifyRequestAssertion(issueAccessToken('user-1', secret, 60).token, secret)).toThrowError(unauthenticated);
   });
 });
 

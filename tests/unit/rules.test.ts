@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tweetLength, validateTweetText } from '../../subgraphs/tweets/src/rules.js';
-import { usernameKey, validateSignUp } from '../../subgraphs/users/src/rules.js';
+import { throttleDecision, usernameKey, validateSignUp } from '../../subgraphs/users/src/rules.js';
 
 const fieldOf = (action: () => unknown) => {
   try {
@@ -52,5 +52,25 @@ describe('tweet text rules', () => {
 
   it.each([[''], ['   '], ['\n\t'], ['x'.repeat(281)], ['😀'.repeat(281)]])('refuses %j', (text) => {
     expect(fieldOf(() => validateTweetText(text))).toEqual(['BAD_USER_INPUT', 'text']);
+  });
+});
+
+describe('log-in throttling policy', () => {
+  const policy = { maxFailures: 5, slowdownAfter: 3 };
+
+  it('answers at once, then ever more slowly, then refuses', () => {
+    expect([0, 1, 2, 3, 4, 5, 9].map((failures) => throttleDecision(failures, policy))).toEqual([
+      { refuse: false, delayMs: 0 },
+      { refuse: false, delayMs: 0 },
+      { refuse: false, delayMs: 0 },
+      { refuse: false, delayMs: 250 },
+      { refuse: false, delayMs: 500 },
+      { refuse: true, delayMs: 0 },
+      { refuse: true, delayMs: 0 },
+    ]);
+  });
+
+  it('caps the delay', () => {
+    expect(throttleDecision(40, { maxFailures: 50, slowdownAfter: 0 }).delayMs).toBe(4000);
   });
 });

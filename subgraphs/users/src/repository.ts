@@ -1,4 +1,4 @@
-import type { CassandraClient } from '../../shared/cassandra.js';
+import { cql, type CassandraClient } from '../../shared/cassandra.js';
 import type { UserModel } from './model.js';
 
 export interface StoredUser extends UserModel {
@@ -16,13 +16,26 @@ export class UserRepository {
     );
   }
 
+  async updateDisplayName(id: string, displayName: string): Promise<void> {
+    await this.cassandra.execute('UPDATE users_by_id SET display_name = ? WHERE id = ?', [displayName, id]);
+  }
+
   /** Lightweight transaction: true when this call claimed the name, false when someone holds it. */
   async claimUsername(usernameKey: string, userId: string): Promise<boolean> {
-    const result = await this.cassandra.execute(
-      'INSERT INTO user_ids_by_username (username_key, user_id) VALUES (?, ?) IF NOT EXISTS',
-      [usernameKey, userId],
-    );
-    return result.wasApplied();
+    try {
+      const result = await this.cassandra.execute(
+        'INSERT INTO user_ids_by_username (username_key, user_id) VALUES (?, ?) IF NOT EXISTS',
+        [usernameKey, userId],
+      );
+      return result.wasApplied();
+    } catch (error) {
+      // Under contention a Paxos round can time out with its outcome unknown; a serial read tells who owns the name.
+      if ((error as { code?: number }).code !== cql.responseErrorCodes.writeTimeout) throw error;
+      const owner = await this.cassandra.execute('SELECT user_id FROM user_ids_by_username WHERE username_key = ?', [usernameKey], {
+        consistency: cql.consistencies.serial,
+      });
+      return owner.first()?.get('user_id')?.toString() === userId;
+    }
   }
 
   async delete(id: string): Promise<void> {
@@ -49,5 +62,26 @@ export class UserRepository {
       passwordHash: row.get('password_hash'),
       createdAt: row.get('created_at'),
     }));
+  }
+
+  async recordLoginFailure(subject: string, ttlSeconds: number): Promise<void> {
+    await this.cassandra.execute('INSERT INTO login_failures (subject, failed_at) VALUES (?, now()) USING TTL ?', [
+      subject,
+      ttlSeconds,
+    ]);
+  }
+
+  /** Times of the subject's unexpired failures, newest first, at most `limit` of them. */
+  async recentLoginFailures(subject: string, limit: number): Promise<Date[]> {
+    const result = await this.cassandra.execute('SELECT failed_at FROM login_failures WHERE subject = ? LIMIT ?', [
+      subject,
+      limit,
+    ]);
+    return result.rows.map((row) => (row.get('failed_at') as InstanceType<typeof cql.TimeUuid>).getDate());
+  }
+
+  /** One partition tombstone, not one per row. */
+  async clearLoginFailures(subject: string): Promise<void> {
+    await this.cassandra.execute('DELETE FROM login_failures WHERE subject = ?', [subject]);
   }
 }

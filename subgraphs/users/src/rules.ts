@@ -22,10 +22,31 @@ export function validateSignUp(input: SignUpInput): SignUpInput {
   if (passwordLength < PASSWORD_LENGTH.min || passwordLength > PASSWORD_LENGTH.max) {
     throw badUserInput('password', `A password is ${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters.`);
   }
-  const displayName = input.displayName.trim();
-  const displayNameLength = [...displayName].length;
-  if (displayNameLength < 1 || displayNameLength > DISPLAY_NAME_MAX) {
+  return { ...input, displayName: validateDisplayName(input.displayName) };
+}
+
+/** Display names are trimmed, then 1–50 characters. */
+export function validateDisplayName(displayName: string): string {
+  const trimmed = displayName.trim();
+  const length = [...trimmed].length;
+  if (length < 1 || length > DISPLAY_NAME_MAX) {
     throw badUserInput('displayName', `A display name is 1 to ${DISPLAY_NAME_MAX} characters.`);
   }
-  return { ...input, displayName };
+  return trimmed;
+}
+
+/** How failed log-ins are throttled, per username and per client address. */
+export interface ThrottlePolicy {
+  maxFailures: number;
+  slowdownAfter: number;
+}
+
+const SLOWDOWN_BASE_MS = 250;
+const SLOWDOWN_MAX_MS = 4_000;
+
+/** With this many recent failures: refuse the attempt, or answer it after a delay that doubles with each failure. */
+export function throttleDecision(recentFailures: number, policy: ThrottlePolicy): { refuse: boolean; delayMs: number } {
+  if (recentFailures >= policy.maxFailures) return { refuse: true, delayMs: 0 };
+  if (recentFailures < policy.slowdownAfter) return { refuse: false, delayMs: 0 };
+  return { refuse: false, delayMs: Math.min(SLOWDOWN_BASE_MS * 2 ** (recentFailures - policy.slowdownAfter), SLOWDOWN_MAX_MS) };
 }

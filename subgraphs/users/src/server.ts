@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/logger.js';
 import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js';
 import type { Context } from './context.js';
 import { UserEvents } from './events.js';
+import { LoginThrottle } from './login-throttle.js';
 import { UserRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { UsersService } from './service.js';
@@ -11,9 +12,15 @@ export const usersSubgraph: SubgraphDefinition<Context> = {
   name: 'users',
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, bus, config }) {
+    const users = new UserRepository(cassandra);
     const deps = {
-      users: new UserRepository(cassandra),
+      users,
       events: new UserEvents(bus),
+      loginThrottle: new LoginThrottle(users, {
+        windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+        perUsername: { maxFailures: config.LOGIN_MAX_FAILURES_PER_USERNAME, slowdownAfter: config.LOGIN_SLOWDOWN_AFTER_FAILURES },
+        perClient: { maxFailures: config.LOGIN_MAX_FAILURES_PER_CLIENT, slowdownAfter: config.LOGIN_SLOWDOWN_AFTER_FAILURES },
+      }),
       jwtSecret: config.JWT_SECRET,
       tokenTtlSeconds: config.JWT_TTL_SECONDS,
     };

@@ -5,14 +5,16 @@ import { conflict, unauthenticated } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
 import type { UserEvents } from './events.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { AuthPayloadModel, UserModel } from './model.js';
 import { hashPassword, passwordMatches, UNKNOWN_USER_HASH } from './passwords.js';
 import type { StoredUser, UserRepository } from './repository.js';
-import { usernameKey, validateSignUp, type SignUpInput } from './rules.js';
+import { USERNAME_PATTERN, usernameKey, validateDisplayName, validateSignUp, type SignUpInput } from './rules.js';
 
 export interface UsersServiceDeps {
   users: UserRepository;
   events: UserEvents;
+  loginThrottle: LoginThrottle;
   jwtSecret: string;
   tokenTtlSeconds: number;
 }
@@ -51,11 +53,27 @@ export class UsersService {
   }
 
   async logIn(username: string, password: string): Promise<AuthPayloadModel> {
-    const userId = await this.deps.users.findIdByUsername(usernameKey(username));
+    // A name that breaks the rules cannot have an account; its failures still count, under one shared key.
+    const key = USERNAME_PATTERN.test(username) ? usernameKey(username) : '(invalid)';
+    await this.deps.loginThrottle.beforeAttempt(key, this.scope.clientAddress);
+    const userId = key === '(invalid)' ? null : await this.deps.users.findIdByUsername(key);
     const user = userId ? await this.byId.load(userId) : null;
     const matches = await passwordMatches(user?.passwordHash ?? UNKNOWN_USER_HASH, password);
-    if (!user || !matches) throw unauthenticated(BAD_CREDENTIALS);
+    if (!user || !matches) {
+      await this.deps.loginThrottle.failed(key, this.scope.clientAddress);
+      throw unauthenticated(BAD_CREDENTIALS);
+    }
+    await this.deps.loginThrottle.succeeded(key);
     return this.authPayload(user);
+  }
+
+  async updateProfile(changes: { displayName?: string | null }): Promise<UserModel> {
+    const viewer = await this.me();
+    if (changes.displayName === undefined || changes.displayName === null) return viewer;
+    const displayName = validateDisplayName(changes.displayName);
+    await this.deps.users.updateDisplayName(viewer.id, displayName);
+    this.byId.clear(viewer.id);
+    return { ...viewer, displayName };
   }
 
   async me(): Promise<UserModel> {

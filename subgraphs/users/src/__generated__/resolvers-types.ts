@@ -26,10 +26,15 @@ export type AuthPayload = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** UNAUTHENTICATED for an unknown username or a wrong password (one message for both). */
+  /**
+   * UNAUTHENTICATED for an unknown username or a wrong password (one message for both).
+   * Repeated failures for one username or from one client are slowed, then refused with RATE_LIMITED for a while.
+   */
   logIn: AuthPayload;
   /** Creates an account and signs in. CONFLICT when the username is taken (case-insensitively). */
   signUp: AuthPayload;
+  /** Changes the signed-in user's profile; arguments left out stay as they are. */
+  updateProfile: User;
 };
 
 
@@ -43,6 +48,11 @@ export type MutationSignUpArgs = {
   displayName: Scalars['String']['input'];
   password: Scalars['String']['input'];
   username: Scalars['String']['input'];
+};
+
+
+export type MutationUpdateProfileArgs = {
+  displayName?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type Query = {
@@ -198,6 +208,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   logIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLogInArgs, 'password' | 'username'>>;
   signUp?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationSignUpArgs, 'displayName' | 'password' | 'username'>>;
+  updateProfile?: Resolver<ResolversTypes['User'], ParentType, ContextType, Partial<MutationUpdateProfileArgs>>;
 }>;
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{

@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { codes, gql, ok, signUp, uniqueClientAddress, uniqueUsername } from '../support/client.js';
+
+const SIGN_UP = `mutation ($username: String!) {
+  signUp(username: $username, password: "correct horse battery", displayName: "Racer") { user { id username } }
+}`;
+const LOG_IN = `mutation ($username: String!, $password: String!) { logIn(username: $username, password: $password) { user { id } } }`;
+
+describe('sign-up under concurrency', () => {
+  it('lets exactly one of many simultaneous sign-ups with one name (in any case) win', async () => {
+    const name = uniqueUsername('race');
+    const spellings = Array.from({ length: 10 }, (_, i) => (i % 2 ? name.toUpperCase() : name));
+    const responses = await Promise.all(spellings.map((username) => gql(SIGN_UP, { username })));
+
+    const winners = responses.filter((response) => response.data?.signUp);
+    expect(winners).toHaveLength(1);
+    expect(responses.flatMap(codes).sort()).toEqual(Array(9).fill('CONFLICT'));
+    const { user } = await ok(`query ($u: String!) { user(username: $u) { id } }`, { u: name });
+    expect(user.id).toBe(winners[0].data.signUp.user.id);
+  });
+});
+
+describe('updateProfile', () => {
+  it("changes the viewer's display name and nothing else", async () => {
+    const user = await signUp('prof', 'Before');
+    const { updateProfile } = await ok(`mutation { updateProfile(displayName: "  After  ") { id username displayName } }`, {}, { token: user.token });
+    expect(updateProfile).toEqual({ id: user.id, username: user.username, displayName: 'After' });
+    const unchanged = await ok(`mutation { updateProfile { displayName } }`, {}, { token: user.token });
+    expect(unchanged.updateProfile.displayName).toBe('After');
+    const { user: seen } = await ok(`query ($u: String!) { user(username: $u) { displayName } }`, { u: user.username });
+    expect(seen.displayName).toBe('After');
+  });
+
+  it('refuses a blank name and an anonymous caller', async () => {
+    const user = await signUp('prof');
+    const blank = await gql(`mutation { updateProfile(displayName: "   ") { id } }`, {}, { token: user.token });
+    expect([codes(blank), blank.errors?.[0].extensions?.field]).toEqual([['BAD_USER_INPUT'], 'displayName']);
+    expect(codes(await gql(`mutation { updateProfile(displayName: "x") { id } }`))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('log-in throttling', () => {
+  it('refuses a username with RATE_LIMITED after repeated wrong passwords, even the right one, for a while', async () => {
+    const victim = await signUp('victim');
+    const attacker = uniqueClientAddress();
+    const attempts = await Promise.all(
+      Array.from({ length: 5 }, () => gql(LOG_IN, { username: victim.username, password: 'wrong guess' }, { clientAddress: attacker })),
+    );
+    expect(attempts.flatMap(codes)).toEqual(Array(5).fill('UNAUTHENTICATED'));
+
+    const refused = await gql(LOG_IN, { username: victim.username, password: 'correct horse battery' }, { clientAddress: uniqueClientAddress() });
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    const retryAfter = (refused.errors?.[0].extensions as { retryAfterSeconds?: number }).retryAfterSeconds;
+    expect(retryAfter).toBeGreaterThan(800);
+    expect(retryAfter).toBeLessThanOrEqual(900);
+
+    // Other accounts are not affected by this username's lock.
+    const bystander = await signUp('bystand');
+    await ok(LOG_IN, { username: bystander.username, password: 'correct horse battery' }, { clientAddress: attacker });
+  });
+
+  it('refuses a client that fails on many usernames, while other clients log in', async () => {
+    const user = await signUp('spray');
+    const sprayer = uniqueClientAddress();
+    const attempts = await Promise.all(
+      Array.from({ length: 8 }, () => gql(LOG_IN, { username: uniqueUsername('nobody'), password: 'guess' }, { clientAddress: sprayer })),
+    );
+    expect(attempts.flatMap(codes)).toEqual(Array(8).fill('UNAUTHENTICATED'));
+
+    const refused = await gql(LOG_IN, { username: user.username, password: 'correct horse battery' }, { clientAddress: sprayer });
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    await ok(LOG_IN, { username: user.username, password: 'correct horse battery' }, { clientAddress: uniqueClientAddress() });
+  });
+
+  it('forgets a username’s failures after a successful log-in', async () => {
+    const user = await signUp('forget');
+    const client = uniqueClientAddress();
+    for (let round = 0; round < 2; round++) {
+      const failures = await Promise.all(
+        Array.from({ length: 3 }, () => gql(LOG_IN, { username: user.username, password: 'wrong' }, { clientAddress: uniqueClientAddress() })),
+      );
+      expect(failures.flatMap(codes)).toEqual(Array(3).fill('UNAUTHENTICATED'));
+      await ok(LOG_IN, { username: user.username, password: 'correct horse battery' }, { clientAddress: client });
+    }
+  });
+});
+
+describe('production start-up', () => {
+  it.each(['router/src/index.ts', 'subgraphs/users/src/index.ts'])('%s refuses development secrets', (entry) => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', entry], {
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', APOLLO_TELEMETRY_DISABLED: 'true' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('refusing to start in production with development default secrets: JWT_SECRET, INTERNAL_IDENTITY_SECRET');
+  });
+});
