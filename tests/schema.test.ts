@@ -41,8 +41,15 @@ describe('the supergraph', () => {
         """
         unfollow(userId: ID!): User!
 
-        """Posts a tweet as the signed-in user."""
+        """
+        Posts a tweet as the signed-in user: 1–280 characters (as people count them), not only whitespace.
+        """
         postTweet(text: String!): Tweet!
+
+        """
+        Deletes one of the signed-in user's tweets; FORBIDDEN for someone else's, NOT_FOUND if it never existed. Repeating it is harmless.
+        """
+        deleteTweet(id: ID!): Boolean!
 
         """
         Creates an account and signs in. CONFLICT when the username is taken (case-insensitively).
@@ -105,13 +112,41 @@ describe('the supergraph', () => {
         followerCount: Int!
         followingCount: Int!
 
-        """The user's tweets, newest first."""
+        """
+        Who follows this user, newest relationship first. first: 1–100; after: an endCursor from an earlier page.
+        """
+        followers(first: Int = 20, after: String): UserConnection!
+
+        """Whom this user follows, newest relationship first."""
+        following(first: Int = 20, after: String): UserConnection!
+
+        """
+        Whether the signed-in viewer follows this user (false without a viewer).
+        """
+        viewerIsFollowing: Boolean!
+
+        """
+        The user's tweets, newest first. first: 1–100; after: an endCursor from an earlier page.
+        """
         tweets(first: Int = 20, after: String): TweetConnection!
+
+        """How many tweets the user has (deleted ones excluded)."""
+        tweetCount: Int!
 
         """Unique case-insensitively; shown as typed at sign-up."""
         username: String!
         displayName: String!
         createdAt: DateTime!
+      }
+
+      type UserConnection {
+        edges: [UserEdge!]!
+        pageInfo: PageInfo!
+      }
+
+      type UserEdge {
+        cursor: String!
+        node: User!
       }"
     `);
   });
@@ -134,8 +169,11 @@ describe('each subgraph', () => {
     );
     expect(owners).toEqual({
       users: { roots: ['me', 'user', 'signUp', 'logIn', 'updateProfile'], userFields: ['username', 'displayName', 'createdAt'] },
-      tweets: { roots: ['tweet', 'postTweet'], userFields: ['tweets'] },
-      follows: { roots: ['follow', 'unfollow'], userFields: ['followerCount', 'followingCount'] },
+      tweets: { roots: ['tweet', 'postTweet', 'deleteTweet'], userFields: ['tweets', 'tweetCount'] },
+      follows: {
+        roots: ['follow', 'unfollow'],
+        userFields: ['followerCount', 'followingCount', 'followers', 'following', 'viewerIsFollowing'],
+      },
       feed: { roots: ['feed'], userFields: [] },
     });
   });

@@ -19,8 +19,13 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
 export interface DomainEvents {
   'user.created': { userId: string; username: string; displayName: string; createdAt: string };
   'tweet.created': { tweetId: string; authorId: string; text: string; createdAt: string };
-  'follow.created': { followerId: string; followeeId: string; createdAt: string };
-  'follow.deleted': { followerId: string; followeeId: string };
+  'tweet.deleted': { tweetId: string; authorId: string };
+  /**
+   * `version` is the write time (microseconds) of the change in the follows keyspace; consumers write with
+   * USING TIMESTAMP version, so duplicates and out-of-order deliveries converge to the latest state.
+   */
+  'follow.created': { followerId: string; followeeId: string; createdAt: string; version: number };
+  'follow.deleted': { followerId: string; followeeId: string; version: number };
 }
 export type EventType = keyof DomainEvents;
 export type DomainEvent<T extends EventType = EventType> = { [K in T]: EventEnvelope<K, DomainEvents[K]> }[T];

@@ -3,12 +3,15 @@ import { connectEventBus, type EventBus } from './bus.js';
 import { connectCassandra, type CassandraClient } from './cassandra.js';
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { Outbox, OutboxRelay } from './outbox.js';
 import { startSubgraphServer, type RequestScope, type RunningServer } from './subgraph-server.js';
 
-/** What a subgraph is given: its own keyspace, the bus, config and a logger. */
+/** What a subgraph is given: its own keyspace, the bus, its outbox, config and a logger. */
 export interface Infrastructure {
   cassandra: CassandraClient;
   bus: EventBus;
+  /** Records domain writes with their events (publishing subgraphs only; their keyspace has the outbox tables). */
+  outbox: Outbox;
   config: Config;
   logger: Logger;
 }
@@ -16,6 +19,8 @@ export interface Infrastructure {
 export interface SubgraphDefinition<TContext> {
   /** Also the name of its keyspace. */
   name: string;
+  /** Whether it publishes events, through an outbox relayed to RabbitMQ. */
+  publishesEvents: boolean;
   schemaFile: URL;
   /** Wires repositories and services (and starts event consumers); returns what the server needs. */
   setup(infra: Infrastructure): Promise<{
@@ -33,8 +38,11 @@ export async function startSubgraph<TContext extends object>(
   const logger = options.logger.child({ subgraph: definition.name });
   const cassandra = await connectCassandra(config, definition.name);
   const bus = await connectEventBus(config, logger);
+  const relay = definition.publishesEvents ? new OutboxRelay(cassandra, bus, logger) : undefined;
+  const outbox = new Outbox(cassandra, relay?.nudge);
   try {
-    const { resolvers, context } = await definition.setup({ cassandra, bus, config, logger });
+    relay?.start();
+    const { resolvers, context } = await definition.setup({ cassandra, bus, outbox, config, logger });
     const server = await startSubgraphServer(
       {
         name: definition.name,
@@ -50,11 +58,13 @@ export async function startSubgraph<TContext extends object>(
       url: server.url,
       stop: async () => {
         await server.stop();
+        await relay?.stop();
         await bus.close();
         await cassandra.shutdown();
       },
     };
   } catch (error) {
+    await relay?.stop();
     await bus.close();
     await cassandra.shutdown();
     throw error;

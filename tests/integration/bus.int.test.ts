@@ -30,7 +30,7 @@ async function openBus() {
 }
 
 const followCreated = (n: number) =>
-  createEvent('follow.created', { followerId: `f${n}`, followeeId: 'x', createdAt: new Date().toISOString() }, { correlationId: `c${n}` });
+  createEvent('follow.created', { followerId: `f${n}`, followeeId: 'x', createdAt: new Date().toISOString(), version: n }, { correlationId: `c${n}` });
 
 describe('the event bus on RabbitMQ', () => {
   it('delivers confirmed events in publish order to the bound queue only', async () => {

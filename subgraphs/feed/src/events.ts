@@ -1,6 +1,6 @@
 import type { EventBus } from '../../shared/bus.js';
 import type { DomainEvent } from '../../shared/events.js';
-import { fanOutTweet } from './fanout.js';
+import { fanOutDeletion, fanOutTweet } from './fanout.js';
 import type { TimelineRepository } from './repository.js';
 
 /**
@@ -8,19 +8,22 @@ import type { TimelineRepository } from './repository.js';
  * One queue, handled in order, so a follow is applied before a tweet posted after it.
  */
 export async function consumeFeedEvents(bus: EventBus, timelines: TimelineRepository): Promise<void> {
-  const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanOutTweet(timelines, event.data);
+  const addToTimelinesWhenTweetCreated = ({ data }: DomainEvent<'tweet.created'>) => fanOutTweet(timelines, data);
+  const removeFromTimelinesWhenTweetDeleted = ({ data }: DomainEvent<'tweet.deleted'>) => fanOutDeletion(timelines, data);
   const addFollowerWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) =>
-    timelines.addFollower(data.followeeId, data.followerId);
+    timelines.addFollower(data.followeeId, data.followerId, data.version);
   const removeFollowerWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) =>
-    timelines.removeFollower(data.followeeId, data.followerId);
+    timelines.removeFollower(data.followeeId, data.followerId, data.version);
 
   await bus.subscribe({
     queue: 'feed',
-    events: ['tweet.created', 'follow.created', 'follow.deleted'],
+    events: ['tweet.created', 'tweet.deleted', 'follow.created', 'follow.deleted'],
     handle: async (event) => {
       switch (event.type) {
         case 'tweet.created':
           return addToTimelinesWhenTweetCreated(event);
+        case 'tweet.deleted':
+          return removeFromTimelinesWhenTweetDeleted(event);
         case 'follow.created':
           return addFollowerWhenFollowCreated(event);
         case 'follow.deleted':

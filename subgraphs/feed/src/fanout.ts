@@ -13,3 +13,12 @@ export async function fanOutTweet(timelines: TimelineRepository, tweet: DomainEv
     await timelines.addToTimelines(followerIds, item);
   }
 }
+
+/** The same walk for a deleted tweet: out of the author's timeline and every follower's. Safe to repeat. */
+export async function fanOutDeletion(timelines: TimelineRepository, tweet: DomainEvents['tweet.deleted']): Promise<void> {
+  await timelines.forgetTweet(tweet.authorId, tweet.tweetId);
+  await timelines.removeFromTimelines([tweet.authorId], tweet.tweetId);
+  for await (const followerIds of timelines.followerIdPages(tweet.authorId)) {
+    await timelines.removeFromTimelines(followerIds, tweet.tweetId);
+  }
+}

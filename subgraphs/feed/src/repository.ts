@@ -22,16 +22,29 @@ export class TimelineRepository {
     this.followerPageSize = options.followerPageSize ?? 1000;
   }
 
-  async addFollower(userId: string, followerId: string): Promise<void> {
-    await this.cassandra.execute('INSERT INTO followers_by_user (user_id, follower_id) VALUES (?, ?)', [userId, followerId]);
+  /** Written at the follow's version, so a stale follow.created never undoes a newer follow.deleted. */
+  async addFollower(userId: string, followerId: string, version: number): Promise<void> {
+    await this.cassandra.execute('INSERT INTO followers_by_user (user_id, follower_id) VALUES (?, ?) USING TIMESTAMP ?', [
+      userId,
+      followerId,
+      version,
+    ]);
   }
 
-  async removeFollower(userId: string, followerId: string): Promise<void> {
-    await this.cassandra.execute('DELETE FROM followers_by_user WHERE user_id = ? AND follower_id = ?', [userId, followerId]);
+  async removeFollower(userId: string, followerId: string, version: number): Promise<void> {
+    await this.cassandra.execute('DELETE FROM followers_by_user USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?', [
+      version,
+      userId,
+      followerId,
+    ]);
   }
 
   async recordTweet(authorId: string, tweetId: string): Promise<void> {
     await this.cassandra.execute('INSERT INTO tweets_by_author (author_id, tweet_id) VALUES (?, ?)', [authorId, tweetId]);
+  }
+
+  async forgetTweet(authorId: string, tweetId: string): Promise<void> {
+    await this.cassandra.execute('DELETE FROM tweets_by_author WHERE author_id = ? AND tweet_id = ?', [authorId, tweetId]);
   }
 
   /** Follower ids of a user, a page at a time, so a large audience never sits in memory at once. */
@@ -53,6 +66,15 @@ export class TimelineRepository {
       this.cassandra,
       'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
       userIds.map((userId) => [userId, item.tweetId, item.authorId]),
+      this.fanoutConcurrency,
+    );
+  }
+
+  async removeFromTimelines(userIds: readonly string[], tweetId: string): Promise<void> {
+    await executeConcurrent(
+      this.cassandra,
+      'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?',
+      userIds.map((userId) => [userId, tweetId]),
       this.fanoutConcurrency,
     );
   }

@@ -9,6 +9,7 @@ import { FeedService } from './service.js';
 
 export const feedSubgraph: SubgraphDefinition<Context> = {
   name: 'feed',
+  publishesEvents: false,
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, bus }) {
     const timelines = new TimelineRepository(cassandra);

@@ -1,6 +1,19 @@
-import type { CassandraClient } from '../../shared/cassandra.js';
+import { cql, type CassandraClient } from '../../shared/cassandra.js';
+import type { Statement } from '../../shared/outbox.js';
+import type { Page, PageRequest } from '../../shared/paging.js';
 
-/** The follows keyspace: known_users, followers and following (see migrations/follows). */
+type TimeUuid = InstanceType<typeof cql.TimeUuid>;
+
+export interface Relationship {
+  userId: string;
+  followedAt: string;
+}
+
+/**
+ * The follows keyspace (see migrations/follows). `following` is the source of truth for a pair and is only written
+ * with lightweight transactions, which serialize concurrent follow/unfollow of one pair; the other tables are written
+ * in a batch at the relationship's version, so a stale write can never overtake a newer one.
+ */
 export class FollowRepository {
   constructor(private readonly cassandra: CassandraClient) {}
 
@@ -13,35 +26,79 @@ export class FollowRepository {
     return result.rowLength > 0;
   }
 
-  /** Both directions; writing the same pair again changes nothing. */
-  async insert(followerId: string, followeeId: string, createdAt: Date): Promise<void> {
-    await Promise.all([
-      this.cassandra.execute('INSERT INTO followers (followee_id, follower_id, created_at) VALUES (?, ?, ?)', [
-        followeeId,
-        followerId,
-        createdAt,
-      ]),
-      this.cassandra.execute('INSERT INTO following (follower_id, followee_id, created_at) VALUES (?, ?, ?)', [
-        followerId,
-        followeeId,
-        createdAt,
-      ]),
-    ]);
+  /** Starts the relationship unless it exists; either way returns when it began. */
+  async claimFollow(followerId: string, followeeId: string): Promise<TimeUuid> {
+    const followedAt = cql.TimeUuid.now();
+    const result = await this.cassandra.execute(
+      'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
+      [followerId, followeeId, followedAt, followedAt.getDate()],
+    );
+    return result.wasApplied() ? followedAt : (result.first().get('followed_at') ?? followedAt);
   }
 
-  async delete(followerId: string, followeeId: string): Promise<void> {
-    await Promise.all([
-      this.cassandra.execute('DELETE FROM followers WHERE followee_id = ? AND follower_id = ?', [followeeId, followerId]),
-      this.cassandra.execute('DELETE FROM following WHERE follower_id = ? AND followee_id = ?', [followerId, followeeId]),
-    ]);
+  /** Ends the relationship; returns when it had begun, or null if there was none. */
+  async releaseFollow(followerId: string, followeeId: string): Promise<TimeUuid | null> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.cassandra.execute(
+        'SELECT followed_at FROM following WHERE follower_id = ? AND followee_id = ?',
+        [followerId, followeeId],
+        { consistency: cql.consistencies.serial },
+      );
+      if (current.rowLength === 0) return null;
+      const followedAt = current.first().get('followed_at') as TimeUuid | null;
+      // Conditional on the relationship read, so a concurrent unfollow-and-follow is not deleted by mistake.
+      const result = await this.cassandra.execute(
+        'DELETE FROM following WHERE follower_id = ? AND followee_id = ? IF followed_at = ?',
+        [followerId, followeeId, followedAt],
+      );
+      if (result.wasApplied()) return followedAt;
+    }
+    throw new Error('the relationship kept changing while it was being ended');
   }
 
-  async isFollowing(followerId: string, followeeId: string): Promise<boolean> {
-    const result = await this.cassandra.execute('SELECT followee_id FROM following WHERE follower_id = ? AND followee_id = ?', [
+  followRows(followerId: string, followeeId: string, followedAt: TimeUuid): Statement[] {
+    return [
+      {
+        query: 'INSERT INTO followers (followee_id, follower_id, followed_at, created_at) VALUES (?, ?, ?, ?)',
+        params: [followeeId, followerId, followedAt, followedAt.getDate()],
+      },
+      {
+        query: 'INSERT INTO followers_by_time (followee_id, followed_at, follower_id) VALUES (?, ?, ?)',
+        params: [followeeId, followedAt, followerId],
+      },
+      {
+        query: 'INSERT INTO following_by_time (follower_id, followed_at, followee_id) VALUES (?, ?, ?)',
+        params: [followerId, followedAt, followeeId],
+      },
+    ];
+  }
+
+  /** Without the relationship's start time (unknown after a crash) only the pair rows can be removed. */
+  unfollowRows(followerId: string, followeeId: string, followedAt: TimeUuid | null): Statement[] {
+    return [
+      { query: 'DELETE FROM followers WHERE followee_id = ? AND follower_id = ?', params: [followeeId, followerId] },
+      ...(followedAt
+        ? [
+            {
+              query: 'DELETE FROM followers_by_time WHERE followee_id = ? AND followed_at = ? AND follower_id = ?',
+              params: [followeeId, followedAt, followerId],
+            },
+            {
+              query: 'DELETE FROM following_by_time WHERE follower_id = ? AND followed_at = ? AND followee_id = ?',
+              params: [followerId, followedAt, followeeId],
+            },
+          ]
+        : []),
+    ];
+  }
+
+  /** Which of the given users the follower follows, in one query. */
+  async followedAmong(followerId: string, followeeIds: readonly string[]): Promise<Set<string>> {
+    const result = await this.cassandra.execute('SELECT followee_id FROM following WHERE follower_id = ? AND followee_id IN ?', [
       followerId,
-      followeeId,
+      followeeIds,
     ]);
-    return result.rowLength > 0;
+    return new Set(result.rows.map((row) => row.get('followee_id').toString()));
   }
 
   /** Exact: counts the partition's rows, so retries and duplicates cannot make it drift. */
@@ -54,4 +111,28 @@ export class FollowRepository {
     const result = await this.cassandra.execute('SELECT COUNT(*) AS n FROM following WHERE follower_id = ?', [userId]);
     return Number(result.first().get('n'));
   }
+
+  followersOf(userId: string, page: PageRequest): Promise<Page<Relationship>> {
+    return this.pageOf('SELECT followed_at, follower_id AS user_id FROM followers_by_time WHERE followee_id = ?', userId, page);
+  }
+
+  followingOf(userId: string, page: PageRequest): Promise<Page<Relationship>> {
+    return this.pageOf('SELECT followed_at, followee_id AS user_id FROM following_by_time WHERE follower_id = ?', userId, page);
+  }
+
+  private async pageOf(select: string, userId: string, page: PageRequest): Promise<Page<Relationship>> {
+    const query = page.afterId ? `${select} AND followed_at < ? LIMIT ?` : `${select} LIMIT ?`;
+    const params = page.afterId ? [userId, page.afterId, page.limit + 1] : [userId, page.limit + 1];
+    const rows = (await this.cassandra.execute(query, params)).rows.map((row) => ({
+      userId: row.get('user_id').toString() as string,
+      followedAt: row.get('followed_at').toString() as string,
+    }));
+    return { items: rows.slice(0, page.limit), hasNextPage: rows.length > page.limit };
+  }
+}
+
+/** A relationship's version: its start time in microseconds, the write time of everything it wrote. */
+export function versionOf(followedAt: TimeUuid): number {
+  const { date, ticks } = followedAt.getDatePrecision();
+  return date.getTime() * 1000 + Math.floor(ticks / 10);
 }

@@ -2,16 +2,17 @@ import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js';
 import type { Context } from './context.js';
-import { consumeFollowsEvents, FollowEvents } from './events.js';
+import { consumeFollowsEvents } from './events.js';
 import { FollowRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { FollowsService } from './service.js';
 
 export const followsSubgraph: SubgraphDefinition<Context> = {
   name: 'follows',
+  publishesEvents: true,
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, bus }) {
-    const deps = { follows: new FollowRepository(cassandra), events: new FollowEvents(bus) };
+  async setup({ cassandra, bus, outbox }) {
+    const deps = { follows: new FollowRepository(cassandra), outbox };
     await consumeFollowsEvents(bus, deps.follows);
     return { resolvers, context: (scope) => ({ ...scope, services: { follows: new FollowsService(deps, scope) } }) };
   },

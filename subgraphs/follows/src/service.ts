@@ -1,15 +1,19 @@
 import DataLoader from 'dataloader';
 import { badUserInput, notFound, unauthenticated } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
+import type { Outbox } from '../../shared/outbox.js';
+import { pageRequest, toConnection } from '../../shared/paging.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
-import type { FollowEvents } from './events.js';
+import { followEvents } from './events.js';
 import type { UserReference } from './model.js';
-import type { FollowRepository } from './repository.js';
+import { versionOf, type FollowRepository, type Relationship } from './repository.js';
 
 export interface FollowsServiceDeps {
   follows: FollowRepository;
-  events: FollowEvents;
+  outbox: Outbox;
 }
+
+type PageArgs = { first?: number | null; after?: string | null };
 
 /** The social graph: who follows whom, for the viewer. One instance per request. */
 export class FollowsService {
@@ -19,6 +23,10 @@ export class FollowsService {
   private readonly followingCounts = new DataLoader<string, number>((ids) =>
     Promise.all(ids.map((id) => this.deps.follows.followingCount(id))),
   );
+  private readonly viewerFollows = new DataLoader<string, boolean>(async (ids) => {
+    const followed = await this.deps.follows.followedAmong(this.scope.viewerId!, ids);
+    return ids.map((id) => followed.has(id));
+  });
 
   constructor(
     private readonly deps: FollowsServiceDeps,
@@ -26,21 +34,32 @@ export class FollowsService {
   ) {}
 
   /**
-   * The viewer follows userId. Repeating it is harmless: the rows are rewritten as they were and the event is
-   * published again, which idempotent consumers absorb (and which repairs a consumer that missed the first one).
+   * The viewer follows userId. Repeating it rewrites the same rows at the same version and records the event again,
+   * which consumers absorb (and which repairs anything a crash interrupted).
    */
   async follow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
-    const createdAt = new Date();
-    await this.deps.follows.insert(viewerId, userId, createdAt);
-    await this.deps.events.created(viewerId, userId, createdAt, this.scope.correlationId);
+    const followedAt = await this.deps.follows.claimFollow(viewerId, userId);
+    const version = versionOf(followedAt);
+    await this.deps.outbox.commit(
+      this.deps.follows.followRows(viewerId, userId, followedAt),
+      [followEvents.created(viewerId, userId, followedAt.getDate(), version, this.scope.correlationId)],
+      { timestampMicros: version },
+    );
     return { id: userId };
   }
 
+  /** The viewer stops following userId; harmless (and still tidying up) when not following. */
   async unfollow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
-    await this.deps.follows.delete(viewerId, userId);
-    await this.deps.events.deleted(viewerId, userId, this.scope.correlationId);
+    const followedAt = await this.deps.follows.releaseFollow(viewerId, userId);
+    // Later than the relationship's own writes, so these deletes win whatever order writes arrive in.
+    const version = Math.max(Date.now() * 1000, followedAt ? versionOf(followedAt) + 1 : 0);
+    await this.deps.outbox.commit(
+      this.deps.follows.unfollowRows(viewerId, userId, followedAt),
+      [followEvents.deleted(viewerId, userId, version, this.scope.correlationId)],
+      { timestampMicros: version },
+    );
     return { id: userId };
   }
 
@@ -52,6 +71,19 @@ export class FollowsService {
     return this.followingCounts.load(userId);
   }
 
+  async viewerIsFollowing(userId: string): Promise<boolean> {
+    if (!this.scope.viewerId || !isUuid(userId)) return false;
+    return this.viewerFollows.load(userId);
+  }
+
+  async followers(userId: string, args: PageArgs) {
+    return connection(await this.deps.follows.followersOf(userId, pageRequest(args)));
+  }
+
+  async following(userId: string, args: PageArgs) {
+    return connection(await this.deps.follows.followingOf(userId, pageRequest(args)));
+  }
+
   private async checkTarget(userId: string): Promise<string> {
     const viewerId = this.scope.viewerId;
     if (!viewerId) throw unauthenticated();
@@ -60,4 +92,12 @@ export class FollowsService {
     if (!(await this.deps.follows.userExists(userId))) throw notFound('There is no such user.');
     return viewerId;
   }
+}
+
+function connection(page: { items: Relationship[]; hasNextPage: boolean }) {
+  return toConnection(
+    page,
+    (relationship) => relationship.followedAt,
+    (relationship): UserReference => ({ id: relationship.userId }),
+  );
 }

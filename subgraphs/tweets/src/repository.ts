@@ -1,8 +1,12 @@
 import { cql, type CassandraClient } from '../../shared/cassandra.js';
+import type { Statement } from '../../shared/outbox.js';
 import type { Page, PageRequest } from '../../shared/paging.js';
 import type { TweetModel } from './model.js';
 
-/** The tweets keyspace: tweets_by_id and the per-author index tweets_by_author (see migrations/tweets). */
+/**
+ * The tweets keyspace: tweets_by_id and the per-author index tweets_by_author (see migrations/tweets).
+ * Writes are returned as statements so the service can commit them with their events (shared/outbox.ts).
+ */
 export class TweetRepository {
   constructor(private readonly cassandra: CassandraClient) {}
 
@@ -11,28 +15,39 @@ export class TweetRepository {
     return cql.TimeUuid.fromDate(createdAt).toString();
   }
 
-  async insert(tweet: TweetModel): Promise<void> {
-    // Index first: a tweet is readable by id only once the author's list can show it too.
-    await this.cassandra.execute('INSERT INTO tweets_by_author (author_id, id) VALUES (?, ?)', [tweet.authorId, tweet.id]);
-    await this.cassandra.execute('INSERT INTO tweets_by_id (id, author_id, text, created_at) VALUES (?, ?, ?, ?)', [
-      tweet.id,
-      tweet.authorId,
-      tweet.text,
-      tweet.createdAt,
-    ]);
+  insert(tweet: TweetModel): Statement[] {
+    return [
+      {
+        query: 'INSERT INTO tweets_by_id (id, author_id, text, created_at) VALUES (?, ?, ?, ?)',
+        params: [tweet.id, tweet.authorId, tweet.text, tweet.createdAt],
+      },
+      { query: 'INSERT INTO tweets_by_author (author_id, id) VALUES (?, ?)', params: [tweet.authorId, tweet.id] },
+    ];
   }
 
+  markDeleted(tweet: TweetModel, deletedAt: Date): Statement[] {
+    return [
+      { query: 'UPDATE tweets_by_id SET deleted_at = ? WHERE id = ?', params: [deletedAt, tweet.id] },
+      { query: 'DELETE FROM tweets_by_author WHERE author_id = ? AND id = ?', params: [tweet.authorId, tweet.id] },
+    ];
+  }
+
+  /** Deleted tweets included (they carry deletedAt); the service decides what to show. */
   async findByIds(ids: readonly string[]): Promise<TweetModel[]> {
     if (ids.length === 0) return [];
-    const result = await this.cassandra.execute('SELECT id, author_id, text, created_at FROM tweets_by_id WHERE id IN ?', [
-      ids,
-    ]);
-    return result.rows.map((row) => ({
-      id: row.get('id').toString(),
-      authorId: row.get('author_id').toString(),
-      text: row.get('text'),
-      createdAt: row.get('created_at'),
-    }));
+    const result = await this.cassandra.execute(
+      'SELECT id, author_id, text, created_at, deleted_at FROM tweets_by_id WHERE id IN ?',
+      [ids],
+    );
+    return result.rows
+      .filter((row) => row.get('author_id') !== null)
+      .map((row) => ({
+        id: row.get('id').toString(),
+        authorId: row.get('author_id').toString(),
+        text: row.get('text'),
+        createdAt: row.get('created_at'),
+        deletedAt: row.get('deleted_at') ?? null,
+      }));
   }
 
   /** Ids of an author's tweets, newest first, after the given id. */
@@ -44,5 +59,11 @@ export class TweetRepository {
     const result = await this.cassandra.execute(query, params);
     const ids = result.rows.map((row) => row.get('id').toString() as string);
     return { items: ids.slice(0, page.limit), hasNextPage: ids.length > page.limit };
+  }
+
+  /** Exact: the author's index holds one row per live tweet. */
+  async countByAuthor(authorId: string): Promise<number> {
+    const result = await this.cassandra.execute('SELECT COUNT(*) AS n FROM tweets_by_author WHERE author_id = ?', [authorId]);
+    return Number(result.first().get('n'));
   }
 }

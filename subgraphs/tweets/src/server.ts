@@ -2,16 +2,16 @@ import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js';
 import type { Context } from './context.js';
-import { TweetEvents } from './events.js';
 import { TweetRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { TweetsService } from './service.js';
 
 export const tweetsSubgraph: SubgraphDefinition<Context> = {
   name: 'tweets',
+  publishesEvents: true,
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, bus }) {
-    const deps = { tweets: new TweetRepository(cassandra), events: new TweetEvents(bus) };
+  async setup({ cassandra, outbox }) {
+    const deps = { tweets: new TweetRepository(cassandra), outbox };
     return { resolvers, context: (scope) => ({ ...scope, services: { tweets: new TweetsService(deps, scope) } }) };
   },
 };

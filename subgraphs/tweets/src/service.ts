@@ -1,24 +1,28 @@
 import DataLoader from 'dataloader';
-import { unauthenticated } from '../../shared/errors.js';
+import { forbidden, notFound, unauthenticated } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
+import type { Outbox } from '../../shared/outbox.js';
 import { pageRequest, toConnection } from '../../shared/paging.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
-import type { TweetEvents } from './events.js';
+import { tweetEvents } from './events.js';
 import type { TweetModel } from './model.js';
 import type { TweetRepository } from './repository.js';
 import { validateTweetText } from './rules.js';
 
 export interface TweetsServiceDeps {
   tweets: TweetRepository;
-  events: TweetEvents;
+  outbox: Outbox;
 }
 
-/** Tweets: posting and reading. One instance per request (it holds the request's dataloader). */
+/** Tweets: posting, deleting and reading. One instance per request (it holds the request's dataloaders). */
 export class TweetsService {
   private readonly tweetLoader = new DataLoader<string, TweetModel | null>(async (ids) => {
     const found = new Map((await this.deps.tweets.findByIds(ids)).map((tweet) => [tweet.id, tweet]));
     return ids.map((id) => found.get(id) ?? null);
   });
+  private readonly countLoader = new DataLoader<string, number>((authorIds) =>
+    Promise.all(authorIds.map((authorId) => this.deps.tweets.countByAuthor(authorId))),
+  );
 
   constructor(
     private readonly deps: TweetsServiceDeps,
@@ -26,28 +30,53 @@ export class TweetsService {
   ) {}
 
   async post(text: string): Promise<TweetModel> {
-    if (!this.scope.viewerId) throw unauthenticated();
+    const authorId = this.requireViewer();
     const createdAt = new Date();
     const tweet: TweetModel = {
       id: this.deps.tweets.newId(createdAt),
-      authorId: this.scope.viewerId,
+      authorId,
       text: validateTweetText(text),
       createdAt,
+      deletedAt: null,
     };
-    await this.deps.tweets.insert(tweet);
-    await this.deps.events.created(tweet, this.scope.correlationId);
+    await this.deps.outbox.commit(this.deps.tweets.insert(tweet), [tweetEvents.created(tweet, this.scope.correlationId)]);
     return tweet;
   }
 
-  /** Null for ids that name no tweet (including malformed ones). */
+  /** Only the author deletes; deleting again is harmless (true), an id that never was a tweet is NOT_FOUND. */
+  async delete(id: string): Promise<boolean> {
+    const viewerId = this.requireViewer();
+    const tweet = isUuid(id) ? await this.tweetLoader.load(id) : null;
+    if (!tweet) throw notFound('There is no such tweet.');
+    if (tweet.authorId !== viewerId) throw forbidden('Only its author can delete a tweet.');
+    if (tweet.deletedAt) return true;
+    await this.deps.outbox.commit(this.deps.tweets.markDeleted(tweet, new Date()), [
+      tweetEvents.deleted(tweet, this.scope.correlationId),
+    ]);
+    this.tweetLoader.clear(id);
+    return true;
+  }
+
+  /** Null for ids that name no tweet (malformed, unknown or deleted). */
   async byId(id: string): Promise<TweetModel | null> {
-    return isUuid(id) ? this.tweetLoader.load(id) : null;
+    if (!isUuid(id)) return null;
+    const tweet = await this.tweetLoader.load(id);
+    return tweet && !tweet.deletedAt ? tweet : null;
   }
 
   async byAuthor(authorId: string, args: { first?: number | null; after?: string | null }) {
     const page = await this.deps.tweets.idsByAuthor(authorId, pageRequest(args));
-    const tweets = await Promise.all(page.items.map((id) => this.tweetLoader.load(id)));
-    const existing = tweets.filter((tweet): tweet is TweetModel => tweet !== null);
-    return toConnection({ items: existing, hasNextPage: page.hasNextPage }, (tweet) => tweet.id, (tweet) => tweet);
+    const tweets = await Promise.all(page.items.map((id) => this.byId(id)));
+    const live = tweets.filter((tweet): tweet is TweetModel => tweet !== null);
+    return toConnection({ items: live, hasNextPage: page.hasNextPage }, (tweet) => tweet.id, (tweet) => tweet);
+  }
+
+  countByAuthor(authorId: string): Promise<number> {
+    return this.countLoader.load(authorId);
+  }
+
+  private requireViewer(): string {
+    if (!this.scope.viewerId) throw unauthenticated();
+    return this.scope.viewerId;
   }
 }

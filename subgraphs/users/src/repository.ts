@@ -1,4 +1,5 @@
 import { cql, type CassandraClient } from '../../shared/cassandra.js';
+import type { Statement } from '../../shared/outbox.js';
 import type { UserModel } from './model.js';
 
 export interface StoredUser extends UserModel {
@@ -9,11 +10,11 @@ export interface StoredUser extends UserModel {
 export class UserRepository {
   constructor(private readonly cassandra: CassandraClient) {}
 
-  async insert(user: StoredUser): Promise<void> {
-    await this.cassandra.execute(
-      'INSERT INTO users_by_id (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)',
-      [user.id, user.username, user.displayName, user.passwordHash, user.createdAt],
-    );
+  insert(user: StoredUser): Statement {
+    return {
+      query: 'INSERT INTO users_by_id (id, username, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)',
+      params: [user.id, user.username, user.displayName, user.passwordHash, user.createdAt],
+    };
   }
 
   async updateDisplayName(id: string, displayName: string): Promise<void> {
@@ -38,8 +39,9 @@ export class UserRepository {
     }
   }
 
-  async delete(id: string): Promise<void> {
-    await this.cassandra.execute('DELETE FROM users_by_id WHERE id = ?', [id]);
+  /** Gives a claimed name back (when the account could not be written after all). */
+  async releaseUsername(usernameKey: string, userId: string): Promise<void> {
+    await this.cassandra.execute('DELETE FROM user_ids_by_username WHERE username_key = ? IF user_id = ?', [usernameKey, userId]);
   }
 
   async findIdByUsername(usernameKey: string): Promise<string | null> {

@@ -2,7 +2,6 @@ import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/logger.js';
 import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js';
 import type { Context } from './context.js';
-import { UserEvents } from './events.js';
 import { LoginThrottle } from './login-throttle.js';
 import { UserRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
@@ -10,12 +9,13 @@ import { UsersService } from './service.js';
 
 export const usersSubgraph: SubgraphDefinition<Context> = {
   name: 'users',
+  publishesEvents: true,
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, bus, config }) {
+  async setup({ cassandra, outbox, config }) {
     const users = new UserRepository(cassandra);
     const deps = {
       users,
-      events: new UserEvents(bus),
+      outbox,
       loginThrottle: new LoginThrottle(users, {
         windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
         perUsername: { maxFailures: config.LOGIN_MAX_FAILURES_PER_USERNAME, slowdownAfter: config.LOGIN_SLOWDOWN_AFTER_FAILURES },

@@ -4,7 +4,8 @@ import { issueAccessToken } from '../../shared/auth.js';
 import { conflict, unauthenticated } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
-import type { UserEvents } from './events.js';
+import type { Outbox } from '../../shared/outbox.js';
+import { userEvents } from './events.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuthPayloadModel, UserModel } from './model.js';
 import { hashPassword, passwordMatches, UNKNOWN_USER_HASH } from './passwords.js';
@@ -13,7 +14,7 @@ import { USERNAME_PATTERN, usernameKey, validateDisplayName, validateSignUp, typ
 
 export interface UsersServiceDeps {
   users: UserRepository;
-  events: UserEvents;
+  outbox: Outbox;
   loginThrottle: LoginThrottle;
   jwtSecret: string;
   tokenTtlSeconds: number;
@@ -42,13 +43,18 @@ export class UsersService {
       passwordHash: await hashPassword(password),
       createdAt: new Date(),
     };
-    // The account row first, then the name claim: a crash in between leaves an unreachable row, never a lost name.
-    await this.deps.users.insert(user);
-    if (!(await this.deps.users.claimUsername(usernameKey(username), user.id))) {
-      await this.deps.users.delete(user.id);
+    // The name first (a lightweight transaction cannot share a batch with other partitions), then the account and
+    // its user.created event together. If that write fails, the name is given back.
+    const key = usernameKey(username);
+    if (!(await this.deps.users.claimUsername(key, user.id))) {
       throw conflict('username', `The username "${username}" is taken.`);
     }
-    await this.deps.events.created(user, this.scope.correlationId);
+    try {
+      await this.deps.outbox.commit([this.deps.users.insert(user)], [userEvents.created(user, this.scope.correlationId)]);
+    } catch (error) {
+      await this.deps.users.releaseUsername(key, user.id).catch(() => undefined);
+      throw error;
+    }
     return this.authPayload(user);
   }
 

@@ -19,8 +19,15 @@ export type Scalars = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Posts a tweet as the signed-in user. */
+  /** Deletes one of the signed-in user's tweets; FORBIDDEN for someone else's, NOT_FOUND if it never existed. Repeating it is harmless. */
+  deleteTweet: Scalars['Boolean']['output'];
+  /** Posts a tweet as the signed-in user: 1–280 characters (as people count them), not only whitespace. */
   postTweet: Tweet;
+};
+
+
+export type MutationDeleteTweetArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -68,7 +75,9 @@ export type TweetEdge = {
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
-  /** The user's tweets, newest first. */
+  /** How many tweets the user has (deleted ones excluded). */
+  tweetCount: Scalars['Int']['output'];
+  /** The user's tweets, newest first. first: 1–100; after: an endCursor from an earlier page. */
   tweets: TweetConnection;
 };
 
@@ -179,11 +188,11 @@ export type FederationReferenceTypes = ResolversObject<{
 export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Tweet: ResolverTypeWrapper<TweetModel>;
   TweetConnection: ResolverTypeWrapper<Omit<TweetConnection, 'edges'> & { edges: Array<ResolversTypes['TweetEdge']> }>;
   TweetEdge: ResolverTypeWrapper<Omit<TweetEdge, 'node'> & { node: ResolversTypes['Tweet'] }>;
@@ -195,11 +204,11 @@ export type ResolversTypes = ResolversObject<{
 export type ResolversParentTypes = ResolversObject<{
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
+  Boolean: Scalars['Boolean']['output'];
+  ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
   PageInfo: PageInfo;
-  Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
-  ID: Scalars['ID']['output'];
   Tweet: TweetModel;
   TweetConnection: Omit<TweetConnection, 'edges'> & { edges: Array<ResolversParentTypes['TweetEdge']> };
   TweetEdge: Omit<TweetEdge, 'node'> & { node: ResolversParentTypes['Tweet'] };
@@ -212,6 +221,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  deleteTweet?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteTweetArgs, 'id'>>;
   postTweet?: Resolver<ResolversTypes['Tweet'], ParentType, ContextType, RequireFields<MutationPostTweetArgs, 'text'>>;
 }>;
 
@@ -245,6 +255,7 @@ export type TweetEdgeResolvers<ContextType = Context, ParentType extends Resolve
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  tweetCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   tweets?: Resolver<ResolversTypes['TweetConnection'], ParentType, ContextType, RequireFields<UserTweetsArgs, 'first'>>;
 }>;
 
