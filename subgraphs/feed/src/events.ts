@@ -1,19 +1,18 @@
 import type { EventBus } from '../../shared/bus.js';
 import type { DomainEvent } from '../../shared/events.js';
-import { fanOutDeletion, fanOutTweet } from './fanout.js';
+import { applyFollow, applyUnfollow, fanOutDeletion, fanOutTweet } from './fanout.js';
 import type { TimelineRepository } from './repository.js';
 
 /**
- * The feed keeps its own copy of who follows whom and fans tweets out from it.
- * One queue, handled in order, so a follow is applied before a tweet posted after it.
+ * The feed keeps its own copy of who follows whom and of each author's recent tweets, and fans tweets out from it.
+ * Events from different services may arrive in any order relative to each other; each handler converges anyway
+ * (versions for follows, backfill on follow, removal on unfollow).
  */
 export async function consumeFeedEvents(bus: EventBus, timelines: TimelineRepository): Promise<void> {
   const addToTimelinesWhenTweetCreated = ({ data }: DomainEvent<'tweet.created'>) => fanOutTweet(timelines, data);
   const removeFromTimelinesWhenTweetDeleted = ({ data }: DomainEvent<'tweet.deleted'>) => fanOutDeletion(timelines, data);
-  const addFollowerWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) =>
-    timelines.addFollower(data.followeeId, data.followerId, data.version);
-  const removeFollowerWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) =>
-    timelines.removeFollower(data.followeeId, data.followerId, data.version);
+  const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => applyFollow(timelines, data);
+  const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => applyUnfollow(timelines, data);
 
   await bus.subscribe({
     queue: 'feed',
@@ -25,9 +24,9 @@ export async function consumeFeedEvents(bus: EventBus, timelines: TimelineReposi
         case 'tweet.deleted':
           return removeFromTimelinesWhenTweetDeleted(event);
         case 'follow.created':
-          return addFollowerWhenFollowCreated(event);
+          return backfillTimelineWhenFollowCreated(event);
         case 'follow.deleted':
-          return removeFollowerWhenFollowDeleted(event);
+          return clearAuthorFromTimelineWhenFollowDeleted(event);
       }
     },
   });

@@ -22,3 +22,31 @@ export async function fanOutDeletion(timelines: TimelineRepository, tweet: Domai
     await timelines.removeFromTimelines(followerIds, tweet.tweetId);
   }
 }
+
+/** How many of a newly followed author's tweets join the follower's timeline. */
+export const FOLLOW_BACKFILL_TWEETS = 200;
+/** How far back an unfollow looks for the author's tweets to take out (a timeline's length). */
+export const UNFOLLOW_REMOVAL_TWEETS = 800;
+
+/**
+ * A follow: record it at its version, then, if it is still the current state (a newer unfollow may already have
+ * arrived), merge the author's recent tweets into the follower's timeline. This also makes a tweet whose event
+ * overtook the follow's appear, so the order in which the two services' events arrive does not matter.
+ */
+export async function applyFollow(timelines: TimelineRepository, follow: DomainEvents['follow.created']): Promise<void> {
+  await timelines.addFollower(follow.followeeId, follow.followerId, follow.version);
+  if (!(await timelines.isFollower(follow.followeeId, follow.followerId))) return;
+  const tweetIds = await timelines.recentTweetIds(follow.followeeId, FOLLOW_BACKFILL_TWEETS);
+  await timelines.addItemsToTimeline(
+    follow.followerId,
+    tweetIds.map((tweetId) => ({ tweetId, authorId: follow.followeeId })),
+  );
+}
+
+/** An unfollow: record it at its version and, if it is still current, take the author's tweets out of the timeline. */
+export async function applyUnfollow(timelines: TimelineRepository, unfollow: DomainEvents['follow.deleted']): Promise<void> {
+  await timelines.removeFollower(unfollow.followeeId, unfollow.followerId, unfollow.version);
+  if (await timelines.isFollower(unfollow.followeeId, unfollow.followerId)) return;
+  const tweetIds = await timelines.recentTweetIds(unfollow.followeeId, UNFOLLOW_REMOVAL_TWEETS);
+  await timelines.removeItemsFromTimeline(unfollow.followerId, tweetIds);
+}

@@ -39,6 +39,20 @@ export class TimelineRepository {
     ]);
   }
 
+  async isFollower(userId: string, followerId: string): Promise<boolean> {
+    const result = await this.cassandra.execute('SELECT follower_id FROM followers_by_user WHERE user_id = ? AND follower_id = ?', [
+      userId,
+      followerId,
+    ]);
+    return result.rowLength > 0;
+  }
+
+  /** An author's newest tweet ids, newest first. */
+  async recentTweetIds(authorId: string, limit: number): Promise<string[]> {
+    const result = await this.cassandra.execute('SELECT tweet_id FROM tweets_by_author WHERE author_id = ? LIMIT ?', [authorId, limit]);
+    return result.rows.map((row) => row.get('tweet_id').toString());
+  }
+
   async recordTweet(authorId: string, tweetId: string): Promise<void> {
     await this.cassandra.execute('INSERT INTO tweets_by_author (author_id, tweet_id) VALUES (?, ?)', [authorId, tweetId]);
   }
@@ -66,6 +80,25 @@ export class TimelineRepository {
       this.cassandra,
       'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
       userIds.map((userId) => [userId, item.tweetId, item.authorId]),
+      this.fanoutConcurrency,
+    );
+  }
+
+  /** Several items into one user's timeline (a follow's backfill). Idempotent. */
+  async addItemsToTimeline(userId: string, items: readonly TimelineItem[]): Promise<void> {
+    await executeConcurrent(
+      this.cassandra,
+      'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
+      items.map((item) => [userId, item.tweetId, item.authorId]),
+      this.fanoutConcurrency,
+    );
+  }
+
+  async removeItemsFromTimeline(userId: string, tweetIds: readonly string[]): Promise<void> {
+    await executeConcurrent(
+      this.cassandra,
+      'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?',
+      tweetIds.map((tweetId) => [userId, tweetId]),
       this.fanoutConcurrency,
     );
   }
