@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATIONS_DIR, migrateKeyspace } from '../../migrations/runner.js';
+import { connectEventBus, type EventBus } from '../../subgraphs/shared/bus.js';
+import type { CassandraClient } from '../../subgraphs/shared/cassandra.js';
+import { createEvent } from '../../subgraphs/shared/events.js';
+import { Outbox, OutboxRelay } from '../../subgraphs/shared/outbox.js';
+import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
+import { TweetsService } from '../../subgraphs/tweets/src/service.js';
+import { eventually } from '../support/client.js';
+import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+
+/**
+ * The outbox against the real Cassandra and RabbitMQ, in a scratch keyspace with the same outbox migration the
+ * services use, and a bus whose link to RabbitMQ goes through a proxy the test can cut.
+ */
+describe('the transactional outbox', () => {
+  const keyspace = `outbox_test_${Date.now()}`;
+  const exchange = `twtr.test.outbox.${randomUUID()}`;
+  const queue = `test.outbox.${randomUUID()}`;
+  let cassandra: CassandraClient;
+  let proxy: TcpProxy;
+  let publisherBus: EventBus;
+  let consumerBus: EventBus;
+  let relay: OutboxRelay;
+  let outbox: Outbox;
+  const received: string[] = [];
+
+  beforeAll(async () => {
+    cassandra = await cassandraFor('system');
+    const dir = mkdtempSync(join(tmpdir(), 'twtr-outbox-'));
+    mkdirSync(join(dir, keyspace));
+    // The tweets keyspace's own migrations: its tables and its outbox.
+    for (const file of readdirSync(join(MIGRATIONS_DIR, 'tweets'))) copyFileSync(join(MIGRATIONS_DIR, 'tweets', file), join(dir, keyspace, file));
+    await migrateKeyspace(cassandra, keyspace, testConfig().CASSANDRA_REPLICATION, testLogger(), dir);
+    await cassandra.shutdown();
+    cassandra = await cassandraFor(keyspace);
+
+    const amqpUrl = new URL(testConfig().AMQP_URL);
+    proxy = await startTcpProxy(Number(amqpUrl.port || 5672), amqpUrl.hostname);
+    const viaProxy = new URL(amqpUrl);
+    viaProxy.port = String(proxy.port);
+    publisherBus = await connectEventBus({ AMQP_URL: viaProxy.toString(), AMQP_EXCHANGE: exchange }, testLogger());
+    consumerBus = await connectEventBus({ AMQP_URL: testConfig().AMQP_URL, AMQP_EXCHANGE: exchange }, testLogger());
+    await consumerBus.subscribe({ queue, events: ['tweet.created'], handle: async (event) => void received.push(event.id) });
+
+    relay = new OutboxRelay(cassandra, publisherBus, testLogger(), { pollIntervalMs: 100 });
+    outbox = new Outbox(cassandra, relay.nudge);
+    relay.start();
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await publisherBus?.close();
+    await consumerBus?.close();
+    await proxy?.close();
+    await cassandra?.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+    await cassandra?.shutdown();
+    const connection = await amqp.connect(testConfig().AMQP_URL);
+    const channel = await connection.createChannel();
+    await channel.deleteQueue(queue);
+    await channel.deleteQueue(`${queue}.dead`);
+    await channel.deleteExchange(exchange);
+    await channel.deleteExchange(`${exchange}.dlx`);
+    await connection.close();
+  });
+
+  const tweetCreated = (n: number) =>
+    createEvent('tweet.created', { tweetId: `t${n}`, authorId: 'a', text: `n${n}`, createdAt: new Date().toISOString() }, { correlationId: `c${n}` });
+  const firstOccurrences = (ids: string[]) => [...new Set(ids)];
+
+  it('publishes committed events in order', async () => {
+    const events = [1, 2, 3].map(tweetCreated);
+    for (const event of events) await outbox.commit([], [event]);
+    await eventually(async () => expect(firstOccurrences(received)).toEqual(events.map((event) => event.id)));
+  });
+
+  it('accepts posts while RabbitMQ is unreachable and delivers their events, in order, once it is back', async () => {
+    received.length = 0;
+    const tweets = new TweetsService(
+      { tweets: new TweetRepository(cassandra), outbox },
+      { viewerId: randomUUID(), clientAddress: null, correlationId: 'outbox-test' },
+    );
+    proxy.cut();
+    const posted = [];
+    for (let i = 0; i < 5; i++) posted.push(await tweets.post(`posted while the broker is away ${i}`));
+
+    const recorded = (await cassandra.execute('SELECT payload FROM outbox WHERE bucket IN ?', [buckets()])).rows.map(
+      (row) => JSON.parse(row.get('payload')),
+    );
+    const recordedFor = (tweetId: string) => recorded.find((event) => event.data.tweetId === tweetId);
+    expect(posted.map((tweet) => recordedFor(tweet.id)?.type)).toEqual(Array(5).fill('tweet.created'));
+    expect(received).toEqual([]);
+
+    proxy.restore();
+    const expected = posted.map((tweet) => recordedFor(tweet.id).id);
+    await eventually(async () => expect(firstOccurrences(received)).toEqual(expected), { timeoutMs: 30_000 });
+  });
+
+  it('hands over to another relay when the one holding the lease stops', async () => {
+    received.length = 0;
+    await relay.stop();
+    const successor = new OutboxRelay(cassandra, publisherBus, testLogger(), { pollIntervalMs: 100 });
+    relay = successor;
+    const events = [9, 10].map(tweetCreated);
+    for (const event of events) await new Outbox(cassandra, successor.nudge).commit([], [event]);
+    successor.start();
+    await eventually(async () => expect(firstOccurrences(received)).toEqual(events.map((event) => event.id)));
+  });
+});
+
+function buckets() {
+  const now = Math.floor(Date.now() / 60_000);
+  return [now - 1, now];
+}
