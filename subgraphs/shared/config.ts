@@ -34,6 +34,12 @@ const envSchema = z.object({
   /** Failures after which each further attempt is answered more slowly. */
   LOGIN_SLOWDOWN_AFTER_FAILURES: z.coerce.number().int().min(0).default(3),
 
+  /** Authors with more followers than this are not fanned out on write; their tweets are merged at read time. */
+  FEED_FANOUT_THRESHOLD: z.coerce.number().int().positive().default(10_000),
+  /** Followers handled per fan-out work item; bigger audiences are split into items on their own queue. */
+  FEED_FANOUT_CHUNK_SIZE: z.coerce.number().int().positive().default(1_000),
+  /** A timeline is trimmed back to its newest items after about one in this many inserts. */
+  FEED_TRIM_EVERY: z.coerce.number().int().positive().default(16),
   ROUTER_PORT: port.default(4000),
   /** Proxy hops in front of the router whose X-Forwarded-For is believed (0: use the socket's address). */
   ROUTER_TRUST_PROXY: z.coerce.number().int().min(0).default(0),

@@ -26,6 +26,12 @@ export interface DomainEvents {
    */
   'follow.created': { followerId: string; followeeId: string; createdAt: string; version: number };
   'follow.deleted': { followerId: string; followeeId: string; version: number };
+  /**
+   * Internal to the feed: part of a big fan-out, split off so one large audience never holds up other authors.
+   * One tweet into (or, with remove, out of) these followers' timelines, or with backfill the author's recent tweets
+   * (when an author goes back to fan-out on write).
+   */
+  'feed.fanout-requested': { authorId: string; followerIds: string[]; tweetId?: string; remove?: boolean; backfill?: boolean };
 }
 export type EventType = keyof DomainEvents;
 export type DomainEvent<T extends EventType = EventType> = { [K in T]: EventEnvelope<K, DomainEvents[K]> }[T];

@@ -5,6 +5,8 @@ export interface PageRequest {
   limit: number;
   /** The clustering key to continue after, when not the first page. */
   afterId?: string;
+  /** How many items came before this page (kept in the cursor for lists with a length cap). */
+  position?: number;
 }
 
 export interface Page<T> {
@@ -16,15 +18,16 @@ const MAX_PAGE_SIZE = 100;
 const CURSOR_PREFIX = 'c1:';
 const TIMEUUID = /^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function encodeCursor(id: string): string {
-  return Buffer.from(CURSOR_PREFIX + id, 'utf8').toString('base64url');
+export function encodeCursor(id: string, position?: number): string {
+  return Buffer.from(`${CURSOR_PREFIX}${id}${position === undefined ? '' : `:${position}`}`, 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string): string {
+export function decodeCursor(cursor: string): { id: string; position?: number } {
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-  const id = decoded.startsWith(CURSOR_PREFIX) ? decoded.slice(CURSOR_PREFIX.length) : '';
-  if (!TIMEUUID.test(id)) throw badUserInput('after', 'The cursor is not valid; use a pageInfo.endCursor from an earlier page.');
-  return id;
+  const [id, position, ...rest] = decoded.startsWith(CURSOR_PREFIX) ? decoded.slice(CURSOR_PREFIX.length).split(':') : [''];
+  const valid = TIMEUUID.test(id) && rest.length === 0 && (position === undefined || /^\d{1,6}$/.test(position));
+  if (!valid) throw badUserInput('after', 'The cursor is not valid; use a pageInfo.endCursor from an earlier page.');
+  return { id, position: position === undefined ? undefined : Number(position) };
 }
 
 /** Validates connection arguments (`first` 1–100, `after` an opaque cursor). */
@@ -33,11 +36,19 @@ export function pageRequest(args: { first?: number | null; after?: string | null
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
     throw badUserInput('first', `first must be between 1 and ${MAX_PAGE_SIZE}.`);
   }
-  return { limit: first, afterId: args.after ? decodeCursor(args.after) : undefined };
+  if (!args.after) return { limit: first };
+  const { id, position } = decodeCursor(args.after);
+  return { limit: first, afterId: id, position };
 }
 
-/** A Relay-style connection whose nodes are identified by a timeuuid. */
-export function toConnection<T, N>(page: Page<T>, cursorOf: (item: T) => string, nodeOf: (item: T) => N) {
-  const edges = page.items.map((item) => ({ cursor: encodeCursor(cursorOf(item)), node: nodeOf(item) }));
+/**
+ * A Relay-style connection whose nodes are identified by a timeuuid. With `startPosition`, each cursor also records
+ * the edge's position in the whole list.
+ */
+export function toConnection<T, N>(page: Page<T>, cursorOf: (item: T) => string, nodeOf: (item: T) => N, startPosition?: number) {
+  const edges = page.items.map((item, index) => ({
+    cursor: encodeCursor(cursorOf(item), startPosition === undefined ? undefined : startPosition + index + 1),
+    node: nodeOf(item),
+  }));
   return { edges, pageInfo: { endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: page.hasNextPage } };
 }

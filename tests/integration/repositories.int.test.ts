@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CassandraClient } from '../../subgraphs/shared/cassandra.js';
 import { FollowRepository } from '../../subgraphs/follows/src/repository.js';
-import { fanOutTweet } from '../../subgraphs/feed/src/fanout.js';
+import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { TimelineRepository } from '../../subgraphs/feed/src/repository.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { UserRepository } from '../../subgraphs/users/src/repository.js';
@@ -149,8 +149,10 @@ describe('TimelineRepository and fan-out', () => {
 
     const tweetId = new TweetRepository(cassandra).newId(new Date());
     const tweet = { tweetId, authorId, text: 'x', createdAt: new Date().toISOString() };
-    await fanOutTweet(timelines, tweet);
-    await fanOutTweet(timelines, tweet);
+    // Audiences within one chunk are fanned out at once, so the bus is never used here.
+    const fanout = new Fanout(timelines, undefined as never, { threshold: 10_000, chunkSize: 1_000 });
+    await fanout.tweetCreated(tweet, 'test');
+    await fanout.tweetCreated(tweet, 'test');
 
     for (const userId of [authorId, ...followerIds.slice(1)]) {
       expect((await timelines.timeline(userId, { limit: 10 })).items).toEqual([{ tweetId, authorId }]);

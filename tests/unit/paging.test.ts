@@ -7,10 +7,11 @@ describe('cursors', () => {
   it('round-trip a timeuuid and hide it from clients', () => {
     const cursor = encodeCursor(timeuuid);
     expect(cursor).not.toContain(timeuuid);
-    expect(decodeCursor(cursor)).toBe(timeuuid);
+    expect(decodeCursor(cursor)).toEqual({ id: timeuuid, position: undefined });
+    expect(decodeCursor(encodeCursor(timeuuid, 42))).toEqual({ id: timeuuid, position: 42 });
   });
 
-  it.each(['', 'garbage', encodeCursor('not-a-uuid'), Buffer.from(timeuuid).toString('base64url'), encodeCursor('6f1c0a52-8f3e-4a4e-9d47-1d2f7f3a9b10')])(
+  it.each(['', 'garbage', encodeCursor('not-a-uuid'), Buffer.from(timeuuid).toString('base64url'), encodeCursor('6f1c0a52-8f3e-4a4e-9d47-1d2f7f3a9b10'), Buffer.from(`c1:${timeuuid}:x`).toString('base64url')])(
     'refuse %j with BAD_USER_INPUT on after',
     (cursor) => {
       expect(() => decodeCursor(cursor)).toThrowError(expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', field: 'after' } }));
@@ -20,9 +21,10 @@ describe('cursors', () => {
 
 describe('page requests', () => {
   it('default to 20 and accept 1..100', () => {
-    expect(pageRequest({})).toEqual({ limit: 20, afterId: undefined });
+    expect(pageRequest({})).toEqual({ limit: 20 });
     expect(pageRequest({ first: 1 }).limit).toBe(1);
-    expect(pageRequest({ first: 100, after: encodeCursor(timeuuid) })).toEqual({ limit: 100, afterId: timeuuid });
+    expect(pageRequest({ first: 100, after: encodeCursor(timeuuid) })).toEqual({ limit: 100, afterId: timeuuid, position: undefined });
+    expect(pageRequest({ first: 5, after: encodeCursor(timeuuid, 7) })).toEqual({ limit: 5, afterId: timeuuid, position: 7 });
   });
 
   it.each([0, -1, 101])('refuse first = %d', (first) => {

@@ -1,18 +1,18 @@
 import type { EventBus } from '../../shared/bus.js';
 import type { DomainEvent } from '../../shared/events.js';
-import { applyFollow, applyUnfollow, fanOutDeletion, fanOutTweet } from './fanout.js';
-import type { TimelineRepository } from './repository.js';
+import type { Fanout } from './fanout.js';
 
 /**
  * The feed keeps its own copy of who follows whom and of each author's recent tweets, and fans tweets out from it.
  * Events from different services may arrive in any order relative to each other; each handler converges anyway
- * (versions for follows, backfill on follow, removal on unfollow).
+ * (versions for follows, backfill on follow, removal on unfollow). Big fan-outs are split into work items on a queue
+ * of their own, consumed beside the main one.
  */
-export async function consumeFeedEvents(bus: EventBus, timelines: TimelineRepository): Promise<void> {
-  const addToTimelinesWhenTweetCreated = ({ data }: DomainEvent<'tweet.created'>) => fanOutTweet(timelines, data);
-  const removeFromTimelinesWhenTweetDeleted = ({ data }: DomainEvent<'tweet.deleted'>) => fanOutDeletion(timelines, data);
-  const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => applyFollow(timelines, data);
-  const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => applyUnfollow(timelines, data);
+export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<void> {
+  const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanout.tweetCreated(event.data, event.correlationId);
+  const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event.data, event.correlationId);
+  const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => fanout.followCreated(data);
+  const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => fanout.followDeleted(data);
 
   await bus.subscribe({
     queue: 'feed',
@@ -28,6 +28,14 @@ export async function consumeFeedEvents(bus: EventBus, timelines: TimelineReposi
         case 'follow.deleted':
           return clearAuthorFromTimelineWhenFollowDeleted(event);
       }
+    },
+  });
+  await bus.subscribe({
+    queue: 'feed.fanout',
+    events: ['feed.fanout-requested'],
+    prefetch: 4,
+    handle: async function applyFanoutWorkWhenRequested(event) {
+      await fanout.apply(event.data);
     },
   });
 }

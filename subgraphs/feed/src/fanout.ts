@@ -1,52 +1,129 @@
-import type { DomainEvents } from '../../shared/events.js';
+import type { EventBus } from '../../shared/bus.js';
+import { createEvent, type DomainEvents } from '../../shared/events.js';
+import type { TimelineItem } from './model.js';
 import type { TimelineRepository } from './repository.js';
-
-/**
- * Fan-out on write: a new tweet goes into its author's timeline and every follower's, a page of followers at a time.
- * Safe to repeat for the same tweet (same rows, same values).
- */
-export async function fanOutTweet(timelines: TimelineRepository, tweet: DomainEvents['tweet.created']): Promise<void> {
-  const item = { tweetId: tweet.tweetId, authorId: tweet.authorId };
-  await timelines.recordTweet(tweet.authorId, tweet.tweetId);
-  await timelines.addToTimelines([tweet.authorId], item);
-  for await (const followerIds of timelines.followerIdPages(tweet.authorId)) {
-    await timelines.addToTimelines(followerIds, item);
-  }
-}
-
-/** The same walk for a deleted tweet: out of the author's timeline and every follower's. Safe to repeat. */
-export async function fanOutDeletion(timelines: TimelineRepository, tweet: DomainEvents['tweet.deleted']): Promise<void> {
-  await timelines.forgetTweet(tweet.authorId, tweet.tweetId);
-  await timelines.removeFromTimelines([tweet.authorId], tweet.tweetId);
-  for await (const followerIds of timelines.followerIdPages(tweet.authorId)) {
-    await timelines.removeFromTimelines(followerIds, tweet.tweetId);
-  }
-}
 
 /** How many of a newly followed author's tweets join the follower's timeline. */
 export const FOLLOW_BACKFILL_TWEETS = 200;
 /** How far back an unfollow looks for the author's tweets to take out (a timeline's length). */
 export const UNFOLLOW_REMOVAL_TWEETS = 800;
 
-/**
- * A follow: record it at its version, then, if it is still the current state (a newer unfollow may already have
- * arrived), merge the author's recent tweets into the follower's timeline. This also makes a tweet whose event
- * overtook the follow's appear, so the order in which the two services' events arrive does not matter.
- */
-export async function applyFollow(timelines: TimelineRepository, follow: DomainEvents['follow.created']): Promise<void> {
-  await timelines.addFollower(follow.followeeId, follow.followerId, follow.version);
-  if (!(await timelines.isFollower(follow.followeeId, follow.followerId))) return;
-  const tweetIds = await timelines.recentTweetIds(follow.followeeId, FOLLOW_BACKFILL_TWEETS);
-  await timelines.addItemsToTimeline(
-    follow.followerId,
-    tweetIds.map((tweetId) => ({ tweetId, authorId: follow.followeeId })),
-  );
+export interface FanoutOptions {
+  /** Authors with more followers than this are merged into feeds at read time instead. */
+  threshold: number;
+  /** Followers per work item; audiences larger than this are split into work items on the fan-out queue. */
+  chunkSize: number;
 }
 
-/** An unfollow: record it at its version and, if it is still current, take the author's tweets out of the timeline. */
-export async function applyUnfollow(timelines: TimelineRepository, unfollow: DomainEvents['follow.deleted']): Promise<void> {
-  await timelines.removeFollower(unfollow.followeeId, unfollow.followerId, unfollow.version);
-  if (await timelines.isFollower(unfollow.followeeId, unfollow.followerId)) return;
-  const tweetIds = await timelines.recentTweetIds(unfollow.followeeId, UNFOLLOW_REMOVAL_TWEETS);
-  await timelines.removeItemsFromTimeline(unfollow.followerId, tweetIds);
+type FanoutWork = DomainEvents['feed.fanout-requested'];
+
+/**
+ * Hybrid fan-out. Every tweet goes into its author's own timeline and the author's recent-tweets list. Authors up to
+ * `threshold` followers are fanned out on write: small audiences at once, bigger ones as work items of `chunkSize`
+ * followers on their own queue, so one big audience never holds up other authors' tweets. Authors above the
+ * threshold are not fanned out; FeedService merges their recent tweets into their followers' pages at read time.
+ * Every step is idempotent and safe to repeat.
+ */
+export class Fanout {
+  constructor(
+    private readonly timelines: TimelineRepository,
+    private readonly bus: EventBus,
+    private readonly options: FanoutOptions,
+  ) {}
+
+  async tweetCreated(tweet: DomainEvents['tweet.created'], correlationId: string): Promise<void> {
+    const item = { tweetId: tweet.tweetId, authorId: tweet.authorId };
+    await this.timelines.recordTweet(tweet.authorId, tweet.tweetId);
+    await this.timelines.addToTimelines([tweet.authorId], item);
+
+    const followerCount = await this.timelines.countFollowersUpTo(tweet.authorId, this.options.threshold);
+    if (followerCount > this.options.threshold) {
+      await this.timelines.markReadTimeAuthor(tweet.authorId);
+      return;
+    }
+    if (await this.timelines.isReadTimeAuthor(tweet.authorId)) {
+      // Back under the threshold: followers' timelines must now hold what was merged at read time until now.
+      await this.timelines.unmarkReadTimeAuthor(tweet.authorId);
+      await this.forFollowers(tweet.authorId, followerCount, correlationId, (followerIds) => ({
+        authorId: tweet.authorId,
+        followerIds,
+        backfill: true,
+      }));
+    }
+    await this.forFollowers(tweet.authorId, followerCount, correlationId, (followerIds) => ({
+      authorId: tweet.authorId,
+      followerIds,
+      tweetId: tweet.tweetId,
+    }));
+  }
+
+  async tweetDeleted(tweet: DomainEvents['tweet.deleted'], correlationId: string): Promise<void> {
+    await this.timelines.forgetTweet(tweet.authorId, tweet.tweetId);
+    await this.timelines.removeFromTimelines([tweet.authorId], tweet.tweetId);
+    const followerCount = await this.timelines.countFollowersUpTo(tweet.authorId, this.options.chunkSize);
+    await this.forFollowers(tweet.authorId, followerCount, correlationId, (followerIds) => ({
+      authorId: tweet.authorId,
+      followerIds,
+      tweetId: tweet.tweetId,
+      remove: true,
+    }));
+  }
+
+  /** One work item: re-checked against the current followers and the author's current tweets before it is applied. */
+  async apply(work: FanoutWork): Promise<void> {
+    const followerIds = work.remove ? work.followerIds : await this.timelines.followersAmong(work.authorId, work.followerIds);
+    if (work.tweetId && work.remove) {
+      await this.timelines.removeFromTimelines(followerIds, work.tweetId);
+    } else if (work.tweetId) {
+      // A tweet deleted since this item was queued is no longer in the author's list: skip it.
+      if (await this.timelines.hasTweet(work.authorId, work.tweetId)) {
+        await this.timelines.addToTimelines(followerIds, { tweetId: work.tweetId, authorId: work.authorId });
+      }
+    }
+    if (work.backfill) {
+      const items: TimelineItem[] = (await this.timelines.recentTweetIds(work.authorId, FOLLOW_BACKFILL_TWEETS)).map((tweetId) => ({
+        tweetId,
+        authorId: work.authorId,
+      }));
+      for (const followerId of followerIds) await this.timelines.addItemsToTimeline(followerId, items);
+    }
+  }
+
+  /**
+   * A follow: record it at its version, then, if it is still the current state (a newer unfollow may already have
+   * arrived), merge the author's recent tweets into the follower's timeline. This also makes a tweet whose event
+   * overtook the follow's appear, so the order in which the two services' events arrive does not matter.
+   */
+  async followCreated(follow: DomainEvents['follow.created']): Promise<void> {
+    await this.timelines.addFollower(follow.followeeId, follow.followerId, follow.version);
+    if (!(await this.timelines.isFollower(follow.followeeId, follow.followerId))) return;
+    const tweetIds = await this.timelines.recentTweetIds(follow.followeeId, FOLLOW_BACKFILL_TWEETS);
+    await this.timelines.addItemsToTimeline(
+      follow.followerId,
+      tweetIds.map((tweetId) => ({ tweetId, authorId: follow.followeeId })),
+    );
+  }
+
+  /** An unfollow: record it at its version and, if it is still current, take the author's tweets out of the timeline. */
+  async followDeleted(unfollow: DomainEvents['follow.deleted']): Promise<void> {
+    await this.timelines.removeFollower(unfollow.followeeId, unfollow.followerId, unfollow.version);
+    if (await this.timelines.isFollower(unfollow.followeeId, unfollow.followerId)) return;
+    const tweetIds = await this.timelines.recentTweetIds(unfollow.followeeId, UNFOLLOW_REMOVAL_TWEETS);
+    await this.timelines.removeItemsFromTimeline(unfollow.followerId, tweetIds);
+  }
+
+  /** Applies work to an audience at once when it is small, or queues it a chunk at a time. */
+  private async forFollowers(
+    authorId: string,
+    followerCount: number,
+    correlationId: string,
+    workFor: (followerIds: string[]) => FanoutWork,
+  ): Promise<void> {
+    for await (const followerIds of this.timelines.followerIdPages(authorId, this.options.chunkSize)) {
+      if (followerIds.length === 0) continue;
+      const work = workFor(followerIds);
+      if (followerCount <= this.options.chunkSize) await this.apply(work);
+      else await this.bus.publish(createEvent('feed.fanout-requested', work, { correlationId }));
+    }
+  }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/logger.js';
 import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js';
 import type { Context } from './context.js';
 import { consumeFeedEvents } from './events.js';
+import { Fanout } from './fanout.js';
 import { TimelineRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { FeedService } from './service.js';
@@ -11,9 +12,10 @@ export const feedSubgraph: SubgraphDefinition<Context> = {
   name: 'feed',
   publishesEvents: false,
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, bus }) {
-    const timelines = new TimelineRepository(cassandra);
-    await consumeFeedEvents(bus, timelines);
+  async setup({ cassandra, bus, config }) {
+    const timelines = new TimelineRepository(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
+    const fanout = new Fanout(timelines, bus, { threshold: config.FEED_FANOUT_THRESHOLD, chunkSize: config.FEED_FANOUT_CHUNK_SIZE });
+    await consumeFeedEvents(bus, fanout);
     return { resolvers, context: (scope) => ({ ...scope, services: { feed: new FeedService(timelines, scope) } }) };
   },
 };

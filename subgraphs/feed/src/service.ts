@@ -1,10 +1,14 @@
+import { cql } from '../../shared/cassandra.js';
 import { unauthenticated } from '../../shared/errors.js';
 import { pageRequest, toConnection } from '../../shared/paging.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
-import type { TweetReference } from './model.js';
-import type { TimelineRepository } from './repository.js';
+import type { TimelineItem, TweetReference } from './model.js';
+import { TIMELINE_LENGTH, type TimelineRepository } from './repository.js';
 
-/** Reading the viewer's home timeline. */
+/**
+ * Reading the viewer's home timeline: the stored timeline merged with the recent tweets of followed authors who are
+ * fanned out at read time, newest first, at most TIMELINE_LENGTH items in all.
+ */
 export class FeedService {
   constructor(
     private readonly timelines: TimelineRepository,
@@ -12,12 +16,58 @@ export class FeedService {
   ) {}
 
   async homeTimeline(args: { first?: number | null; after?: string | null }) {
-    if (!this.scope.viewerId) throw unauthenticated();
-    const page = await this.timelines.timeline(this.scope.viewerId, pageRequest(args));
-    return toConnection(
-      page,
-      (item) => item.tweetId,
-      (item): TweetReference => ({ id: item.tweetId }),
+    const viewerId = this.scope.viewerId;
+    if (!viewerId) throw unauthenticated();
+    const request = pageRequest(args);
+    const position = request.position ?? 0;
+    const limit = Math.min(request.limit, TIMELINE_LENGTH - position);
+    if (limit <= 0) return connection([], false, position);
+
+    const [stored, readTimeAuthors] = await Promise.all([
+      this.timelines.timeline(viewerId, { limit, afterId: request.afterId }),
+      this.followedReadTimeAuthors(viewerId),
+    ]);
+    const merged = await Promise.all(
+      readTimeAuthors.map(async (authorId) =>
+        (await this.timelines.authorTweetIds(authorId, { limit: limit + 1, afterId: request.afterId })).map((tweetId) => ({
+          tweetId,
+          authorId,
+        })),
+      ),
     );
+    const candidates = newestFirst(dedupe([...stored.items, ...merged.flat()]));
+    const items = candidates.slice(0, limit);
+    const hasNextPage = (stored.hasNextPage || candidates.length > limit) && position + items.length < TIMELINE_LENGTH;
+    return connection(items, hasNextPage, position);
   }
+
+  private async followedReadTimeAuthors(viewerId: string): Promise<string[]> {
+    const followeeIds = await this.timelines.followeeIds(viewerId);
+    return followeeIds.length === 0 ? [] : this.timelines.readTimeAuthorsAmong(followeeIds);
+  }
+}
+
+function connection(items: TimelineItem[], hasNextPage: boolean, position: number) {
+  return toConnection(
+    { items, hasNextPage },
+    (item) => item.tweetId,
+    (item): TweetReference => ({ id: item.tweetId }),
+    position,
+  );
+}
+
+function dedupe(items: TimelineItem[]): TimelineItem[] {
+  return [...new Map(items.map((item) => [item.tweetId, item])).values()];
+}
+
+/** Timeuuid order, as Cassandra sorts the timeline: by time (to 100 ns), ties by id. */
+function newestFirst(items: TimelineItem[]): TimelineItem[] {
+  const instant = (id: string) => {
+    const { date, ticks } = cql.TimeUuid.fromString(id).getDatePrecision();
+    return date.getTime() * 10_000 + ticks;
+  };
+  return items
+    .map((item) => ({ item, at: instant(item.tweetId) }))
+    .sort((a, b) => b.at - a.at || (a.item.tweetId < b.item.tweetId ? 1 : -1))
+    .map(({ item }) => item);
 }
