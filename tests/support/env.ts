@@ -1,11 +1,16 @@
 /**
  * Environment of every test process (vitest workers and the global setup that runs the system).
- * The router believes one proxy hop, so tests can act as distinct clients with X-Forwarded-For; the per-client
- * log-in limit is low so that a test can reach it quickly.
+ * The router believes one proxy hop, so tests can act as distinct clients with X-Forwarded-For; limits are low so
+ * that tests reach them quickly.
  */
 export const TEST_ENV = {
   APOLLO_TELEMETRY_DISABLED: 'true',
   LOG_LEVEL: 'error',
   ROUTER_TRUST_PROXY: '1',
   LOGIN_MAX_FAILURES_PER_CLIENT: '8',
+  // Small numbers so tests reach them: authors with more than 5 followers are merged at read time, audiences of more
+  // than 2 go through the fan-out work queue, and timelines are trimmed after about one insert in four.
+  FEED_FANOUT_THRESHOLD: '5',
+  FEED_FANOUT_CHUNK_SIZE: '2',
+  FEED_TRIM_EVERY: '4',
 } as const;
