@@ -21,6 +21,12 @@ export interface EventBus {
   /** Resolves once the broker has confirmed the event is stored. */
   publish(event: DomainEvent): Promise<void>;
   subscribe<T extends EventType>(options: SubscribeOptions<T>): Promise<void>;
+  /**
+   * Live notifications: broadcast to every process listening on `topic` right now, not stored (a process that is
+   * not connected misses them). For pushing to connected clients, wherever their socket is.
+   */
+  publishLive(topic: string, payload: unknown): Promise<void>;
+  subscribeLive(topic: string, handle: (payload: unknown) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,13 +42,36 @@ const RETRY_MAX_DELAY_MS = 5_000;
 export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EXCHANGE'>, logger: Logger): Promise<EventBus> {
   const exchange = config.AMQP_EXCHANGE;
   const deadLetterExchange = exchange + DEAD_LETTER_EXCHANGE_SUFFIX;
+  const liveExchange = `${exchange}.live`;
   const subscriptions: SubscribeOptions<EventType>[] = [];
+  const liveSubscriptions: { topic: string; handle: (payload: unknown) => void }[] = [];
   let publishChannel: ConfirmChannel | undefined;
   let currentModel: ChannelModel | undefined;
 
   const declareExchanges = async (channel: Channel) => {
     await channel.assertExchange(exchange, 'topic', { durable: true });
     await channel.assertExchange(deadLetterExchange, 'direct', { durable: true });
+    await channel.assertExchange(liveExchange, 'topic', { durable: true });
+  };
+
+  // A queue of this process's own, gone when the process is: live notifications are only for who listens now.
+  const startLiveConsumer = async (model: ChannelModel, subscription: { topic: string; handle: (payload: unknown) => void }) => {
+    const channel = await model.createChannel();
+    await declareExchanges(channel);
+    const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
+    await channel.bindQueue(queue, liveExchange, subscription.topic);
+    await channel.consume(
+      queue,
+      (message) => {
+        if (!message) return;
+        try {
+          subscription.handle(JSON.parse(message.content.toString('utf8')));
+        } catch (error) {
+          logger.warn('live notification handler failed', { topic: subscription.topic, error });
+        }
+      },
+      { noAck: true },
+    );
   };
 
   const startConsumer = async (model: ChannelModel, options: SubscribeOptions<EventType>) => {
@@ -110,6 +139,7 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
         await declareExchanges(channel);
         publishChannel = channel;
         for (const subscription of subscriptions) await startConsumer(model, subscription);
+        for (const subscription of liveSubscriptions) await startLiveConsumer(model, subscription);
       },
     },
   });
@@ -143,6 +173,18 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
       const subscription = options as unknown as SubscribeOptions<EventType>;
       subscriptions.push(subscription);
       if (currentModel) await startConsumer(currentModel, subscription);
+    },
+    publishLive: (topic, payload) =>
+      new Promise<void>((resolve, reject) => {
+        if (!publishChannel) return reject(new Error('not connected to RabbitMQ'));
+        publishChannel.publish(liveExchange, topic, Buffer.from(JSON.stringify(payload)), { contentType: 'application/json' }, (error) =>
+          error ? reject(error) : resolve(),
+        );
+      }),
+    subscribeLive: async (topic, handle) => {
+      const subscription = { topic, handle };
+      liveSubscriptions.push(subscription);
+      if (currentModel) await startLiveConsumer(currentModel, subscription);
     },
     close: () => connection.close(),
   };

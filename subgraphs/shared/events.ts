@@ -31,7 +31,15 @@ export interface DomainEvents {
    * One tweet into (or, with remove, out of) these followers' timelines, or with backfill the author's recent tweets
    * (when an author goes back to fan-out on write).
    */
-  'feed.fanout-requested': { authorId: string; followerIds: string[]; tweetId?: string; remove?: boolean; backfill?: boolean };
+  'feed.fanout-requested': {
+    authorId: string;
+    followerIds: string[];
+    tweetId?: string;
+    remove?: boolean;
+    backfill?: boolean;
+    /** Read-time authors: only tell live subscribers. */
+    announceOnly?: boolean;
+  };
 }
 export type EventType = keyof DomainEvents;
 export type DomainEvent<T extends EventType = EventType> = { [K in T]: EventEnvelope<K, DomainEvents[K]> }[T];

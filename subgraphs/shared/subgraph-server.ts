@@ -9,7 +9,9 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express from 'express';
-import { parse, type GraphQLFormattedError } from 'graphql';
+import { parse, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from './auth.js';
 import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from './errors.js';
 import type { Logger } from './logger.js';
@@ -70,8 +72,10 @@ export async function startSubgraphServer<TContext extends object>(
   const { logger } = options;
   const app = express();
   const httpServer: Server = createServer(app);
+  const schema = buildSubgraphSchema([{ typeDefs: loadTypeDefs(options.schemaFile), resolvers: options.resolvers }]);
+  const stopWebSockets = schema.getSubscriptionType() ? serveSubscriptions(httpServer, schema, options) : undefined;
   const server = new ApolloServer<TContext>({
-    schema: buildSubgraphSchema([{ typeDefs: loadTypeDefs(options.schemaFile), resolvers: options.resolvers }]),
+    schema,
     formatError: maskUnexpectedErrors(logger),
     // Inline traces only feed Apollo's hosted reporting, which twtr never uses.
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
@@ -106,5 +110,42 @@ export async function startSubgraphServer<TContext extends object>(
   const { port: boundPort } = httpServer.address() as AddressInfo;
   const url = `http://127.0.0.1:${boundPort}/graphql`;
   logger.info('subgraph listening', { subgraph: options.name, url });
-  return { url, stop: () => server.stop() };
+  return {
+    url,
+    stop: async () => {
+      await stopWebSockets?.();
+      await server.stop();
+    },
+  };
+}
+
+/**
+ * Subscriptions over graphql-ws on the same /graphql path. The router opens them, sending its request assertion as
+ * `assertion` in connection_init; a connection with an assertion that does not verify is refused (4403).
+ */
+function serveSubscriptions<TContext extends object>(httpServer: Server, schema: GraphQLSchema, options: SubgraphOptions<TContext>) {
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const scopes = new WeakMap<object, RequestScope>();
+  const cleanup = useServer<{ assertion?: string }>(
+    {
+      schema,
+      onConnect: (ctx) => {
+        const assertion = ctx.connectionParams?.assertion;
+        try {
+          const { viewerId, clientAddress } =
+            typeof assertion === 'string' ? verifyRequestAssertion(assertion, options.internalSecret) : { viewerId: null, clientAddress: null };
+          scopes.set(ctx.extra, { viewerId, clientAddress, correlationId: randomUUID() });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (ctx) => options.context(scopes.get(ctx.extra) ?? { viewerId: null, clientAddress: null, correlationId: randomUUID() }),
+    },
+    wsServer,
+  );
+  return async () => {
+    await cleanup.dispose();
+    wsServer.close();
+  };
 }

@@ -13,6 +13,8 @@ export interface FanoutOptions {
   threshold: number;
   /** Followers per work item; audiences larger than this are split into work items on the fan-out queue. */
   chunkSize: number;
+  /** Told about items that just entered these users' timelines (live subscriptions). */
+  announce?: (item: TimelineItem, userIds: readonly string[]) => Promise<void>;
 }
 
 type FanoutWork = DomainEvents['feed.fanout-requested'];
@@ -35,10 +37,18 @@ export class Fanout {
     const item = { tweetId: tweet.tweetId, authorId: tweet.authorId };
     await this.timelines.recordTweet(tweet.authorId, tweet.tweetId);
     await this.timelines.addToTimelines([tweet.authorId], item);
+    await this.announce(item, [tweet.authorId]);
 
     const followerCount = await this.timelines.countFollowersUpTo(tweet.authorId, this.options.threshold);
     if (followerCount > this.options.threshold) {
       await this.timelines.markReadTimeAuthor(tweet.authorId);
+      // Nothing is written, but live subscribers still hear of it, as if it had been.
+      await this.forFollowers(tweet.authorId, followerCount, correlationId, (followerIds) => ({
+        authorId: tweet.authorId,
+        followerIds,
+        tweetId: tweet.tweetId,
+        announceOnly: true,
+      }));
       return;
     }
     if (await this.timelines.isReadTimeAuthor(tweet.authorId)) {
@@ -76,8 +86,10 @@ export class Fanout {
       await this.timelines.removeFromTimelines(followerIds, work.tweetId);
     } else if (work.tweetId) {
       // A tweet deleted since this item was queued is no longer in the author's list: skip it.
+      const item = { tweetId: work.tweetId, authorId: work.authorId };
       if (await this.timelines.hasTweet(work.authorId, work.tweetId)) {
-        await this.timelines.addToTimelines(followerIds, { tweetId: work.tweetId, authorId: work.authorId });
+        if (!work.announceOnly) await this.timelines.addToTimelines(followerIds, item);
+        await this.announce(item, followerIds);
       }
     }
     if (work.backfill) {
@@ -110,6 +122,10 @@ export class Fanout {
     if (await this.timelines.isFollower(unfollow.followeeId, unfollow.followerId)) return;
     const tweetIds = await this.timelines.recentTweetIds(unfollow.followeeId, UNFOLLOW_REMOVAL_TWEETS);
     await this.timelines.removeItemsFromTimeline(unfollow.followerId, tweetIds);
+  }
+
+  private async announce(item: TimelineItem, userIds: readonly string[]): Promise<void> {
+    await this.options.announce?.(item, userIds);
   }
 
   /** Applies work to an audience at once when it is small, or queues it a chunk at a time. */

@@ -4,6 +4,7 @@ import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js'
 import type { Context } from './context.js';
 import { consumeFeedEvents } from './events.js';
 import { Fanout } from './fanout.js';
+import { LiveFeed } from './live.js';
 import { TimelineRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { FeedService } from './service.js';
@@ -14,9 +15,15 @@ export const feedSubgraph: SubgraphDefinition<Context> = {
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, bus, config }) {
     const timelines = new TimelineRepository(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
-    const fanout = new Fanout(timelines, bus, { threshold: config.FEED_FANOUT_THRESHOLD, chunkSize: config.FEED_FANOUT_CHUNK_SIZE });
+    const live = new LiveFeed(bus, { stillExists: (item) => timelines.hasTweet(item.authorId, item.tweetId) });
+    await live.start();
+    const fanout = new Fanout(timelines, bus, {
+      threshold: config.FEED_FANOUT_THRESHOLD,
+      chunkSize: config.FEED_FANOUT_CHUNK_SIZE,
+      announce: (item, userIds) => live.announce(item, userIds),
+    });
     await consumeFeedEvents(bus, fanout);
-    return { resolvers, context: (scope) => ({ ...scope, services: { feed: new FeedService(timelines, scope) } }) };
+    return { resolvers, context: (scope) => ({ ...scope, services: { feed: new FeedService(timelines, live, scope) } }) };
   },
 };
 

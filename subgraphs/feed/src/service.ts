@@ -2,6 +2,7 @@ import { cql } from '../../shared/cassandra.js';
 import { unauthenticated } from '../../shared/errors.js';
 import { pageRequest, toConnection } from '../../shared/paging.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
+import type { LiveFeed } from './live.js';
 import type { TimelineItem, TweetReference } from './model.js';
 import { TIMELINE_LENGTH, type TimelineRepository } from './repository.js';
 
@@ -12,8 +13,15 @@ import { TIMELINE_LENGTH, type TimelineRepository } from './repository.js';
 export class FeedService {
   constructor(
     private readonly timelines: TimelineRepository,
+    private readonly live: LiveFeed,
     private readonly scope: RequestScope,
   ) {}
+
+  /** The viewer's new timeline items as they arrive. */
+  liveItems(): AsyncIterableIterator<TweetReference> {
+    if (!this.scope.viewerId) throw unauthenticated();
+    return this.live.subscribe(this.scope.viewerId);
+  }
 
   async homeTimeline(args: { first?: number | null; after?: string | null }) {
     const viewerId = this.scope.viewerId;

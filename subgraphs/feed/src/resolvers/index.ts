@@ -1,4 +1,5 @@
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { Query } from './Query.js';
+import { Subscription } from './Subscription.js';
 
-export const resolvers: Resolvers = { Query };
+export const resolvers: Resolvers = { Query, Subscription };

@@ -1,0 +1,121 @@
+import { GraphQLError } from 'graphql';
+import type { EventBus } from '../../shared/bus.js';
+import type { TimelineItem, TweetReference } from './model.js';
+
+const TOPIC = 'feed.items';
+
+/** New timeline items, announced by whichever replica fanned them out, to every replica. */
+interface Announcement extends TimelineItem {
+  userIds: string[];
+}
+
+export interface LiveFeedOptions {
+  /** Items held for a subscriber that is not keeping up before it is cut off. Defaults to 100. */
+  bufferSize?: number;
+  /** Checked just before an item is handed over, so a tweet deleted meanwhile is not delivered. */
+  stillExists: (item: TimelineItem) => Promise<boolean>;
+}
+
+interface Subscriber {
+  viewerId: string;
+  queue: TimelineItem[];
+  seen: Set<string>;
+  wake?: () => void;
+  overflowed: boolean;
+  closed: boolean;
+}
+
+const SEEN_REMEMBERED = 1_000;
+
+/**
+ * Live timeline items for the subscribers connected to this replica. The replica that fans a tweet out announces it
+ * through RabbitMQ to all replicas, so a subscriber gets its items wherever its socket is. Each subscriber has a
+ * bounded buffer (a client too far behind is cut off with a reason) and receives each tweet once.
+ */
+export class LiveFeed {
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
+  private readonly bufferSize: number;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly options: LiveFeedOptions,
+  ) {
+    this.bufferSize = options.bufferSize ?? 100;
+  }
+
+  async start(): Promise<void> {
+    await this.bus.subscribeLive(TOPIC, (payload) => this.deliver(payload as Announcement));
+  }
+
+  /** Tells every replica that these users' timelines just gained this item. */
+  async announce(item: TimelineItem, userIds: readonly string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.bus.publishLive(TOPIC, { ...item, userIds: [...userIds] } satisfies Announcement);
+  }
+
+  /** How many subscriptions this replica holds (for tests and health). */
+  get size(): number {
+    let count = 0;
+    for (const set of this.subscribers.values()) count += set.size;
+    return count;
+  }
+
+  subscribe(viewerId: string): AsyncIterableIterator<TweetReference> {
+    const subscriber: Subscriber = { viewerId, queue: [], seen: new Set(), overflowed: false, closed: false };
+    const set = this.subscribers.get(viewerId) ?? new Set();
+    set.add(subscriber);
+    this.subscribers.set(viewerId, set);
+
+    const close = () => {
+      subscriber.closed = true;
+      set.delete(subscriber);
+      if (set.size === 0) this.subscribers.delete(viewerId);
+      subscriber.wake?.();
+    };
+    const iterator: AsyncIterableIterator<TweetReference> = {
+      next: async () => {
+        for (;;) {
+          if (subscriber.overflowed) {
+            close();
+            throw new GraphQLError('The subscription fell too far behind and was closed.', {
+              extensions: { code: 'RATE_LIMITED' },
+            });
+          }
+          if (subscriber.closed) return { done: true, value: undefined };
+          const item = subscriber.queue.shift();
+          if (item) {
+            if (await this.options.stillExists(item)) return { done: false, value: { id: item.tweetId } };
+            continue;
+          }
+          await new Promise<void>((resolve) => (subscriber.wake = resolve));
+          subscriber.wake = undefined;
+        }
+      },
+      return: async () => {
+        close();
+        return { done: true, value: undefined };
+      },
+      throw: async (error) => {
+        close();
+        throw error;
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  private deliver(announcement: Announcement): void {
+    for (const userId of announcement.userIds) {
+      for (const subscriber of this.subscribers.get(userId) ?? []) {
+        if (subscriber.seen.has(announcement.tweetId)) continue;
+        subscriber.seen.add(announcement.tweetId);
+        if (subscriber.seen.size > SEEN_REMEMBERED) subscriber.seen.delete(subscriber.seen.values().next().value!);
+        if (subscriber.queue.length >= this.bufferSize) subscriber.overflowed = true;
+        else subscriber.queue.push({ tweetId: announcement.tweetId, authorId: announcement.authorId });
+        subscriber.wake?.();
+      }
+    }
+  }
+}

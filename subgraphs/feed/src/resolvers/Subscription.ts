@@ -1,0 +1,8 @@
+import type { SubscriptionResolvers } from '../__generated__/resolvers-types.js';
+
+export const Subscription: SubscriptionResolvers = {
+  feedItemAdded: {
+    subscribe: (_root, _args, { services }) => services.feed.liveItems(),
+    resolve: (item: { id: string }) => item,
+  },
+};
