@@ -45,16 +45,25 @@ export function subgraphUrls(config: Config): Record<SubgraphName, string> {
   return { users: config.USERS_URL, tweets: config.TWEETS_URL, follows: config.FOLLOWS_URL, feed: config.FEED_URL };
 }
 
-/** The gateway over the committed supergraph (schema/supergraph.graphql), with subgraph URLs from config. */
-export function createGateway(config: Config): ApolloGateway {
-  assertNoTelemetry();
+export const readSupergraphSdl = () => readFileSync(SUPERGRAPH_FILE, 'utf8');
+
+/** One data source per subgraph, shared by the gateway (queries, mutations) and subscriptions. */
+export function createDataSources(config: Config): Record<SubgraphName, ViewerDataSource> {
   const urls = subgraphUrls(config);
+  return Object.fromEntries(
+    Object.entries(urls).map(([name, url]) => [name, new ViewerDataSource(url, config.INTERNAL_IDENTITY_SECRET)]),
+  ) as Record<SubgraphName, ViewerDataSource>;
+}
+
+/** The gateway over the committed supergraph (schema/supergraph.graphql), with subgraph URLs from config. */
+export function createGateway(dataSources: Record<string, ViewerDataSource>, supergraphSdl = readSupergraphSdl()): ApolloGateway {
+  assertNoTelemetry();
   return new ApolloGateway({
-    supergraphSdl: readFileSync(SUPERGRAPH_FILE, 'utf8'),
+    supergraphSdl,
     buildService: ({ name }) => {
-      const url = urls[name as SubgraphName];
-      if (!url) throw new Error(`the supergraph names a subgraph "${name}" that the router has no URL for`);
-      return new ViewerDataSource(url, config.INTERNAL_IDENTITY_SECRET);
+      const dataSource = dataSources[name];
+      if (!dataSource) throw new Error(`the supergraph names a subgraph "${name}" that the router has no URL for`);
+      return dataSource;
     },
   });
 }

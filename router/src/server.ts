@@ -10,7 +10,9 @@ import express from 'express';
 import type { Config } from '../../subgraphs/shared/config.js';
 import type { Logger } from '../../subgraphs/shared/logger.js';
 import { correlationIdFrom, maskUnexpectedErrors, type RunningServer } from '../../subgraphs/shared/subgraph-server.js';
-import { createGateway, type RouterContext } from './gateway.js';
+import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls, type RouterContext } from './gateway.js';
+import { FederatedSubscriptions } from './subscriptions.js';
+import { serveWebSockets } from './websocket.js';
 import { viewerFromHeaders } from './viewer.js';
 
 /** The public endpoint: the supergraph on /graphql (Apollo Sandbox in a browser), /health for probes. */
@@ -19,8 +21,10 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   // Behind a load balancer or ingress, ROUTER_TRUST_PROXY says how many hops of X-Forwarded-For to believe.
   app.set('trust proxy', config.ROUTER_TRUST_PROXY);
   const httpServer = createServer(app);
+  const supergraphSdl = readSupergraphSdl();
+  const dataSources = createDataSources(config);
   const server = new ApolloServer<RouterContext>({
-    gateway: createGateway(config),
+    gateway: createGateway(dataSources, supergraphSdl),
     formatError: maskUnexpectedErrors(logger),
     introspection: true,
     includeStacktraceInErrorResponses: false,
@@ -33,6 +37,20 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     ],
   });
   await server.start();
+  const stopWebSockets = serveWebSockets({
+    httpServer,
+    apollo: server,
+    subscriptions: new FederatedSubscriptions({
+      supergraphSdl,
+      dataSources,
+      webSocketUrls: Object.fromEntries(Object.entries(subgraphUrls(config)).map(([name, url]) => [name, url.replace(/^http/, 'ws')])),
+      internalSecret: config.INTERNAL_IDENTITY_SECRET,
+      logger,
+    }),
+    supergraphSdl,
+    jwtSecret: config.JWT_SECRET,
+    logger,
+  });
 
   app.get('/health', (_request, response) => {
     response.json({ status: 'ok' });
@@ -53,5 +71,11 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   const { port: boundPort } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${boundPort}/graphql`;
   logger.info('router listening', { url });
-  return { url, stop: () => server.stop() };
+  return {
+    url,
+    stop: async () => {
+      await stopWebSockets();
+      await server.stop();
+    },
+  };
 }

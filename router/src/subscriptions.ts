@@ -1,0 +1,128 @@
+import './no-telemetry.js';
+import { operationFromDocument, Supergraph } from '@apollo/federation-internals';
+import { buildOperationContext, executeQueryPlan, type GraphQLDataSource } from '@apollo/gateway';
+import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan, type SubscriptionNode } from '@apollo/query-planner';
+import { GraphQLError, print, type DocumentNode, type ExecutionResult, type FormattedExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { signRequestAssertion } from '../../subgraphs/shared/auth.js';
+import type { Logger } from '../../subgraphs/shared/logger.js';
+import type { RouterContext } from './gateway.js';
+
+/** The name under which each received event is replayed into the query plan. */
+const REPLAYED_EVENT = '__subscription_event__';
+
+export interface FederatedSubscriptionsOptions {
+  supergraphSdl: string;
+  /** The same data sources the gateway uses for queries (identity assertions included). */
+  dataSources: Record<string, GraphQLDataSource>;
+  /** Each subgraph's graphql-ws endpoint. */
+  webSocketUrls: Record<string, string>;
+  internalSecret: string;
+  logger: Logger;
+}
+
+/**
+ * Federated subscriptions, which @apollo/gateway plans but does not execute. For each client subscription:
+ * plan it once, open the primary subscription on the owning subgraph over graphql-ws carrying the viewer's signed
+ * assertion, and for every event run the rest of the plan (entity fetches to the other subgraphs, batched per
+ * subgraph by the planner) with the gateway's own executor, the event standing in for the primary fetch's answer.
+ */
+export class FederatedSubscriptions {
+  private readonly apiSchema;
+  private readonly apiSchemaForExecution;
+  private readonly supergraphSchema;
+  private readonly planner: QueryPlanner;
+
+  constructor(private readonly options: FederatedSubscriptionsOptions) {
+    const supergraph = Supergraph.build(options.supergraphSdl);
+    this.apiSchema = supergraph.apiSchema();
+    this.apiSchemaForExecution = this.apiSchema.toGraphQLJSSchema();
+    this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
+    this.planner = new QueryPlanner(supergraph);
+  }
+
+  subscribe(
+    document: DocumentNode,
+    variables: Record<string, unknown>,
+    operationName: string | undefined,
+    context: RouterContext,
+  ): AsyncIterableIterator<ExecutionResult> {
+    const plan = this.planner.buildQueryPlan(operationFromDocument(this.apiSchema, document, { operationName }));
+    const node = plan.node as SubscriptionNode | undefined;
+    if (node?.kind !== 'Subscription') throw new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_REQUEST' } });
+    const { primary, rest } = node;
+    const url = this.options.webSocketUrls[primary.serviceName];
+    if (!url) throw new Error(`no websocket URL for subgraph ${primary.serviceName}`);
+
+    const client: Client = createClient({
+      url,
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: {
+        assertion: signRequestAssertion({ viewerId: context.viewerId, clientAddress: context.clientAddress }, this.options.internalSecret),
+      },
+    });
+    const primaryVariables = Object.fromEntries((primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]));
+    const events = client.iterate<Record<string, unknown>>({ query: primary.operation, variables: primaryVariables });
+    const source = print(document);
+    const operationContext = buildOperationContext({ schema: this.apiSchemaForExecution, operationDocument: document, operationName });
+
+    const resolveEvent = async (event: FormattedExecutionResult<Record<string, unknown>, unknown>): Promise<ExecutionResult> => {
+      if (event.errors?.length || !event.data) return { data: null, errors: event.errors?.map((error) => relabel(error, primary.serviceName)) };
+      const replay: FetchNode = { ...primary, serviceName: REPLAYED_EVENT };
+      const queryPlan: QueryPlan = { kind: 'QueryPlan', node: rest ? { kind: 'Sequence', nodes: [replay, rest as PlanNode] } : replay };
+      // The gateway merges into the event object it is given: every execution gets its own copy.
+      const eventData = structuredClone(event.data);
+      const serviceMap = {
+        ...this.options.dataSources,
+        [REPLAYED_EVENT]: { process: async () => ({ data: eventData }) } as GraphQLDataSource,
+      };
+      const requestContext = {
+        request: { query: source, variables, operationName },
+        context,
+        metrics: {},
+        logger: this.options.logger as never,
+      };
+      const result = await executeQueryPlan(
+        queryPlan,
+        serviceMap,
+        requestContext as never,
+        operationContext,
+        this.supergraphSchema,
+        this.apiSchema,
+      );
+      return { data: result.data ?? null, ...(result.errors?.length ? { errors: result.errors } : {}) };
+    };
+
+    const iterator: AsyncIterableIterator<ExecutionResult> = {
+      next: async () => {
+        const next = await events.next();
+        if (next.done) {
+          await client.dispose();
+          return { done: true, value: undefined };
+        }
+        return { done: false, value: await resolveEvent(next.value) };
+      },
+      return: async () => {
+        await events.return?.();
+        await client.dispose();
+        return { done: true, value: undefined };
+      },
+      throw: async (error) => {
+        await client.dispose();
+        throw error;
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+}
+
+/** Errors from the replayed fetch name the subgraph that really produced them. */
+function relabel(error: { message: string; extensions?: Record<string, unknown> }, serviceName: string) {
+  return new GraphQLError(error.message, { extensions: { ...error.extensions, serviceName } });
+}

@@ -1,0 +1,95 @@
+import type { Server } from 'node:http';
+import type { ApolloServer } from '@apollo/server';
+import { printSchema, Supergraph } from '@apollo/federation-internals';
+import { buildSchema, GraphQLError, parse, validate, type ExecutionArgs } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../../subgraphs/shared/logger.js';
+import type { RouterContext } from './gateway.js';
+import type { FederatedSubscriptions } from './subscriptions.js';
+import { viewerFromHeaders } from './viewer.js';
+
+export interface WebSocketOptions {
+  httpServer: Server;
+  apollo: ApolloServer<RouterContext>;
+  subscriptions: FederatedSubscriptions;
+  supergraphSdl: string;
+  jwtSecret: string;
+  logger: Logger;
+}
+
+/**
+ * graphql-ws on the router's /graphql: subscriptions (federated, see subscriptions.ts), and queries and mutations
+ * too, as graphql-ws clients expect. connection_init must carry `{ "authorization": "Bearer <token>" }`:
+ * without it the socket is closed with 4401, with a bad token with 4403.
+ */
+export function serveWebSockets(options: WebSocketOptions): () => Promise<void> {
+  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+  const apiSchema = buildSchema(printSchema(Supergraph.build(options.supergraphSdl).apiSchema()));
+  const contexts = new WeakMap<object, RouterContext>();
+
+  const cleanup = useServer<{ authorization?: string }, { request: { socket: { remoteAddress?: string } } }>(
+    {
+      onConnect: (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        if (typeof authorization !== 'string' || !authorization) {
+          ctx.extra.socket.close(4401, 'Unauthorized: send { "authorization": "Bearer <token>" } in connection_init');
+          return false;
+        }
+        try {
+          const viewerId = viewerFromHeaders({ authorization }, options.jwtSecret);
+          contexts.set(ctx.extra, {
+            viewerId,
+            clientAddress: ctx.extra.request.socket.remoteAddress ?? null,
+            correlationId: crypto.randomUUID(),
+          });
+          return true;
+        } catch {
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
+      },
+      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const errors = validate(apiSchema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema: apiSchema,
+          document,
+          variableValues: payload.variables ?? {},
+          operationName: payload.operationName ?? undefined,
+          contextValue: contexts.get(ctx.extra),
+        };
+      },
+      execute: async (args) => {
+        const response = await options.apollo.executeOperation(
+          { query: payload(args), variables: args.variableValues ?? {}, operationName: args.operationName ?? undefined },
+          { contextValue: args.contextValue as RouterContext },
+        );
+        if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported over websockets');
+        return response.body.singleResult as never;
+      },
+      subscribe: (args) =>
+        options.subscriptions.subscribe(
+          args.document,
+          (args.variableValues ?? {}) as Record<string, unknown>,
+          args.operationName ?? undefined,
+          args.contextValue as RouterContext,
+        ),
+    },
+    wsServer,
+  );
+  return async () => {
+    await cleanup.dispose();
+    wsServer.close();
+  };
+}
+
+/** Apollo Server takes the operation as text; the document was parsed from the client's text, so print it back. */
+function payload(args: ExecutionArgs): string {
+  return args.document.loc?.source.body ?? '';
+}
