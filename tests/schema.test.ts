@@ -89,6 +89,13 @@ describe('the supergraph', () => {
         user(username: String!): User
       }
 
+      type Subscription {
+        """
+        Each tweet entering the signed-in user's home timeline from now on: their own and those of everyone they follow.
+        """
+        feedItemAdded: Tweet!
+      }
+
       type Tweet {
         id: ID!
         text: String!

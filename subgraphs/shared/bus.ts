@@ -13,6 +13,11 @@ export interface SubscribeOptions<T extends EventType> {
   prefetch?: number;
   /** Deliveries of one message before it is dead-lettered. Defaults to 5. */
   deliveryLimit?: number;
+  /**
+   * Only one consumer across all replicas receives at a time (the others stand by and take over), so the queue's
+   * order holds even with several replicas. Defaults to false (replicas share the work).
+   */
+  singleActiveConsumer?: boolean;
   /** Handles one event; a throw means "retry later" (up to deliveryLimit). Must be idempotent. */
   handle: (event: DomainEvent<T>) => Promise<void>;
 }
@@ -84,6 +89,7 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
         'x-dead-letter-exchange': deadLetterExchange,
         'x-dead-letter-routing-key': options.queue,
         'x-delivery-limit': options.deliveryLimit ?? 5,
+        ...(options.singleActiveConsumer ? { 'x-single-active-consumer': true } : {}),
       },
     });
     await channel.assertQueue(`${options.queue}.dead`, { durable: true, arguments: { 'x-queue-type': 'quorum' } });

@@ -31,3 +31,11 @@ export async function executeConcurrent(
   if (parameters.length === 0) return;
   await cassandra.concurrent.executeConcurrent(client, query, parameters, { concurrencyLevel, raiseOnFirstError: true });
 }
+
+/**
+ * A lightweight transaction that timed out under contention may or may not have applied; the caller must read
+ * (at SERIAL) to learn what happened rather than fail the request.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  return (error as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout;
+}

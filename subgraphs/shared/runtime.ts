@@ -26,6 +26,8 @@ export interface SubgraphDefinition<TContext> {
   setup(infra: Infrastructure): Promise<{
     resolvers: object;
     context: (scope: RequestScope) => TContext;
+    /** Extra fields for GET /health. */
+    health?: () => Record<string, unknown>;
   }>;
 }
 
@@ -42,13 +44,14 @@ export async function startSubgraph<TContext extends object>(
   const outbox = new Outbox(cassandra, relay?.nudge);
   try {
     relay?.start();
-    const { resolvers, context } = await definition.setup({ cassandra, bus, outbox, config, logger });
+    const { resolvers, context, health } = await definition.setup({ cassandra, bus, outbox, config, logger });
     const server = await startSubgraphServer(
       {
         name: definition.name,
         schemaFile: definition.schemaFile,
         resolvers: resolvers as GraphQLResolverMap<TContext>,
         context,
+        health,
         internalSecret: config.INTERNAL_IDENTITY_SECRET,
         logger,
       },

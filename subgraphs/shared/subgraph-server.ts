@@ -33,6 +33,8 @@ export interface SubgraphOptions<TContext> {
   resolvers: GraphQLResolverMap<TContext>;
   /** Adds the subgraph's per-request context (services, dataloaders). */
   context: (scope: RequestScope) => TContext;
+  /** Extra fields for GET /health. */
+  health?: () => Record<string, unknown>;
   internalSecret: string;
   logger: Logger;
 }
@@ -88,7 +90,7 @@ export async function startSubgraphServer<TContext extends object>(
   await server.start();
 
   app.get('/health', (_request, response) => {
-    response.json({ status: 'ok', subgraph: options.name });
+    response.json({ status: 'ok', subgraph: options.name, ...options.health?.() });
   });
   app.use(
     '/graphql',

@@ -5,8 +5,9 @@ import type { Fanout } from './fanout.js';
 /**
  * The feed keeps its own copy of who follows whom and of each author's recent tweets, and fans tweets out from it.
  * Events from different services may arrive in any order relative to each other; each handler converges anyway
- * (versions for follows, backfill on follow, removal on unfollow). Big fan-outs are split into work items on a queue
- * of their own, consumed beside the main one.
+ * (versions for follows, backfill on follow, removal on unfollow). One replica at a time consumes the main queue, so
+ * live subscribers see each author's tweets in order; big fan-outs are split into work items on a queue of their own,
+ * which all replicas share.
  */
 export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<void> {
   const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanout.tweetCreated(event.data, event.correlationId);
@@ -17,6 +18,8 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<
   await bus.subscribe({
     queue: 'feed',
     events: ['tweet.created', 'tweet.deleted', 'follow.created', 'follow.deleted'],
+    // Events are applied in the order they were published, whichever replica is consuming.
+    singleActiveConsumer: true,
     handle: async (event) => {
       switch (event.type) {
         case 'tweet.created':

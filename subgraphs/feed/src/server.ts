@@ -23,7 +23,11 @@ export const feedSubgraph: SubgraphDefinition<Context> = {
       announce: (item, userIds) => live.announce(item, userIds),
     });
     await consumeFeedEvents(bus, fanout);
-    return { resolvers, context: (scope) => ({ ...scope, services: { feed: new FeedService(timelines, live, scope) } }) };
+    return {
+      resolvers,
+      context: (scope) => ({ ...scope, services: { feed: new FeedService(timelines, live, scope) } }),
+      health: () => ({ liveSubscriptions: live.size }),
+    };
   },
 };
 

@@ -1,4 +1,4 @@
-import { cql, type CassandraClient } from '../../shared/cassandra.js';
+import { cql, outcomeUnknown, type CassandraClient } from '../../shared/cassandra.js';
 import type { Statement } from '../../shared/outbox.js';
 import type { Page, PageRequest } from '../../shared/paging.js';
 
@@ -29,31 +29,50 @@ export class FollowRepository {
   /** Starts the relationship unless it exists; either way returns when it began. */
   async claimFollow(followerId: string, followeeId: string): Promise<TimeUuid> {
     const followedAt = cql.TimeUuid.now();
-    const result = await this.cassandra.execute(
-      'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
-      [followerId, followeeId, followedAt, followedAt.getDate()],
-    );
-    return result.wasApplied() ? followedAt : (result.first().get('followed_at') ?? followedAt);
+    try {
+      const result = await this.cassandra.execute(
+        'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
+        [followerId, followeeId, followedAt, followedAt.getDate()],
+      );
+      if (result.wasApplied()) return followedAt;
+      return result.first().get('followed_at') ?? followedAt;
+    } catch (error) {
+      if (!outcomeUnknown(error)) throw error;
+      const current = await this.currentFollow(followerId, followeeId);
+      if (current === undefined) return this.claimFollow(followerId, followeeId);
+      return current ?? followedAt;
+    }
   }
 
   /** Ends the relationship; returns when it had begun, or null if there was none. */
   async releaseFollow(followerId: string, followeeId: string): Promise<TimeUuid | null> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const current = await this.cassandra.execute(
-        'SELECT followed_at FROM following WHERE follower_id = ? AND followee_id = ?',
-        [followerId, followeeId],
-        { consistency: cql.consistencies.serial },
-      );
-      if (current.rowLength === 0) return null;
-      const followedAt = current.first().get('followed_at') as TimeUuid | null;
-      // Conditional on the relationship read, so a concurrent unfollow-and-follow is not deleted by mistake.
-      const result = await this.cassandra.execute(
-        'DELETE FROM following WHERE follower_id = ? AND followee_id = ? IF followed_at = ?',
-        [followerId, followeeId, followedAt],
-      );
-      if (result.wasApplied()) return followedAt;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const followedAt = await this.currentFollow(followerId, followeeId);
+      if (followedAt === undefined) return null;
+      try {
+        // Conditional on the relationship read, so a concurrent unfollow-and-follow is not deleted by mistake.
+        const result = await this.cassandra.execute(
+          'DELETE FROM following WHERE follower_id = ? AND followee_id = ? IF followed_at = ?',
+          [followerId, followeeId, followedAt],
+        );
+        if (result.wasApplied()) return followedAt;
+      } catch (error) {
+        if (!outcomeUnknown(error)) throw error;
+        if ((await this.currentFollow(followerId, followeeId)) === undefined) return followedAt;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
     }
     throw new Error('the relationship kept changing while it was being ended');
+  }
+
+  /** The relationship's start (null if unknown), or undefined when there is none; read at SERIAL. */
+  private async currentFollow(followerId: string, followeeId: string): Promise<TimeUuid | null | undefined> {
+    const current = await this.cassandra.execute(
+      'SELECT followed_at FROM following WHERE follower_id = ? AND followee_id = ?',
+      [followerId, followeeId],
+      { consistency: cql.consistencies.serial },
+    );
+    return current.rowLength === 0 ? undefined : ((current.first().get('followed_at') as TimeUuid | null) ?? null);
   }
 
   followRows(followerId: string, followeeId: string, followedAt: TimeUuid): Statement[] {
@@ -73,22 +92,17 @@ export class FollowRepository {
     ];
   }
 
-  /** Without the relationship's start time (unknown after a crash) only the pair rows can be removed. */
-  unfollowRows(followerId: string, followeeId: string, followedAt: TimeUuid | null): Statement[] {
+  unfollowRows(followerId: string, followeeId: string, followedAt: TimeUuid): Statement[] {
     return [
       { query: 'DELETE FROM followers WHERE followee_id = ? AND follower_id = ?', params: [followeeId, followerId] },
-      ...(followedAt
-        ? [
-            {
-              query: 'DELETE FROM followers_by_time WHERE followee_id = ? AND followed_at = ? AND follower_id = ?',
-              params: [followeeId, followedAt, followerId],
-            },
-            {
-              query: 'DELETE FROM following_by_time WHERE follower_id = ? AND followed_at = ? AND followee_id = ?',
-              params: [followerId, followedAt, followeeId],
-            },
-          ]
-        : []),
+      {
+        query: 'DELETE FROM followers_by_time WHERE followee_id = ? AND followed_at = ? AND follower_id = ?',
+        params: [followeeId, followedAt, followerId],
+      },
+      {
+        query: 'DELETE FROM following_by_time WHERE follower_id = ? AND followed_at = ? AND followee_id = ?',
+        params: [followerId, followedAt, followeeId],
+      },
     ];
   }
 

@@ -49,12 +49,14 @@ export class FollowsService {
     return { id: userId };
   }
 
-  /** The viewer stops following userId; harmless (and still tidying up) when not following. */
+  /** The viewer stops following userId; harmless (nothing happens) when not following. */
   async unfollow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
     const followedAt = await this.deps.follows.releaseFollow(viewerId, userId);
-    // Later than the relationship's own writes, so these deletes win whatever order writes arrive in.
-    const version = Math.max(Date.now() * 1000, followedAt ? versionOf(followedAt) + 1 : 0);
+    if (!followedAt) return { id: userId };
+    // Just after the relationship's own writes: these deletes undo exactly that relationship, and lose to the writes
+    // of any later one (whose version is its own, later, start time), whatever order the writes arrive in.
+    const version = versionOf(followedAt) + 1;
     await this.deps.outbox.commit(
       this.deps.follows.unfollowRows(viewerId, userId, followedAt),
       [followEvents.deleted(viewerId, userId, version, this.scope.correlationId)],

@@ -1,4 +1,4 @@
-import { cql, type CassandraClient } from '../../shared/cassandra.js';
+import { cql, outcomeUnknown, type CassandraClient } from '../../shared/cassandra.js';
 import type { Statement } from '../../shared/outbox.js';
 import type { UserModel } from './model.js';
 
@@ -31,7 +31,7 @@ export class UserRepository {
       return result.wasApplied();
     } catch (error) {
       // Under contention a Paxos round can time out with its outcome unknown; a serial read tells who owns the name.
-      if ((error as { code?: number }).code !== cql.responseErrorCodes.writeTimeout) throw error;
+      if (!outcomeUnknown(error)) throw error;
       const owner = await this.cassandra.execute('SELECT user_id FROM user_ids_by_username WHERE username_key = ?', [usernameKey], {
         consistency: cql.consistencies.serial,
       });

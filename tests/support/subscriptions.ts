@@ -1,0 +1,101 @@
+import { createClient, type Client } from 'graphql-ws';
+import { inject } from 'vitest';
+import WebSocket from 'ws';
+import { postTweet, type TestUser } from './client.js';
+
+const FEED_ITEM_ADDED = `subscription { feedItemAdded { id text createdAt author { username displayName } } }`;
+
+export interface FeedSubscription {
+  /** The next event, or an error if none arrives within the deadline. */
+  next(timeoutMs?: number): Promise<any>;
+  close(): Promise<void>;
+}
+
+/**
+ * A real graphql-ws client subscribed to feedItemAdded through a router (the shared one by default). It returns once
+ * the subscription is known to be live end to end: the user posts a warm-up tweet and receives it (warm-ups are
+ * then filtered out of what the test sees).
+ */
+export async function subscribeToFeed(user: TestUser, routerUrl: string = inject('routerUrl')): Promise<FeedSubscription> {
+  const client: Client = createClient({
+    url: routerUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${user.token}` },
+    retryAttempts: 0,
+  });
+  const warmUps = new Set<string>();
+  let warmUpArrived: (() => void) | undefined;
+  const received: any[] = [];
+  const waiters: ((event: any) => void)[] = [];
+  const unsubscribe = client.subscribe(
+    { query: FEED_ITEM_ADDED },
+    {
+      next: (event) => {
+        // Warm-ups only ever reach the warm-up loop (late or repeated ones are dropped).
+        if (warmUps.has((event.data as any)?.feedItemAdded?.id)) {
+          warmUpArrived?.();
+          return;
+        }
+        const waiter = waiters.shift();
+        if (waiter) waiter(event);
+        else received.push(event);
+      },
+      error: (error) => {
+        const waiter = waiters.shift();
+        if (waiter) waiter({ error });
+        else received.push({ error });
+      },
+      complete: () => undefined,
+    },
+  );
+  const next = (timeoutMs = 10_000): Promise<any> => {
+    const early = received.shift();
+    if (early) return Promise.resolve(early);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no feed event within ${timeoutMs} ms`)), timeoutMs);
+      waiters.push((event) => {
+        clearTimeout(timer);
+        resolve(event);
+      });
+    });
+  };
+
+  for (let attempt = 0; ; attempt++) {
+    const warmUp = await postTweet(user, `warm-up ${attempt}`);
+    warmUps.add(warmUp);
+    const arrived = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 2_000);
+      warmUpArrived = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    if (arrived) break;
+    if (attempt >= 4) throw new Error('the subscription never delivered a warm-up tweet');
+  }
+  warmUpArrived = undefined;
+
+  return {
+    next,
+    close: async () => {
+      unsubscribe();
+      await client.dispose();
+    },
+  };
+}
+
+/** Opens a socket with the given connection_init payload and reports how the router closed it. */
+export function closeCodeFor(connectionParams: Record<string, unknown>, routerUrl: string = inject('routerUrl')): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => {
+    const client = createClient({
+      url: routerUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams,
+      retryAttempts: 0,
+      lazy: false,
+      onNonLazyError: () => undefined,
+      on: { closed: (event) => resolve({ code: (event as CloseEvent).code, reason: (event as CloseEvent).reason }) },
+    });
+    void client;
+  });
+}

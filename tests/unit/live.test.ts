@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import type { EventBus } from '../../subgraphs/shared/bus.js';
+import { LiveFeed } from '../../subgraphs/feed/src/live.js';
+
+/** An in-memory stand-in for the bus's live broadcast: this tests the feed's delivery rules, not RabbitMQ. */
+function loopbackBus() {
+  const handlers: ((payload: unknown) => void)[] = [];
+  const bus = {
+    subscribeLive: async (_topic: string, handle: (payload: unknown) => void) => void handlers.push(handle),
+    publishLive: async (_topic: string, payload: unknown) => handlers.forEach((handle) => handle(structuredClone(payload))),
+  };
+  return bus as unknown as EventBus;
+}
+
+const tweet = (n: number) => ({ tweetId: `t${n}`, authorId: 'author' });
+
+describe('live feed delivery', () => {
+  it('hands each subscriber its own items once, and skips items that no longer exist', async () => {
+    const live = new LiveFeed(loopbackBus(), { stillExists: async (item) => item.tweetId !== 't2' });
+    await live.start();
+    const alice = live.subscribe('alice');
+    const bob = live.subscribe('bob');
+    await live.announce(tweet(1), ['alice']);
+    await live.announce(tweet(1), ['alice', 'bob']); // a redelivery: alice already has it
+    await live.announce(tweet(2), ['alice']); // deleted meanwhile
+    await live.announce(tweet(3), ['alice']);
+    expect([await alice.next(), await alice.next()]).toEqual([
+      { done: false, value: { id: 't1' } },
+      { done: false, value: { id: 't3' } },
+    ]);
+    expect(await bob.next()).toEqual({ done: false, value: { id: 't1' } });
+    expect(live.size).toBe(2);
+    await alice.return!();
+    await bob.return!();
+    expect(live.size).toBe(0);
+  });
+
+  it('cuts off a subscriber that falls too far behind, with a reason', async () => {
+    const live = new LiveFeed(loopbackBus(), { bufferSize: 3, stillExists: async () => true });
+    await live.start();
+    const slow = live.subscribe('slow');
+    for (let n = 0; n < 5; n++) await live.announce(tweet(n), ['slow']);
+    await expect(slow.next()).rejects.toThrow(/too far behind/);
+    expect(live.size).toBe(0);
+  });
+});
