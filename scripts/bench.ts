@@ -1,5 +1,8 @@
 import '../router/src/no-telemetry.js';
 import { randomUUID } from 'node:crypto';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { issueAccessToken } from '../subgraphs/shared/auth.js';
 import { connectCassandra } from '../subgraphs/shared/cassandra.js';
 import { startStack } from '../tests/support/stack.js';
 import { migrateAll } from './migrate.js';
@@ -8,6 +11,8 @@ import { migrateAll } from './migrate.js';
  * npm run bench — bounded in count and time, loopback only. Prints medians; run it twice before quoting a figure.
  *   1. feed reads through the router: a 20-item page with text and author (3 subgraphs per request)
  *   2. fan-out on write: postTweet acknowledged -> the tweet is in all 1,000 followers' timelines
+ *   3. live feed: 1,000 graphql-ws subscribers on one router, each receiving every tweet of one author with its text
+ *      (tweets subgraph) and author (users subgraph): events delivered per second
  */
 process.env.LOG_LEVEL ??= 'error';
 await migrateAll();
@@ -118,6 +123,51 @@ for (let i = 0; i < POSTS; i++) {
 console.log(
   `fan-out to ${FOLLOWERS} followers, ${POSTS} posts: median ${ms(percentile(fanoutTimes, 50))} from acknowledgement to the last timeline (max ${ms(Math.max(...fanoutTimes))})`,
 );
+
+// 3. Live feed. Subscribers are 1,000 viewers with tokens of their own who follow the author (rows in the feed's
+// copy of the graph, as above); each opens a graphql-ws connection to the router.
+const SUBSCRIBERS = 1000;
+const LIVE_POSTS = 5;
+const viewers = Array.from({ length: SUBSCRIBERS }, () => randomUUID());
+await Promise.all(
+  viewers.map((viewerId) =>
+    feedCassandra.execute('INSERT INTO followers_by_user (user_id, follower_id) VALUES (?, ?)', [author.id, viewerId]),
+  ),
+);
+const feedHealthUrl = stack.subgraphUrls.feed.replace(/graphql$/, 'health');
+const liveSubscriptions = async () => ((await (await fetch(feedHealthUrl)).json()) as { liveSubscriptions: number }).liveSubscriptions;
+const baseline = await liveSubscriptions();
+let received = 0;
+let allReceived: () => void = () => undefined;
+const everyoneHasAll = new Promise<void>((resolve) => (allReceived = resolve));
+const clients = viewers.map((viewerId) => {
+  const client = createClient({
+    url: stack.routerUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${issueAccessToken(viewerId, stack.config.JWT_SECRET, 600).token}` },
+  });
+  client.subscribe(
+    { query: 'subscription { feedItemAdded { id text author { username } } }' },
+    {
+      next: (event) => {
+        if (!(event.data as any)?.feedItemAdded?.text) throw new Error(`incomplete event ${JSON.stringify(event)}`);
+        if (++received === SUBSCRIBERS * LIVE_POSTS) allReceived();
+      },
+      error: (error) => console.error('subscription error', error),
+      complete: () => undefined,
+    },
+  );
+  return client;
+});
+await until(async () => (await liveSubscriptions()) >= baseline + SUBSCRIBERS, 60_000);
+const liveStarted = performance.now();
+for (let i = 0; i < LIVE_POSTS; i++) await gql(`mutation { postTweet(text: "live ${i}") { id } }`, {}, author.token);
+await Promise.race([everyoneHasAll, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${received} events arrived`)), 120_000))]);
+const liveSeconds = (performance.now() - liveStarted) / 1000;
+console.log(
+  `live feed, ${SUBSCRIBERS} subscribers on one router x ${LIVE_POSTS} posts: ${received} events in ${liveSeconds.toFixed(1)} s = ${(received / liveSeconds).toFixed(0)} events/s (each with fields from 3 subgraphs)`,
+);
+await Promise.all(clients.map((client) => client.dispose()));
 
 await feedCassandra.shutdown();
 await stack.stop();

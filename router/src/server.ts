@@ -33,7 +33,8 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginUsageReportingDisabled(),
-      ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false }, includeCookies: false }),
+      // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
+      ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false }),
     ],
   });
   await server.start();

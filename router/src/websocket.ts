@@ -3,7 +3,7 @@ import type { ApolloServer } from '@apollo/server';
 import { printSchema, Supergraph } from '@apollo/federation-internals';
 import { buildSchema, GraphQLError, parse, validate, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../subgraphs/shared/logger.js';
 import type { RouterContext } from './gateway.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
@@ -27,11 +27,14 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
   const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
   const apiSchema = buildSchema(printSchema(Supergraph.build(options.supergraphSdl).apiSchema()));
   const contexts = new WeakMap<object, RouterContext>();
+  const sockets = new WeakMap<object, WebSocket>();
 
-  const cleanup = useServer<{ authorization?: string }, { request: { socket: { remoteAddress?: string } } }>(
+  const cleanup = useServer<Record<string, unknown>, { request: { socket: { remoteAddress?: string } } }>(
     {
       onConnect: (ctx) => {
-        const authorization = ctx.connectionParams?.authorization;
+        // Any spelling of the key: Sandbox and other clients send headers as connection params as typed.
+        const params = ctx.connectionParams ?? {};
+        const authorization = Object.entries(params).find(([key]) => key.toLowerCase() === 'authorization')?.[1];
         if (typeof authorization !== 'string' || !authorization) {
           ctx.extra.socket.close(4401, 'Unauthorized: send { "authorization": "Bearer <token>" } in connection_init');
           return false;
@@ -57,12 +60,14 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         }
         const errors = validate(apiSchema, document);
         if (errors.length > 0) return errors;
+        const contextValue = { ...contexts.get(ctx.extra)! };
+        sockets.set(contextValue, ctx.extra.socket as unknown as WebSocket);
         return {
           schema: apiSchema,
           document,
           variableValues: payload.variables ?? {},
           operationName: payload.operationName ?? undefined,
-          contextValue: contexts.get(ctx.extra),
+          contextValue,
         };
       },
       execute: async (args) => {
@@ -74,11 +79,14 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         return response.body.singleResult as never;
       },
       subscribe: (args) =>
-        options.subscriptions.subscribe(
-          args.document,
-          (args.variableValues ?? {}) as Record<string, unknown>,
-          args.operationName ?? undefined,
-          args.contextValue as RouterContext,
+        closeWhenFarBehind(
+          options.subscriptions.subscribe(
+            args.document,
+            (args.variableValues ?? {}) as Record<string, unknown>,
+            args.operationName ?? undefined,
+            args.contextValue as RouterContext,
+          ),
+          sockets.get(args.contextValue as object),
         ),
     },
     wsServer,
@@ -87,6 +95,35 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     await cleanup.dispose();
     wsServer.close();
   };
+}
+
+/** Bytes queued for a client that is not reading before the router gives up on it. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
+
+/**
+ * A client that stops reading must not make the router buffer without bound: once too much is waiting to be sent,
+ * its socket is closed with a reason (and its subscriptions, here and on the subgraph, end with it).
+ */
+function closeWhenFarBehind<T>(events: AsyncIterableIterator<T>, socket: WebSocket | undefined): AsyncIterableIterator<T> {
+  const guarded: AsyncIterableIterator<T> = {
+    next: async () => {
+      if (socket && socket.bufferedAmount > MAX_UNSENT_BYTES) {
+        socket.close(4429, 'Too far behind: the client is not reading its subscription');
+        await events.return?.();
+        return { done: true, value: undefined };
+      }
+      return events.next();
+    },
+    return: async () => (await events.return?.()) ?? { done: true, value: undefined },
+    throw: async (error) => {
+      if (events.throw) return events.throw(error);
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return guarded;
+    },
+  };
+  return guarded;
 }
 
 /** Apollo Server takes the operation as text; the document was parsed from the client's text, so print it back. */

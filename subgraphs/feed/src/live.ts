@@ -26,6 +26,7 @@ interface Subscriber {
 }
 
 const SEEN_REMEMBERED = 1_000;
+const EXISTENCE_CACHE_MS = 1_000;
 
 /**
  * Live timeline items for the subscribers connected to this replica. The replica that fans a tweet out announces it
@@ -35,6 +36,8 @@ const SEEN_REMEMBERED = 1_000;
 export class LiveFeed {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly bufferSize: number;
+  /** One existence check per item and replica, not per subscriber: a tweet reaches many subscribers at once. */
+  private readonly existence = new Map<string, { checkedAt: number; answer: Promise<boolean> }>();
 
   constructor(
     private readonly bus: EventBus,
@@ -84,7 +87,7 @@ export class LiveFeed {
           if (subscriber.closed) return { done: true, value: undefined };
           const item = subscriber.queue.shift();
           if (item) {
-            if (await this.options.stillExists(item)) return { done: false, value: { id: item.tweetId } };
+            if (await this.stillExists(item)) return { done: false, value: { id: item.tweetId } };
             continue;
           }
           await new Promise<void>((resolve) => (subscriber.wake = resolve));
@@ -104,6 +107,16 @@ export class LiveFeed {
       },
     };
     return iterator;
+  }
+
+  private stillExists(item: TimelineItem): Promise<boolean> {
+    const now = Date.now();
+    const cached = this.existence.get(item.tweetId);
+    if (cached && now - cached.checkedAt < EXISTENCE_CACHE_MS) return cached.answer;
+    for (const [tweetId, entry] of this.existence) if (now - entry.checkedAt >= EXISTENCE_CACHE_MS) this.existence.delete(tweetId);
+    const answer = this.options.stillExists(item);
+    this.existence.set(item.tweetId, { checkedAt: now, answer });
+    return answer;
   }
 
   private deliver(announcement: Announcement): void {
