@@ -4,6 +4,7 @@ import { printSchema, Supergraph } from '@apollo/federation-internals';
 import { buildSchema, GraphQLError, parse, validate, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { keepAlive } from '../../subgraphs/shared/keepalive.js';
 import type { Logger } from '../../subgraphs/shared/logger.js';
 import type { RouterContext } from './gateway.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
@@ -25,6 +26,7 @@ export interface WebSocketOptions {
  */
 export function serveWebSockets(options: WebSocketOptions): () => Promise<void> {
   const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+  const stopKeepAlive = keepAlive(wsServer);
   const apiSchema = buildSchema(printSchema(Supergraph.build(options.supergraphSdl).apiSchema()));
   const contexts = new WeakMap<object, RouterContext>();
   const sockets = new WeakMap<object, WebSocket>();
@@ -92,6 +94,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     wsServer,
   );
   return async () => {
+    stopKeepAlive();
     await cleanup.dispose();
     wsServer.close();
   };

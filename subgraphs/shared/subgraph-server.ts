@@ -14,6 +14,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from './auth.js';
 import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from './errors.js';
+import { keepAlive } from './keepalive.js';
 import type { Logger } from './logger.js';
 
 /** What every subgraph knows about a request before its own context is added. */
@@ -127,6 +128,7 @@ export async function startSubgraphServer<TContext extends object>(
  */
 function serveSubscriptions<TContext extends object>(httpServer: Server, schema: GraphQLSchema, options: SubgraphOptions<TContext>) {
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const stopKeepAlive = keepAlive(wsServer);
   const scopes = new WeakMap<object, RequestScope>();
   const cleanup = useServer<{ assertion?: string }>(
     {
@@ -147,6 +149,7 @@ function serveSubscriptions<TContext extends object>(httpServer: Server, schema:
     wsServer,
   );
   return async () => {
+    stopKeepAlive();
     await cleanup.dispose();
     wsServer.close();
   };
