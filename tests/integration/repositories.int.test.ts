@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CassandraClient } from '../../subgraphs/shared/cassandra.js';
+import type { Statement } from '../../subgraphs/shared/outbox.js';
 import { FollowRepository } from '../../subgraphs/follows/src/repository.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { TimelineRepository } from '../../subgraphs/feed/src/repository.js';
@@ -17,6 +18,11 @@ const open = async (keyspace: string) => {
 afterAll(async () => {
   await Promise.all(sessions.map((session) => session.shutdown()));
 });
+
+/** Runs the statements a repository prepares for the outbox's batch, one by one. */
+const apply = async (session: CassandraClient, statements: Statement[]) => {
+  for (const { query, params } of statements) await session.execute(query, params, { prepare: true });
+};
 
 describe('UserRepository', () => {
   let users: UserRepository;
@@ -42,10 +48,7 @@ describe('UserRepository', () => {
       passwordHash: '$argon2id$fake',
       createdAt: new Date('2026-01-02T03:04:05.678Z'),
     }));
-    for (const user of stored) {
-      const { query, params } = users.insert(user);
-      await session.execute(query, params, { prepare: true });
-    }
+    for (const user of stored) await apply(session, [users.insert(user)]);
     const found = await users.findByIds([stored[1].id, stored[0].id, randomUUID()]);
     expect(found.sort((a, b) => a.username.localeCompare(b.username))).toEqual(stored);
     await users.updateDisplayName(stored[0].id, 'Renamed');
@@ -60,9 +63,6 @@ describe('TweetRepository', () => {
     session = await open('tweets');
     tweets = new TweetRepository(session);
   });
-  const apply = async (statements: { query: string; params: unknown[] }[]) => {
-    for (const { query, params } of statements) await session.execute(query, params, { prepare: true });
-  };
 
   it('keeps two tweets of one millisecond and pages an author newest first', async () => {
     const authorId = randomUUID();
@@ -70,7 +70,7 @@ describe('TweetRepository', () => {
     const written = [];
     for (let i = 0; i < 5; i++) {
       const tweet = { id: tweets.newId(sameMillisecond), authorId, text: `t${i}`, createdAt: sameMillisecond, deletedAt: null };
-      await apply(tweets.insert(tweet));
+      await apply(session, tweets.insert(tweet));
       written.push(tweet);
     }
     expect(new Set(written.map((tweet) => tweet.id)).size).toBe(5);
@@ -85,7 +85,7 @@ describe('TweetRepository', () => {
     expect(await tweets.countByAuthor(authorId)).toBe(5);
 
     const deletedAt = new Date();
-    await apply(tweets.markDeleted(written[0], deletedAt));
+    await apply(session, tweets.markDeleted(written[0], deletedAt));
     expect(await tweets.findByIds([written[0].id])).toEqual([{ ...written[0], deletedAt }]);
     expect(await tweets.countByAuthor(authorId)).toBe(4);
   });
@@ -114,7 +114,7 @@ describe('FollowRepository', () => {
     const followerIds = [randomUUID(), randomUUID(), randomUUID()];
     for (const followerId of followerIds) {
       const followedAt = await follows.claimFollow(followerId, followee);
-      for (const { query, params } of follows.followRows(followerId, followee, followedAt)) await session.execute(query, params, { prepare: true });
+      await apply(session, follows.followRows(followerId, followee, followedAt));
     }
     const first = await follows.followersOf(followee, { limit: 2 });
     const rest = await follows.followersOf(followee, { limit: 2, afterId: first.items.at(-1)!.followedAt });
