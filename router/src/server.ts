@@ -1,7 +1,8 @@
 import './no-telemetry.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
@@ -14,6 +15,21 @@ import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls, type
 import { FederatedSubscriptions } from './subscriptions.js';
 import { serveWebSockets } from './websocket.js';
 import { viewerFromHeaders } from './viewer.js';
+
+/** The gateway cannot run subscriptions sent over HTTP; say where they are served instead of failing inside it. */
+const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RouterContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation }) {
+        if (operation?.operation === 'subscription') {
+          throw new GraphQLError('Subscriptions are served over graphql-ws (ws://…/graphql), not HTTP POST.', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        }
+      },
+    };
+  },
+};
 
 /** The public endpoint: the supergraph on /graphql (Apollo Sandbox in a browser), /health for probes. */
 export async function startRouter(config: Config, logger: Logger, port = config.ROUTER_PORT): Promise<RunningServer> {
@@ -33,6 +49,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginUsageReportingDisabled(),
+      subscriptionsOnlyOverWebSockets,
       // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
       ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false }),
     ],

@@ -4,7 +4,7 @@ import { startFeed } from '../../subgraphs/feed/src/server.js';
 import { loadConfig } from '../../subgraphs/shared/config.js';
 import { createLogger } from '../../subgraphs/shared/logger.js';
 import type { RunningServer } from '../../subgraphs/shared/subgraph-server.js';
-import { eventually, feedOf, follow, ok, postTweet, signUp, unfollow } from '../support/client.js';
+import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp, unfollow } from '../support/client.js';
 import { closeCodeFor, subscribeToFeed } from '../support/subscriptions.js';
 
 const feedItem = (event: any) => event.data?.feedItemAdded;
@@ -78,6 +78,12 @@ describe('feedItemAdded through the router', () => {
     } finally {
       await client.dispose();
     }
+  });
+
+  it('points a subscription sent over HTTP to the websocket', async () => {
+    const response = await gql(`subscription { feedItemAdded { id } }`);
+    expect(codes(response)).toEqual(['BAD_REQUEST']);
+    expect(response.errors?.[0].message).toMatch(/graphql-ws/);
   });
 
   it('refuses a connection without a token (4401) or with a bad one (4403)', async () => {
