@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { signRequestAssertion } from '../../subgraphs/shared/auth.js';
 import type { Logger } from '../../subgraphs/shared/logger.js';
 import type { RouterContext } from './gateway.js';
+import { SharedFetches } from './shared-fetches.js';
 
 /** The name under which each received event is replayed into the query plan. */
 const REPLAYED_EVENT = '__subscription_event__';
@@ -15,7 +16,7 @@ const REPLAYED_EVENT = '__subscription_event__';
 export interface FederatedSubscriptionsOptions {
   supergraphSdl: string;
   /** The same data sources the gateway uses for queries (identity assertions included). */
-  dataSources: Record<string, GraphQLDataSource>;
+  dataSources: Record<string, GraphQLDataSource<RouterContext>>;
   /** Each subgraph's graphql-ws endpoint. */
   webSocketUrls: Record<string, string>;
   internalSecret: string;
@@ -27,14 +28,21 @@ export interface FederatedSubscriptionsOptions {
  * plan it once, open the primary subscription on the owning subgraph over graphql-ws carrying the viewer's signed
  * assertion, and for every event run the rest of the plan (entity fetches to the other subgraphs, batched per
  * subgraph by the planner) with the gateway's own executor, the event standing in for the primary fetch's answer.
+ * Fetches that do not depend on the viewer are shared between the subscribers of one event (shared-fetches.ts).
  */
 export class FederatedSubscriptions {
   private readonly apiSchema;
   private readonly apiSchemaForExecution;
   private readonly supergraphSchema;
   private readonly planner: QueryPlanner;
+  /** Entity fetches made once for all subscribers of an event where the viewer does not matter. */
+  private readonly dataSources: Record<string, GraphQLDataSource>;
 
   constructor(private readonly options: FederatedSubscriptionsOptions) {
+    const shared = new SharedFetches(options.supergraphSdl);
+    this.dataSources = Object.fromEntries(
+      Object.entries(options.dataSources).map(([name, dataSource]) => [name, shared.wrap(name, dataSource)]),
+    );
     const supergraph = Supergraph.build(options.supergraphSdl);
     this.apiSchema = supergraph.apiSchema();
     this.apiSchemaForExecution = this.apiSchema.toGraphQLJSSchema();
@@ -76,7 +84,7 @@ export class FederatedSubscriptions {
       // The gateway merges into the event object it is given: every execution gets its own copy.
       const eventData = structuredClone(event.data);
       const serviceMap = {
-        ...this.options.dataSources,
+        ...this.dataSources,
         [REPLAYED_EVENT]: { process: async () => ({ data: eventData }) } as GraphQLDataSource,
       };
       const requestContext = {

@@ -24,6 +24,31 @@ describe('feedItemAdded through the router', () => {
     }
   });
 
+  it('resolves fields that depend on the viewer for each subscriber, while sharing the rest', async () => {
+    const [alice, bob] = await Promise.all([signUp('alice'), signUp('bob')]);
+    await follow(bob, alice);
+    const query = `subscription { feedItemAdded { id text author { username viewerIsFollowing } } }`;
+    const [asAlice, asBob] = await Promise.all([
+      subscribeToFeed(alice, inject('routerUrl'), query),
+      subscribeToFeed(bob, inject('routerUrl'), query),
+    ]);
+    try {
+      const tweetId = await postTweet(alice, 'who follows me?');
+      // Bob follows alice, so her warm-up post may reach him too: look for this tweet.
+      const itemFor = async (subscription: typeof asAlice) => {
+        for (;;) {
+          const item = feedItem(await subscription.next());
+          if (item.id === tweetId) return item;
+        }
+      };
+      const [toAlice, toBob] = [await itemFor(asAlice), await itemFor(asBob)];
+      expect(toAlice).toEqual({ id: tweetId, text: 'who follows me?', author: { username: alice.username, viewerIsFollowing: false } });
+      expect(toBob).toEqual({ id: tweetId, text: 'who follows me?', author: { username: alice.username, viewerIsFollowing: true } });
+    } finally {
+      await Promise.all([asAlice.close(), asBob.close()]);
+    }
+  });
+
   it('delivers each tweet once, in posting order, and nothing from authors not followed', async () => {
     const [alice, bob, stranger] = await Promise.all([signUp('alice'), signUp('bob'), signUp('strngr')]);
     await follow(bob, alice);

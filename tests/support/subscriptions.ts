@@ -16,7 +16,12 @@ export interface FeedSubscription {
  * the subscription is known to be live end to end: the user posts a warm-up tweet and receives it (warm-ups are
  * then filtered out of what the test sees).
  */
-export async function subscribeToFeed(user: TestUser, routerUrl: string = inject('routerUrl')): Promise<FeedSubscription> {
+export async function subscribeToFeed(
+  user: TestUser,
+  routerUrl: string = inject('routerUrl'),
+  /** Must select feedItemAdded { id }. */
+  query = FEED_ITEM_ADDED,
+): Promise<FeedSubscription> {
   const client: Client = createClient({
     url: routerUrl.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
@@ -28,7 +33,7 @@ export async function subscribeToFeed(user: TestUser, routerUrl: string = inject
   const received: any[] = [];
   const waiters: ((event: any) => void)[] = [];
   const unsubscribe = client.subscribe(
-    { query: FEED_ITEM_ADDED },
+    { query },
     {
       next: (event) => {
         // Warm-ups only ever reach the warm-up loop (late or repeated ones are dropped).

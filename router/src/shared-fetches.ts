@@ -1,0 +1,80 @@
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { Kind, parse, visit, type DocumentNode } from 'graphql';
+import type { RouterContext } from './gateway.js';
+
+type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
+
+export interface SharedFetchesOptions {
+  /** How long an answer is reused for identical fetches. Defaults to 1 s. */
+  ttlMs?: number;
+}
+
+/**
+ * Shares the entity fetches of a subscription event between subscribers. When one tweet reaches a thousand
+ * subscribers, each of their events needs the same `_entities` fetches (the tweet's text, its author): fetches that
+ * select no field marked @viewerDependent in the supergraph are made once, anonymously, and their answer is given to
+ * every subscriber asking the same thing within `ttlMs`. Fetches that do select such a field go out per viewer.
+ */
+export class SharedFetches {
+  private readonly viewerDependentFields: ReadonlySet<string>;
+  private readonly dependsOnViewer = new Map<string, boolean>();
+  private readonly answers = new Map<string, { at: number; response: Promise<Response> }>();
+  private readonly ttlMs: number;
+
+  constructor(supergraphSdl: string, options: SharedFetchesOptions = {}) {
+    this.viewerDependentFields = viewerDependentFieldNames(parse(supergraphSdl));
+    this.ttlMs = options.ttlMs ?? 1_000;
+  }
+
+  wrap(serviceName: string, dataSource: GraphQLDataSource<RouterContext>): GraphQLDataSource<RouterContext> {
+    return {
+      process: (options: GraphQLDataSourceProcessOptions<RouterContext>) => {
+        const query = options.request.query ?? '';
+        if (this.selectsViewerDependentField(query)) return dataSource.process(options);
+        const key = `${serviceName}\n${query}\n${JSON.stringify(options.request.variables ?? {})}`;
+        const now = Date.now();
+        let entry = this.answers.get(key);
+        if (!entry || now - entry.at > this.ttlMs) {
+          this.forgetExpired(now);
+          const anonymous: RouterContext = { viewerId: null, clientAddress: null, correlationId: options.context.correlationId };
+          const response = dataSource.process({ ...options, context: anonymous } as GraphQLDataSourceProcessOptions<RouterContext>);
+          entry = { at: now, response };
+          this.answers.set(key, entry);
+          response.catch(() => this.answers.delete(key));
+        }
+        // The gateway merges answers into its result in place: every subscriber gets its own copy.
+        return entry.response.then((response) => structuredClone(response));
+      },
+    };
+  }
+
+  private selectsViewerDependentField(query: string): boolean {
+    let answer = this.dependsOnViewer.get(query);
+    if (answer === undefined) {
+      answer = false;
+      visit(parse(query), {
+        Field: (field) => {
+          if (this.viewerDependentFields.has(field.name.value)) answer = true;
+        },
+      });
+      this.dependsOnViewer.set(query, answer);
+    }
+    return answer;
+  }
+
+  private forgetExpired(now: number) {
+    for (const [key, entry] of this.answers) if (now - entry.at > this.ttlMs) this.answers.delete(key);
+  }
+}
+
+/** Names of fields marked @viewerDependent anywhere (by name: conservative, a name clash only costs sharing). */
+function viewerDependentFieldNames(supergraph: DocumentNode): Set<string> {
+  const names = new Set<string>();
+  for (const definition of supergraph.definitions) {
+    if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
+    for (const field of definition.fields ?? []) {
+      if (field.directives?.some((directive) => directive.name.value === 'viewerDependent')) names.add(field.name.value);
+    }
+  }
+  return names;
+}

@@ -1,0 +1,61 @@
+import type { GraphQLDataSource } from '@apollo/gateway';
+import { describe, expect, it } from 'vitest';
+import type { RouterContext } from '../../router/src/gateway.js';
+import { SharedFetches } from '../../router/src/shared-fetches.js';
+
+const SUPERGRAPH = `
+  directive @viewerDependent on FIELD_DEFINITION
+  type User { id: ID! username: String! viewerIsFollowing: Boolean! @viewerDependent }
+  type Query { me: User }
+`;
+const ENTITIES = (fields: string) => `query($representations:[_Any!]!){_entities(representations:$representations){...on User{${fields}}}}`;
+
+/** A data source that records who asked what (the subgraph itself is not under test here). */
+function recordingDataSource() {
+  const calls: { query: string; viewerId: string | null }[] = [];
+  const dataSource: GraphQLDataSource<RouterContext> = {
+    process: async ({ request, context }) => {
+      calls.push({ query: request.query!, viewerId: context.viewerId });
+      return { data: { _entities: [{ username: 'alice', viewerIsFollowing: context.viewerId === 'bob' }] } };
+    },
+  };
+  return { calls, dataSource };
+}
+
+const ask = (source: GraphQLDataSource<RouterContext>, query: string, viewerId: string) =>
+  source.process({
+    kind: 'incoming operation',
+    request: { query, variables: { representations: [{ __typename: 'User', id: 'a' }] } },
+    context: { viewerId, clientAddress: null, correlationId: 'c' },
+  } as never);
+
+describe('shared entity fetches for subscription events', () => {
+  it('makes a viewer-independent fetch once, anonymously, and gives each subscriber its own copy', async () => {
+    const { calls, dataSource } = recordingDataSource();
+    const shared = new SharedFetches(SUPERGRAPH).wrap('users', dataSource);
+    const answers = await Promise.all(['bob', 'carol', 'dave'].map((viewerId) => ask(shared, ENTITIES('username'), viewerId)));
+    expect(calls).toEqual([{ query: ENTITIES('username'), viewerId: null }]);
+    expect(answers[0]).toEqual(answers[1]);
+    expect(answers[0]).not.toBe(answers[1]);
+  });
+
+  it('fetches per viewer when a field depends on the viewer', async () => {
+    const { calls, dataSource } = recordingDataSource();
+    const shared = new SharedFetches(SUPERGRAPH).wrap('users', dataSource);
+    const [forBob, forCarol] = await Promise.all(['bob', 'carol'].map((viewerId) => ask(shared, ENTITIES('username viewerIsFollowing'), viewerId)));
+    expect(calls.map((call) => call.viewerId)).toEqual(['bob', 'carol']);
+    expect([forBob.data, forCarol.data]).toEqual([
+      { _entities: [{ username: 'alice', viewerIsFollowing: true }] },
+      { _entities: [{ username: 'alice', viewerIsFollowing: false }] },
+    ]);
+  });
+
+  it('asks again once the answer is older than its time to live', async () => {
+    const { calls, dataSource } = recordingDataSource();
+    const shared = new SharedFetches(SUPERGRAPH, { ttlMs: 0 }).wrap('users', dataSource);
+    await ask(shared, ENTITIES('username'), 'bob');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await ask(shared, ENTITIES('username'), 'bob');
+    expect(calls).toHaveLength(2);
+  });
+});
