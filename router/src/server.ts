@@ -64,6 +64,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       webSocketUrls: Object.fromEntries(Object.entries(subgraphUrls(config)).map(([name, url]) => [name, url.replace(/^http/, 'ws')])),
       internalSecret: config.INTERNAL_IDENTITY_SECRET,
       logger,
+      sharedFetchTtlMs: config.ROUTER_SHARED_FETCH_TTL_MS,
     }),
     supergraphSdl,
     jwtSecret: config.JWT_SECRET,

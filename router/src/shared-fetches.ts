@@ -5,7 +5,7 @@ import type { RouterContext } from './gateway.js';
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
 export interface SharedFetchesOptions {
-  /** How long an answer is reused for identical fetches. Defaults to 1 s. */
+  /** How long an answer is reused for identical fetches; 0 never shares. Defaults to 1 s. */
   ttlMs?: number;
 }
 
@@ -30,7 +30,7 @@ export class SharedFetches {
     return {
       process: (options: GraphQLDataSourceProcessOptions<RouterContext>) => {
         const query = options.request.query ?? '';
-        if (this.selectsViewerDependentField(query)) return dataSource.process(options);
+        if (this.ttlMs === 0 || this.selectsViewerDependentField(query)) return dataSource.process(options);
         const key = `${serviceName}\n${query}\n${JSON.stringify(options.request.variables ?? {})}`;
         const now = Date.now();
         let entry = this.answers.get(key);

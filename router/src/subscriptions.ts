@@ -21,6 +21,8 @@ export interface FederatedSubscriptionsOptions {
   webSocketUrls: Record<string, string>;
   internalSecret: string;
   logger: Logger;
+  /** How long viewer-independent entity fetches are shared between subscribers (0: never). Defaults to 1 s. */
+  sharedFetchTtlMs?: number;
 }
 
 /**
@@ -39,7 +41,7 @@ export class FederatedSubscriptions {
   private readonly dataSources: Record<string, GraphQLDataSource>;
 
   constructor(private readonly options: FederatedSubscriptionsOptions) {
-    const shared = new SharedFetches(options.supergraphSdl);
+    const shared = new SharedFetches(options.supergraphSdl, { ttlMs: options.sharedFetchTtlMs });
     this.dataSources = Object.fromEntries(
       Object.entries(options.dataSources).map(([name, dataSource]) => [name, shared.wrap(name, dataSource)]),
     );

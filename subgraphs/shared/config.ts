@@ -41,6 +41,8 @@ const envSchema = z.object({
   /** A timeline is trimmed back to its newest items after about one in this many inserts. */
   FEED_TRIM_EVERY: z.coerce.number().int().positive().default(16),
   ROUTER_PORT: port.default(4000),
+  /** How long the router reuses a viewer-independent entity fetch across subscribers of one event; 0 turns it off. */
+  ROUTER_SHARED_FETCH_TTL_MS: z.coerce.number().int().min(0).default(1000),
   /** Proxy hops in front of the router whose X-Forwarded-For is believed (0: use the socket's address). */
   ROUTER_TRUST_PROXY: z.coerce.number().int().min(0).default(0),
   USERS_PORT: port.default(4001),

@@ -52,10 +52,17 @@ describe('shared entity fetches for subscription events', () => {
 
   it('asks again once the answer is older than its time to live', async () => {
     const { calls, dataSource } = recordingDataSource();
-    const shared = new SharedFetches(SUPERGRAPH, { ttlMs: 0 }).wrap('users', dataSource);
+    const shared = new SharedFetches(SUPERGRAPH, { ttlMs: 5 }).wrap('users', dataSource);
     await ask(shared, ENTITIES('username'), 'bob');
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 20));
     await ask(shared, ENTITIES('username'), 'bob');
     expect(calls).toHaveLength(2);
+  });
+
+  it('never shares when turned off', async () => {
+    const { calls, dataSource } = recordingDataSource();
+    const shared = new SharedFetches(SUPERGRAPH, { ttlMs: 0 }).wrap('users', dataSource);
+    await Promise.all(['bob', 'carol'].map((viewerId) => ask(shared, ENTITIES('username'), viewerId)));
+    expect(calls.map((call) => call.viewerId)).toEqual(['bob', 'carol']);
   });
 });
