@@ -65,6 +65,17 @@ export class FollowRepository {
     throw new Error('the relationship kept changing while it was being ended');
   }
 
+  /**
+   * When a follower row outlived its relationship (an unfollow that died between its two writes), when that
+   * relationship began; otherwise null.
+   */
+  async leftoverFollow(followerId: string, followeeId: string): Promise<TimeUuid | null> {
+    const row = (
+      await this.cassandra.execute('SELECT followed_at FROM followers WHERE followee_id = ? AND follower_id = ?', [followeeId, followerId])
+    ).first();
+    return (row?.get('followed_at') as TimeUuid | undefined) ?? null;
+  }
+
   /** The relationship's start (null if unknown), or undefined when there is none; read at SERIAL. */
   private async currentFollow(followerId: string, followeeId: string): Promise<TimeUuid | null | undefined> {
     const current = await this.cassandra.execute(

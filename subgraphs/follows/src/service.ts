@@ -49,10 +49,14 @@ export class FollowsService {
     return { id: userId };
   }
 
-  /** The viewer stops following userId; harmless (nothing happens) when not following. */
+  /**
+   * The viewer stops following userId; harmless when not following (it only finishes an earlier unfollow that was
+   * interrupted between its two writes).
+   */
   async unfollow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
-    const followedAt = await this.deps.follows.releaseFollow(viewerId, userId);
+    const followedAt =
+      (await this.deps.follows.releaseFollow(viewerId, userId)) ?? (await this.deps.follows.leftoverFollow(viewerId, userId));
     if (!followedAt) return { id: userId };
     // Just after the relationship's own writes: these deletes undo exactly that relationship, and lose to the writes
     // of any later one (whose version is its own, later, start time), whatever order the writes arrive in.

@@ -39,6 +39,29 @@ export class UserRepository {
     }
   }
 
+  /**
+   * Takes over a name whose claim is older than `graceMs` and has no account behind it: its sign-up died between the
+   * claim and the account write. Conditional on the old owner, so two takers cannot both win.
+   */
+  async takeOverAbandonedClaim(usernameKey: string, userId: string, graceMs: number): Promise<boolean> {
+    const claim = (
+      await this.cassandra.execute(
+        'SELECT user_id, WRITETIME(user_id) AS written FROM user_ids_by_username WHERE username_key = ?',
+        [usernameKey],
+        { consistency: cql.consistencies.serial },
+      )
+    ).first();
+    if (!claim) return this.claimUsername(usernameKey, userId);
+    const ownerId = claim.get('user_id').toString();
+    const claimedAtMs = Number(claim.get('written')) / 1000;
+    if (Date.now() - claimedAtMs < graceMs || (await this.findByIds([ownerId])).length > 0) return false;
+    const result = await this.cassandra.execute(
+      'UPDATE user_ids_by_username SET user_id = ? WHERE username_key = ? IF user_id = ?',
+      [userId, usernameKey, ownerId],
+    );
+    return result.wasApplied();
+  }
+
   /** Gives a claimed name back (when the account could not be written after all). */
   async releaseUsername(usernameKey: string, userId: string): Promise<void> {
     await this.cassandra.execute('DELETE FROM user_ids_by_username WHERE username_key = ? IF user_id = ?', [usernameKey, userId]);

@@ -21,6 +21,8 @@ export interface UsersServiceDeps {
 }
 
 const BAD_CREDENTIALS = 'Wrong username or password.';
+/** A sign-up writes its account milliseconds after claiming the name; a claim this old without one was abandoned. */
+const ABANDONED_CLAIM_GRACE_MS = 60_000;
 
 /** Accounts: sign-up, log-in and lookups. One instance per request (it holds the request's dataloader). */
 export class UsersService {
@@ -46,9 +48,10 @@ export class UsersService {
     // The name first (a lightweight transaction cannot share a batch with other partitions), then the account and
     // its user.created event together. If that write fails, the name is given back.
     const key = usernameKey(username);
-    if (!(await this.deps.users.claimUsername(key, user.id))) {
-      throw conflict('username', `The username "${username}" is taken.`);
-    }
+    const claimed =
+      (await this.deps.users.claimUsername(key, user.id)) ||
+      (await this.deps.users.takeOverAbandonedClaim(key, user.id, ABANDONED_CLAIM_GRACE_MS));
+    if (!claimed) throw conflict('username', `The username "${username}" is taken.`);
     try {
       await this.deps.outbox.commit([this.deps.users.insert(user)], [userEvents.created(user, this.scope.correlationId)]);
     } catch (error) {
