@@ -95,3 +95,17 @@ describe('User.tweets paging', () => {
     expect([codes(response), response.errors?.[0].extensions?.field]).toEqual([['BAD_USER_INPUT'], field]);
   });
 });
+
+describe('a feed read right after a deletion', () => {
+  it('still answers while the deletion is on its way to the timelines', async () => {
+    const author = await signUp('racer');
+    const kept = await postTweet(author, 'kept');
+    const doomed = await postTweet(author, 'doomed');
+    await eventually(async () => expect((await feedOf(author)).map((item) => item.id)).toEqual([doomed, kept]));
+    await ok(DELETE, { id: doomed }, { token: author.token });
+    const immediately = await gql(`{ feed { edges { node { id text } } } }`, {}, { token: author.token });
+    expect(immediately.errors).toBeUndefined();
+    expect(immediately.data.feed.edges.map((edge: any) => edge.node.id)).toContain(kept);
+    await eventually(async () => expect((await feedOf(author)).map((item) => item.id)).toEqual([kept]));
+  });
+});

@@ -64,6 +64,14 @@ export class TweetsService {
     return tweet && !tweet.deletedAt ? tweet : null;
   }
 
+  /**
+   * For other subgraphs' references (a feed item): a deleted tweet still resolves, so a feed page read in the
+   * moments before the deletion reaches the timelines answers instead of failing; only an unknown id is null.
+   */
+  async byReference(id: string): Promise<TweetModel | null> {
+    return isUuid(id) ? this.tweetLoader.load(id) : null;
+  }
+
   async byAuthor(authorId: string, args: { first?: number | null; after?: string | null }) {
     const page = await this.deps.tweets.idsByAuthor(authorId, pageRequest(args));
     const tweets = await Promise.all(page.items.map((id) => this.byId(id)));
