@@ -89,6 +89,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
             args.contextValue as RouterContext,
           ),
           sockets.get(args.contextValue as object),
+          options.logger,
         ),
     },
     wsServer,
@@ -107,10 +108,11 @@ const MAX_UNSENT_BYTES = 1024 * 1024;
  * A client that stops reading must not make the router buffer without bound: once too much is waiting to be sent,
  * its socket is closed with a reason (and its subscriptions, here and on the subgraph, end with it).
  */
-function closeWhenFarBehind<T>(events: AsyncIterableIterator<T>, socket: WebSocket | undefined): AsyncIterableIterator<T> {
+function closeWhenFarBehind<T>(events: AsyncIterableIterator<T>, socket: WebSocket | undefined, logger: Logger): AsyncIterableIterator<T> {
   const guarded: AsyncIterableIterator<T> = {
     next: async () => {
       if (socket && socket.bufferedAmount > MAX_UNSENT_BYTES) {
+        logger.warn('closing a subscriber that stopped reading', { unsentBytes: socket.bufferedAmount });
         socket.close(4429, 'Too far behind: the client is not reading its subscription');
         await events.return?.();
         return { done: true, value: undefined };
