@@ -55,17 +55,18 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     ],
   });
   await server.start();
+  const subscriptions = new FederatedSubscriptions({
+    supergraphSdl,
+    dataSources,
+    webSocketUrls: Object.fromEntries(Object.entries(subgraphUrls(config)).map(([name, url]) => [name, url.replace(/^http/, 'ws')])),
+    internalSecret: config.INTERNAL_IDENTITY_SECRET,
+    logger,
+    sharedFetchTtlMs: config.ROUTER_SHARED_FETCH_TTL_MS,
+  });
   const stopWebSockets = serveWebSockets({
     httpServer,
     apollo: server,
-    subscriptions: new FederatedSubscriptions({
-      supergraphSdl,
-      dataSources,
-      webSocketUrls: Object.fromEntries(Object.entries(subgraphUrls(config)).map(([name, url]) => [name, url.replace(/^http/, 'ws')])),
-      internalSecret: config.INTERNAL_IDENTITY_SECRET,
-      logger,
-      sharedFetchTtlMs: config.ROUTER_SHARED_FETCH_TTL_MS,
-    }),
+    subscriptions,
     supergraphSdl,
     jwtSecret: config.JWT_SECRET,
     logger,
@@ -94,6 +95,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     url,
     stop: async () => {
       await stopWebSockets();
+      await subscriptions.close();
       await server.stop();
     },
   };

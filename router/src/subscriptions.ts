@@ -27,8 +27,8 @@ export interface FederatedSubscriptionsOptions {
 
 /**
  * Federated subscriptions, which @apollo/gateway plans but does not execute. For each client subscription:
- * plan it once, open the primary subscription on the owning subgraph over graphql-ws carrying the viewer's signed
- * assertion, and for every event run the rest of the plan (entity fetches to the other subgraphs, batched per
+ * plan it once, open the primary subscription on the owning subgraph over graphql-ws (one connection per subgraph,
+ * each subscription carrying its viewer's signed assertion), and for every event run the rest of the plan (entity fetches to the other subgraphs, batched per
  * subgraph by the planner) with the gateway's own executor, the event standing in for the primary fetch's answer.
  * Fetches that do not depend on the viewer are shared between the subscribers of one event (shared-fetches.ts).
  */
@@ -39,6 +39,7 @@ export class FederatedSubscriptions {
   private readonly planner: QueryPlanner;
   /** Entity fetches made once for all subscribers of an event where the viewer does not matter. */
   private readonly dataSources: Record<string, GraphQLDataSource>;
+  private readonly clients = new Map<string, Client>();
 
   constructor(private readonly options: FederatedSubscriptionsOptions) {
     const shared = new SharedFetches(options.supergraphSdl, { ttlMs: options.sharedFetchTtlMs });
@@ -52,6 +53,32 @@ export class FederatedSubscriptions {
     this.planner = new QueryPlanner(supergraph);
   }
 
+  /** One connection per subgraph for all subscribers (graphql-ws multiplexes), opened on first use. */
+  private clientFor(serviceName: string): Client {
+    let client = this.clients.get(serviceName);
+    if (!client) {
+      const url = this.options.webSocketUrls[serviceName];
+      if (!url) throw new Error(`no websocket URL for subgraph ${serviceName}`);
+      client = createClient({
+        url,
+        webSocketImpl: WebSocket,
+        // The router's own identity; each subscription adds its subscriber's.
+        connectionParams: () => ({
+          assertion: signRequestAssertion({ viewerId: null, clientAddress: null }, this.options.internalSecret),
+        }),
+        retryAttempts: Number.POSITIVE_INFINITY,
+        shouldRetry: () => true,
+      });
+      this.clients.set(serviceName, client);
+    }
+    return client;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((client) => client.dispose()));
+    this.clients.clear();
+  }
+
   subscribe(
     document: DocumentNode,
     variables: Record<string, unknown>,
@@ -62,20 +89,12 @@ export class FederatedSubscriptions {
     const node = plan.node as SubscriptionNode | undefined;
     if (node?.kind !== 'Subscription') throw new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_REQUEST' } });
     const { primary, rest } = node;
-    const url = this.options.webSocketUrls[primary.serviceName];
-    if (!url) throw new Error(`no websocket URL for subgraph ${primary.serviceName}`);
 
-    const client: Client = createClient({
-      url,
-      webSocketImpl: WebSocket,
-      lazy: false,
-      retryAttempts: 0,
-      connectionParams: {
-        assertion: signRequestAssertion({ viewerId: context.viewerId, clientAddress: context.clientAddress }, this.options.internalSecret),
-      },
-    });
+    const client = this.clientFor(primary.serviceName);
     const primaryVariables = Object.fromEntries((primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]));
-    const events = client.iterate<Record<string, unknown>>({ query: primary.operation, variables: primaryVariables });
+    // The subscriber's identity travels with its own subscribe message on the shared connection.
+    const assertion = signRequestAssertion({ viewerId: context.viewerId, clientAddress: context.clientAddress }, this.options.internalSecret);
+    const events = client.iterate<Record<string, unknown>>({ query: primary.operation, variables: primaryVariables, extensions: { assertion } });
     const source = print(document);
     const operationContext = buildOperationContext({ schema: this.apiSchemaForExecution, operationDocument: document, operationName });
 
@@ -109,19 +128,15 @@ export class FederatedSubscriptions {
     const iterator: AsyncIterableIterator<ExecutionResult> = {
       next: async () => {
         const next = await events.next();
-        if (next.done) {
-          await client.dispose();
-          return { done: true, value: undefined };
-        }
+        if (next.done) return { done: true, value: undefined };
         return { done: false, value: await resolveEvent(next.value) };
       },
       return: async () => {
         await events.return?.();
-        await client.dispose();
         return { done: true, value: undefined };
       },
       throw: async (error) => {
-        await client.dispose();
+        await events.return?.();
         throw error;
       },
       [Symbol.asyncIterator]() {

@@ -9,7 +9,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express from 'express';
-import { parse, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { parse, type GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from './auth.js';
@@ -123,28 +123,45 @@ export async function startSubgraphServer<TContext extends object>(
 }
 
 /**
- * Subscriptions over graphql-ws on the same /graphql path. The router opens them, sending its request assertion as
- * `assertion` in connection_init; a connection with an assertion that does not verify is refused (4403).
+ * Subscriptions over graphql-ws on the same /graphql path. The router multiplexes its subscribers over one connection:
+ * connection_init carries the router's own assertion (`assertion`, no viewer), and each subscribe message carries the
+ * subscriber's in `extensions.assertion`. A connection or a subscription whose assertion does not verify is refused
+ * (4403, or an UNAUTHENTICATED error for that subscription alone).
  */
 function serveSubscriptions<TContext extends object>(httpServer: Server, schema: GraphQLSchema, options: SubgraphOptions<TContext>) {
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   const stopKeepAlive = keepAlive(wsServer);
-  const scopes = new WeakMap<object, RequestScope>();
+  const connectionScopes = new WeakMap<object, RequestScope>();
+  const subscriptionScopes = new WeakMap<object, RequestScope>();
+  const verify = (assertion: unknown): RequestScope => ({
+    ...(typeof assertion === 'string'
+      ? verifyRequestAssertion(assertion, options.internalSecret)
+      : { viewerId: null, clientAddress: null }),
+    correlationId: randomUUID(),
+  });
   const cleanup = useServer<{ assertion?: string }>(
     {
       schema,
       onConnect: (ctx) => {
-        const assertion = ctx.connectionParams?.assertion;
         try {
-          const { viewerId, clientAddress } =
-            typeof assertion === 'string' ? verifyRequestAssertion(assertion, options.internalSecret) : { viewerId: null, clientAddress: null };
-          scopes.set(ctx.extra, { viewerId, clientAddress, correlationId: randomUUID() });
+          connectionScopes.set(ctx.extra, verify(ctx.connectionParams?.assertion));
           return true;
         } catch {
           return false;
         }
       },
-      context: (ctx) => options.context(scopes.get(ctx.extra) ?? { viewerId: null, clientAddress: null, correlationId: randomUUID() }),
+      onSubscribe: (_ctx, _id, payload) => {
+        const assertion = payload.extensions?.assertion;
+        if (assertion === undefined) return undefined;
+        try {
+          subscriptionScopes.set(payload, verify(assertion));
+          return undefined;
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+      },
+      context: (ctx, _id, payload) =>
+        options.context(subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra) ?? verify(undefined)),
     },
     wsServer,
   );

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import WebSocket from 'ws';
 import { startRouter } from '../../router/src/server.js';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../subgraphs/shared/auth.js';
 import { loadConfig } from '../../subgraphs/shared/config.js';
@@ -21,6 +23,35 @@ describe('the trust boundary', () => {
     const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign');
     const response = await gql(`{ me { id } }`, {}, { url: inject('subgraphUrls').users, headers: { [REQUEST_ASSERTION_HEADER]: forged } });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('refuses forged identities on websockets straight to a subgraph', async () => {
+    const victim = await signUp('victim');
+    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign');
+    const feedSocket = inject('subgraphUrls').feed.replace(/^http/, 'ws');
+
+    const closed = await new Promise<number>((resolve) => {
+      const client = createClient({ url: feedSocket, webSocketImpl: WebSocket, connectionParams: { assertion: forged }, lazy: false, retryAttempts: 0, onNonLazyError: () => undefined, on: { closed: (event) => resolve((event as CloseEvent).code) } });
+      void client;
+    });
+    expect(closed).toBe(4403);
+
+    const client = createClient({ url: feedSocket, webSocketImpl: WebSocket, retryAttempts: 0 });
+    try {
+      // graphql-ws rejects with the errors of a refused subscription (or yields them, for errors during execution).
+      const errorCodes = async (extensions?: Record<string, unknown>) => {
+        try {
+          const result = await client.iterate({ query: 'subscription { feedItemAdded { id } }', extensions }).next();
+          return codes(result.value as never);
+        } catch (errors) {
+          return codes({ errors } as never);
+        }
+      };
+      expect(await errorCodes({ assertion: forged })).toEqual(['UNAUTHENTICATED']);
+      expect(await errorCodes()).toEqual(['UNAUTHENTICATED']);
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('serves Apollo Sandbox pointed at its own endpoint', async () => {
