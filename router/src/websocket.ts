@@ -2,9 +2,8 @@ import type { Server } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { printSchema, Supergraph } from '@apollo/federation-internals';
 import { buildSchema, GraphQLError, parse, validate, type ExecutionArgs } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { keepAlive } from '../../subgraphs/shared/keepalive.js';
+import type { WebSocket } from 'ws';
+import { serveGraphQLOverWebSocket } from '../../subgraphs/shared/graphql-ws-server.js';
 import type { Logger } from '../../subgraphs/shared/logger.js';
 import type { RouterContext } from './gateway.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
@@ -25,13 +24,12 @@ export interface WebSocketOptions {
  * without it the socket is closed with 4401, with a bad token with 4403.
  */
 export function serveWebSockets(options: WebSocketOptions): () => Promise<void> {
-  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
-  const stopKeepAlive = keepAlive(wsServer);
   const apiSchema = buildSchema(printSchema(Supergraph.build(options.supergraphSdl).apiSchema()));
   const contexts = new WeakMap<object, RouterContext>();
   const sockets = new WeakMap<object, WebSocket>();
 
-  const cleanup = useServer<Record<string, unknown>, { request: { socket: { remoteAddress?: string } } }>(
+  return serveGraphQLOverWebSocket<Record<string, unknown>, Record<PropertyKey, never>>(
+    options.httpServer,
     {
       onConnect: (ctx) => {
         // Any spelling of the key: Sandbox and other clients send headers as connection params as typed.
@@ -92,13 +90,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
           options.logger,
         ),
     },
-    wsServer,
-  );
-  return async () => {
-    stopKeepAlive();
-    await cleanup.dispose();
-    wsServer.close();
-  };
+  ).stop;
 }
 
 /** Bytes queued for a client that is not reading before the router gives up on it. */

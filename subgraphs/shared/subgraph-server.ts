@@ -10,11 +10,9 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express from 'express';
 import { parse, type GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
 import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from './auth.js';
 import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from './errors.js';
-import { keepAlive } from './keepalive.js';
+import { serveGraphQLOverWebSocket } from './graphql-ws-server.js';
 import type { Logger } from './logger.js';
 
 /** What every subgraph knows about a request before its own context is added. */
@@ -129,8 +127,6 @@ export async function startSubgraphServer<TContext extends object>(
  * (4403, or an UNAUTHENTICATED error for that subscription alone).
  */
 function serveSubscriptions<TContext extends object>(httpServer: Server, schema: GraphQLSchema, options: SubgraphOptions<TContext>) {
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const stopKeepAlive = keepAlive(wsServer);
   const connectionScopes = new WeakMap<object, RequestScope>();
   const subscriptionScopes = new WeakMap<object, RequestScope>();
   const verify = (assertion: unknown): RequestScope => ({
@@ -139,35 +135,27 @@ function serveSubscriptions<TContext extends object>(httpServer: Server, schema:
       : { viewerId: null, clientAddress: null }),
     correlationId: randomUUID(),
   });
-  const cleanup = useServer<{ assertion?: string }>(
-    {
-      schema,
-      onConnect: (ctx) => {
-        try {
-          connectionScopes.set(ctx.extra, verify(ctx.connectionParams?.assertion));
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      onSubscribe: (_ctx, _id, payload) => {
-        const assertion = payload.extensions?.assertion;
-        if (assertion === undefined) return undefined;
-        try {
-          subscriptionScopes.set(payload, verify(assertion));
-          return undefined;
-        } catch (error) {
-          return [error as GraphQLError];
-        }
-      },
-      context: (ctx, _id, payload) =>
-        options.context(subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra) ?? verify(undefined)),
+  return serveGraphQLOverWebSocket<{ assertion?: string }, Record<PropertyKey, never>>(httpServer, {
+    schema,
+    onConnect: (ctx) => {
+      try {
+        connectionScopes.set(ctx.extra, verify(ctx.connectionParams?.assertion));
+        return true;
+      } catch {
+        return false;
+      }
     },
-    wsServer,
-  );
-  return async () => {
-    stopKeepAlive();
-    await cleanup.dispose();
-    wsServer.close();
-  };
+    onSubscribe: (_ctx, _id, payload) => {
+      const assertion = payload.extensions?.assertion;
+      if (assertion === undefined) return undefined;
+      try {
+        subscriptionScopes.set(payload, verify(assertion));
+        return undefined;
+      } catch (error) {
+        return [error as GraphQLError];
+      }
+    },
+    context: (ctx, _id, payload) =>
+      options.context(subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra) ?? verify(undefined)),
+  }).stop;
 }
