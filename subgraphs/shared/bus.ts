@@ -1,5 +1,5 @@
 import amqp from 'amqplib';
-import type { Channel, ConfirmChannel, ConsumeMessage, ChannelModel, RecoveringChannelModel } from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage, ChannelModel, Options, RecoveringChannelModel } from 'amqplib';
 import type { Config } from './config.js';
 import type { DomainEvent, EventType } from './events.js';
 import type { Logger } from './logger.js';
@@ -157,36 +157,29 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
   connection.on('connect', () => logger.info('connected to RabbitMQ'));
   connection.on('error', (error: Error) => logger.warn('RabbitMQ connection error', { error: error.message }));
 
+  /** JSON on the confirm channel; resolves once the broker has confirmed it. */
+  const publishConfirmed = (target: string, routingKey: string, payload: unknown, options: Options.Publish = {}) =>
+    new Promise<void>((resolve, reject) => {
+      if (!publishChannel) return reject(new Error('not connected to RabbitMQ'));
+      publishChannel.publish(target, routingKey, Buffer.from(JSON.stringify(payload)), { contentType: 'application/json', ...options }, (error) =>
+        error ? reject(error) : resolve(),
+      );
+    });
+
   return {
     publish: (event) =>
-      new Promise<void>((resolve, reject) => {
-        if (!publishChannel) return reject(new Error('not connected to RabbitMQ'));
-        publishChannel.publish(
-          exchange,
-          event.type,
-          Buffer.from(JSON.stringify(event)),
-          {
-            persistent: true,
-            contentType: 'application/json',
-            messageId: event.id,
-            type: event.type,
-            correlationId: event.correlationId,
-          },
-          (error) => (error ? reject(error) : resolve()),
-        );
+      publishConfirmed(exchange, event.type, event, {
+        persistent: true,
+        messageId: event.id,
+        type: event.type,
+        correlationId: event.correlationId,
       }),
     subscribe: async (options) => {
       const subscription = options as unknown as SubscribeOptions<EventType>;
       subscriptions.push(subscription);
       if (currentModel) await startConsumer(currentModel, subscription);
     },
-    publishLive: (topic, payload) =>
-      new Promise<void>((resolve, reject) => {
-        if (!publishChannel) return reject(new Error('not connected to RabbitMQ'));
-        publishChannel.publish(liveExchange, topic, Buffer.from(JSON.stringify(payload)), { contentType: 'application/json' }, (error) =>
-          error ? reject(error) : resolve(),
-        );
-      }),
+    publishLive: (topic, payload) => publishConfirmed(liveExchange, topic, payload),
     subscribeLive: async (topic, handle) => {
       const subscription = { topic, handle };
       liveSubscriptions.push(subscription);
