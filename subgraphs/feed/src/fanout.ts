@@ -39,11 +39,21 @@ export class Fanout {
     await this.timelines.addToTimelines([tweet.authorId], item);
     await this.announce(item, [tweet.authorId]);
 
-    const followerCount = await this.timelines.countFollowersUpTo(tweet.authorId, this.options.threshold);
+    // Followers are read once: up to the threshold they are kept for the fan-out itself.
+    const pages = this.timelines.followerIdPages(tweet.authorId, this.options.chunkSize);
+    const audience: string[][] = [];
+    let followerCount = 0;
+    // Read by hand, not with for-await and break, which would close the reading that a read-time author continues.
+    while (followerCount <= this.options.threshold) {
+      const page = await pages.next();
+      if (page.done) break;
+      audience.push(page.value);
+      followerCount += page.value.length;
+    }
     if (followerCount > this.options.threshold) {
       await this.timelines.markReadTimeAuthor(tweet.authorId);
       // Nothing is written, but live subscribers still hear of it, as if it had been.
-      await this.forFollowers(tweet.authorId, followerCount, correlationId, (followerIds) => ({
+      await this.forFollowers(concat(audience, pages), correlationId, (followerIds) => ({
         authorId: tweet.authorId,
         followerIds,
         tweetId: tweet.tweetId,
@@ -54,13 +64,9 @@ export class Fanout {
     if (await this.timelines.isReadTimeAuthor(tweet.authorId)) {
       // Back under the threshold: followers' timelines must now hold what was merged at read time until now.
       await this.timelines.unmarkReadTimeAuthor(tweet.authorId);
-      await this.forFollowers(tweet.authorId, followerCount, correlationId, (followerIds) => ({
-        authorId: tweet.authorId,
-        followerIds,
-        backfill: true,
-      }));
+      await this.forFollowers(audience, correlationId, (followerIds) => ({ authorId: tweet.authorId, followerIds, backfill: true }));
     }
-    await this.forFollowers(tweet.authorId, followerCount, correlationId, (followerIds) => ({
+    await this.forFollowers(audience, correlationId, (followerIds) => ({
       authorId: tweet.authorId,
       followerIds,
       tweetId: tweet.tweetId,
@@ -70,8 +76,7 @@ export class Fanout {
   async tweetDeleted(tweet: DomainEvents['tweet.deleted'], correlationId: string): Promise<void> {
     await this.timelines.forgetTweet(tweet.authorId, tweet.tweetId);
     await this.timelines.removeFromTimelines([tweet.authorId], tweet.tweetId);
-    const followerCount = await this.timelines.countFollowersUpTo(tweet.authorId, this.options.chunkSize);
-    await this.forFollowers(tweet.authorId, followerCount, correlationId, (followerIds) => ({
+    await this.forFollowers(this.timelines.followerIdPages(tweet.authorId, this.options.chunkSize), correlationId, (followerIds) => ({
       authorId: tweet.authorId,
       followerIds,
       tweetId: tweet.tweetId,
@@ -128,18 +133,34 @@ export class Fanout {
     await this.options.announce?.(item, userIds);
   }
 
-  /** Applies work to an audience at once when it is small, or queues it a chunk at a time. */
+  /**
+   * Applies work to an audience (pages of `chunkSize` followers) at once when it is one page, or queues it a page at a
+   * time; one page of look-ahead tells which, without counting first.
+   */
   private async forFollowers(
-    authorId: string,
-    followerCount: number,
+    pages: Iterable<string[]> | AsyncIterable<string[]>,
     correlationId: string,
     workFor: (followerIds: string[]) => FanoutWork,
   ): Promise<void> {
-    for await (const followerIds of this.timelines.followerIdPages(authorId, this.options.chunkSize)) {
+    const queue = (followerIds: string[]) => this.bus.publish(createEvent('feed.fanout-requested', workFor(followerIds), { correlationId }));
+    let held: string[] | undefined;
+    let queued = false;
+    for await (const followerIds of pages) {
       if (followerIds.length === 0) continue;
-      const work = workFor(followerIds);
-      if (followerCount <= this.options.chunkSize) await this.apply(work);
-      else await this.bus.publish(createEvent('feed.fanout-requested', work, { correlationId }));
+      if (held) {
+        await queue(held);
+        queued = true;
+      }
+      held = followerIds;
     }
+    if (!held) return;
+    if (queued) await queue(held);
+    else await this.apply(workFor(held));
   }
+}
+
+/** The pages already read, then the rest of the same reading. */
+async function* concat(read: string[][], rest: AsyncIterable<string[]>): AsyncGenerator<string[]> {
+  yield* read;
+  yield* rest;
 }

@@ -95,16 +95,6 @@ export class TimelineRepository {
     } while (pageState);
   }
 
-  /** Counts followers, stopping once `limit` is passed (enough to compare with a threshold). */
-  async countFollowersUpTo(userId: string, limit: number): Promise<number> {
-    let count = 0;
-    for await (const page of this.followerIdPages(userId)) {
-      count += page.length;
-      if (count > limit) break;
-    }
-    return count;
-  }
-
   async isReadTimeAuthor(authorId: string): Promise<boolean> {
     return (await this.cassandra.execute('SELECT author_id FROM read_time_authors WHERE author_id = ?', [authorId])).rowLength > 0;
   }
@@ -155,42 +145,22 @@ export class TimelineRepository {
 
   /** One item into many timelines (fan-out). Idempotent. */
   async addToTimelines(userIds: readonly string[], item: TimelineItem): Promise<void> {
-    await executeConcurrent(
-      this.cassandra,
-      'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
-      userIds.map((userId) => [userId, item.tweetId, item.authorId]),
-      this.fanoutConcurrency,
-    );
+    await this.insertEntries(userIds.map((userId) => [userId, item]));
     await this.trimSome(userIds.filter((userId) => shouldTrim(userId, item.tweetId, this.trimEvery)));
   }
 
   /** Several items into one user's timeline (a follow's backfill). Idempotent. */
   async addItemsToTimeline(userId: string, items: readonly TimelineItem[]): Promise<void> {
-    await executeConcurrent(
-      this.cassandra,
-      'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
-      items.map((item) => [userId, item.tweetId, item.authorId]),
-      this.fanoutConcurrency,
-    );
+    await this.insertEntries(items.map((item) => [userId, item]));
     if (items.length > 0) await this.trimSome([userId]);
   }
 
-  async removeItemsFromTimeline(userId: string, tweetIds: readonly string[]): Promise<void> {
-    await executeConcurrent(
-      this.cassandra,
-      'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?',
-      tweetIds.map((tweetId) => [userId, tweetId]),
-      this.fanoutConcurrency,
-    );
+  removeItemsFromTimeline(userId: string, tweetIds: readonly string[]): Promise<void> {
+    return this.deleteEntries(tweetIds.map((tweetId) => [userId, tweetId]));
   }
 
-  async removeFromTimelines(userIds: readonly string[], tweetId: string): Promise<void> {
-    await executeConcurrent(
-      this.cassandra,
-      'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?',
-      userIds.map((userId) => [userId, tweetId]),
-      this.fanoutConcurrency,
-    );
+  removeFromTimelines(userIds: readonly string[], tweetId: string): Promise<void> {
+    return this.deleteEntries(userIds.map((userId) => [userId, tweetId]));
   }
 
   /** Replaces a timeline wholesale (rebuild): one partition tombstone, then the items. */
@@ -216,6 +186,19 @@ export class TimelineRepository {
     for await (const row of await this.cassandra.execute('SELECT DISTINCT user_id FROM home_timeline', [], { fetchSize: 1000 })) {
       yield row.get('user_id').toString();
     }
+  }
+
+  private insertEntries(entries: [userId: string, item: TimelineItem][]): Promise<void> {
+    return executeConcurrent(
+      this.cassandra,
+      'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
+      entries.map(([userId, item]) => [userId, item.tweetId, item.authorId]),
+      this.fanoutConcurrency,
+    );
+  }
+
+  private deleteEntries(entries: [userId: string, tweetId: string][]): Promise<void> {
+    return executeConcurrent(this.cassandra, 'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?', entries, this.fanoutConcurrency);
   }
 
   private async trimSome(userIds: readonly string[]): Promise<void> {
