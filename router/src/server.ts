@@ -14,7 +14,7 @@ import { correlationIdFrom, maskUnexpectedErrors, type RunningServer } from '../
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls, type RouterContext } from './gateway.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { serveWebSockets } from './websocket.js';
-import { viewerFromHeaders } from './viewer.js';
+import { clientAddressOf, viewerFromHeaders } from './viewer.js';
 
 /** The gateway cannot run subscriptions sent over HTTP; say where they are served instead of failing inside it. */
 const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RouterContext> = {
@@ -34,8 +34,6 @@ const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RouterContext> = {
 /** The public endpoint: the supergraph on /graphql (Apollo Sandbox in a browser), /health for probes. */
 export async function startRouter(config: Config, logger: Logger, port = config.ROUTER_PORT): Promise<RunningServer> {
   const app = express();
-  // Behind a load balancer or ingress, ROUTER_TRUST_PROXY says how many hops of X-Forwarded-For to believe.
-  app.set('trust proxy', config.ROUTER_TRUST_PROXY);
   const httpServer = createServer(app);
   const supergraphSdl = readSupergraphSdl();
   const dataSources = createDataSources(config);
@@ -69,6 +67,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     subscriptions,
     supergraphSdl,
     jwtSecret: config.JWT_SECRET,
+    trustedProxyHops: config.ROUTER_TRUST_PROXY,
     logger,
   });
 
@@ -81,7 +80,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     expressMiddleware(server, {
       context: async ({ req }) => ({
         viewerId: viewerFromHeaders(req.headers, config.JWT_SECRET),
-        clientAddress: req.ip ?? null,
+        clientAddress: clientAddressOf(req, config.ROUTER_TRUST_PROXY),
         correlationId: correlationIdFrom(req.headers),
       }),
     }),

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { verifyAccessToken } from '../../subgraphs/shared/auth.js';
 import { unauthenticated } from '../../subgraphs/shared/errors.js';
 
@@ -12,4 +12,20 @@ export function viewerFromHeaders(headers: IncomingHttpHeaders, jwtSecret: strin
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>".', 401);
   return verifyAccessToken(match[1], jwtSecret);
+}
+
+/**
+ * The client's address for per-client limits: the socket's peer, or, behind `trustedHops` proxies, the address that
+ * many hops back in X-Forwarded-For (what Express calls `trust proxy` with a hop count). One rule for HTTP requests
+ * and websocket upgrades alike.
+ */
+export function clientAddressOf(request: Pick<IncomingMessage, 'headers' | 'socket'>, trustedHops: number): string | null {
+  const forwarded = request.headers['x-forwarded-for'];
+  const chain = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? ''))
+    .split(',')
+    .map((address) => address.trim())
+    .filter(Boolean)
+    .reverse();
+  const addresses = [request.socket.remoteAddress, ...chain];
+  return addresses[Math.min(trustedHops, addresses.length - 1)] ?? null;
 }

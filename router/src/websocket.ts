@@ -7,7 +7,7 @@ import { serveGraphQLOverWebSocket } from '../../subgraphs/shared/graphql-ws-ser
 import type { Logger } from '../../subgraphs/shared/logger.js';
 import type { RouterContext } from './gateway.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
-import { viewerFromHeaders } from './viewer.js';
+import { clientAddressOf, viewerFromHeaders } from './viewer.js';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -15,6 +15,8 @@ export interface WebSocketOptions {
   subscriptions: FederatedSubscriptions;
   supergraphSdl: string;
   jwtSecret: string;
+  /** Proxy hops whose X-Forwarded-For is believed (ROUTER_TRUST_PROXY), as for HTTP requests. */
+  trustedProxyHops: number;
   logger: Logger;
 }
 
@@ -43,7 +45,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
           const viewerId = viewerFromHeaders({ authorization }, options.jwtSecret);
           contexts.set(ctx.extra, {
             viewerId,
-            clientAddress: ctx.extra.request.socket.remoteAddress ?? null,
+            clientAddress: clientAddressOf(ctx.extra.request, options.trustedProxyHops),
             correlationId: crypto.randomUUID(),
           });
           return true;

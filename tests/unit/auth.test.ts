@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { issueAccessToken, signRequestAssertion, verifyAccessToken, verifyRequestAssertion } from '../../subgraphs/shared/auth.js';
-import { viewerFromHeaders } from '../../router/src/viewer.js';
+import { clientAddressOf, viewerFromHeaders } from '../../router/src/viewer.js';
 
 const secret = 'a test secret that is at least 32 bytes long';
 const unauthenticated = expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) });
@@ -46,5 +46,23 @@ describe('the router reading Authorization', () => {
     expect(viewerFromHeaders({ authorization: `Bearer ${issueAccessToken('u1', secret, 60).token}` }, secret)).toBe('u1');
     expect(() => viewerFromHeaders({ authorization: 'Basic abc' }, secret)).toThrowError(unauthenticated);
     expect(() => viewerFromHeaders({ authorization: 'Bearer' }, secret)).toThrowError(unauthenticated);
+  });
+});
+
+describe('the client address behind proxies (HTTP and websockets alike)', () => {
+  const request = (forwardedFor?: string) => ({
+    headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {},
+    socket: { remoteAddress: '10.0.0.1' },
+  });
+
+  it('is the socket peer unless proxy hops are trusted', () => {
+    expect(clientAddressOf(request('203.0.113.7') as never, 0)).toBe('10.0.0.1');
+  });
+
+  it('believes exactly as many X-Forwarded-For hops as configured', () => {
+    expect(clientAddressOf(request('198.51.100.9, 203.0.113.7') as never, 1)).toBe('203.0.113.7');
+    expect(clientAddressOf(request('198.51.100.9, 203.0.113.7') as never, 2)).toBe('198.51.100.9');
+    expect(clientAddressOf(request('203.0.113.7') as never, 5)).toBe('203.0.113.7');
+    expect(clientAddressOf(request() as never, 1)).toBe('10.0.0.1');
   });
 });
