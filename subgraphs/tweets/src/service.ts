@@ -46,7 +46,7 @@ export class TweetsService {
   /** Only the author deletes; deleting again is harmless (true), an id that never was a tweet is NOT_FOUND. */
   async delete(id: string): Promise<boolean> {
     const viewerId = this.requireViewer();
-    const tweet = isUuid(id) ? await this.tweetLoader.load(id) : null;
+    const tweet = await this.byReference(id);
     if (!tweet) throw notFound('There is no such tweet.');
     if (tweet.authorId !== viewerId) throw forbidden('Only its author can delete a tweet.');
     if (tweet.deletedAt) return true;
@@ -59,8 +59,7 @@ export class TweetsService {
 
   /** Null for ids that name no tweet (malformed, unknown or deleted). */
   async byId(id: string): Promise<TweetModel | null> {
-    if (!isUuid(id)) return null;
-    const tweet = await this.tweetLoader.load(id);
+    const tweet = await this.byReference(id);
     return tweet && !tweet.deletedAt ? tweet : null;
   }
 
