@@ -22,6 +22,7 @@ export interface RouterContext {
  */
 class ViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
   constructor(
+    private readonly name: string,
     url: string,
     private readonly internalSecret: string,
   ) {
@@ -35,7 +36,7 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
     if (!headers || !context) return;
     headers.set(
       REQUEST_ASSERTION_HEADER,
-      signRequestAssertion({ viewerId: context.viewerId, clientAddress: context.clientAddress }, this.internalSecret),
+      signRequestAssertion({ viewerId: context.viewerId, clientAddress: context.clientAddress }, this.internalSecret, this.name),
     );
     if (context.correlationId) headers.set(CORRELATION_HEADER, context.correlationId);
   }
@@ -51,7 +52,7 @@ export const readSupergraphSdl = () => readFileSync(SUPERGRAPH_FILE, 'utf8');
 export function createDataSources(config: Config): Record<SubgraphName, ViewerDataSource> {
   const urls = subgraphUrls(config);
   return Object.fromEntries(
-    Object.entries(urls).map(([name, url]) => [name, new ViewerDataSource(url, config.INTERNAL_IDENTITY_SECRET)]),
+    Object.entries(urls).map(([name, url]) => [name, new ViewerDataSource(name, url, config.INTERNAL_IDENTITY_SECRET)]),
   ) as Record<SubgraphName, ViewerDataSource>;
 }
 

@@ -5,13 +5,15 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { Config } from '../../subgraphs/shared/config.js';
 import type { Logger } from '../../subgraphs/shared/logger.js';
+import { MAX_BODY, refuseUnreadableBodies } from '../../subgraphs/shared/http.js';
 import { correlationIdFrom, maskUnexpectedErrors, type RunningServer } from '../../subgraphs/shared/subgraph-server.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls, type RouterContext } from './gateway.js';
+import { operationLimitError, type OperationLimits } from './operation-limits.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { serveWebSockets } from './websocket.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
@@ -31,16 +33,42 @@ const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RouterContext> = {
   },
 };
 
+/** Refuses operations over the configured limits once they are validated, before the gateway plans them. */
+function enforceOperationLimits(limits: OperationLimits): ApolloServerPlugin<RouterContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, request, operationName }) {
+          const error = operationLimitError(schema, document, request.variables, operationName ?? undefined, limits);
+          if (error) throw error;
+        },
+      };
+    },
+  };
+}
+
+export const operationLimitsOf = (config: Config): OperationLimits => ({
+  maxTokens: config.ROUTER_MAX_TOKENS,
+  maxDepth: config.ROUTER_MAX_DEPTH,
+  maxAliases: config.ROUTER_MAX_ALIASES,
+  maxDirectives: config.ROUTER_MAX_DIRECTIVES,
+  maxCost: config.ROUTER_MAX_COST,
+});
+
 /** The public endpoint: the supergraph on /graphql (Apollo Sandbox in a browser), /health for probes. */
 export async function startRouter(config: Config, logger: Logger, port = config.ROUTER_PORT): Promise<RunningServer> {
   const app = express();
   const httpServer = createServer(app);
   const supergraphSdl = readSupergraphSdl();
   const dataSources = createDataSources(config);
+  const limits = operationLimitsOf(config);
+  const formatError = maskUnexpectedErrors(logger);
   const server = new ApolloServer<RouterContext>({
     gateway: createGateway(dataSources, supergraphSdl),
-    formatError: maskUnexpectedErrors(logger),
-    introspection: true,
+    formatError,
+    // Off in production unless asked for (ROUTER_INTROSPECTION, ROUTER_LANDING_PAGE).
+    introspection: config.ROUTER_INTROSPECTION,
+    parseOptions: { maxTokens: limits.maxTokens },
     includeStacktraceInErrorResponses: false,
     // The process's own signal handling (runUntilSignalled) stops everything in order.
     stopOnTerminationSignals: false,
@@ -48,8 +76,11 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginUsageReportingDisabled(),
       subscriptionsOnlyOverWebSockets,
-      // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
-      ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false }),
+      enforceOperationLimits(limits),
+      config.ROUTER_LANDING_PAGE
+        ? // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
+          ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
     ],
   });
   await server.start();
@@ -68,6 +99,15 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     supergraphSdl,
     jwtSecret: config.JWT_SECRET,
     trustedProxyHops: config.ROUTER_TRUST_PROXY,
+    limits,
+    formatError,
+    sockets: {
+      maxSockets: config.ROUTER_WS_MAX_SOCKETS,
+      maxSocketsPerClient: config.ROUTER_WS_MAX_SOCKETS_PER_CLIENT,
+      maxSubscriptionsPerSocket: config.ROUTER_WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxSubscriptionsPerViewer: config.ROUTER_WS_MAX_SUBSCRIPTIONS_PER_VIEWER,
+      exemptLoopback: config.RATE_LIMIT_EXEMPT_LOOPBACK,
+    },
     logger,
   });
 
@@ -76,7 +116,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   });
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    express.json({ limit: MAX_BODY }),
     expressMiddleware(server, {
       context: async ({ req }) => ({
         viewerId: viewerFromHeaders(req.headers, config.JWT_SECRET),
@@ -86,7 +126,9 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     }),
   );
 
-  await new Promise<void>((resolve) => httpServer.listen(port, '0.0.0.0', resolve));
+  app.use(refuseUnreadableBodies);
+
+  await new Promise<void>((resolve) => httpServer.listen(port, config.ROUTER_BIND_ADDRESS, resolve));
   const { port: boundPort } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${boundPort}/graphql`;
   logger.info('router listening', { url });

@@ -64,7 +64,7 @@ export class FederatedSubscriptions {
         webSocketImpl: WebSocket,
         // The router's own identity; each subscription adds its subscriber's.
         connectionParams: () => ({
-          assertion: signRequestAssertion({ viewerId: null, clientAddress: null }, this.options.internalSecret),
+          assertion: signRequestAssertion({ viewerId: null, clientAddress: null }, this.options.internalSecret, serviceName),
         }),
         retryAttempts: Number.POSITIVE_INFINITY,
         shouldRetry: () => true,
@@ -93,7 +93,11 @@ export class FederatedSubscriptions {
     const client = this.clientFor(primary.serviceName);
     const primaryVariables = Object.fromEntries((primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]));
     // The subscriber's identity travels with its own subscribe message on the shared connection.
-    const assertion = signRequestAssertion({ viewerId: context.viewerId, clientAddress: context.clientAddress }, this.options.internalSecret);
+    const assertion = signRequestAssertion(
+      { viewerId: context.viewerId, clientAddress: context.clientAddress },
+      this.options.internalSecret,
+      primary.serviceName,
+    );
     const events = client.iterate<Record<string, unknown>>({ query: primary.operation, variables: primaryVariables, extensions: { assertion } });
     const source = print(document);
     const operationContext = buildOperationContext({ schema: this.apiSchemaForExecution, operationDocument: document, operationName });

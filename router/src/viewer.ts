@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { verifyAccessToken } from '../../subgraphs/shared/auth.js';
+import { verifyAccessToken, type VerifiedAccessToken } from '../../subgraphs/shared/auth.js';
 import { unauthenticated } from '../../subgraphs/shared/errors.js';
 
 /**
@@ -7,12 +7,20 @@ import { unauthenticated } from '../../subgraphs/shared/errors.js';
  * A header that is present but not a valid token is UNAUTHENTICATED, never silently anonymous.
  */
 export function viewerFromHeaders(headers: IncomingHttpHeaders, jwtSecret: string): string | null {
+  return accessTokenFromHeaders(headers, jwtSecret)?.userId ?? null;
+}
+
+/** The verified bearer token (viewer and expiry) from `Authorization`; null without the header. */
+export function accessTokenFromHeaders(headers: IncomingHttpHeaders, jwtSecret: string): VerifiedAccessToken | null {
   const authorization = headers.authorization;
   if (!authorization) return null;
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  // Bounded before the pattern runs: a token is a few hundred characters.
+  const match = authorization.length <= MAX_AUTHORIZATION_LENGTH ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
   if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>".', 401);
   return verifyAccessToken(match[1], jwtSecret);
 }
+
+const MAX_AUTHORIZATION_LENGTH = 4096;
 
 /**
  * The client's address for per-client limits: the socket's peer, or, behind `trustedHops` proxies, the address that

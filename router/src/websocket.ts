@@ -1,13 +1,26 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { printSchema, Supergraph } from '@apollo/federation-internals';
-import { buildSchema, GraphQLError, parse, validate, type ExecutionArgs } from 'graphql';
+import {
+  buildSchema,
+  getOperationAST,
+  GraphQLError,
+  parse,
+  validate,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+} from 'graphql';
 import type { WebSocket } from 'ws';
+import { unauthenticated } from '../../subgraphs/shared/errors.js';
 import { serveGraphQLOverWebSocket } from '../../subgraphs/shared/graphql-ws-server.js';
+import { maskResult } from '../../subgraphs/shared/http.js';
 import type { Logger } from '../../subgraphs/shared/logger.js';
 import type { RouterContext } from './gateway.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
-import { clientAddressOf, viewerFromHeaders } from './viewer.js';
+import { operationLimitError, type OperationLimits } from './operation-limits.js';
+import { accessTokenFromHeaders, clientAddressOf } from './viewer.js';
+import { WebSocketLimits, type WebSocketLimitOptions } from './websocket-limits.js';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -17,20 +30,53 @@ export interface WebSocketOptions {
   jwtSecret: string;
   /** Proxy hops whose X-Forwarded-For is believed (ROUTER_TRUST_PROXY), as for HTTP requests. */
   trustedProxyHops: number;
+  /** The same operation limits as over HTTP. */
+  limits: OperationLimits;
+  sockets: WebSocketLimitOptions;
+  /** The same error masking as over HTTP. */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   logger: Logger;
 }
+
+/** What the router knows about one socket: its viewer's context, until when its token is good, and its socket. */
+interface Connection {
+  context: RouterContext;
+  expiresAt: Date;
+  socket: WebSocket;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+/** The per-operation context: the socket's, plus how to free the operation's subscription slot. */
+interface OperationContext extends RouterContext {
+  connection: Connection;
+  release?: () => void;
+}
+
+/** setTimeout's longest delay; longer waits are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * graphql-ws on the router's /graphql: subscriptions (federated, see subscriptions.ts), and queries and mutations
  * too, as graphql-ws clients expect. connection_init must carry `{ "authorization": "Bearer <token>" }`:
- * without it the socket is closed with 4401, with a bad token with 4403.
+ * without it the socket is closed with 4401, with a bad token with 4403, and when the token expires, with 4403 too
+ * (the client reconnects with a fresh one). Sockets, messages and subscriptions are capped (websocket-limits.ts).
  */
 export function serveWebSockets(options: WebSocketOptions): () => Promise<void> {
   const apiSchema = buildSchema(printSchema(Supergraph.build(options.supergraphSdl).apiSchema()));
-  const contexts = new WeakMap<object, RouterContext>();
-  const sockets = new WeakMap<object, WebSocket>();
+  const connections = new WeakMap<object, Connection>();
+  const addressOf = (request: IncomingMessage) => clientAddressOf(request, options.trustedProxyHops);
+  const limits = new WebSocketLimits(options.sockets, addressOf);
 
-  return serveGraphQLOverWebSocket<Record<string, unknown>, Record<PropertyKey, never>>(
+  const closeWhenExpired = (connection: Connection) => {
+    const remainingMs = connection.expiresAt.getTime() - Date.now();
+    if (remainingMs <= 0) {
+      connection.socket.close(4403, 'Forbidden: the access token expired; reconnect with a fresh one');
+      return;
+    }
+    connection.expiryTimer = setTimeout(() => closeWhenExpired(connection), Math.min(remainingMs, MAX_TIMER_MS));
+  };
+
+  const served = serveGraphQLOverWebSocket<Record<string, unknown>, Record<PropertyKey, never>>(
     options.httpServer,
     {
       onConnect: (ctx) => {
@@ -42,79 +88,116 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
           return false;
         }
         try {
-          const viewerId = viewerFromHeaders({ authorization }, options.jwtSecret);
-          contexts.set(ctx.extra, {
-            viewerId,
-            clientAddress: clientAddressOf(ctx.extra.request, options.trustedProxyHops),
-            correlationId: crypto.randomUUID(),
-          });
+          const token = accessTokenFromHeaders({ authorization }, options.jwtSecret)!;
+          const connection: Connection = {
+            context: { viewerId: token.userId, clientAddress: addressOf(ctx.extra.request), correlationId: crypto.randomUUID() },
+            expiresAt: token.expiresAt,
+            socket: ctx.extra.socket as unknown as WebSocket,
+          };
+          connections.set(ctx.extra, connection);
+          closeWhenExpired(connection);
           return true;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
       },
+      onClose: (ctx) => clearTimeout(connections.get(ctx.extra)?.expiryTimer),
       onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+        const connection = connections.get(ctx.extra)!;
+        if (connection.expiresAt.getTime() <= Date.now()) {
+          closeWhenExpired(connection);
+          return [unauthenticated('Your token has expired.')];
+        }
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: options.limits.maxTokens });
         } catch (error) {
           return [error as GraphQLError];
         }
         const errors = validate(apiSchema, document);
         if (errors.length > 0) return errors;
-        const contextValue = { ...contexts.get(ctx.extra)! };
-        sockets.set(contextValue, ctx.extra.socket as unknown as WebSocket);
-        return {
-          schema: apiSchema,
-          document,
-          variableValues: payload.variables ?? {},
-          operationName: payload.operationName ?? undefined,
-          contextValue,
-        };
+        const variableValues = payload.variables ?? {};
+        const operationName = payload.operationName ?? undefined;
+        const limitError = operationLimitError(apiSchema, document, variableValues, operationName, options.limits);
+        if (limitError) return [limitError];
+        const contextValue: OperationContext = { ...connection.context, connection };
+        if (getOperationAST(document, operationName)?.operation === 'subscription') {
+          const reserved = limits.reserveSubscription(ctx.extra, connection.context.viewerId!);
+          if (reserved instanceof GraphQLError) return [reserved];
+          contextValue.release = reserved;
+        }
+        return { schema: apiSchema, document, variableValues, operationName, contextValue };
       },
       execute: async (args) => {
         const response = await options.apollo.executeOperation(
           { query: payload(args), variables: args.variableValues ?? {}, operationName: args.operationName ?? undefined },
-          { contextValue: args.contextValue as RouterContext },
+          { contextValue: routerContext(args.contextValue as OperationContext) },
         );
         if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported over websockets');
         return response.body.singleResult as never;
       },
-      subscribe: (args) =>
-        closeWhenFarBehind(
-          options.subscriptions.subscribe(
+      subscribe: (args) => {
+        const context = args.contextValue as OperationContext;
+        try {
+          const events = options.subscriptions.subscribe(
             args.document,
             (args.variableValues ?? {}) as Record<string, unknown>,
             args.operationName ?? undefined,
-            args.contextValue as RouterContext,
-          ),
-          sockets.get(args.contextValue as object),
-          options.logger,
-        ),
+            routerContext(context),
+          );
+          return guardSubscription(events, context, options);
+        } catch (error) {
+          context.release?.();
+          throw error;
+        }
+      },
     },
-  ).stop;
+    { verifyClient: limits.verifyClient },
+  );
+  limits.track(served.wsServer);
+  return served.stop;
 }
+
+/** What travels to the gateway and subgraphs: no socket, no slot. */
+const routerContext = ({ viewerId, clientAddress, correlationId }: OperationContext): RouterContext => ({ viewerId, clientAddress, correlationId });
 
 /** Bytes queued for a client that is not reading before the router gives up on it. */
 const MAX_UNSENT_BYTES = 1024 * 1024;
 
 /**
- * A client that stops reading must not make the router buffer without bound: once too much is waiting to be sent,
- * its socket is closed with a reason (and its subscriptions, here and on the subgraph, end with it).
+ * Each event of a client's subscription leaves through here: its errors pass the same masking as HTTP responses; a
+ * client that stops reading must not make the router buffer without bound, so once too much is waiting to be sent its
+ * socket is closed with a reason (and its subscriptions, here and on the subgraph, end with it); and when the
+ * subscription ends, however it ends, its slot is freed.
  */
-function closeWhenFarBehind<T>(events: AsyncIterableIterator<T>, socket: WebSocket | undefined, logger: Logger): AsyncIterableIterator<T> {
-  const guarded: AsyncIterableIterator<T> = {
+function guardSubscription(
+  events: AsyncIterableIterator<ExecutionResult>,
+  context: OperationContext,
+  options: Pick<WebSocketOptions, 'formatError' | 'logger'>,
+): AsyncIterableIterator<ExecutionResult> {
+  const { socket } = context.connection;
+  const finish = async () => {
+    context.release?.();
+    await events.return?.();
+    return { done: true as const, value: undefined };
+  };
+  const guarded: AsyncIterableIterator<ExecutionResult> = {
     next: async () => {
-      if (socket && socket.bufferedAmount > MAX_UNSENT_BYTES) {
-        logger.warn('closing a subscriber that stopped reading', { unsentBytes: socket.bufferedAmount });
+      if (socket.bufferedAmount > MAX_UNSENT_BYTES) {
+        options.logger.warn('closing a subscriber that stopped reading', { unsentBytes: socket.bufferedAmount });
         socket.close(4429, 'Too far behind: the client is not reading its subscription');
-        await events.return?.();
-        return { done: true, value: undefined };
+        return finish();
       }
-      return events.next();
+      const next = await events.next();
+      if (next.done) {
+        context.release?.();
+        return next;
+      }
+      return { done: false, value: maskResult(next.value, options.formatError) };
     },
-    return: async () => (await events.return?.()) ?? { done: true, value: undefined },
+    return: finish,
     throw: async (error) => {
+      context.release?.();
       if (events.throw) return events.throw(error);
       throw error;
     },

@@ -10,7 +10,8 @@ import { unauthenticated } from './errors.js';
  */
 const ALGORITHM = 'HS256';
 const ACCESS_AUDIENCE = 'twtr-api';
-const ASSERTION_AUDIENCE = 'twtr-subgraphs';
+/** An assertion is good for the one subgraph it was sent to: one captured on its way to users is refused by tweets. */
+const assertionAudience = (subgraph: string) => `twtr-subgraph:${subgraph}`;
 const ASSERTION_ISSUER = 'twtr-router';
 const ASSERTION_TTL_SECONDS = 60;
 
@@ -39,11 +40,17 @@ export function issueAccessToken(userId: string, secret: string, ttlSeconds: num
   return { token, expiresAt: new Date(expiresAtSeconds * 1000) };
 }
 
-/** The user id in a client's bearer token; UNAUTHENTICATED for anything malformed, forged, expired or unsigned. */
-export function verifyAccessToken(token: string, secret: string): string {
+/** Who a client's bearer token names, and until when. */
+export interface VerifiedAccessToken {
+  userId: string;
+  expiresAt: Date;
+}
+
+/** A client's bearer token; UNAUTHENTICATED for anything malformed, forged, expired or unsigned. */
+export function verifyAccessToken(token: string, secret: string): VerifiedAccessToken {
   const payload = verify(token, secret, { audience: ACCESS_AUDIENCE }, 'Your token is invalid or has expired.');
   if (typeof payload.sub !== 'string' || !payload.sub) throw unauthenticated('Your token is invalid or has expired.', 401);
-  return payload.sub;
+  return { userId: payload.sub, expiresAt: new Date(payload.exp! * 1000) };
 }
 
 /** What the router vouches for about one request. */
@@ -53,24 +60,24 @@ export interface RequestAssertion {
   clientAddress: string | null;
 }
 
-export function signRequestAssertion(assertion: RequestAssertion, secret: string): string {
+export function signRequestAssertion(assertion: RequestAssertion, secret: string, subgraph: string): string {
   const claims = {
     ...(assertion.viewerId ? { sub: assertion.viewerId } : {}),
     ...(assertion.clientAddress ? { ip: assertion.clientAddress } : {}),
   };
   return jwt.sign(claims, keyFor(secret), {
     algorithm: ALGORITHM,
-    audience: ASSERTION_AUDIENCE,
+    audience: assertionAudience(subgraph),
     issuer: ASSERTION_ISSUER,
     expiresIn: ASSERTION_TTL_SECONDS,
   });
 }
 
-export function verifyRequestAssertion(assertion: string, secret: string): RequestAssertion {
+export function verifyRequestAssertion(assertion: string, secret: string, subgraph: string): RequestAssertion {
   const payload = verify(
     assertion,
     secret,
-    { audience: ASSERTION_AUDIENCE, issuer: ASSERTION_ISSUER },
+    { audience: assertionAudience(subgraph), issuer: ASSERTION_ISSUER },
     'The request identity was not issued by the router.',
   );
   return {

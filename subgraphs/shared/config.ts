@@ -9,6 +9,23 @@ const DEV_INTERNAL_SECRET = 'dev-only-router-subgraph-secret-0123456789abc';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const secret = z.string().min(32, 'must be at least 32 bytes');
+const positive = z.coerce.number().int().positive();
+/** "on"/"off" style switches; unset means "the default for this NODE_ENV", decided in loadConfig. */
+const flag = z.enum(['true', 'false']).transform((value) => value === 'true').optional();
+
+/** A rate limit written `<count>/<seconds>`: at most count actions within any window of that many seconds. */
+export interface RateLimit {
+  max: number;
+  windowSeconds: number;
+}
+const rateLimit = z
+  .string()
+  .regex(/^\d{1,9}\/\d{1,9}$/, 'must be <count>/<seconds>, e.g. 100/900')
+  .transform((value): RateLimit => {
+    const [max, windowSeconds] = value.split('/').map(Number);
+    return { max, windowSeconds };
+  })
+  .refine((limit) => limit.max > 0 && limit.windowSeconds > 0, 'count and seconds must be positive');
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -27,10 +44,12 @@ const envSchema = z.object({
   INTERNAL_IDENTITY_SECRET: secret.default(DEV_INTERNAL_SECRET),
   /** Failed log-ins count against a username or client address for this long. */
   LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(900),
-  /** Failures within the window after which a username is refused with RATE_LIMITED. */
-  LOGIN_MAX_FAILURES_PER_USERNAME: z.coerce.number().int().positive().default(5),
-  /** Failures within the window after which a client address is refused with RATE_LIMITED. */
-  LOGIN_MAX_FAILURES_PER_CLIENT: z.coerce.number().int().positive().default(20),
+  /** Failures within the window after which one client address is refused for one username (RATE_LIMITED). */
+  LOGIN_MAX_FAILURES_PER_USERNAME_AND_CLIENT: positive.default(5),
+  /** Failures within the window, from all addresses together, after which a username is refused. */
+  LOGIN_MAX_FAILURES_PER_USERNAME: positive.default(100),
+  /** Failures within the window, on any usernames, after which a client address is refused. */
+  LOGIN_MAX_FAILURES_PER_CLIENT: positive.default(20),
   /** Failures after which each further attempt is answered more slowly. */
   LOGIN_SLOWDOWN_AFTER_FAILURES: z.coerce.number().int().min(0).default(3),
 
@@ -40,7 +59,35 @@ const envSchema = z.object({
   FEED_FANOUT_CHUNK_SIZE: z.coerce.number().int().positive().default(1_000),
   /** A timeline is trimmed back to its newest items after about one in this many inserts. */
   FEED_TRIM_EVERY: z.coerce.number().int().positive().default(16),
+  /** Per viewer (shared by every replica): posts, deletions, follows and unfollows together, profile changes. */
+  RATE_LIMIT_POST_TWEET: rateLimit.default({ max: 100, windowSeconds: 900 }),
+  RATE_LIMIT_DELETE_TWEET: rateLimit.default({ max: 100, windowSeconds: 900 }),
+  RATE_LIMIT_FOLLOW: rateLimit.default({ max: 200, windowSeconds: 900 }),
+  RATE_LIMIT_UPDATE_PROFILE: rateLimit.default({ max: 30, windowSeconds: 900 }),
+  /** Per client address: sign-ups (each costs an argon2 hash). */
+  RATE_LIMIT_SIGN_UP: rateLimit.default({ max: 20, windowSeconds: 3600 }),
+  /** Whether loopback addresses skip per-address limits; defaults to true except with NODE_ENV=production. */
+  RATE_LIMIT_EXEMPT_LOOPBACK: flag,
+
+  /** Where subgraphs listen. Loopback unless set: only the router is meant to be reachable (containers set 0.0.0.0). */
+  SUBGRAPH_BIND_ADDRESS: z.string().default('127.0.0.1'),
+  ROUTER_BIND_ADDRESS: z.string().default('0.0.0.0'),
   ROUTER_PORT: port.default(4000),
+  /** Operation limits, checked before an operation is planned (HTTP and websockets alike). */
+  ROUTER_MAX_TOKENS: positive.default(2_000),
+  ROUTER_MAX_DEPTH: positive.default(12),
+  ROUTER_MAX_ALIASES: positive.default(30),
+  ROUTER_MAX_DIRECTIVES: positive.default(10),
+  /** Each field costs 1; a field with `first` multiplies what it selects by `first` (20 when not given). */
+  ROUTER_MAX_COST: positive.default(5_000),
+  /** Websocket limits: open sockets (all, and per client address), subscriptions per socket and per viewer. */
+  ROUTER_WS_MAX_SOCKETS: positive.default(20_000),
+  ROUTER_WS_MAX_SOCKETS_PER_CLIENT: positive.default(16),
+  ROUTER_WS_MAX_SUBSCRIPTIONS_PER_SOCKET: positive.default(16),
+  ROUTER_WS_MAX_SUBSCRIPTIONS_PER_VIEWER: positive.default(32),
+  /** Introspection and the Apollo Sandbox landing page; default to on, except with NODE_ENV=production. */
+  ROUTER_INTROSPECTION: flag,
+  ROUTER_LANDING_PAGE: flag,
   /** How long the router reuses a viewer-independent entity fetch across subscribers of one event; 0 turns it off. */
   ROUTER_SHARED_FETCH_TTL_MS: z.coerce.number().int().min(0).default(1000),
   /** Proxy hops in front of the router whose X-Forwarded-For is believed (0: use the socket's address). */
@@ -55,7 +102,9 @@ const envSchema = z.object({
   FEED_URL: z.url().default('http://127.0.0.1:4004/graphql'),
 });
 
-export type Config = z.infer<typeof envSchema>;
+type ParsedEnv = z.infer<typeof envSchema>;
+type EnvironmentDefaults = 'RATE_LIMIT_EXEMPT_LOOPBACK' | 'ROUTER_INTROSPECTION' | 'ROUTER_LANDING_PAGE';
+export type Config = Omit<ParsedEnv, EnvironmentDefaults> & Record<EnvironmentDefaults, boolean>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -63,7 +112,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`invalid configuration:\n${problems.join('\n')}`);
   }
-  const config = parsed.data;
+  const development = parsed.data.NODE_ENV !== 'production';
+  const config: Config = {
+    ...parsed.data,
+    RATE_LIMIT_EXEMPT_LOOPBACK: parsed.data.RATE_LIMIT_EXEMPT_LOOPBACK ?? development,
+    ROUTER_INTROSPECTION: parsed.data.ROUTER_INTROSPECTION ?? development,
+    ROUTER_LANDING_PAGE: parsed.data.ROUTER_LANDING_PAGE ?? development,
+  };
   if (config.NODE_ENV === 'production') {
     const devDefaults = (['JWT_SECRET', 'INTERNAL_IDENTITY_SECRET'] as const).filter(
       (key) => config[key] === DEV_JWT_SECRET || config[key] === DEV_INTERNAL_SECRET,

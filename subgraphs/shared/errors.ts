@@ -8,6 +8,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** An operation over the router's depth, alias, directive or cost limits. */
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** More live subscriptions than a socket or a viewer may hold. */
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -20,6 +24,8 @@ export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
   ErrorCode.NOT_FOUND,
   ErrorCode.CONFLICT,
   ErrorCode.RATE_LIMITED,
+  ErrorCode.QUERY_TOO_COMPLEX,
+  ErrorCode.TOO_MANY_SUBSCRIPTIONS,
   // Produced by graphql-js / Apollo Server themselves for malformed operations.
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',

@@ -1,11 +1,21 @@
 import type { Server } from 'node:http';
 import type { ServerOptions } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type ServerOptions as WsServerOptions } from 'ws';
+
+/** Largest websocket message accepted (a subscribe message is a few KiB). */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 export interface GraphQLWebSocketServer {
   wsServer: WebSocketServer;
   stop(): Promise<void>;
+}
+
+export interface WebSocketServerOptions {
+  /** How often every client is pinged. Defaults to graphql-ws's 12 s. */
+  keepAliveMs?: number;
+  /** Admits or refuses an upgrade before the socket opens (ws's verifyClient). */
+  verifyClient?: WsServerOptions['verifyClient'];
 }
 
 /**
@@ -16,10 +26,10 @@ export interface GraphQLWebSocketServer {
 export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | undefined, E extends Record<PropertyKey, unknown>>(
   httpServer: Server,
   options: ServerOptions<P, Extra & Partial<E>>,
-  /** Defaults to graphql-ws's 12 s. */
-  keepAliveMs = 12_000,
+  { keepAliveMs = 12_000, verifyClient }: WebSocketServerOptions = {},
 ): GraphQLWebSocketServer {
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  // A bigger message closes its socket with 1009 before it is buffered further (ws's own default is 100 MiB).
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: MAX_MESSAGE_BYTES, verifyClient });
   const served = useServer<P, E>(options, wsServer, keepAliveMs);
   return {
     wsServer,

@@ -4,6 +4,7 @@ import { connectCassandra, type CassandraClient } from './cassandra.js';
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Outbox, OutboxRelay } from './outbox.js';
+import { RateLimiter, RateLimits } from './rate-limiter.js';
 import { startSubgraphServer, type RequestScope, type RunningServer } from './subgraph-server.js';
 
 /** What a subgraph is given: its own keyspace, the bus, its outbox, config and a logger. */
@@ -12,6 +13,8 @@ export interface Infrastructure {
   bus: EventBus;
   /** Records domain writes with their events (publishing subgraphs only; their keyspace has the outbox tables). */
   outbox: Outbox;
+  /** Per-viewer and per-client limits, counted in the subgraph's own keyspace (table rate_limit_hits). */
+  rateLimits: RateLimits;
   config: Config;
   logger: Logger;
 }
@@ -44,7 +47,8 @@ export async function startSubgraph<TContext extends object>(
   const outbox = new Outbox(cassandra, relay?.nudge);
   try {
     relay?.start();
-    const { resolvers, context, health } = await definition.setup({ cassandra, bus, outbox, config, logger });
+    const rateLimits = new RateLimits(new RateLimiter(cassandra), config);
+    const { resolvers, context, health } = await definition.setup({ cassandra, bus, outbox, rateLimits, config, logger });
     const server = await startSubgraphServer(
       {
         name: definition.name,
@@ -53,6 +57,7 @@ export async function startSubgraph<TContext extends object>(
         context,
         health,
         internalSecret: config.INTERNAL_IDENTITY_SECRET,
+        bindAddress: config.SUBGRAPH_BIND_ADDRESS,
         logger,
       },
       options.port,

@@ -8,11 +8,12 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import { parse, type GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from './auth.js';
+import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion, type RequestAssertion } from './auth.js';
 import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from './errors.js';
 import { serveGraphQLOverWebSocket } from './graphql-ws-server.js';
+import { MAX_BODY, maskResult, refuseUnreadableBodies, sendGraphQLError } from './http.js';
 import type { Logger } from './logger.js';
 
 /** What every subgraph knows about a request before its own context is added. */
@@ -35,6 +36,8 @@ export interface SubgraphOptions<TContext> {
   /** Extra fields for GET /health. */
   health?: () => Record<string, unknown>;
   internalSecret: string;
+  /** Where to listen: loopback unless the deployment needs more (SUBGRAPH_BIND_ADDRESS). */
+  bindAddress: string;
   logger: Logger;
 }
 
@@ -53,6 +56,23 @@ export function correlationIdFrom(headers: IncomingHttpHeaders): string {
 
 export function loadTypeDefs(schemaFile: URL) {
   return parse(readFileSync(schemaFile, 'utf8'));
+}
+
+/**
+ * The router's assertion on an HTTP request, verified for this subgraph; without a valid one the request is refused
+ * with 401 before its body is read. Only the router may call a subgraph.
+ */
+function requireRouterAssertion(subgraph: string, internalSecret: string): RequestHandler {
+  return (request, response, next) => {
+    const assertion = request.headers[REQUEST_ASSERTION_HEADER];
+    try {
+      if (typeof assertion !== 'string') throw unauthenticated('Only the router may call a subgraph.', 401);
+      response.locals.assertion = verifyRequestAssertion(assertion, internalSecret, subgraph);
+      next();
+    } catch (error) {
+      sendGraphQLError(response, 401, ErrorCode.UNAUTHENTICATED, (error as Error).message);
+    }
+  };
 }
 
 /** Keeps client-facing codes; anything else becomes INTERNAL_SERVER_ERROR without internals, logged. */
@@ -93,21 +113,18 @@ export async function startSubgraphServer<TContext extends object>(
   });
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    requireRouterAssertion(options.name, options.internalSecret),
+    express.json({ limit: MAX_BODY }),
     expressMiddleware(server, {
-      context: async ({ req }) => {
-        const assertion = req.headers[REQUEST_ASSERTION_HEADER];
-        if (Array.isArray(assertion)) throw unauthenticated('Only one request identity may be sent.', 401);
-        // Without the router's assertion a request is anonymous and has no known client address.
-        const { viewerId, clientAddress } = assertion
-          ? verifyRequestAssertion(assertion, options.internalSecret)
-          : { viewerId: null, clientAddress: null };
+      context: async ({ req, res }) => {
+        const { viewerId, clientAddress } = res.locals.assertion as RequestAssertion;
         return options.context({ viewerId, clientAddress, correlationId: correlationIdFrom(req.headers) });
       },
     }),
   );
+  app.use(refuseUnreadableBodies);
 
-  await new Promise<void>((resolve) => httpServer.listen(port, '0.0.0.0', resolve));
+  await new Promise<void>((resolve) => httpServer.listen(port, options.bindAddress, resolve));
   const { port: boundPort } = httpServer.address() as AddressInfo;
   const url = `http://127.0.0.1:${boundPort}/graphql`;
   logger.info('subgraph listening', { subgraph: options.name, url });
@@ -127,14 +144,13 @@ export async function startSubgraphServer<TContext extends object>(
  * (4403, or an UNAUTHENTICATED error for that subscription alone).
  */
 function serveSubscriptions<TContext extends object>(httpServer: Server, schema: GraphQLSchema, options: SubgraphOptions<TContext>) {
+  const mask = maskUnexpectedErrors(options.logger);
   const connectionScopes = new WeakMap<object, RequestScope>();
   const subscriptionScopes = new WeakMap<object, RequestScope>();
-  const verify = (assertion: unknown): RequestScope => ({
-    ...(typeof assertion === 'string'
-      ? verifyRequestAssertion(assertion, options.internalSecret)
-      : { viewerId: null, clientAddress: null }),
-    correlationId: randomUUID(),
-  });
+  const verify = (assertion: unknown): RequestScope => {
+    if (typeof assertion !== 'string') throw unauthenticated('Only the router may call a subgraph.');
+    return { ...verifyRequestAssertion(assertion, options.internalSecret, options.name), correlationId: randomUUID() };
+  };
   return serveGraphQLOverWebSocket<{ assertion?: string }, Record<PropertyKey, never>>(httpServer, {
     schema,
     onConnect: (ctx) => {
@@ -155,7 +171,7 @@ function serveSubscriptions<TContext extends object>(httpServer: Server, schema:
         return [error as GraphQLError];
       }
     },
-    context: (ctx, _id, payload) =>
-      options.context(subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra) ?? verify(undefined)),
+    context: (ctx, _id, payload) => options.context(subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra)!),
+    onNext: (_ctx, _id, _payload, _args, result) => maskResult(result, mask),
   }).stop;
 }

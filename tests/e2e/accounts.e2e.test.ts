@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { TEST_ENV } from '../support/env.js';
 import { codes, gql, ok, signUp, uniqueClientAddress, uniqueUsername } from '../support/client.js';
 
 const SIGN_UP = `mutation ($username: String!) {
@@ -41,7 +42,7 @@ describe('updateProfile', () => {
 });
 
 describe('log-in throttling', () => {
-  it('refuses a username with RATE_LIMITED after repeated wrong passwords, even the right one, for a while', async () => {
+  it('refuses a guessing address with RATE_LIMITED for that username, even the right password, while its owner logs in elsewhere', async () => {
     const victim = await signUp('victim');
     const attacker = uniqueClientAddress();
     const attempts = await Promise.all(
@@ -49,15 +50,27 @@ describe('log-in throttling', () => {
     );
     expect(attempts.flatMap(codes)).toEqual(Array(5).fill('UNAUTHENTICATED'));
 
-    const refused = await gql(LOG_IN, { username: victim.username, password: 'correct horse battery' }, { clientAddress: uniqueClientAddress() });
+    const refused = await gql(LOG_IN, { username: victim.username, password: 'correct horse battery' }, { clientAddress: attacker });
     expect(codes(refused)).toEqual(['RATE_LIMITED']);
     const retryAfter = (refused.errors?.[0].extensions as { retryAfterSeconds?: number }).retryAfterSeconds;
     expect(retryAfter).toBeGreaterThan(800);
     expect(retryAfter).toBeLessThanOrEqual(900);
 
-    // Other accounts are not affected by this username's lock.
+    // The owner, from their own address, is not locked out by someone else's guessing; nor are other accounts.
+    await ok(LOG_IN, { username: victim.username, password: 'correct horse battery' }, { clientAddress: uniqueClientAddress() });
     const bystander = await signUp('bystand');
     await ok(LOG_IN, { username: bystander.username, password: 'correct horse battery' }, { clientAddress: attacker });
+  });
+
+  it('refuses a username guessed from many addresses once its ceiling is reached', async () => {
+    const victim = await signUp('spread');
+    const ceiling = Number(TEST_ENV.LOGIN_MAX_FAILURES_PER_USERNAME);
+    const attempts = await Promise.all(
+      Array.from({ length: ceiling }, () => gql(LOG_IN, { username: victim.username, password: 'wrong guess' }, { clientAddress: uniqueClientAddress() })),
+    );
+    expect(attempts.flatMap(codes)).toEqual(Array(ceiling).fill('UNAUTHENTICATED'));
+    const refused = await gql(LOG_IN, { username: victim.username, password: 'correct horse battery' }, { clientAddress: uniqueClientAddress() });
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
   });
 
   it('refuses a client that fails on many usernames, while other clients log in', async () => {

@@ -13,30 +13,33 @@ import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp } from '.
 describe('the trust boundary', () => {
   it('drops a viewer header sent by a client to the router', async () => {
     const victim = await signUp('victim');
-    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign');
+    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign', 'users');
     const response = await gql(`{ me { id } }`, {}, { headers: { [REQUEST_ASSERTION_HEADER]: forged } });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
   });
 
   it('refuses a forged viewer header sent straight to a subgraph', async () => {
     const victim = await signUp('victim');
-    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign');
+    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign', 'users');
     const response = await gql(`{ me { id } }`, {}, { url: inject('subgraphUrls').users, headers: { [REQUEST_ASSERTION_HEADER]: forged } });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
   });
 
   it('refuses forged identities on websockets straight to a subgraph', async () => {
     const victim = await signUp('victim');
-    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign');
+    const forged = signRequestAssertion({ viewerId: victim.id, clientAddress: null }, 'a guessed secret that is long enough to sign', 'feed');
     const feedSocket = inject('subgraphUrls').feed.replace(/^http/, 'ws');
+    const closeCode = (connectionParams?: Record<string, unknown>) =>
+      new Promise<number>((resolve) => {
+        const client = createClient({ url: feedSocket, webSocketImpl: WebSocket, connectionParams, lazy: false, retryAttempts: 0, onNonLazyError: () => undefined, on: { closed: (event) => resolve((event as CloseEvent).code) } });
+        void client;
+      });
+    expect(await closeCode({ assertion: forged })).toBe(4403);
+    expect(await closeCode()).toBe(4403);
 
-    const closed = await new Promise<number>((resolve) => {
-      const client = createClient({ url: feedSocket, webSocketImpl: WebSocket, connectionParams: { assertion: forged }, lazy: false, retryAttempts: 0, onNonLazyError: () => undefined, on: { closed: (event) => resolve((event as CloseEvent).code) } });
-      void client;
-    });
-    expect(closed).toBe(4403);
-
-    const client = createClient({ url: feedSocket, webSocketImpl: WebSocket, retryAttempts: 0 });
+    // A connection the router opened (its own assertion) still cannot carry a forged viewer.
+    const routerAssertion = signRequestAssertion({ viewerId: null, clientAddress: null }, loadConfig().INTERNAL_IDENTITY_SECRET, 'feed');
+    const client = createClient({ url: feedSocket, webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { assertion: routerAssertion } });
     try {
       // graphql-ws rejects with the errors of a refused subscription (or yields them, for errors during execution).
       const errorCodes = async (extensions?: Record<string, unknown>) => {

@@ -9,6 +9,7 @@ import { connectEventBus, type EventBus } from '../../subgraphs/shared/bus.js';
 import type { CassandraClient } from '../../subgraphs/shared/cassandra.js';
 import { createEvent } from '../../subgraphs/shared/events.js';
 import { Outbox, OutboxRelay } from '../../subgraphs/shared/outbox.js';
+import { RateLimiter, RateLimits } from '../../subgraphs/shared/rate-limiter.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { TweetsService } from '../../subgraphs/tweets/src/service.js';
 import { eventually } from '../support/client.js';
@@ -83,7 +84,7 @@ describe('the transactional outbox', () => {
   it('accepts posts while RabbitMQ is unreachable and delivers their events, in order, once it is back', async () => {
     received.length = 0;
     const tweets = new TweetsService(
-      { tweets: new TweetRepository(cassandra), outbox },
+      { tweets: new TweetRepository(cassandra), outbox, rateLimits: new RateLimits(new RateLimiter(cassandra), testConfig()) },
       { viewerId: randomUUID(), clientAddress: null, correlationId: 'outbox-test' },
     );
     proxy.cut();
@@ -110,7 +111,9 @@ describe('the transactional outbox', () => {
     const events = [9, 10].map(tweetCreated);
     for (const event of events) await new Outbox(cassandra, successor.nudge).commit([], [event]);
     successor.start();
-    await eventually(async () => expect(firstOccurrences(received)).toEqual(events.map((event) => event.id)));
+    // Delivery is at least once: the successor may publish again what its predecessor sent just before it stopped.
+    const ids = events.map((event) => event.id);
+    await eventually(async () => expect(firstOccurrences(received).filter((id) => ids.includes(id))).toEqual(ids));
   });
 });
 

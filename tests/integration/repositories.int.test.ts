@@ -102,9 +102,10 @@ describe('FollowRepository', () => {
   it('claims a relationship once and reports when it began', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
     const claims = await Promise.all(Array.from({ length: 5 }, () => follows.claimFollow(b, a)));
-    expect(new Set(claims.map(String)).size).toBe(1);
+    expect(new Set(claims.map((claim) => String(claim.followedAt))).size).toBe(1);
+    expect(claims.filter((claim) => claim.isNew)).toHaveLength(1);
     expect(await follows.followedAmong(b, [a, randomUUID()])).toEqual(new Set([a]));
-    expect(String(await follows.releaseFollow(b, a))).toBe(String(claims[0]));
+    expect(String(await follows.releaseFollow(b, a))).toBe(String(claims[0].followedAt));
     expect(await follows.releaseFollow(b, a)).toBeNull();
     expect(await follows.followedAmong(b, [a])).toEqual(new Set());
   });
@@ -113,7 +114,7 @@ describe('FollowRepository', () => {
     const followee = randomUUID();
     const followerIds = [randomUUID(), randomUUID(), randomUUID()];
     for (const followerId of followerIds) {
-      const followedAt = await follows.claimFollow(followerId, followee);
+      const { followedAt } = await follows.claimFollow(followerId, followee);
       await apply(session, follows.followRows(followerId, followee, followedAt));
     }
     const first = await follows.followersOf(followee, { limit: 2 });

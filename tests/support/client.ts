@@ -50,6 +50,7 @@ export interface TestUser {
   token: string;
 }
 
+/** A new user, signed up from an address of its own (so sign-up limits per address never bind ordinary tests). */
 export async function signUp(prefix = 'u', displayName = `Test ${prefix}`): Promise<TestUser> {
   const username = uniqueUsername(prefix);
   const data = await ok(
@@ -57,6 +58,7 @@ export async function signUp(prefix = 'u', displayName = `Test ${prefix}`): Prom
       signUp(username: $username, password: "correct horse battery", displayName: $displayName) { token user { id username } }
     }`,
     { username, displayName },
+    { clientAddress: uniqueClientAddress() },
   );
   return { id: data.signUp.user.id, username, token: data.signUp.token };
 }

@@ -8,6 +8,14 @@ export const TEST_ENV = {
   LOG_LEVEL: 'error',
   ROUTER_TRUST_PROXY: '1',
   LOGIN_MAX_FAILURES_PER_CLIENT: '8',
+  LOGIN_MAX_FAILURES_PER_USERNAME: '12',
+  // Per viewer and per client address (tests sign up from a fresh address each time, see client.ts).
+  RATE_LIMIT_POST_TWEET: '40/60',
+  RATE_LIMIT_SIGN_UP: '30/60',
+  // Websocket caps low enough to reach; loopback clients (tests that send no X-Forwarded-For) are exempt per address.
+  ROUTER_WS_MAX_SOCKETS_PER_CLIENT: '4',
+  ROUTER_WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3',
+  ROUTER_WS_MAX_SUBSCRIPTIONS_PER_VIEWER: '5',
   // Small numbers so tests reach them: authors with more than 5 followers are merged at read time, audiences of more
   // than 2 go through the fan-out work queue, and timelines are trimmed after about one insert in four.
   FEED_FANOUT_THRESHOLD: '5',

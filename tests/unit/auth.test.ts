@@ -9,7 +9,7 @@ const unauthenticated = expect.objectContaining({ extensions: expect.objectConta
 describe('access tokens', () => {
   it('carry the user id and expire when they say', () => {
     const { token, expiresAt } = issueAccessToken('user-1', secret, 3600);
-    expect(verifyAccessToken(token, secret)).toBe('user-1');
+    expect(verifyAccessToken(token, secret)).toEqual({ userId: 'user-1', expiresAt });
     expect(Math.abs(expiresAt.getTime() - (Date.now() + 3_600_000))).toBeLessThan(2000);
     expect((jwt.decode(token) as jwt.JwtPayload).exp).toBe(expiresAt.getTime() / 1000);
   });
@@ -20,7 +20,7 @@ describe('access tokens', () => {
     ['without exp', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, secret)],
     ['with alg none', () => jwt.sign({ sub: 'u', aud: 'twtr-api', exp: 9999999999 }, '', { algorithm: 'none' })],
     ['HS512 instead of HS256', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, secret, { algorithm: 'HS512', expiresIn: 60 })],
-    ['a request assertion, not an access token', () => signRequestAssertion({ viewerId: 'u', clientAddress: null }, secret)],
+    ['a request assertion, not an access token', () => signRequestAssertion({ viewerId: 'u', clientAddress: null }, secret, 'users')],
     ['malformed', () => 'a.b.c'],
   ])('are refused when %s', (_case, makeToken) => {
     expect(() => verifyAccessToken(makeToken(), secret)).toThrowError(unauthenticated);
@@ -29,14 +29,19 @@ describe('access tokens', () => {
 
 describe('request assertions (router to subgraph)', () => {
   it('carry the viewer and client address, and verify only with the shared secret', () => {
-    const assertion = signRequestAssertion({ viewerId: 'user-1', clientAddress: '203.0.113.7' }, secret);
-    expect(verifyRequestAssertion(assertion, secret)).toEqual({ viewerId: 'user-1', clientAddress: '203.0.113.7' });
-    expect(verifyRequestAssertion(signRequestAssertion({ viewerId: null, clientAddress: null }, secret), secret)).toEqual({
+    const assertion = signRequestAssertion({ viewerId: 'user-1', clientAddress: '203.0.113.7' }, secret, 'users');
+    expect(verifyRequestAssertion(assertion, secret, 'users')).toEqual({ viewerId: 'user-1', clientAddress: '203.0.113.7' });
+    expect(verifyRequestAssertion(signRequestAssertion({ viewerId: null, clientAddress: null }, secret, 'feed'), secret, 'feed')).toEqual({
       viewerId: null,
       clientAddress: null,
     });
-    expect(() => verifyRequestAssertion(assertion, 'a different secret, also 32 bytes+')).toThrowError(unauthenticated);
-    expect(() => verifyRequestAssertion(issueAccessToken('user-1', secret, 60).token, secret)).toThrowError(unauthenticated);
+    expect(() => verifyRequestAssertion(assertion, 'a different secret, also 32 bytes+', 'users')).toThrowError(unauthenticated);
+    expect(() => verifyRequestAssertion(issueAccessToken('user-1', secret, 60).token, secret, 'users')).toThrowError(unauthenticated);
+  });
+
+  it('are good only for the subgraph they were sent to', () => {
+    const forUsers = signRequestAssertion({ viewerId: 'user-1', clientAddress: null }, secret, 'users');
+    expect(() => verifyRequestAssertion(forUsers, secret, 'tweets')).toThrowError(unauthenticated);
   });
 });
 

@@ -26,21 +26,22 @@ export class FollowRepository {
     return result.rowLength > 0;
   }
 
-  /** Starts the relationship unless it exists; either way returns when it began. */
-  async claimFollow(followerId: string, followeeId: string): Promise<TimeUuid> {
+  /** Starts the relationship unless it exists; either way returns when it began, and whether this call began it. */
+  async claimFollow(followerId: string, followeeId: string): Promise<{ followedAt: TimeUuid; isNew: boolean }> {
     const followedAt = cql.TimeUuid.now();
     try {
       const result = await this.cassandra.execute(
         'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
         [followerId, followeeId, followedAt, followedAt.getDate()],
       );
-      if (result.wasApplied()) return followedAt;
-      return result.first().get('followed_at') ?? followedAt;
+      if (result.wasApplied()) return { followedAt, isNew: true };
+      return { followedAt: result.first().get('followed_at') ?? followedAt, isNew: false };
     } catch (error) {
       if (!outcomeUnknown(error)) throw error;
       const current = await this.currentFollow(followerId, followeeId);
       if (current === undefined) return this.claimFollow(followerId, followeeId);
-      return current ?? followedAt;
+      // Ours if the stored start is the one this call wrote; either way the caller checks its rows before publishing.
+      return { followedAt: current ?? followedAt, isNew: current?.equals(followedAt) ?? true };
     }
   }
 

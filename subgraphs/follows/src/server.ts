@@ -11,8 +11,8 @@ export const followsSubgraph: SubgraphDefinition<Context> = {
   name: 'follows',
   publishesEvents: true,
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, bus, outbox }) {
-    const deps = { follows: new FollowRepository(cassandra), outbox };
+  async setup({ cassandra, bus, outbox, rateLimits }) {
+    const deps = { follows: new FollowRepository(cassandra), outbox, rateLimits };
     await consumeFollowsEvents(bus, deps.follows);
     return { resolvers, context: (scope) => ({ ...scope, services: { follows: new FollowsService(deps, scope) } }) };
   },

@@ -3,6 +3,7 @@ import { badUserInput, notFound, unauthenticated } from '../../shared/errors.js'
 import { isUuid } from '../../shared/ids.js';
 import type { Outbox } from '../../shared/outbox.js';
 import { pageRequest, toConnection } from '../../shared/paging.js';
+import type { RateLimits } from '../../shared/rate-limiter.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
 import { followEvents } from './events.js';
 import type { UserReference } from './model.js';
@@ -11,6 +12,7 @@ import { versionOf, type FollowRepository, type Relationship } from './repositor
 export interface FollowsServiceDeps {
   follows: FollowRepository;
   outbox: Outbox;
+  rateLimits: RateLimits;
 }
 
 type PageArgs = { first?: number | null; after?: string | null };
@@ -34,12 +36,14 @@ export class FollowsService {
   ) {}
 
   /**
-   * The viewer follows userId. Repeating it rewrites the same rows at the same version and records the event again,
-   * which consumers absorb (and which repairs anything a crash interrupted).
+   * The viewer follows userId. Following someone already followed changes nothing and publishes nothing, unless the
+   * first follow died between claiming the relationship and writing it: then this one finishes it.
    */
   async follow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
-    const followedAt = await this.deps.follows.claimFollow(viewerId, userId);
+    await this.deps.rateLimits.perViewer('follow', viewerId);
+    const { followedAt, isNew } = await this.deps.follows.claimFollow(viewerId, userId);
+    if (!isNew && (await this.deps.follows.leftoverFollow(viewerId, userId))?.equals(followedAt)) return { id: userId };
     const version = versionOf(followedAt);
     await this.deps.outbox.commit(
       this.deps.follows.followRows(viewerId, userId, followedAt),
@@ -55,6 +59,7 @@ export class FollowsService {
    */
   async unfollow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
+    await this.deps.rateLimits.perViewer('follow', viewerId);
     const followedAt =
       (await this.deps.follows.releaseFollow(viewerId, userId)) ?? (await this.deps.follows.leftoverFollow(viewerId, userId));
     if (!followedAt) return { id: userId };

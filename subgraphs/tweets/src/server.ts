@@ -10,8 +10,8 @@ export const tweetsSubgraph: SubgraphDefinition<Context> = {
   name: 'tweets',
   publishesEvents: true,
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, outbox }) {
-    const deps = { tweets: new TweetRepository(cassandra), outbox };
+  async setup({ cassandra, outbox, rateLimits }) {
+    const deps = { tweets: new TweetRepository(cassandra), outbox, rateLimits };
     return { resolvers, context: (scope) => ({ ...scope, services: { tweets: new TweetsService(deps, scope) } }) };
   },
 };

@@ -3,6 +3,7 @@ import { forbidden, notFound, unauthenticated } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
 import type { Outbox } from '../../shared/outbox.js';
 import { pageRequest, toConnection } from '../../shared/paging.js';
+import type { RateLimits } from '../../shared/rate-limiter.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
 import { tweetEvents } from './events.js';
 import type { TweetModel } from './model.js';
@@ -12,6 +13,7 @@ import { validateTweetText } from './rules.js';
 export interface TweetsServiceDeps {
   tweets: TweetRepository;
   outbox: Outbox;
+  rateLimits: RateLimits;
 }
 
 /** Tweets: posting, deleting and reading. One instance per request (it holds the request's dataloaders). */
@@ -31,14 +33,10 @@ export class TweetsService {
 
   async post(text: string): Promise<TweetModel> {
     const authorId = this.requireViewer();
+    validateTweetText(text);
+    await this.deps.rateLimits.perViewer('postTweet', authorId);
     const createdAt = new Date();
-    const tweet: TweetModel = {
-      id: this.deps.tweets.newId(createdAt),
-      authorId,
-      text: validateTweetText(text),
-      createdAt,
-      deletedAt: null,
-    };
+    const tweet: TweetModel = { id: this.deps.tweets.newId(createdAt), authorId, text, createdAt, deletedAt: null };
     await this.deps.outbox.commit(this.deps.tweets.insert(tweet), [tweetEvents.created(tweet, this.scope.correlationId)]);
     return tweet;
   }
@@ -50,6 +48,7 @@ export class TweetsService {
     if (!tweet) throw notFound('There is no such tweet.');
     if (tweet.authorId !== viewerId) throw forbidden('Only its author can delete a tweet.');
     if (tweet.deletedAt) return true;
+    await this.deps.rateLimits.perViewer('deleteTweet', viewerId);
     await this.deps.outbox.commit(this.deps.tweets.markDeleted(tweet, new Date()), [
       tweetEvents.deleted(tweet, this.scope.correlationId),
     ]);

@@ -88,25 +88,4 @@ export class UserRepository {
       createdAt: row.get('created_at'),
     }));
   }
-
-  async recordLoginFailure(subject: string, ttlSeconds: number): Promise<void> {
-    await this.cassandra.execute('INSERT INTO login_failures (subject, failed_at) VALUES (?, now()) USING TTL ?', [
-      subject,
-      ttlSeconds,
-    ]);
-  }
-
-  /** Times of the subject's unexpired failures, newest first, at most `limit` of them. */
-  async recentLoginFailures(subject: string, limit: number): Promise<Date[]> {
-    const result = await this.cassandra.execute('SELECT failed_at FROM login_failures WHERE subject = ? LIMIT ?', [
-      subject,
-      limit,
-    ]);
-    return result.rows.map((row) => (row.get('failed_at') as InstanceType<typeof cql.TimeUuid>).getDate());
-  }
-
-  /** One partition tombstone, not one per row. */
-  async clearLoginFailures(subject: string): Promise<void> {
-    await this.cassandra.execute('DELETE FROM login_failures WHERE subject = ?', [subject]);
-  }
 }

@@ -4,6 +4,13 @@ import { badUserInput } from '../../shared/errors.js';
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]{1,15}$/;
 export const PASSWORD_LENGTH = { min: 8, max: 128 } as const;
 export const DISPLAY_NAME_MAX = 50;
+/**
+ * Raw sizes in UTF-16 code units, checked before anything that grows with the input (trimming, counting code points,
+ * hashing): a code point is at most 2 units, and a display name may carry some surrounding whitespace.
+ */
+const PASSWORD_MAX_UNITS = 2 * PASSWORD_LENGTH.max;
+const DISPLAY_NAME_MAX_UNITS = 4 * DISPLAY_NAME_MAX;
+const USERNAME_MAX_LENGTH = 15;
 
 export interface SignUpInput {
   username: string;
@@ -14,10 +21,22 @@ export interface SignUpInput {
 /** Usernames are unique case-insensitively and shown as typed. */
 export const usernameKey = (username: string) => username.toLowerCase();
 
+/** A username as asked for in a lookup: too long to be anyone's is refused; otherwise null when it cannot exist. */
+export function usernameForLookup(username: string): string | null {
+  if (username.length > USERNAME_MAX_LENGTH) throw badUserInput('username', `A username is at most ${USERNAME_MAX_LENGTH} characters.`);
+  return USERNAME_PATTERN.test(username) ? usernameKey(username) : null;
+}
+
+/** A password as given to log in: bounded before it is hashed. */
+export function checkPasswordSize(password: string): void {
+  if (password.length > PASSWORD_MAX_UNITS) throw badUserInput('password', `A password is at most ${PASSWORD_LENGTH.max} characters.`);
+}
+
 export function validateSignUp(input: SignUpInput): SignUpInput {
-  if (!USERNAME_PATTERN.test(input.username)) {
+  if (input.username.length > USERNAME_MAX_LENGTH || !USERNAME_PATTERN.test(input.username)) {
     throw badUserInput('username', 'A username is 1 to 15 letters, digits or underscores.');
   }
+  checkPasswordSize(input.password);
   const passwordLength = [...input.password].length;
   if (passwordLength < PASSWORD_LENGTH.min || passwordLength > PASSWORD_LENGTH.max) {
     throw badUserInput('password', `A password is ${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters.`);
@@ -27,6 +46,9 @@ export function validateSignUp(input: SignUpInput): SignUpInput {
 
 /** Display names are trimmed, then 1–50 characters. */
 export function validateDisplayName(displayName: string): string {
+  if (displayName.length > DISPLAY_NAME_MAX_UNITS) {
+    throw badUserInput('displayName', `A display name is 1 to ${DISPLAY_NAME_MAX} characters.`);
+  }
   const trimmed = displayName.trim();
   const length = [...trimmed].length;
   if (length < 1 || length > DISPLAY_NAME_MAX) {
@@ -35,18 +57,11 @@ export function validateDisplayName(displayName: string): string {
   return trimmed;
 }
 
-/** How failed log-ins are throttled, per username and per client address. */
-export interface ThrottlePolicy {
-  maxFailures: number;
-  slowdownAfter: number;
-}
-
 const SLOWDOWN_BASE_MS = 250;
 const SLOWDOWN_MAX_MS = 4_000;
 
-/** With this many recent failures: refuse the attempt, or answer it after a delay that doubles with each failure. */
-export function throttleDecision(recentFailures: number, policy: ThrottlePolicy): { refuse: boolean; delayMs: number } {
-  if (recentFailures >= policy.maxFailures) return { refuse: true, delayMs: 0 };
-  if (recentFailures < policy.slowdownAfter) return { refuse: false, delayMs: 0 };
-  return { refuse: false, delayMs: Math.min(SLOWDOWN_BASE_MS * 2 ** (recentFailures - policy.slowdownAfter), SLOWDOWN_MAX_MS) };
+/** How long to wait before checking a password after this many recent failures: nothing, then doubling, capped. */
+export function slowdownMs(recentFailures: number, slowdownAfter: number): number {
+  if (recentFailures < slowdownAfter) return 0;
+  return Math.min(SLOWDOWN_BASE_MS * 2 ** (recentFailures - slowdownAfter), SLOWDOWN_MAX_MS);
 }

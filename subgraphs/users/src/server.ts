@@ -11,15 +11,17 @@ export const usersSubgraph: SubgraphDefinition<Context> = {
   name: 'users',
   publishesEvents: true,
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, outbox, config }) {
-    const users = new UserRepository(cassandra);
+  async setup({ cassandra, outbox, rateLimits, config }) {
     const deps = {
-      users,
+      users: new UserRepository(cassandra),
       outbox,
-      loginThrottle: new LoginThrottle(users, {
+      rateLimits,
+      loginThrottle: new LoginThrottle(rateLimits.limiter, {
         windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
-        perUsername: { maxFailures: config.LOGIN_MAX_FAILURES_PER_USERNAME, slowdownAfter: config.LOGIN_SLOWDOWN_AFTER_FAILURES },
-        perClient: { maxFailures: config.LOGIN_MAX_FAILURES_PER_CLIENT, slowdownAfter: config.LOGIN_SLOWDOWN_AFTER_FAILURES },
+        maxPerUsernameAndClient: config.LOGIN_MAX_FAILURES_PER_USERNAME_AND_CLIENT,
+        maxPerUsername: config.LOGIN_MAX_FAILURES_PER_USERNAME,
+        maxPerClient: config.LOGIN_MAX_FAILURES_PER_CLIENT,
+        slowdownAfter: config.LOGIN_SLOWDOWN_AFTER_FAILURES,
       }),
       jwtSecret: config.JWT_SECRET,
       tokenTtlSeconds: config.JWT_TTL_SECONDS,

@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import { issueAccessToken } from '../../shared/auth.js';
 import { conflict, unauthenticated } from '../../shared/errors.js';
 import { isUuid } from '../../shared/ids.js';
+import type { RateLimits } from '../../shared/rate-limiter.js';
 import type { RequestScope } from '../../shared/subgraph-server.js';
 import type { Outbox } from '../../shared/outbox.js';
 import { userEvents } from './events.js';
@@ -10,12 +11,13 @@ import type { LoginThrottle } from './login-throttle.js';
 import type { AuthPayloadModel, UserModel } from './model.js';
 import { hashPassword, passwordMatches, UNKNOWN_USER_HASH } from './passwords.js';
 import type { StoredUser, UserRepository } from './repository.js';
-import { USERNAME_PATTERN, usernameKey, validateDisplayName, validateSignUp, type SignUpInput } from './rules.js';
+import { checkPasswordSize, usernameForLookup, usernameKey, validateDisplayName, validateSignUp, type SignUpInput } from './rules.js';
 
 export interface UsersServiceDeps {
   users: UserRepository;
   outbox: Outbox;
   loginThrottle: LoginThrottle;
+  rateLimits: RateLimits;
   jwtSecret: string;
   tokenTtlSeconds: number;
 }
@@ -38,6 +40,8 @@ export class UsersService {
 
   async signUp(input: SignUpInput): Promise<AuthPayloadModel> {
     const { username, password, displayName } = validateSignUp(input);
+    // Before the password is hashed: that is what makes a sign-up expensive.
+    await this.deps.rateLimits.perClient('signUp', this.scope.clientAddress);
     const user: StoredUser = {
       id: randomUUID(),
       username,
@@ -62,17 +66,15 @@ export class UsersService {
   }
 
   async logIn(username: string, password: string): Promise<AuthPayloadModel> {
-    // A name that breaks the rules cannot have an account; its failures still count, under one shared key.
-    const key = USERNAME_PATTERN.test(username) ? usernameKey(username) : '(invalid)';
-    await this.deps.loginThrottle.beforeAttempt(key, this.scope.clientAddress);
+    checkPasswordSize(password);
+    // A name that breaks the rules cannot have an account; its attempts still count, under one shared key.
+    const key = usernameForLookup(username) ?? '(invalid)';
+    const attempt = await this.deps.loginThrottle.attempt(key, this.scope.clientAddress);
     const userId = key === '(invalid)' ? null : await this.deps.users.findIdByUsername(key);
     const user = userId ? await this.byId.load(userId) : null;
     const matches = await passwordMatches(user?.passwordHash ?? UNKNOWN_USER_HASH, password);
-    if (!user || !matches) {
-      await this.deps.loginThrottle.failed(key, this.scope.clientAddress);
-      throw unauthenticated(BAD_CREDENTIALS);
-    }
-    await this.deps.loginThrottle.succeeded(key);
+    if (!user || !matches) throw unauthenticated(BAD_CREDENTIALS);
+    await attempt.succeeded();
     return this.authPayload(user);
   }
 
@@ -80,6 +82,7 @@ export class UsersService {
     const viewer = await this.me();
     if (changes.displayName === undefined || changes.displayName === null) return viewer;
     const displayName = validateDisplayName(changes.displayName);
+    await this.deps.rateLimits.perViewer('updateProfile', viewer.id);
     await this.deps.users.updateDisplayName(viewer.id, displayName);
     this.byId.clear(viewer.id);
     return { ...viewer, displayName };
@@ -93,7 +96,9 @@ export class UsersService {
   }
 
   async byUsername(username: string): Promise<UserModel | null> {
-    const userId = await this.deps.users.findIdByUsername(usernameKey(username));
+    const key = usernameForLookup(username);
+    if (!key) return null;
+    const userId = await this.deps.users.findIdByUsername(key);
     return userId ? this.byIdOrNull(userId) : null;
   }
 

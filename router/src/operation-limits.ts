@@ -1,0 +1,65 @@
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import { GraphQLError, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
+import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { ErrorCode } from '../../subgraphs/shared/errors.js';
+
+/** How big an operation may be; checked after parsing and validation, before the router plans or runs it. */
+export interface OperationLimits {
+  /** Lexical tokens in the document, enforced by the parser itself (`parse(..., { maxTokens })`). */
+  maxTokens: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  /** Each field costs 1; a field taking `first` multiplies what it selects by `first`. */
+  maxCost: number;
+}
+
+/** What lists return when `first` is not given (the subgraphs' default page). */
+const DEFAULT_PAGE_SIZE = 20;
+
+/** A field with a `first` argument returns up to `first` of what it selects. */
+const pageEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+  if (!field.args.some((arg) => arg.name === 'first')) return undefined;
+  const first = typeof args.first === 'number' && args.first > 0 ? args.first : DEFAULT_PAGE_SIZE;
+  return 1 + first * childComplexity;
+};
+
+const tooComplex = (message: string) =>
+  new GraphQLError(message.replace(/^Syntax Error: /, ''), { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, http: { status: 400 } } });
+
+/**
+ * Shape limits (graphql-armor's rules) and a cost limit (graphql-query-complexity) for one operation. Run on a parsed
+ * and validated document, so the work is bounded by the token limit. Returns the first limit broken, if any.
+ */
+export function operationLimitError(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined,
+  limits: OperationLimits,
+): GraphQLError | undefined {
+  const report = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
+  const [shapeError] = validate(
+    schema,
+    document,
+    [
+      maxDepthRule({ n: limits.maxDepth, ...report }),
+      maxAliasesRule({ n: limits.maxAliases, ...report }),
+      maxDirectivesRule({ n: limits.maxDirectives, ...report }),
+    ],
+    { maxErrors: 1 },
+  );
+  if (shapeError) return tooComplex(shapeError.message);
+
+  let cost: number;
+  try {
+    cost = getComplexity({ schema, query: document, variables, operationName, estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })] });
+  } catch (error) {
+    // Variables that do not fit the operation; execution would refuse them too, but nothing unmeasured runs.
+    return new GraphQLError((error as Error).message, { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } });
+  }
+  if (cost > limits.maxCost) return tooComplex(`The operation's cost is ${cost}, above the limit of ${limits.maxCost}: ask for fewer or smaller pages.`);
+  return undefined;
+}

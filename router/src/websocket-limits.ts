@@ -1,0 +1,98 @@
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError } from 'graphql';
+import type { VerifyClientCallbackAsync, WebSocket, WebSocketServer } from 'ws';
+import { isLoopback } from '../../subgraphs/shared/addresses.js';
+import { ErrorCode } from '../../subgraphs/shared/errors.js';
+
+export interface WebSocketLimitOptions {
+  /** Open sockets on this router, all clients together. */
+  maxSockets: number;
+  maxSocketsPerClient: number;
+  maxSubscriptionsPerSocket: number;
+  /** Live subscriptions one viewer holds on this router, over all their sockets. */
+  maxSubscriptionsPerViewer: number;
+  /** Whether loopback clients skip the per-address cap (development and benchmarks). */
+  exemptLoopback: boolean;
+}
+
+/**
+ * Caps on what websocket clients hold open. Every count is of something alive (a socket, a subscription), so the
+ * maps keyed by client address or viewer never hold more entries than there are open sockets or subscriptions.
+ */
+export class WebSocketLimits {
+  private openSockets = 0;
+  private readonly socketsPerClient = new Map<string, number>();
+  private readonly subscriptionsPerSocket = new WeakMap<object, number>();
+  private readonly subscriptionsPerViewer = new Map<string, number>();
+
+  constructor(
+    private readonly options: WebSocketLimitOptions,
+    private readonly clientAddressOf: (request: IncomingMessage) => string | null,
+  ) {}
+
+  /** Refuses the upgrade with 429 when the router or this client already has too many sockets open. */
+  readonly verifyClient: VerifyClientCallbackAsync = ({ req }, done) => {
+    if (this.openSockets >= this.options.maxSockets) return done(false, 503, 'Too many open connections');
+    const address = this.addressCounted(req);
+    if (address !== null && (this.socketsPerClient.get(address) ?? 0) >= this.options.maxSocketsPerClient) {
+      return done(false, 429, 'Too many connections from your address');
+    }
+    done(true);
+  };
+
+  /**
+   * Counts sockets as they open and close. ws emits 'connection' in the same turn as verifyClient admits it, so the
+   * check and the count cannot be raced.
+   */
+  track(wsServer: WebSocketServer): void {
+    wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+      const address = this.addressCounted(request);
+      this.openSockets++;
+      if (address !== null) increment(this.socketsPerClient, address);
+      socket.once('close', () => {
+        this.openSockets--;
+        if (address !== null) decrement(this.socketsPerClient, address);
+      });
+    });
+  }
+
+  /**
+   * Reserves a subscription for this socket and viewer, or says why not. The returned release frees it (once, however
+   * many times it is called) when the subscription ends.
+   */
+  reserveSubscription(socket: object, viewerId: string): (() => void) | GraphQLError {
+    const onSocket = this.subscriptionsPerSocket.get(socket) ?? 0;
+    if (onSocket >= this.options.maxSubscriptionsPerSocket) {
+      return tooMany(`A connection may hold at most ${this.options.maxSubscriptionsPerSocket} subscriptions.`);
+    }
+    if ((this.subscriptionsPerViewer.get(viewerId) ?? 0) >= this.options.maxSubscriptionsPerViewer) {
+      return tooMany(`You may hold at most ${this.options.maxSubscriptionsPerViewer} subscriptions at once.`);
+    }
+    this.subscriptionsPerSocket.set(socket, onSocket + 1);
+    increment(this.subscriptionsPerViewer, viewerId);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.subscriptionsPerSocket.set(socket, (this.subscriptionsPerSocket.get(socket) ?? 1) - 1);
+      decrement(this.subscriptionsPerViewer, viewerId);
+    };
+  }
+
+  private addressCounted(request: IncomingMessage): string | null {
+    const address = this.clientAddressOf(request) ?? 'unknown';
+    return this.options.exemptLoopback && isLoopback(address) ? null : address;
+  }
+}
+
+const tooMany = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.TOO_MANY_SUBSCRIPTIONS } });
+
+function increment(counts: Map<string, number>, key: string) {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function decrement(counts: Map<string, number>, key: string) {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
+}
