@@ -1,5 +1,6 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { Kind, parse, visit, type DocumentNode } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import type { RouterContext } from './gateway.js';
 
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
@@ -17,13 +18,18 @@ export interface SharedFetchesOptions {
  */
 export class SharedFetches {
   private readonly viewerDependentFields: ReadonlySet<string>;
-  private readonly dependsOnViewer = new Map<string, boolean>();
-  private readonly answers = new Map<string, { at: number; response: Promise<Response> }>();
+  /**
+   * Both keyed by fetch text, which follows from what clients subscribe with, so both are bounded: an entry evicted
+   * early only costs a re-parse or an unshared fetch.
+   */
+  private readonly dependsOnViewer = new LRUCache<string, boolean>({ max: 1_000 });
+  private readonly answers: LRUCache<string, Promise<Response>>;
   private readonly ttlMs: number;
 
   constructor(supergraphSdl: string, options: SharedFetchesOptions = {}) {
     this.viewerDependentFields = viewerDependentFieldNames(parse(supergraphSdl));
     this.ttlMs = options.ttlMs ?? 1_000;
+    this.answers = new LRUCache({ max: 10_000, ttl: Math.max(this.ttlMs, 1) });
   }
 
   wrap(serviceName: string, dataSource: GraphQLDataSource<RouterContext>): GraphQLDataSource<RouterContext> {
@@ -32,18 +38,16 @@ export class SharedFetches {
         const query = options.request.query ?? '';
         if (this.ttlMs === 0 || this.selectsViewerDependentField(query)) return dataSource.process(options);
         const key = `${serviceName}\n${query}\n${JSON.stringify(options.request.variables ?? {})}`;
-        const now = Date.now();
-        let entry = this.answers.get(key);
-        if (!entry || now - entry.at > this.ttlMs) {
-          this.forgetExpired(now);
+        let answer = this.answers.get(key);
+        if (!answer) {
           const anonymous: RouterContext = { viewerId: null, clientAddress: null, correlationId: options.context.correlationId };
           const response = dataSource.process({ ...options, context: anonymous } as GraphQLDataSourceProcessOptions<RouterContext>);
-          entry = { at: now, response };
-          this.answers.set(key, entry);
+          answer = response;
+          this.answers.set(key, response);
           response.catch(() => this.answers.delete(key));
         }
         // The gateway merges answers into its result in place: every subscriber gets its own copy.
-        return entry.response.then((response) => structuredClone(response));
+        return answer.then((response) => structuredClone(response));
       },
     };
   }
@@ -60,10 +64,6 @@ export class SharedFetches {
       this.dependsOnViewer.set(query, answer);
     }
     return answer;
-  }
-
-  private forgetExpired(now: number) {
-    for (const [key, entry] of this.answers) if (now - entry.at > this.ttlMs) this.answers.delete(key);
   }
 }
 

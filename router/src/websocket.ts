@@ -112,10 +112,10 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         try {
           document = parse(payload.query, { maxTokens: options.limits.maxTokens });
         } catch (error) {
-          return [error as GraphQLError];
+          return coded([error as GraphQLError], 'GRAPHQL_PARSE_FAILED');
         }
         const errors = validate(apiSchema, document);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return coded(errors, 'GRAPHQL_VALIDATION_FAILED');
         const variableValues = payload.variables ?? {};
         const operationName = payload.operationName ?? undefined;
         const limitError = operationLimitError(apiSchema, document, variableValues, operationName, options.limits);
@@ -157,6 +157,10 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
   limits.track(served.wsServer);
   return served.stop;
 }
+
+/** Refusals over websockets carry the codes Apollo Server gives the same refusals over HTTP. */
+const coded = (errors: readonly GraphQLError[], code: string) =>
+  errors.map((error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } }));
 
 /** What travels to the gateway and subgraphs: no socket, no slot. */
 const routerContext = ({ viewerId, clientAddress, correlationId }: OperationContext): RouterContext => ({ viewerId, clientAddress, correlationId });

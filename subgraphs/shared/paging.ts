@@ -1,4 +1,5 @@
 import { badUserInput } from './errors.js';
+import { isTimeUuid } from './ids.js';
 
 /** Lists are paged by the last clustering key (a timeuuid), which clients see only as an opaque cursor. */
 export interface PageRequest {
@@ -16,16 +17,17 @@ export interface Page<T> {
 
 const MAX_PAGE_SIZE = 100;
 const CURSOR_PREFIX = 'c1:';
-const TIMEUUID = /^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A cursor is a few dozen characters; anything much longer is refused before it is decoded. */
+const MAX_CURSOR_LENGTH = 200;
 
 export function encodeCursor(id: string, position?: number): string {
   return Buffer.from(`${CURSOR_PREFIX}${id}${position === undefined ? '' : `:${position}`}`, 'utf8').toString('base64url');
 }
 
 export function decodeCursor(cursor: string): { id: string; position?: number } {
-  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  const decoded = cursor.length <= MAX_CURSOR_LENGTH ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const [id, position, ...rest] = decoded.startsWith(CURSOR_PREFIX) ? decoded.slice(CURSOR_PREFIX.length).split(':') : [''];
-  const valid = TIMEUUID.test(id) && rest.length === 0 && (position === undefined || /^\d{1,6}$/.test(position));
+  const valid = isTimeUuid(id) && id === id.toLowerCase() && rest.length === 0 && (position === undefined || /^\d{1,6}$/.test(position));
   if (!valid) throw badUserInput('after', 'The cursor is not valid; use a pageInfo.endCursor from an earlier page.');
   return { id, position: position === undefined ? undefined : Number(position) };
 }

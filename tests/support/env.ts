@@ -12,6 +12,7 @@ export const TEST_ENV = {
   // Per viewer and per client address (tests sign up from a fresh address each time, see client.ts).
   RATE_LIMIT_POST_TWEET: '40/60',
   RATE_LIMIT_SIGN_UP: '30/60',
+  RATE_LIMIT_UPDATE_PROFILE: '5/60',
   // Websocket caps low enough to reach; loopback clients (tests that send no X-Forwarded-For) are exempt per address.
   ROUTER_WS_MAX_SOCKETS_PER_CLIENT: '4',
   ROUTER_WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3',

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { forbidden, notFound, unauthenticated } from '../../shared/errors.js';
-import { isUuid } from '../../shared/ids.js';
+import { isTimeUuid } from '../../shared/ids.js';
 import type { Outbox } from '../../shared/outbox.js';
 import { pageRequest, toConnection } from '../../shared/paging.js';
 import type { RateLimits } from '../../shared/rate-limiter.js';
@@ -67,7 +67,7 @@ export class TweetsService {
    * moments before the deletion reaches the timelines answers instead of failing; only an unknown id is null.
    */
   async byReference(id: string): Promise<TweetModel | null> {
-    return isUuid(id) ? this.tweetLoader.load(id) : null;
+    return isTimeUuid(id) ? this.tweetLoader.load(id) : null;
   }
 
   async byAuthor(authorId: string, args: { first?: number | null; after?: string | null }) {
