@@ -1,19 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadConfig } from '../subgraphs/shared/config.js';
 import { migrateAll } from './migrate.js';
+import { SERVICES } from './services.js';
 
 /**
  * npm start: (infrastructure is already up, see scripts/ensure-infra.sh) applies migrations, runs the four subgraphs
  * and the router as separate processes, and stops them all on Ctrl-C.
  */
-const SERVICES = [
-  { name: 'users', entry: 'subgraphs/users/src/index.ts' },
-  { name: 'tweets', entry: 'subgraphs/tweets/src/index.ts' },
-  { name: 'follows', entry: 'subgraphs/follows/src/index.ts' },
-  { name: 'feed', entry: 'subgraphs/feed/src/index.ts' },
-  { name: 'router', entry: 'router/src/index.ts' },
-];
-
 const config = loadConfig();
 await migrateAll();
 
@@ -59,5 +52,5 @@ process.on('SIGTERM', () => void stopAll(0));
 
 // Subgraphs first, then the router that calls them.
 await Promise.all(SERVICES.filter((s) => s.name !== 'router').map((s) => launch(s.name, s.entry)));
-await launch('router', 'router/src/index.ts');
+await Promise.all(SERVICES.filter((s) => s.name === 'router').map((s) => launch(s.name, s.entry)));
 console.log(`\ntwtr is up: http://localhost:${config.ROUTER_PORT}/graphql  (Apollo Sandbox in a browser; Ctrl-C stops it)\n`);

@@ -62,7 +62,8 @@ describe.each(['base', 'overlays/production'])('k8s/%s', (overlay) => {
 
   it('disables Apollo telemetry and uses production replication', () => {
     const config = objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'twtr-config')!;
-    expect(config.data).toMatchObject({ APOLLO_TELEMETRY_DISABLED: 'true', NODE_ENV: 'production' });
+    // Subgraphs bind loopback by default; in a pod they must be reachable by the router and the kubelet's probes.
+    expect(config.data).toMatchObject({ APOLLO_TELEMETRY_DISABLED: 'true', NODE_ENV: 'production', SUBGRAPH_BIND_ADDRESS: '0.0.0.0' });
     expect(config.data.CASSANDRA_REPLICATION).toContain('NetworkTopologyStrategy');
     expect(config.data.APOLLO_KEY).toBeUndefined();
   });

@@ -16,6 +16,9 @@ export interface OperationLimits {
   maxCost: number;
 }
 
+/** Fields the cost estimate visits, fragments expanded, before it gives up on an operation. */
+const MAX_EVALUATED_NODES = 10_000;
+
 /** What lists return when `first` is not given (the subgraphs' default page). */
 const DEFAULT_PAGE_SIZE = 20;
 
@@ -55,8 +58,19 @@ export function operationLimitError(
 
   let cost: number;
   try {
-    cost = getComplexity({ schema, query: document, variables, operationName, estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })] });
+    cost = getComplexity({
+      schema,
+      query: document,
+      variables,
+      operationName,
+      estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
+      maxQueryNodes: MAX_EVALUATED_NODES,
+    });
   } catch (error) {
+    // Fragments spread into each other can make a short document expand exponentially.
+    if (error instanceof GraphQLError && error.message.includes('maximum allowed number of nodes')) {
+      return tooComplex(`The operation expands to more than ${MAX_EVALUATED_NODES} fields.`);
+    }
     // Variables that do not fit the operation; execution would refuse them too, but nothing unmeasured runs.
     return new GraphQLError((error as Error).message, { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } });
   }

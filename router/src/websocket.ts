@@ -102,6 +102,9 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         }
       },
       onClose: (ctx) => clearTimeout(connections.get(ctx.extra)?.expiryTimer),
+      // Results arrive with their errors already formatted (masked) by Apollo Server or guardSubscription: send them
+      // as they are (graphql-ws would otherwise call toJSON on each error, which formatted errors do not have).
+      onNext: (_ctx, _id, _payload, _args, result) => result,
       onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const connection = connections.get(ctx.extra)!;
         if (connection.expiresAt.getTime() <= Date.now()) {

@@ -8,6 +8,8 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** A request that is malformed as a whole (not one field of it). */
+  BAD_REQUEST: 'BAD_REQUEST',
   /** An operation over the router's depth, alias, directive or cost limits. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** More live subscriptions than a socket or a viewer may hold. */
@@ -29,7 +31,7 @@ export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
   // Produced by graphql-js / Apollo Server themselves for malformed operations.
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
+  ErrorCode.BAD_REQUEST,
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'OPERATION_RESOLUTION_FAILURE',

@@ -15,6 +15,26 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', ...secrets }).NODE_ENV).toBe('production');
   });
 
+  it('turns introspection, the landing page and the loopback exemption off in production unless asked for', () => {
+    const secrets = { JWT_SECRET: 'p'.repeat(40), INTERNAL_IDENTITY_SECRET: 'q'.repeat(40) };
+    const flags = (config: ReturnType<typeof loadConfig>) =>
+      [config.ROUTER_INTROSPECTION, config.ROUTER_LANDING_PAGE, config.RATE_LIMIT_EXEMPT_LOOPBACK];
+    expect(flags(loadConfig({}))).toEqual([true, true, true]);
+    expect(flags(loadConfig({ NODE_ENV: 'production', ...secrets }))).toEqual([false, false, false]);
+    expect(flags(loadConfig({ NODE_ENV: 'production', ...secrets, ROUTER_INTROSPECTION: 'true', ROUTER_LANDING_PAGE: 'true' }))).toEqual([true, true, false]);
+  });
+
+  it('reads rate limits as <count>/<seconds>', () => {
+    expect(loadConfig({ RATE_LIMIT_POST_TWEET: '5/60' }).RATE_LIMIT_POST_TWEET).toEqual({ max: 5, windowSeconds: 60 });
+    expect(loadConfig({}).RATE_LIMIT_SIGN_UP).toEqual({ max: 20, windowSeconds: 3600 });
+    expect(() => loadConfig({ RATE_LIMIT_FOLLOW: 'often' })).toThrow(/RATE_LIMIT_FOLLOW/);
+    expect(() => loadConfig({ RATE_LIMIT_FOLLOW: '0/60' })).toThrow(/RATE_LIMIT_FOLLOW/);
+  });
+
+  it('binds subgraphs to loopback unless told otherwise', () => {
+    expect(loadConfig({}).SUBGRAPH_BIND_ADDRESS).toBe('127.0.0.1');
+  });
+
   it('names every invalid variable', () => {
     expect(() => loadConfig({ JWT_SECRET: 'short', ROUTER_PORT: 'x' })).toThrow(/JWT_SECRET[\s\S]*ROUTER_PORT|ROUTER_PORT[\s\S]*JWT_SECRET/);
   });

@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { SERVICES } from '../../scripts/services.js';
+import { eventually } from './client.js';
+
+/** The whole system as `npm start` runs it: one process per service, on free ports. */
+export interface SystemProcesses {
+  routerUrl: string;
+  subgraphUrls: Record<string, string>;
+  /** Every service's process, by name. */
+  children: Record<string, ChildProcess>;
+  /** Resident memory of each service's process now, in MiB. */
+  rssMiB(): Record<string, number>;
+  /** Names of the services whose process has exited. */
+  exited(): string[];
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function startSystemProcesses(env: NodeJS.ProcessEnv): Promise<SystemProcesses> {
+  const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (service) => [service.name, await freePort()] as const)));
+  const serviceEnv: NodeJS.ProcessEnv = { ...env, APOLLO_TELEMETRY_DISABLED: 'true' };
+  const subgraphUrls: Record<string, string> = {};
+  for (const service of SERVICES) {
+    serviceEnv[service.portVariable] = String(ports[service.name]);
+    if (service.urlVariable) {
+      subgraphUrls[service.name] = `http://127.0.0.1:${ports[service.name]}/graphql`;
+      serviceEnv[service.urlVariable] = subgraphUrls[service.name];
+    }
+  }
+  const children: Record<string, ChildProcess> = {};
+  for (const service of SERVICES) {
+    children[service.name] = spawn(process.execPath, ['--import', 'tsx', service.entry], { env: serviceEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  const routerUrl = `http://127.0.0.1:${ports.router}/graphql`;
+  const healthOf = (url: string) => url.replace(/graphql$/, 'health');
+  await eventually(
+    async () => {
+      for (const url of [...Object.values(subgraphUrls), routerUrl]) {
+        const response = await fetch(healthOf(url));
+        if (!response.ok) throw new Error(`${url} is not healthy yet`);
+      }
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
+  const exited = () => Object.entries(children).flatMap(([name, child]) => (child.exitCode !== null || child.signalCode !== null ? [name] : []));
+  return {
+    routerUrl,
+    subgraphUrls,
+    children,
+    exited,
+    rssMiB: () =>
+      Object.fromEntries(
+        Object.entries(children).map(([name, child]) => {
+          const kib = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
+          return [name, Math.round(kib / 1024)];
+        }),
+      ),
+    stop: async () => {
+      await Promise.all(
+        Object.values(children).map(
+          (child) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
+              child.once('exit', () => resolve());
+              child.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}
