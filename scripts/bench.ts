@@ -15,6 +15,7 @@ import { migrateAll } from './migrate.js';
  *   2. fan-out on write: postTweet acknowledged -> the tweet is in all 1,000 followers' timelines
  *   3. live feed: 1,000 graphql-ws subscribers on one router, each receiving every tweet of one author with its text
  *      (tweets subgraph) and author (users subgraph): events delivered per second
+ *   4. hostile input: a 900 KB postTweet refused, and an ordinary lookup on the same subgraph sent alongside it
  */
 process.env.LOG_LEVEL ??= 'error';
 await migrateAll();
@@ -182,6 +183,42 @@ await unsharedRouter.stop();
 console.log(
   `live feed, ${SUBSCRIBERS} subscribers on one router x ${LIVE_POSTS} posts (text from tweets, author from users): ` +
     `${shared.toFixed(0)} events/s with shared entity fetches, ${unshared.toFixed(0)} events/s without (${(shared / unshared).toFixed(1)}x)`,
+);
+
+// 4. Hostile input: a 900 KB tweet is refused without counting its characters, and does not hold up others.
+const HOSTILE_ROUNDS = 20;
+const rawPost = (text: string) =>
+  fetch(stack.routerUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${author.token}` },
+    body: JSON.stringify({ query: 'mutation ($t: String!) { postTweet(text: $t) { id } }', variables: { t: text } }),
+  }).then((response) => response.json() as Promise<{ errors?: { extensions?: { code?: string } }[] }>);
+const timedMs = async (work: () => Promise<unknown>) => {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+};
+const lookup = () => gql(`query ($id: ID!) { tweet(id: $id) { id } }`, { id: '5f0e1c40-0000-1000-8000-000000000000' });
+const hugeText = 'x'.repeat(900_000);
+const refusals: number[] = [];
+const lookupsAlongside: number[] = [];
+const lookupsAlone: number[] = [];
+for (let i = 0; i < HOSTILE_ROUNDS; i++) {
+  lookupsAlone.push(await timedMs(lookup));
+  const [refusal, alongside] = await Promise.all([
+    timedMs(async () => {
+      const answer = await rawPost(hugeText);
+      if (answer.errors?.[0]?.extensions?.code !== 'BAD_USER_INPUT') throw new Error(`not refused: ${JSON.stringify(answer).slice(0, 200)}`);
+    }),
+    timedMs(lookup),
+  ]);
+  refusals.push(refusal);
+  lookupsAlongside.push(alongside);
+}
+console.log(
+  `hostile input, ${HOSTILE_ROUNDS} rounds: a 900 KB postTweet refused (BAD_USER_INPUT) in median ${ms(percentile(refusals, 50))} ` +
+    `(max ${ms(Math.max(...refusals))}); a tweet lookup sent alongside it median ${ms(percentile(lookupsAlongside, 50))}, ` +
+    `alone ${ms(percentile(lookupsAlone, 50))}`,
 );
 
 await feedCassandra.shutdown();

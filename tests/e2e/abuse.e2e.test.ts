@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { startRouter } from '../../router/src/server.js';
@@ -358,5 +359,48 @@ describe('raw websocket messages', () => {
     const answer = await nextMessage(socket);
     expect([answer.type, answer.payload[0].extensions?.code]).toEqual(['error', 'GRAPHQL_VALIDATION_FAILED']);
     socket.close();
+  });
+});
+
+describe('errors on subscriptions', () => {
+  let router: RunningServer;
+  beforeAll(async () => {
+    const urls = inject('subgraphUrls');
+    // A router whose tweets subgraph is unreachable: every live item's text fails to resolve.
+    const config = { ...testConfig(), USERS_URL: urls.users, TWEETS_URL: 'http://127.0.0.1:9/graphql', FOLLOWS_URL: urls.follows, FEED_URL: urls.feed };
+    router = await startRouter(config, createLogger('silent'), 0);
+  });
+  afterAll(async () => {
+    await router?.stop();
+  });
+
+  it('pass the same masking as HTTP errors: no internals reach the client', async () => {
+    const viewer = await signUp('mask');
+    const client = createClient({
+      url: router.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${viewer.token}` },
+      retryAttempts: 0,
+    });
+    const iterator = client.iterate({ query: 'subscription { feedItemAdded { id text } }' });
+    try {
+      // The subscription is live once an item arrives; post until one does.
+      const first = iterator.next();
+      const event = await eventually(
+        async () => {
+          await ok(POST, { text: 'will not resolve' }, { token: viewer.token });
+          return await Promise.race([first, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no item yet')), 1_000))]);
+        },
+        { timeoutMs: 15_000 },
+      );
+      const errors = (event.value as GraphQLResponse).errors ?? [];
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.map((error) => [error.message, error.extensions?.code])).toEqual(
+        errors.map(() => ['Internal server error', 'INTERNAL_SERVER_ERROR']),
+      );
+    } finally {
+      await iterator.return?.();
+      await client.dispose();
+    }
   });
 });
