@@ -5,6 +5,7 @@ ENV NODE_ENV=production APOLLO_TELEMETRY_DISABLED=true
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY router ./router
+COPY platform ./platform
 COPY subgraphs ./subgraphs
 COPY schema ./schema
 COPY migrations ./migrations

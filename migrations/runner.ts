@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CassandraClient } from '../subgraphs/shared/cassandra.js';
-import type { Logger } from '../subgraphs/shared/logger.js';
+import type { CassandraClient } from '../platform/cassandra/client.js';
+import type { Logger } from '../platform/logging.js';
 
 /** migrations/<keyspace>/NNN_name.cql, applied in name order; each keyspace belongs to the subgraph of that name. */
 export const MIGRATIONS_DIR = new URL('.', import.meta.url).pathname;

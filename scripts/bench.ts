@@ -2,10 +2,10 @@ import '../router/src/no-telemetry.js';
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { issueAccessToken } from '../subgraphs/shared/auth.js';
+import { issueAccessToken } from '../platform/identity/tokens.js';
 import { startRouter } from '../router/src/server.js';
-import { connectCassandra } from '../subgraphs/shared/cassandra.js';
-import { createLogger } from '../subgraphs/shared/logger.js';
+import { connectCassandra } from '../platform/cassandra/client.js';
+import { createLogger } from '../platform/logging.js';
 import { startStack } from '../tests/support/stack.js';
 import { migrateAll } from './migrate.js';
 

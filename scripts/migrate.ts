@@ -1,7 +1,7 @@
 import { KEYSPACES, migrateKeyspace } from '../migrations/runner.js';
-import { connectCassandra } from '../subgraphs/shared/cassandra.js';
-import { loadConfig } from '../subgraphs/shared/config.js';
-import { createLogger } from '../subgraphs/shared/logger.js';
+import { connectCassandra } from '../platform/cassandra/client.js';
+import { loadConfig } from '../platform/config.js';
+import { createLogger } from '../platform/logging.js';
 
 /** Applies every keyspace's pending migrations (npm run migrate; also run by npm start and the test setup). */
 export async function migrateAll(): Promise<void> {

@@ -1,5 +1,5 @@
-import { connectCassandra } from '../subgraphs/shared/cassandra.js';
-import { loadConfig } from '../subgraphs/shared/config.js';
+import { connectCassandra } from '../platform/cassandra/client.js';
+import { loadConfig } from '../platform/config.js';
 import { rebuildTimeline } from '../subgraphs/feed/src/rebuild.js';
 import { TimelineRepository } from '../subgraphs/feed/src/repository.js';
 

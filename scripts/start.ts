@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { loadConfig } from '../subgraphs/shared/config.js';
+import { loadConfig } from '../platform/config.js';
 import { migrateAll } from './migrate.js';
 import { SERVICES } from './services.js';
 

@@ -2,9 +2,9 @@ import './no-telemetry.js';
 import { readFileSync } from 'node:fs';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../subgraphs/shared/auth.js';
-import type { Config } from '../../subgraphs/shared/config.js';
-import { CORRELATION_HEADER } from '../../subgraphs/shared/subgraph-server.js';
+import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
+import type { Config } from '../../platform/config.js';
+import { CORRELATION_HEADER } from '../../platform/http/subgraph-server.js';
 import { SUPERGRAPH_FILE, type SubgraphName } from '../../schema/compose.js';
 import { assertNoTelemetry } from './no-telemetry.js';
 

@@ -1,5 +1,5 @@
 import './no-telemetry.js';
-import { runUntilSignalled } from '../../subgraphs/shared/runtime.js';
+import { runUntilSignalled } from '../../platform/runtime.js';
 import { startRouter } from './server.js';
 
 await runUntilSignalled('router', startRouter);

@@ -3,7 +3,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { GraphQLError, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
-import { ErrorCode } from '../../subgraphs/shared/errors.js';
+import { ErrorCode } from '../../platform/errors.js';
 
 /** How big an operation may be; checked after parsing and validation, before the router plans or runs it. */
 export interface OperationLimits {

@@ -8,10 +8,10 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import type { Config } from '../../subgraphs/shared/config.js';
-import type { Logger } from '../../subgraphs/shared/logger.js';
-import { MAX_BODY, refuseUnreadableBodies } from '../../subgraphs/shared/http.js';
-import { correlationIdFrom, maskUnexpectedErrors, type RunningServer } from '../../subgraphs/shared/subgraph-server.js';
+import type { Config } from '../../platform/config.js';
+import type { Logger } from '../../platform/logging.js';
+import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
+import { correlationIdFrom, maskUnexpectedErrors, type RunningServer } from '../../platform/http/subgraph-server.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls, type RouterContext } from './gateway.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
 import { FederatedSubscriptions } from './subscriptions.js';

@@ -5,8 +5,8 @@ import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan, type Subsc
 import { GraphQLError, print, type DocumentNode, type ExecutionResult, type FormattedExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { signRequestAssertion } from '../../subgraphs/shared/auth.js';
-import type { Logger } from '../../subgraphs/shared/logger.js';
+import { signRequestAssertion } from '../../platform/identity/tokens.js';
+import type { Logger } from '../../platform/logging.js';
 import type { RouterContext } from './gateway.js';
 import { SharedFetches } from './shared-fetches.js';
 

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { verifyAccessToken, type VerifiedAccessToken } from '../../subgraphs/shared/auth.js';
-import { unauthenticated } from '../../subgraphs/shared/errors.js';
+import { verifyAccessToken, type VerifiedAccessToken } from '../../platform/identity/tokens.js';
+import { unauthenticated } from '../../platform/errors.js';
 
 /**
  * The viewer's user id from `Authorization: Bearer <token>`; null without the header.

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
 import type { VerifyClientCallbackAsync, WebSocket, WebSocketServer } from 'ws';
-import { isLoopback } from '../../subgraphs/shared/addresses.js';
-import { ErrorCode } from '../../subgraphs/shared/errors.js';
+import { isLoopback } from '../../platform/identity/addresses.js';
+import { ErrorCode } from '../../platform/errors.js';
 
 export interface WebSocketLimitOptions {
   /** Open sockets on this router, all clients together. */

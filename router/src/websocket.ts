@@ -12,10 +12,10 @@ import {
   type GraphQLFormattedError,
 } from 'graphql';
 import type { WebSocket } from 'ws';
-import { unauthenticated } from '../../subgraphs/shared/errors.js';
-import { serveGraphQLOverWebSocket } from '../../subgraphs/shared/graphql-ws-server.js';
-import { maskResult } from '../../subgraphs/shared/http.js';
-import type { Logger } from '../../subgraphs/shared/logger.js';
+import { unauthenticated } from '../../platform/errors.js';
+import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
+import { maskResult } from '../../platform/http/responses.js';
+import type { Logger } from '../../platform/logging.js';
 import type { RouterContext } from './gateway.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CassandraClient } from '../../subgraphs/shared/cassandra.js';
+import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { codes, follow, gql, ok, signUp, uniqueUsername, unfollow } from '../support/client.js';
 import { cassandraFor } from '../support/infra.js';
 

@@ -4,10 +4,10 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import WebSocket from 'ws';
 import { startRouter } from '../../router/src/server.js';
-import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../subgraphs/shared/auth.js';
-import { loadConfig } from '../../subgraphs/shared/config.js';
-import { createLogger } from '../../subgraphs/shared/logger.js';
-import type { RunningServer } from '../../subgraphs/shared/subgraph-server.js';
+import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
+import { loadConfig } from '../../platform/config.js';
+import { createLogger } from '../../platform/logging.js';
+import type { RunningServer } from '../../platform/http/subgraph-server.js';
 import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp } from '../support/client.js';
 
 describe('the trust boundary', () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRouter } from '../../router/src/server.js';
 import { startFeed } from '../../subgraphs/feed/src/server.js';
-import { loadConfig } from '../../subgraphs/shared/config.js';
-import { createLogger } from '../../subgraphs/shared/logger.js';
-import type { RunningServer } from '../../subgraphs/shared/subgraph-server.js';
+import { loadConfig } from '../../platform/config.js';
+import { createLogger } from '../../platform/logging.js';
+import type { RunningServer } from '../../platform/http/subgraph-server.js';
 import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp, unfollow } from '../support/client.js';
 import { closeCodeFor, subscribeToFeed } from '../support/subscriptions.js';
 

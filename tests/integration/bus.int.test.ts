@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { EventBus } from '../../subgraphs/shared/bus.js';
-import { createEvent, type DomainEvent } from '../../subgraphs/shared/events.js';
+import type { EventBus } from '../../platform/messaging/bus.js';
+import { createEvent, type DomainEvent } from '../../platform/messaging/events.js';
 import { eventually } from '../support/client.js';
 import { busOn, testConfig } from '../support/infra.js';
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { buildSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { serveGraphQLOverWebSocket } from '../../subgraphs/shared/graphql-ws-server.js';
+import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
 import { eventually } from '../support/client.js';
 
 describe('graphql-ws keep-alive', () => {

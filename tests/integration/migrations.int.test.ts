@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateKeyspace } from '../../migrations/runner.js';
-import type { CassandraClient } from '../../subgraphs/shared/cassandra.js';
+import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
 
 describe('the migration runner', () => {

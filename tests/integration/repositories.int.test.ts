@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CassandraClient } from '../../subgraphs/shared/cassandra.js';
-import type { Statement } from '../../subgraphs/shared/outbox.js';
+import type { CassandraClient } from '../../platform/cassandra/client.js';
+import type { Statement } from '../../platform/messaging/outbox.js';
 import { FollowRepository } from '../../subgraphs/follows/src/repository.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { TimelineRepository } from '../../subgraphs/feed/src/repository.js';

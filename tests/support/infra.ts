@@ -1,7 +1,7 @@
-import { connectEventBus, type EventBus } from '../../subgraphs/shared/bus.js';
-import { connectCassandra, type CassandraClient } from '../../subgraphs/shared/cassandra.js';
-import { loadConfig } from '../../subgraphs/shared/config.js';
-import { createLogger } from '../../subgraphs/shared/logger.js';
+import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
+import { connectCassandra, type CassandraClient } from '../../platform/cassandra/client.js';
+import { loadConfig } from '../../platform/config.js';
+import { createLogger } from '../../platform/logging.js';
 
 export const testConfig = () => loadConfig();
 export const testLogger = () => createLogger('error');

@@ -1,7 +1,7 @@
 import '../../router/src/no-telemetry.js';
-import { loadConfig, type Config } from '../../subgraphs/shared/config.js';
-import { createLogger } from '../../subgraphs/shared/logger.js';
-import type { RunningServer } from '../../subgraphs/shared/subgraph-server.js';
+import { loadConfig, type Config } from '../../platform/config.js';
+import { createLogger } from '../../platform/logging.js';
+import type { RunningServer } from '../../platform/http/subgraph-server.js';
 import { startFeed } from '../../subgraphs/feed/src/server.js';
 import { startFollows } from '../../subgraphs/follows/src/server.js';
 import { startTweets } from '../../subgraphs/tweets/src/server.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLoopback } from '../../subgraphs/shared/addresses.js';
+import { isLoopback } from '../../platform/identity/addresses.js';
 
 describe('loopback addresses (exempt from per-address limits in development)', () => {
   it.each(['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'])('%s is the machine itself', (address) => {

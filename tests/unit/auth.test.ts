@@ -1,6 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { issueAccessToken, signRequestAssertion, verifyAccessToken, verifyRequestAssertion } from '../../subgraphs/shared/auth.js';
+import { issueAccessToken, signRequestAssertion, verifyAccessToken, verifyRequestAssertion } from '../../platform/identity/tokens.js';
 import { clientAddressOf, viewerFromHeaders } from '../../router/src/viewer.js';
 
 const secret = 'a test secret that is at least 32 bytes long';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assertNoTelemetry } from '../../router/src/no-telemetry.js';
-import { loadConfig } from '../../subgraphs/shared/config.js';
+import { loadConfig } from '../../platform/config.js';
 import { splitStatements } from '../../migrations/runner.js';
 
 describe('configuration', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EventBus } from '../../subgraphs/shared/bus.js';
+import type { EventBus } from '../../platform/messaging/bus.js';
 import { LiveFeed } from '../../subgraphs/feed/src/live.js';
 
 /** An in-memory stand-in for the bus's live broadcast: this tests the feed's delivery rules, not RabbitMQ. */

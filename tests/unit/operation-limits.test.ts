@@ -4,7 +4,7 @@ import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { operationLimitError, type OperationLimits } from '../../router/src/operation-limits.js';
 import { operationLimitsOf } from '../../router/src/server.js';
-import { loadConfig } from '../../subgraphs/shared/config.js';
+import { loadConfig } from '../../platform/config.js';
 
 const apiSchema = Supergraph.build(readFileSync(new URL('../../schema/supergraph.graphql', import.meta.url), 'utf8'))
   .apiSchema()

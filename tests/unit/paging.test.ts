@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor, pageRequest, toConnection } from '../../subgraphs/shared/paging.js';
+import { decodeCursor, encodeCursor, pageRequest, toConnection } from '../../platform/graphql/paging.js';
 
 const timeuuid = 'fd073e31-e928-11f1-93ba-b06e5559fbbc';
 

@@ -1,5 +1,5 @@
-import type { EventBus } from '../../shared/bus.js';
-import type { DomainEvent } from '../../shared/events.js';
+import type { EventBus } from '../../../platform/messaging/bus.js';
+import type { DomainEvent } from '../../../platform/messaging/events.js';
 import type { Fanout } from './fanout.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { EventBus } from '../../shared/bus.js';
-import { createEvent, type DomainEvents } from '../../shared/events.js';
+import type { EventBus } from '../../../platform/messaging/bus.js';
+import { createEvent, type DomainEvents } from '../../../platform/messaging/events.js';
 import type { TimelineItem } from './model.js';
 import type { TimelineRepository } from './repository.js';
 

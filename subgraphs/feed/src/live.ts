@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import type { EventBus } from '../../shared/bus.js';
+import type { EventBus } from '../../../platform/messaging/bus.js';
 import type { TimelineItem, TweetReference } from './model.js';
 
 const TOPIC = 'feed.items';

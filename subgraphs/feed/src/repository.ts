@@ -1,5 +1,5 @@
-import { executeConcurrent, type CassandraClient } from '../../shared/cassandra.js';
-import type { Page, PageRequest } from '../../shared/paging.js';
+import { executeConcurrent, type CassandraClient } from '../../../platform/cassandra/client.js';
+import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
 import type { TimelineItem } from './model.js';
 
 /** A timeline keeps this many newest items (as Twitter and Mastodon do). */

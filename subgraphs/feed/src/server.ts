@@ -1,6 +1,6 @@
-import type { Config } from '../../shared/config.js';
-import type { Logger } from '../../shared/logger.js';
-import { startSubgraph, type SubgraphDefinition } from '../../shared/runtime.js';
+import type { Config } from '../../../platform/config.js';
+import type { Logger } from '../../../platform/logging.js';
+import { startSubgraph, type SubgraphDefinition } from '../../../platform/runtime.js';
 import type { Context } from './context.js';
 import { consumeFeedEvents } from './events.js';
 import { Fanout } from './fanout.js';

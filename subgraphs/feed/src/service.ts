@@ -1,7 +1,7 @@
-import { cql } from '../../shared/cassandra.js';
-import { unauthenticated } from '../../shared/errors.js';
-import { pageRequest, toConnection } from '../../shared/paging.js';
-import type { RequestScope } from '../../shared/subgraph-server.js';
+import { cql } from '../../../platform/cassandra/client.js';
+import { unauthenticated } from '../../../platform/errors.js';
+import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
+import type { RequestScope } from '../../../platform/http/subgraph-server.js';
 import type { LiveFeed } from './live.js';
 import type { TimelineItem, TweetReference } from './model.js';
 import { TIMELINE_LENGTH, type TimelineRepository } from './repository.js';

@@ -1,5 +1,5 @@
-import type { EventBus } from '../../shared/bus.js';
-import { createEvent } from '../../shared/events.js';
+import type { EventBus } from '../../../platform/messaging/bus.js';
+import { createEvent } from '../../../platform/messaging/events.js';
 import type { FollowRepository } from './repository.js';
 
 /** What the follows subgraph tells the rest of twtr (recorded through its outbox). */

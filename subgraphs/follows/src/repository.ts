@@ -1,6 +1,6 @@
-import { cql, outcomeUnknown, type CassandraClient } from '../../shared/cassandra.js';
-import type { Statement } from '../../shared/outbox.js';
-import type { Page, PageRequest } from '../../shared/paging.js';
+import { cql, outcomeUnknown, type CassandraClient } from '../../../platform/cassandra/client.js';
+import type { Statement } from '../../../platform/messaging/outbox.js';
+import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
 
 type TimeUuid = InstanceType<typeof cql.TimeUuid>;
 

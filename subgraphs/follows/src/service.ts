@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader';
-import { badUserInput, notFound, unauthenticated } from '../../shared/errors.js';
-import { isUuid } from '../../shared/ids.js';
-import type { Outbox } from '../../shared/outbox.js';
-import { pageRequest, toConnection } from '../../shared/paging.js';
-import type { RateLimits } from '../../shared/rate-limiter.js';
-import type { RequestScope } from '../../shared/subgraph-server.js';
+import { badUserInput, notFound, unauthenticated } from '../../../platform/errors.js';
+import { isUuid } from '../../../platform/graphql/ids.js';
+import type { Outbox } from '../../../platform/messaging/outbox.js';
+import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
+import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
+import type { RequestScope } from '../../../platform/http/subgraph-server.js';
 import { followEvents } from './events.js';
 import type { UserReference } from './model.js';
 import { versionOf, type FollowRepository, type Relationship } from './repository.js';

@@ -1,4 +1,4 @@
-import { runUntilSignalled } from '../../shared/runtime.js';
+import { runUntilSignalled } from '../../../platform/runtime.js';
 import { startTweets } from './server.js';
 
 await runUntilSignalled('tweets', startTweets);

@@ -1,6 +1,6 @@
-import { cql, type CassandraClient } from '../../shared/cassandra.js';
-import type { Statement } from '../../shared/outbox.js';
-import type { Page, PageRequest } from '../../shared/paging.js';
+import { cql, type CassandraClient } from '../../../platform/cassandra/client.js';
+import type { Statement } from '../../../platform/messaging/outbox.js';
+import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
 import type { TweetModel } from './model.js';
 
 /**

@@ -1,4 +1,4 @@
-import { badUserInput } from '../../shared/errors.js';
+import { badUserInput } from '../../../platform/errors.js';
 
 export const MAX_TWEET_LENGTH = 280;
 /**

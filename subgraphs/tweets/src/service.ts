@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader';
-import { forbidden, notFound, unauthenticated } from '../../shared/errors.js';
-import { isTimeUuid } from '../../shared/ids.js';
-import type { Outbox } from '../../shared/outbox.js';
-import { pageRequest, toConnection } from '../../shared/paging.js';
-import type { RateLimits } from '../../shared/rate-limiter.js';
-import type { RequestScope } from '../../shared/subgraph-server.js';
+import { forbidden, notFound, unauthenticated } from '../../../platform/errors.js';
+import { isTimeUuid } from '../../../platform/graphql/ids.js';
+import type { Outbox } from '../../../platform/messaging/outbox.js';
+import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
+import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
+import type { RequestScope } from '../../../platform/http/subgraph-server.js';
 import { tweetEvents } from './events.js';
 import type { TweetModel } from './model.js';
 import type { TweetRepository } from './repository.js';

@@ -1,4 +1,4 @@
-import { createEvent } from '../../shared/events.js';
+import { createEvent } from '../../../platform/messaging/events.js';
 import type { UserModel } from './model.js';
 
 /** What the users subgraph tells the rest of twtr (recorded through its outbox). */

@@ -1,4 +1,4 @@
-import { runUntilSignalled } from '../../shared/runtime.js';
+import { runUntilSignalled } from '../../../platform/runtime.js';
 import { startUsers } from './server.js';
 
 await runUntilSignalled('users', startUsers);

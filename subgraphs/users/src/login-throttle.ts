@@ -1,4 +1,4 @@
-import type { RateLimiter, RateSubject } from '../../shared/rate-limiter.js';
+import type { RateLimiter, RateSubject } from '../../../platform/limits/rate-limiter.js';
 import { slowdownMs } from './rules.js';
 
 export interface LoginThrottleOptions {

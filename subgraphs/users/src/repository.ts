@@ -1,5 +1,5 @@
-import { cql, outcomeUnknown, type CassandraClient } from '../../shared/cassandra.js';
-import type { Statement } from '../../shared/outbox.js';
+import { cql, outcomeUnknown, type CassandraClient } from '../../../platform/cassandra/client.js';
+import type { Statement } from '../../../platform/messaging/outbox.js';
 import type { UserModel } from './model.js';
 
 export interface StoredUser extends UserModel {

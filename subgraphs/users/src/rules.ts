@@ -1,4 +1,4 @@
-import { badUserInput } from '../../shared/errors.js';
+import { badUserInput } from '../../../platform/errors.js';
 
 /** Sign-up rules. Each violation names the argument it concerns. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]{1,15}$/;

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
-import { issueAccessToken } from '../../shared/auth.js';
-import { conflict, unauthenticated } from '../../shared/errors.js';
-import { isUuid } from '../../shared/ids.js';
-import type { RateLimits } from '../../shared/rate-limiter.js';
-import type { RequestScope } from '../../shared/subgraph-server.js';
-import type { Outbox } from '../../shared/outbox.js';
+import { issueAccessToken } from '../../../platform/identity/tokens.js';
+import { conflict, unauthenticated } from '../../../platform/errors.js';
+import { isUuid } from '../../../platform/graphql/ids.js';
+import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
+import type { RequestScope } from '../../../platform/http/subgraph-server.js';
+import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { userEvents } from './events.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuthPayloadModel, UserModel } from './model.js';

@@ -1,4 +1,4 @@
-import { DateTime } from '../../../shared/scalars.js';
+import { DateTime } from '../../../../platform/graphql/scalars.js';
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { Mutation } from './Mutation.js';
 import { Query } from './Query.js';

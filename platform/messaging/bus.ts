@@ -1,8 +1,8 @@
 import amqp from 'amqplib';
 import type { Channel, ConfirmChannel, ConsumeMessage, ChannelModel, Options, RecoveringChannelModel } from 'amqplib';
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 import type { DomainEvent, EventType } from './events.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging.js';
 
 export interface SubscribeOptions<T extends EventType> {
   /** The consuming service's own durable queue, e.g. `feed`. */

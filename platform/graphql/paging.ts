@@ -1,4 +1,4 @@
-import { badUserInput } from './errors.js';
+import { badUserInput } from '../errors.js';
 import { isTimeUuid } from './ids.js';
 
 /** Lists are paged by the last clustering key (a timeuuid), which clients see only as an opaque cursor. */

@@ -1,7 +1,7 @@
-import { cql, type CassandraClient } from './cassandra.js';
-import { isLoopback } from './addresses.js';
-import type { Config, RateLimit } from './config.js';
-import { rateLimited } from './errors.js';
+import { cql, type CassandraClient } from '../cassandra/client.js';
+import { isLoopback } from '../identity/addresses.js';
+import type { Config, RateLimit } from '../config.js';
+import { rateLimited } from '../errors.js';
 
 type TimeUuid = InstanceType<typeof cql.TimeUuid>;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-/** Every message on the bus has this shape (see ../shared/ENGINEERING.md, "Events"). */
+/** Every message on the bus has this shape (README, "Events that are never lost"). */
 export interface EventEnvelope<TType extends string = string, TData = unknown> {
   /** Unique per event; consumers dedupe on it or rely on idempotent writes. */
   readonly id: string;

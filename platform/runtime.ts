@@ -1,11 +1,11 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import { connectEventBus, type EventBus } from './bus.js';
-import { connectCassandra, type CassandraClient } from './cassandra.js';
+import { connectEventBus, type EventBus } from './messaging/bus.js';
+import { connectCassandra, type CassandraClient } from './cassandra/client.js';
 import { loadConfig, type Config } from './config.js';
-import { createLogger, type Logger } from './logger.js';
-import { Outbox, OutboxRelay } from './outbox.js';
-import { RateLimiter, RateLimits } from './rate-limiter.js';
-import { startSubgraphServer, type RequestScope, type RunningServer } from './subgraph-server.js';
+import { createLogger, type Logger } from './logging.js';
+import { Outbox, OutboxRelay } from './messaging/outbox.js';
+import { RateLimiter, RateLimits } from './limits/rate-limiter.js';
+import { startSubgraphServer, type RequestScope, type RunningServer } from './http/subgraph-server.js';
 
 /** What a subgraph is given: its own keyspace, the bus, its outbox, config and a logger. */
 export interface Infrastructure {

@@ -10,11 +10,11 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express, { type RequestHandler } from 'express';
 import { parse, type GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion, type RequestAssertion } from './auth.js';
-import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from './errors.js';
-import { serveGraphQLOverWebSocket } from './graphql-ws-server.js';
-import { MAX_BODY, maskResult, refuseUnreadableBodies, sendGraphQLError } from './http.js';
-import type { Logger } from './logger.js';
+import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion, type RequestAssertion } from '../identity/tokens.js';
+import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from '../errors.js';
+import { serveGraphQLOverWebSocket } from './graphql-ws.js';
+import { MAX_BODY, maskResult, refuseUnreadableBodies, sendGraphQLError } from './responses.js';
+import type { Logger } from '../logging.js';
 
 /** What every subgraph knows about a request before its own context is added. */
 export interface RequestScope {

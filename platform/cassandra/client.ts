@@ -1,5 +1,5 @@
 import cassandra from 'cassandra-driver';
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 
 export type CassandraClient = cassandra.Client;
 export const { types: cql } = cassandra;

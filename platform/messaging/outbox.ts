@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EventBus } from './bus.js';
-import { cql, type CassandraClient } from './cassandra.js';
+import { cql, type CassandraClient } from '../cassandra/client.js';
 import type { DomainEvent } from './events.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging.js';
 
 /**
  * Transactional outbox: a service writes its domain change and the events it causes in one logged batch, and a relay

@@ -1,6 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { unauthenticated } from './errors.js';
+import { unauthenticated } from '../errors.js';
 
 /**
  * Two kinds of token:
