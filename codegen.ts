@@ -1,11 +1,12 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { SUBGRAPH_NAMES, type SubgraphName } from './platform/manifest.js';
 
 /**
  * Resolver types for every subgraph, from its schema.graphql (npm run codegen).
  * Mappers point GraphQL types at the domain models the resolvers really return;
  * tests/schema.test.ts fails when the committed output is stale.
  */
-const subgraphs: Record<string, Record<string, string>> = {
+const mappers: Partial<Record<SubgraphName, Record<string, string>>> = {
   users: { User: '../model.js#UserModel', AuthPayload: '../model.js#AuthPayloadModel' },
   tweets: { Tweet: '../model.js#TweetModel', User: '../model.js#UserReference' },
   follows: { User: '../model.js#UserReference' },
@@ -15,7 +16,7 @@ const subgraphs: Record<string, Record<string, string>> = {
 const config: CodegenConfig = {
   overwrite: true,
   generates: Object.fromEntries(
-    Object.entries(subgraphs).map(([name, mappers]) => [
+    SUBGRAPH_NAMES.map((name) => [
       `subgraphs/${name}/src/__generated__/resolvers-types.ts`,
       {
         schema: `subgraphs/${name}/schema.graphql`,
@@ -24,7 +25,7 @@ const config: CodegenConfig = {
           federation: true,
           useIndexSignature: true,
           contextType: '../context.js#Context',
-          mappers,
+          mappers: mappers[name] ?? {},
           scalars: { DateTime: { input: 'Date', output: 'Date | string' } },
           useTypeImports: true,
           enumsAsTypes: true,

@@ -3,11 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CassandraClient } from '../platform/cassandra/client.js';
 import type { Logger } from '../platform/logging.js';
+import { SUBGRAPH_NAMES } from '../platform/manifest.js';
 
 /** migrations/<keyspace>/NNN_name.cql, applied in name order; each keyspace belongs to the subgraph of that name. */
 export const MIGRATIONS_DIR = new URL('.', import.meta.url).pathname;
-export const KEYSPACES = ['users', 'tweets', 'follows', 'feed'] as const;
-export type Keyspace = (typeof KEYSPACES)[number];
+/** Each subgraph owns the keyspace of its name (platform/manifest.ts). */
+export const KEYSPACES = SUBGRAPH_NAMES;
 
 interface Migration {
   name: string;

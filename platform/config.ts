@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { portVariable, SUBGRAPHS, urlVariable, type SubgraphName } from './manifest.js';
 
 /**
  * Every environment variable twtr reads, validated once at start-up.
@@ -92,15 +93,21 @@ const envSchema = z.object({
   ROUTER_SHARED_FETCH_TTL_MS: z.coerce.number().int().min(0).default(1000),
   /** Proxy hops in front of the router whose X-Forwarded-For is believed (0: use the socket's address). */
   ROUTER_TRUST_PROXY: z.coerce.number().int().min(0).default(0),
-  USERS_PORT: port.default(4001),
-  TWEETS_PORT: port.default(4002),
-  FOLLOWS_PORT: port.default(4003),
-  FEED_PORT: port.default(4004),
-  USERS_URL: z.url().default('http://127.0.0.1:4001/graphql'),
-  TWEETS_URL: z.url().default('http://127.0.0.1:4002/graphql'),
-  FOLLOWS_URL: z.url().default('http://127.0.0.1:4003/graphql'),
-  FEED_URL: z.url().default('http://127.0.0.1:4004/graphql'),
+  ...subgraphPlacement(),
 });
+
+/** `<NAME>_PORT` (where a subgraph listens) and `<NAME>_URL` (where the router finds it), for every subgraph. */
+function subgraphPlacement() {
+  type Placement = { [N in SubgraphName as ReturnType<typeof portVariable<N>>]: z.ZodDefault<typeof port> } & {
+    [N in SubgraphName as ReturnType<typeof urlVariable<N>>]: z.ZodDefault<z.ZodURL>;
+  };
+  return Object.fromEntries(
+    SUBGRAPHS.flatMap((subgraph) => [
+      [portVariable(subgraph.name), port.default(subgraph.port)],
+      [urlVariable(subgraph.name), z.url().default(`http://127.0.0.1:${subgraph.port}/graphql`)],
+    ]),
+  ) as Placement;
+}
 
 type ParsedEnv = z.infer<typeof envSchema>;
 type EnvironmentDefaults = 'RATE_LIMIT_EXEMPT_LOOPBACK' | 'ROUTER_INTROSPECTION' | 'ROUTER_LANDING_PAGE';

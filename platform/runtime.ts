@@ -5,7 +5,15 @@ import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logging.js';
 import { Outbox, OutboxRelay } from './messaging/outbox.js';
 import { RateLimiter, RateLimits } from './limits/rate-limiter.js';
-import { startSubgraphServer, type RequestScope, type RunningServer } from './http/subgraph-server.js';
+import { startSubgraphServer } from './http/subgraph-server.js';
+import type { RequestScope } from './identity/request-scope.js';
+import { portVariable, subgraphNamed, type SubgraphName } from './manifest.js';
+
+/** A server this process runs, and how to stop it. */
+export interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+}
 
 /** What a subgraph is given: its own keyspace, the bus, its outbox, config and a logger. */
 export interface Infrastructure {
@@ -19,11 +27,10 @@ export interface Infrastructure {
   logger: Logger;
 }
 
+/** What each subgraph's src/server.ts exports as `subgraph`; the rest of its description is in the manifest. */
 export interface SubgraphDefinition<TContext> {
-  /** Also the name of its keyspace. */
-  name: string;
-  /** Whether it publishes events, through an outbox relayed to RabbitMQ. */
-  publishesEvents: boolean;
+  /** Its entry in the manifest (platform/manifest.ts); also the name of its keyspace. */
+  name: SubgraphName;
   schemaFile: URL;
   /** Wires repositories and services (and starts event consumers); returns what the server needs. */
   setup(infra: Infrastructure): Promise<{
@@ -34,16 +41,19 @@ export interface SubgraphDefinition<TContext> {
   }>;
 }
 
-/** Connects a subgraph to Cassandra and RabbitMQ and serves it; stop() closes all of it. */
+/**
+ * Connects a subgraph to Cassandra and RabbitMQ and serves it on its configured port (or `options.port`; 0 picks a
+ * free one); stop() closes all of it.
+ */
 export async function startSubgraph<TContext extends object>(
   definition: SubgraphDefinition<TContext>,
-  options: { config: Config; logger: Logger; port: number },
+  options: { config: Config; logger: Logger; port?: number },
 ): Promise<RunningServer> {
   const { config } = options;
   const logger = options.logger.child({ subgraph: definition.name });
   const cassandra = await connectCassandra(config, definition.name);
   const bus = await connectEventBus(config, logger);
-  const relay = definition.publishesEvents ? new OutboxRelay(cassandra, bus, logger) : undefined;
+  const relay = subgraphNamed(definition.name).publishesEvents ? new OutboxRelay(cassandra, bus, logger) : undefined;
   const outbox = new Outbox(cassandra, relay?.nudge);
   try {
     relay?.start();
@@ -60,7 +70,7 @@ export async function startSubgraph<TContext extends object>(
         bindAddress: config.SUBGRAPH_BIND_ADDRESS,
         logger,
       },
-      options.port,
+      options.port ?? config[portVariable(definition.name)],
     );
     return {
       url: server.url,
@@ -117,3 +127,7 @@ export async function runUntilSignalled(
   // Started by `npm start` with an IPC channel: never outlive the launcher, however it ended.
   if (process.send) process.on('disconnect', () => void stop('launcher exited'));
 }
+
+/** A subgraph's process (its src/index.ts): serve it until signalled. */
+export const runSubgraph = <TContext extends object>(definition: SubgraphDefinition<TContext>) =>
+  runUntilSignalled(definition.name, (config, logger) => startSubgraph(definition, { config, logger }));

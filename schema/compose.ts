@@ -1,12 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
+import { SUBGRAPHS, SUPERGRAPH_FILE, type SubgraphName } from '../platform/manifest.js';
 
-/** The subgraphs of the supergraph, by name; each serves subgraphs/<name>/schema.graphql. */
-export const SUBGRAPH_NAMES = ['users', 'tweets', 'follows', 'feed'] as const;
-export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
-
-export const SUPERGRAPH_FILE = new URL('./supergraph.graphql', import.meta.url);
 const ROOT = new URL('../', import.meta.url);
 
 /**
@@ -19,16 +15,10 @@ export function subgraphSdl(name: SubgraphName): string {
   return readFileSync(new URL(`subgraphs/${name}/schema.graphql`, ROOT), 'utf8');
 }
 
-/** The router learns real subgraph URLs from its config; these are only the local defaults. */
-const DEFAULT_PORTS: Record<SubgraphName, number> = { users: 4001, tweets: 4002, follows: 4003, feed: 4004 };
-
+/** Composes every subgraph in the manifest; the URLs are local defaults (the router takes real ones from config). */
 export function composeSupergraph() {
   const result = composeServices(
-    SUBGRAPH_NAMES.map((name) => ({
-      name,
-      typeDefs: parse(subgraphSdl(name)),
-      url: `http://127.0.0.1:${DEFAULT_PORTS[name]}/graphql`,
-    })),
+    SUBGRAPHS.map(({ name, port }) => ({ name, typeDefs: parse(subgraphSdl(name)), url: `http://127.0.0.1:${port}/graphql` })),
   );
   if (result.errors) {
     throw new Error(`composition failed:\n${result.errors.map((error) => `  ${error.message}`).join('\n')}`);

@@ -5,7 +5,8 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import codegenConfig from '../codegen.js';
-import { ACCEPTED_HINT_CODES, composeSupergraph, SUBGRAPH_NAMES, SUPERGRAPH_FILE, subgraphSdl } from '../schema/compose.js';
+import { SUBGRAPH_NAMES, SUPERGRAPH_FILE } from '../platform/manifest.js';
+import { ACCEPTED_HINT_CODES, composeSupergraph, subgraphSdl } from '../schema/compose.js';
 
 describe('the supergraph', () => {
   const { supergraphSdl, hints } = composeSupergraph();

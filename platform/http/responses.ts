@@ -1,5 +1,4 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 
 /** Largest request body read; more is refused with 413 before it is parsed. */
 export const MAX_BODY = '1mb';
@@ -19,11 +18,3 @@ export const refuseUnreadableBodies: ErrorRequestHandler = (error, _request, res
   const message = status === 413 ? `The request body is larger than ${MAX_BODY}.` : 'The request body is not valid JSON.';
   sendGraphQLError(response, status, 'BAD_REQUEST', message);
 };
-
-type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
-
-/** A result's errors through the same masking as HTTP responses (for results sent over websockets). */
-export function maskResult<T extends ExecutionResult>(result: T, format: FormatError): T {
-  if (!result.errors?.length) return result;
-  return { ...result, errors: result.errors.map((error: GraphQLError) => format(error.toJSON?.() ?? error, error)) };
-}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
@@ -9,22 +9,15 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express, { type RequestHandler } from 'express';
-import { parse, type GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion, type RequestAssertion } from '../identity/tokens.js';
-import { CLIENT_ERROR_CODES, ErrorCode, unauthenticated } from '../errors.js';
-import { serveGraphQLOverWebSocket } from './graphql-ws.js';
-import { MAX_BODY, maskResult, refuseUnreadableBodies, sendGraphQLError } from './responses.js';
+import { parse, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { ErrorCode, unauthenticated } from '../errors.js';
+import { correlationIdFrom, type AssertedIdentity, type RequestScope } from '../identity/request-scope.js';
+import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from '../identity/tokens.js';
 import type { Logger } from '../logging.js';
-
-/** What every subgraph knows about a request before its own context is added. */
-export interface RequestScope {
-  /** The signed-in user, as asserted by the router; null for anonymous requests. */
-  viewerId: string | null;
-  /** The client's address as the router saw it; null when the request did not come through the router. */
-  clientAddress: string | null;
-  /** Ties logs and events to the client request that caused them. */
-  correlationId: string;
-}
+import type { RunningServer } from '../runtime.js';
+import { serveGraphQLOverWebSocket } from './graphql-ws.js';
+import { maskResult, maskUnexpectedErrors } from './masking.js';
+import { MAX_BODY, refuseUnreadableBodies, sendGraphQLError } from './responses.js';
 
 export interface SubgraphOptions<TContext> {
   name: string;
@@ -39,19 +32,6 @@ export interface SubgraphOptions<TContext> {
   /** Where to listen: loopback unless the deployment needs more (SUBGRAPH_BIND_ADDRESS). */
   bindAddress: string;
   logger: Logger;
-}
-
-export interface RunningServer {
-  url: string;
-  stop(): Promise<void>;
-}
-
-export const CORRELATION_HEADER = 'x-correlation-id';
-
-/** The caller's correlation id when it sent a sensible one, else a new one. */
-export function correlationIdFrom(headers: IncomingHttpHeaders): string {
-  const value = headers[CORRELATION_HEADER];
-  return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value) ? value : randomUUID();
 }
 
 export function loadTypeDefs(schemaFile: URL) {
@@ -72,22 +52,6 @@ function requireRouterAssertion(subgraph: string, internalSecret: string): Reque
     } catch (error) {
       sendGraphQLError(response, 401, ErrorCode.UNAUTHENTICATED, (error as Error).message);
     }
-  };
-}
-
-/** Keeps client-facing codes; anything else becomes INTERNAL_SERVER_ERROR without internals, logged. */
-export function maskUnexpectedErrors(logger: Logger) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
-    if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) return formatted;
-    // Apollo Server's own refusals of a malformed request (e.g. a persisted query whose hash does not match) carry
-    // a 4xx status but no code: they are the client's doing, not ours.
-    const status = (error as { extensions?: { http?: { status?: number } } })?.extensions?.http?.status;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
-    }
-    logger.error('unexpected error', { error: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path });
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
   };
 }
 
@@ -123,7 +87,7 @@ export async function startSubgraphServer<TContext extends object>(
     express.json({ limit: MAX_BODY }),
     expressMiddleware(server, {
       context: async ({ req, res }) => {
-        const { viewerId, clientAddress } = res.locals.assertion as RequestAssertion;
+        const { viewerId, clientAddress } = res.locals.assertion as AssertedIdentity;
         return options.context({ viewerId, clientAddress, correlationId: correlationIdFrom(req.headers) });
       },
     }),

@@ -1,6 +1,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { unauthenticated } from '../errors.js';
+import type { AssertedIdentity } from './request-scope.js';
 
 /**
  * Two kinds of token:
@@ -53,14 +54,7 @@ export function verifyAccessToken(token: string, secret: string): VerifiedAccess
   return { userId: payload.sub, expiresAt: new Date(payload.exp! * 1000) };
 }
 
-/** What the router vouches for about one request. */
-export interface RequestAssertion {
-  viewerId: string | null;
-  /** The client's address as the router saw it, for per-client limits. */
-  clientAddress: string | null;
-}
-
-export function signRequestAssertion(assertion: RequestAssertion, secret: string, subgraph: string): string {
+export function signRequestAssertion(assertion: AssertedIdentity, secret: string, subgraph: string): string {
   const claims = {
     ...(assertion.viewerId ? { sub: assertion.viewerId } : {}),
     ...(assertion.clientAddress ? { ip: assertion.clientAddress } : {}),
@@ -73,7 +67,7 @@ export function signRequestAssertion(assertion: RequestAssertion, secret: string
   });
 }
 
-export function verifyRequestAssertion(assertion: string, secret: string, subgraph: string): RequestAssertion {
+export function verifyRequestAssertion(assertion: string, secret: string, subgraph: string): AssertedIdentity {
   const payload = verify(
     assertion,
     secret,

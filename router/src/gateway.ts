@@ -4,23 +4,16 @@ import type { Fetcher } from '@apollo/utils.fetcher';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
 import type { Config } from '../../platform/config.js';
-import { CORRELATION_HEADER } from '../../platform/http/subgraph-server.js';
-import { SUPERGRAPH_FILE, type SubgraphName } from '../../schema/compose.js';
+import { CORRELATION_HEADER, type RequestScope } from '../../platform/identity/request-scope.js';
+import { SUBGRAPH_NAMES, SUPERGRAPH_FILE, urlVariable, type SubgraphName } from '../../platform/manifest.js';
 import { assertNoTelemetry } from './no-telemetry.js';
-
-/** What the router knows about a client request. */
-export interface RouterContext {
-  viewerId: string | null;
-  clientAddress: string | null;
-  correlationId: string;
-}
 
 /**
  * Calls a subgraph on behalf of the client. The request is built afresh, so nothing a client sent (such as a forged
  * assertion header) reaches the subgraph; the viewer and client address travel as a short-lived assertion signed
  * with the router–subgraph secret.
  */
-class ViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
+class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
   constructor(
     private readonly name: string,
     url: string,
@@ -31,7 +24,7 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
     super({ url, fetcher: fetch as unknown as Fetcher });
   }
 
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>) {
+  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RequestScope>) {
     const headers = request.http?.headers;
     if (!headers || !context) return;
     headers.set(
@@ -43,7 +36,7 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
 }
 
 export function subgraphUrls(config: Config): Record<SubgraphName, string> {
-  return { users: config.USERS_URL, tweets: config.TWEETS_URL, follows: config.FOLLOWS_URL, feed: config.FEED_URL };
+  return Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, config[urlVariable(name)]])) as Record<SubgraphName, string>;
 }
 
 export const readSupergraphSdl = () => readFileSync(SUPERGRAPH_FILE, 'utf8');

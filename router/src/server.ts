@@ -11,15 +11,18 @@ import express from 'express';
 import type { Config } from '../../platform/config.js';
 import type { Logger } from '../../platform/logging.js';
 import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
-import { correlationIdFrom, maskUnexpectedErrors, type RunningServer } from '../../platform/http/subgraph-server.js';
-import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls, type RouterContext } from './gateway.js';
+import { correlationIdFrom } from '../../platform/identity/request-scope.js';
+import { maskUnexpectedErrors } from '../../platform/http/masking.js';
+import type { RunningServer } from '../../platform/runtime.js';
+import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
+import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { serveWebSockets } from './websocket.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
 
 /** The gateway cannot run subscriptions sent over HTTP; say where they are served instead of failing inside it. */
-const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RouterContext> = {
+const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RequestScope> = {
   async requestDidStart() {
     return {
       async didResolveOperation({ operation }) {
@@ -34,7 +37,7 @@ const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RouterContext> = {
 };
 
 /** Refuses operations over the configured limits once they are validated, before the gateway plans them. */
-function enforceOperationLimits(limits: OperationLimits): ApolloServerPlugin<RouterContext> {
+function enforceOperationLimits(limits: OperationLimits): ApolloServerPlugin<RequestScope> {
   return {
     async requestDidStart() {
       return {
@@ -63,7 +66,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   const dataSources = createDataSources(config);
   const limits = operationLimitsOf(config);
   const formatError = maskUnexpectedErrors(logger);
-  const server = new ApolloServer<RouterContext>({
+  const server = new ApolloServer<RequestScope>({
     gateway: createGateway(dataSources, supergraphSdl),
     formatError,
     // Off in production unless asked for (ROUTER_INTROSPECTION, ROUTER_LANDING_PAGE).

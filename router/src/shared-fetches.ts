@@ -1,7 +1,7 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { Kind, parse, visit, type DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import type { RouterContext } from './gateway.js';
+import type { RequestScope } from '../../platform/identity/request-scope.js';
 
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
@@ -32,16 +32,16 @@ export class SharedFetches {
     this.answers = new LRUCache({ max: 10_000, ttl: Math.max(this.ttlMs, 1) });
   }
 
-  wrap(serviceName: string, dataSource: GraphQLDataSource<RouterContext>): GraphQLDataSource<RouterContext> {
+  wrap(serviceName: string, dataSource: GraphQLDataSource<RequestScope>): GraphQLDataSource<RequestScope> {
     return {
-      process: (options: GraphQLDataSourceProcessOptions<RouterContext>) => {
+      process: (options: GraphQLDataSourceProcessOptions<RequestScope>) => {
         const query = options.request.query ?? '';
         if (this.ttlMs === 0 || this.selectsViewerDependentField(query)) return dataSource.process(options);
         const key = `${serviceName}\n${query}\n${JSON.stringify(options.request.variables ?? {})}`;
         let answer = this.answers.get(key);
         if (!answer) {
-          const anonymous: RouterContext = { viewerId: null, clientAddress: null, correlationId: options.context.correlationId };
-          const response = dataSource.process({ ...options, context: anonymous } as GraphQLDataSourceProcessOptions<RouterContext>);
+          const anonymous: RequestScope = { viewerId: null, clientAddress: null, correlationId: options.context.correlationId };
+          const response = dataSource.process({ ...options, context: anonymous } as GraphQLDataSourceProcessOptions<RequestScope>);
           answer = response;
           this.answers.set(key, response);
           response.catch(() => this.answers.delete(key));

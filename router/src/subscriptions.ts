@@ -7,7 +7,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { signRequestAssertion } from '../../platform/identity/tokens.js';
 import type { Logger } from '../../platform/logging.js';
-import type { RouterContext } from './gateway.js';
+import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { SharedFetches } from './shared-fetches.js';
 
 /** The name under which each received event is replayed into the query plan. */
@@ -16,7 +16,7 @@ const REPLAYED_EVENT = '__subscription_event__';
 export interface FederatedSubscriptionsOptions {
   supergraphSdl: string;
   /** The same data sources the gateway uses for queries (identity assertions included). */
-  dataSources: Record<string, GraphQLDataSource<RouterContext>>;
+  dataSources: Record<string, GraphQLDataSource<RequestScope>>;
   /** Each subgraph's graphql-ws endpoint. */
   webSocketUrls: Record<string, string>;
   internalSecret: string;
@@ -83,7 +83,7 @@ export class FederatedSubscriptions {
     document: DocumentNode,
     variables: Record<string, unknown>,
     operationName: string | undefined,
-    context: RouterContext,
+    context: RequestScope,
   ): AsyncIterableIterator<ExecutionResult> {
     const plan = this.planner.buildQueryPlan(operationFromDocument(this.apiSchema, document, { operationName }));
     const node = plan.node as SubscriptionNode | undefined;

@@ -14,9 +14,9 @@ import {
 import type { WebSocket } from 'ws';
 import { unauthenticated } from '../../platform/errors.js';
 import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
-import { maskResult } from '../../platform/http/responses.js';
+import { maskResult } from '../../platform/http/masking.js';
 import type { Logger } from '../../platform/logging.js';
-import type { RouterContext } from './gateway.js';
+import type { RequestScope } from '../../platform/identity/request-scope.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
 import { accessTokenFromHeaders, clientAddressOf } from './viewer.js';
@@ -24,7 +24,7 @@ import { WebSocketLimits, type WebSocketLimitOptions } from './websocket-limits.
 
 export interface WebSocketOptions {
   httpServer: Server;
-  apollo: ApolloServer<RouterContext>;
+  apollo: ApolloServer<RequestScope>;
   subscriptions: FederatedSubscriptions;
   supergraphSdl: string;
   jwtSecret: string;
@@ -40,14 +40,14 @@ export interface WebSocketOptions {
 
 /** What the router knows about one socket: its viewer's context, until when its token is good, and its socket. */
 interface Connection {
-  context: RouterContext;
+  context: RequestScope;
   expiresAt: Date;
   socket: WebSocket;
   expiryTimer?: NodeJS.Timeout;
 }
 
 /** The per-operation context: the socket's, plus how to free the operation's subscription slot. */
-interface OperationContext extends RouterContext {
+interface OperationContext extends RequestScope {
   connection: Connection;
   release?: () => void;
 }
@@ -166,7 +166,7 @@ const coded = (errors: readonly GraphQLError[], code: string) =>
   errors.map((error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } }));
 
 /** What travels to the gateway and subgraphs: no socket, no slot. */
-const routerContext = ({ viewerId, clientAddress, correlationId }: OperationContext): RouterContext => ({ viewerId, clientAddress, correlationId });
+const routerContext = ({ viewerId, clientAddress, correlationId }: OperationContext): RequestScope => ({ viewerId, clientAddress, correlationId });
 
 /** Bytes queued for a client that is not reading before the router gives up on it. */
 const MAX_UNSENT_BYTES = 1024 * 1024;

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { startRouter } from '../../router/src/server.js';
 import { issueAccessToken, REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
 import { createLogger } from '../../platform/logging.js';
-import type { RunningServer } from '../../platform/http/subgraph-server.js';
+import type { RunningServer } from '../../platform/runtime.js';
 import { codes, eventually, follow, gql, ok, signUp, uniqueClientAddress, unfollow, type GraphQLResponse } from '../support/client.js';
 import { TEST_ENV } from '../support/env.js';
 import { testConfig } from '../support/infra.js';

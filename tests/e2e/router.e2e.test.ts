@@ -7,7 +7,7 @@ import { startRouter } from '../../router/src/server.js';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
-import type { RunningServer } from '../../platform/http/subgraph-server.js';
+import type { RunningServer } from '../../platform/runtime.js';
 import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp } from '../support/client.js';
 
 describe('the trust boundary', () => {

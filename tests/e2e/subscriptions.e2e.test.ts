@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRouter } from '../../router/src/server.js';
-import { startFeed } from '../../subgraphs/feed/src/server.js';
+import { startSubgraph } from '../../platform/runtime.js';
+import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
-import type { RunningServer } from '../../platform/http/subgraph-server.js';
+import type { RunningServer } from '../../platform/runtime.js';
 import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp, unfollow } from '../support/client.js';
 import { closeCodeFor, subscribeToFeed } from '../support/subscriptions.js';
 
@@ -135,7 +136,7 @@ describe('two feed replicas and two routers', () => {
     const urls = inject('subgraphUrls');
     const logger = createLogger('error');
     const config = loadConfig();
-    secondFeed = await startFeed(config, logger, 0);
+    secondFeed = await startSubgraph(feed, { config, logger, port: 0 });
     secondRouter = await startRouter(
       { ...config, USERS_URL: urls.users, TWEETS_URL: urls.tweets, FOLLOWS_URL: urls.follows, FEED_URL: secondFeed.url },
       logger,

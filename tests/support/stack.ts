@@ -1,42 +1,37 @@
 import '../../router/src/no-telemetry.js';
 import { loadConfig, type Config } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
-import type { RunningServer } from '../../platform/http/subgraph-server.js';
-import { startFeed } from '../../subgraphs/feed/src/server.js';
-import { startFollows } from '../../subgraphs/follows/src/server.js';
-import { startTweets } from '../../subgraphs/tweets/src/server.js';
-import { startUsers } from '../../subgraphs/users/src/server.js';
+import { SUBGRAPH_NAMES, urlVariable, type SubgraphName } from '../../platform/manifest.js';
+import { startSubgraph, type RunningServer, type SubgraphDefinition } from '../../platform/runtime.js';
 import { startRouter } from '../../router/src/server.js';
 
 export interface Stack {
   routerUrl: string;
-  subgraphUrls: { users: string; tweets: string; follows: string; feed: string };
+  subgraphUrls: Record<SubgraphName, string>;
   config: Config;
   stop(): Promise<void>;
+}
+
+/** A subgraph's definition, from the module every subgraph keeps in the same place (see platform/manifest.ts). */
+export async function subgraphDefinition(name: SubgraphName): Promise<SubgraphDefinition<object>> {
+  const module = (await import(`../../subgraphs/${name}/src/server.ts`)) as { subgraph: SubgraphDefinition<object> };
+  return module.subgraph;
 }
 
 /** The whole system in this process on free ports, against the real Cassandra and RabbitMQ. */
 export async function startStack(env: NodeJS.ProcessEnv = process.env): Promise<Stack> {
   const baseConfig = loadConfig(env);
   const logger = createLogger(baseConfig.LOG_LEVEL);
-  const [users, tweets, follows, feed] = await Promise.all([
-    startUsers(baseConfig, logger, 0),
-    startTweets(baseConfig, logger, 0),
-    startFollows(baseConfig, logger, 0),
-    startFeed(baseConfig, logger, 0),
-  ]);
-  const config: Config = {
-    ...baseConfig,
-    USERS_URL: users.url,
-    TWEETS_URL: tweets.url,
-    FOLLOWS_URL: follows.url,
-    FEED_URL: feed.url,
-  };
+  const subgraphs = await Promise.all(
+    SUBGRAPH_NAMES.map(async (name) => startSubgraph(await subgraphDefinition(name), { config: baseConfig, logger, port: 0 })),
+  );
+  const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((name, index) => [name, subgraphs[index].url])) as Record<SubgraphName, string>;
+  const config: Config = { ...baseConfig, ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), subgraphUrls[name]])) };
   const router = await startRouter(config, logger, 0);
-  const servers: RunningServer[] = [router, users, tweets, follows, feed];
+  const servers: RunningServer[] = [router, ...subgraphs];
   return {
     routerUrl: router.url,
-    subgraphUrls: { users: users.url, tweets: tweets.url, follows: follows.url, feed: feed.url },
+    subgraphUrls,
     config,
     stop: async () => {
       for (const server of servers) await server.stop();

@@ -1,6 +1,6 @@
 import type { GraphQLDataSource } from '@apollo/gateway';
 import { describe, expect, it } from 'vitest';
-import type { RouterContext } from '../../router/src/gateway.js';
+import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { SharedFetches } from '../../router/src/shared-fetches.js';
 
 const SUPERGRAPH = `
@@ -13,7 +13,7 @@ const ENTITIES = (fields: string) => `query($representations:[_Any!]!){_entities
 /** A data source that records who asked what (the subgraph itself is not under test here). */
 function recordingDataSource() {
   const calls: { query: string; viewerId: string | null }[] = [];
-  const dataSource: GraphQLDataSource<RouterContext> = {
+  const dataSource: GraphQLDataSource<RequestScope> = {
     process: async ({ request, context }) => {
       calls.push({ query: request.query!, viewerId: context.viewerId });
       return { data: { _entities: [{ username: 'alice', viewerIsFollowing: context.viewerId === 'bob' }] } };
@@ -22,7 +22,7 @@ function recordingDataSource() {
   return { calls, dataSource };
 }
 
-const ask = (source: GraphQLDataSource<RouterContext>, query: string, viewerId: string) =>
+const ask = (source: GraphQLDataSource<RequestScope>, query: string, viewerId: string) =>
   source.process({
     kind: 'incoming operation',
     request: { query, variables: { representations: [{ __typename: 'User', id: 'a' }] } },

@@ -1,4 +1,4 @@
-import type { RequestScope } from '../../../platform/http/subgraph-server.js';
+import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { FeedService } from './service.js';
 
 export interface Context extends RequestScope {

@@ -1,6 +1,4 @@
-import type { Config } from '../../../platform/config.js';
-import type { Logger } from '../../../platform/logging.js';
-import { startSubgraph, type SubgraphDefinition } from '../../../platform/runtime.js';
+import type { SubgraphDefinition } from '../../../platform/runtime.js';
 import type { Context } from './context.js';
 import { consumeFeedEvents } from './events.js';
 import { Fanout } from './fanout.js';
@@ -9,9 +7,8 @@ import { TimelineRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { FeedService } from './service.js';
 
-export const feedSubgraph: SubgraphDefinition<Context> = {
+export const subgraph: SubgraphDefinition<Context> = {
   name: 'feed',
-  publishesEvents: false,
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, bus, config }) {
     const timelines = new TimelineRepository(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
@@ -30,6 +27,3 @@ export const feedSubgraph: SubgraphDefinition<Context> = {
     };
   },
 };
-
-export const startFeed = (config: Config, logger: Logger, port = config.FEED_PORT) =>
-  startSubgraph(feedSubgraph, { config, logger, port });

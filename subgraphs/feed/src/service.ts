@@ -1,7 +1,7 @@
 import { cql } from '../../../platform/cassandra/client.js';
 import { unauthenticated } from '../../../platform/errors.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
-import type { RequestScope } from '../../../platform/http/subgraph-server.js';
+import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { LiveFeed } from './live.js';
 import type { TimelineItem, TweetReference } from './model.js';
 import { TIMELINE_LENGTH, type TimelineRepository } from './repository.js';

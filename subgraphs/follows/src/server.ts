@@ -1,15 +1,12 @@
-import type { Config } from '../../../platform/config.js';
-import type { Logger } from '../../../platform/logging.js';
-import { startSubgraph, type SubgraphDefinition } from '../../../platform/runtime.js';
+import type { SubgraphDefinition } from '../../../platform/runtime.js';
 import type { Context } from './context.js';
 import { consumeFollowsEvents } from './events.js';
 import { FollowRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { FollowsService } from './service.js';
 
-export const followsSubgraph: SubgraphDefinition<Context> = {
+export const subgraph: SubgraphDefinition<Context> = {
   name: 'follows',
-  publishesEvents: true,
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, bus, outbox, rateLimits }) {
     const deps = { follows: new FollowRepository(cassandra), outbox, rateLimits };
@@ -17,6 +14,3 @@ export const followsSubgraph: SubgraphDefinition<Context> = {
     return { resolvers, context: (scope) => ({ ...scope, services: { follows: new FollowsService(deps, scope) } }) };
   },
 };
-
-export const startFollows = (config: Config, logger: Logger, port = config.FOLLOWS_PORT) =>
-  startSubgraph(followsSubgraph, { config, logger, port });

@@ -4,7 +4,7 @@ import { isUuid } from '../../../platform/graphql/ids.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
-import type { RequestScope } from '../../../platform/http/subgraph-server.js';
+import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { followEvents } from './events.js';
 import type { UserReference } from './model.js';
 import { versionOf, type FollowRepository, type Relationship } from './repository.js';

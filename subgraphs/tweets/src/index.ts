@@ -1,4 +1,4 @@
-import { runUntilSignalled } from '../../../platform/runtime.js';
-import { startTweets } from './server.js';
+import { runSubgraph } from '../../../platform/runtime.js';
+import { subgraph } from './server.js';
 
-await runUntilSignalled('tweets', startTweets);
+await runSubgraph(subgraph);

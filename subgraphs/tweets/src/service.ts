@@ -4,7 +4,7 @@ import { isTimeUuid } from '../../../platform/graphql/ids.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
-import type { RequestScope } from '../../../platform/http/subgraph-server.js';
+import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { tweetEvents } from './events.js';
 import type { TweetModel } from './model.js';
 import type { TweetRepository } from './repository.js';

@@ -1,15 +1,12 @@
-import type { Config } from '../../../platform/config.js';
-import type { Logger } from '../../../platform/logging.js';
-import { startSubgraph, type SubgraphDefinition } from '../../../platform/runtime.js';
+import type { SubgraphDefinition } from '../../../platform/runtime.js';
 import type { Context } from './context.js';
 import { LoginThrottle } from './login-throttle.js';
 import { UserRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { UsersService } from './service.js';
 
-export const usersSubgraph: SubgraphDefinition<Context> = {
+export const subgraph: SubgraphDefinition<Context> = {
   name: 'users',
-  publishesEvents: true,
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, outbox, rateLimits, config }) {
     const deps = {
@@ -29,6 +26,3 @@ export const usersSubgraph: SubgraphDefinition<Context> = {
     return { resolvers, context: (scope) => ({ ...scope, services: { users: new UsersService(deps, scope) } }) };
   },
 };
-
-export const startUsers = (config: Config, logger: Logger, port = config.USERS_PORT) =>
-  startSubgraph(usersSubgraph, { config, logger, port });

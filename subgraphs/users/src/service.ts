@@ -4,7 +4,7 @@ import { issueAccessToken } from '../../../platform/identity/tokens.js';
 import { conflict, unauthenticated } from '../../../platform/errors.js';
 import { isUuid } from '../../../platform/graphql/ids.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
-import type { RequestScope } from '../../../platform/http/subgraph-server.js';
+import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { userEvents } from './events.js';
 import type { LoginThrottle } from './login-throttle.js';

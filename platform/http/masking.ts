@@ -1,0 +1,27 @@
+import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
+import { CLIENT_ERROR_CODES, ErrorCode } from '../errors.js';
+import type { Logger } from '../logging.js';
+
+/** Keeps client-facing codes; anything else becomes INTERNAL_SERVER_ERROR without internals, logged. */
+export function maskUnexpectedErrors(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) return formatted;
+    // Apollo Server's own refusals of a malformed request (e.g. a persisted query whose hash does not match) carry
+    // a 4xx status but no code: they are the client's doing, not ours.
+    const status = (error as { extensions?: { http?: { status?: number } } })?.extensions?.http?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
+    }
+    logger.error('unexpected error', { error: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path });
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  };
+}
+
+type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+
+/** A result's errors through the same masking as HTTP responses (for results sent over websockets). */
+export function maskResult<T extends ExecutionResult>(result: T, format: FormatError): T {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((error: GraphQLError) => format(error.toJSON?.() ?? error, error)) };
+}

@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Who is asking, from where, and which request: what the router learns from a client and what every subgraph
+ * receives from the router (as a signed assertion), before each adds its own per-request context.
+ */
+export interface RequestScope {
+  /** The signed-in user; null for anonymous requests. */
+  viewerId: string | null;
+  /** The client's address as the router saw it (for per-address limits); null when unknown. */
+  clientAddress: string | null;
+  /** Ties logs and events to the client request that caused them. */
+  correlationId: string;
+}
+
+/** The part of a scope the router vouches for to a subgraph (tokens.ts signs and verifies it). */
+export type AssertedIdentity = Pick<RequestScope, 'viewerId' | 'clientAddress'>;
+
+export const CORRELATION_HEADER = 'x-correlation-id';
+
+/** The caller's correlation id when it sent a sensible one, else a new one. */
+export function correlationIdFrom(headers: IncomingHttpHeaders): string {
+  const value = headers[CORRELATION_HEADER];
+  return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value) ? value : randomUUID();
+}

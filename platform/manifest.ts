@@ -1,0 +1,36 @@
+/**
+ * The subgraphs twtr runs: the one list from which composition, codegen, `npm start`, the migrations, the test stack,
+ * the router's subgraph URLs and the configuration's ports are derived. Adding a subgraph is an entry here plus its
+ * folders: subgraphs/<name>/ (schema.graphql; src/server.ts exporting `subgraph`; src/index.ts) and migrations/<name>/.
+ * Each subgraph owns the Cassandra keyspace of its own name.
+ */
+export const SUBGRAPHS = [
+  { name: 'users', port: 4001, publishesEvents: true },
+  { name: 'tweets', port: 4002, publishesEvents: true },
+  { name: 'follows', port: 4003, publishesEvents: true },
+  { name: 'feed', port: 4004, publishesEvents: false },
+] as const satisfies readonly SubgraphEntry[];
+
+interface SubgraphEntry {
+  name: string;
+  /** Local default; `<NAME>_PORT` overrides it. */
+  port: number;
+  /** Whether it publishes events, through an outbox in its keyspace relayed to RabbitMQ. */
+  publishesEvents: boolean;
+}
+
+export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];
+export const SUBGRAPH_NAMES: readonly SubgraphName[] = SUBGRAPHS.map((subgraph) => subgraph.name);
+
+export const subgraphNamed = (name: SubgraphName) => SUBGRAPHS.find((subgraph) => subgraph.name === name)!;
+
+/** The variables that place a subgraph: where it listens, and where the router finds it. */
+export const portVariable = <N extends SubgraphName>(name: N) => `${name.toUpperCase() as Uppercase<N>}_PORT` as const;
+export const urlVariable = <N extends SubgraphName>(name: N) => `${name.toUpperCase() as Uppercase<N>}_URL` as const;
+
+/** Each subgraph's process entry point and the module exporting its `subgraph` definition, from the repository root. */
+export const entryOf = (name: SubgraphName) => `subgraphs/${name}/src/index.ts`;
+export const ROUTER_ENTRY = 'router/src/index.ts';
+
+/** The composed supergraph: a build artifact (`npm run compose`), read as a file by the router. */
+export const SUPERGRAPH_FILE = new URL('../schema/supergraph.graphql', import.meta.url);
