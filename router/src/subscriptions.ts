@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { signRequestAssertion } from '../../platform/identity/tokens.js';
 import type { Logger } from '../../platform/logging.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
+import { mapAsyncIterator } from '../../platform/async-iterators.js';
 import { SharedFetches } from './shared-fetches.js';
 
 /** The name under which each received event is replayed into the query plan. */
@@ -129,25 +130,7 @@ export class FederatedSubscriptions {
       return { data: result.data ?? null, ...(result.errors?.length ? { errors: result.errors } : {}) };
     };
 
-    const iterator: AsyncIterableIterator<ExecutionResult> = {
-      next: async () => {
-        const next = await events.next();
-        if (next.done) return { done: true, value: undefined };
-        return { done: false, value: await resolveEvent(next.value) };
-      },
-      return: async () => {
-        await events.return?.();
-        return { done: true, value: undefined };
-      },
-      throw: async (error) => {
-        await events.return?.();
-        throw error;
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return mapAsyncIterator(events, resolveEvent);
   }
 }
 

@@ -14,6 +14,7 @@ import {
 import type { WebSocket } from 'ws';
 import { unauthenticated } from '../../platform/errors.js';
 import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
+import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
 import { maskResult } from '../../platform/http/masking.js';
 import type { Logger } from '../../platform/logging.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
@@ -174,7 +175,7 @@ const MAX_UNSENT_BYTES = 1024 * 1024;
 /**
  * Each event of a client's subscription leaves through here: its errors pass the same masking as HTTP responses; a
  * client that stops reading must not make the router buffer without bound, so once too much is waiting to be sent its
- * socket is closed with a reason (and its subscriptions, here and on the subgraph, end with it); and when the
+ * socket is closed with a reason (graphql-ws then ends its subscriptions, here and on the subgraph); and when the
  * subscription ends, however it ends, its slot is freed.
  */
 function guardSubscription(
@@ -183,36 +184,18 @@ function guardSubscription(
   options: Pick<WebSocketOptions, 'formatError' | 'logger'>,
 ): AsyncIterableIterator<ExecutionResult> {
   const { socket } = context.connection;
-  const finish = async () => {
-    context.release?.();
-    await events.return?.();
-    return { done: true as const, value: undefined };
-  };
-  const guarded: AsyncIterableIterator<ExecutionResult> = {
-    next: async () => {
+  return mapAsyncIterator(
+    events,
+    (event) => {
       if (socket.bufferedAmount > MAX_UNSENT_BYTES) {
         options.logger.warn('closing a subscriber that stopped reading', { unsentBytes: socket.bufferedAmount });
         socket.close(4429, 'Too far behind: the client is not reading its subscription');
-        return finish();
+        return SKIP;
       }
-      const next = await events.next();
-      if (next.done) {
-        context.release?.();
-        return next;
-      }
-      return { done: false, value: maskResult(next.value, options.formatError) };
+      return maskResult(event, options.formatError);
     },
-    return: finish,
-    throw: async (error) => {
-      context.release?.();
-      if (events.throw) return events.throw(error);
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return guarded;
-    },
-  };
-  return guarded;
+    context.release,
+  );
 }
 
 /** Apollo Server takes the operation as text; the document was parsed from the client's text, so print it back. */

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { AsyncQueue, mapAsyncIterator, SKIP } from '../../../platform/async-iterators.js';
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import type { TimelineItem, TweetReference } from './model.js';
 
@@ -17,12 +18,8 @@ export interface LiveFeedOptions {
 }
 
 interface Subscriber {
-  viewerId: string;
-  queue: TimelineItem[];
+  queue: AsyncQueue<TimelineItem>;
   seen: Set<string>;
-  wake?: () => void;
-  overflowed: boolean;
-  closed: boolean;
 }
 
 const SEEN_REMEMBERED = 1_000;
@@ -64,49 +61,18 @@ export class LiveFeed {
   }
 
   subscribe(viewerId: string): AsyncIterableIterator<TweetReference> {
-    const subscriber: Subscriber = { viewerId, queue: [], seen: new Set(), overflowed: false, closed: false };
     const set = this.subscribers.get(viewerId) ?? new Set();
+    const subscriber: Subscriber = {
+      seen: new Set(),
+      queue: new AsyncQueue<TimelineItem>(this.bufferSize, () => {
+        set.delete(subscriber);
+        if (set.size === 0) this.subscribers.delete(viewerId);
+      }),
+    };
     set.add(subscriber);
     this.subscribers.set(viewerId, set);
-
-    const close = () => {
-      subscriber.closed = true;
-      set.delete(subscriber);
-      if (set.size === 0) this.subscribers.delete(viewerId);
-      subscriber.wake?.();
-    };
-    const iterator: AsyncIterableIterator<TweetReference> = {
-      next: async () => {
-        for (;;) {
-          if (subscriber.overflowed) {
-            close();
-            throw new GraphQLError('The subscription fell too far behind and was closed.', {
-              extensions: { code: 'RATE_LIMITED' },
-            });
-          }
-          if (subscriber.closed) return { done: true, value: undefined };
-          const item = subscriber.queue.shift();
-          if (item) {
-            if (await this.stillExists(item)) return { done: false, value: { id: item.tweetId } };
-            continue;
-          }
-          await new Promise<void>((resolve) => (subscriber.wake = resolve));
-          subscriber.wake = undefined;
-        }
-      },
-      return: async () => {
-        close();
-        return { done: true, value: undefined };
-      },
-      throw: async (error) => {
-        close();
-        throw error;
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    // Checked just before handing an item over, so a tweet deleted meanwhile is not delivered.
+    return mapAsyncIterator(subscriber.queue, async (item) => ((await this.stillExists(item)) ? { id: item.tweetId } : SKIP));
   }
 
   private stillExists(item: TimelineItem): Promise<boolean> {
@@ -125,9 +91,11 @@ export class LiveFeed {
         if (subscriber.seen.has(announcement.tweetId)) continue;
         subscriber.seen.add(announcement.tweetId);
         if (subscriber.seen.size > SEEN_REMEMBERED) subscriber.seen.delete(subscriber.seen.values().next().value!);
-        if (subscriber.queue.length >= this.bufferSize) subscriber.overflowed = true;
-        else subscriber.queue.push({ tweetId: announcement.tweetId, authorId: announcement.authorId });
-        subscriber.wake?.();
+        if (!subscriber.queue.push({ tweetId: announcement.tweetId, authorId: announcement.authorId })) {
+          subscriber.queue.fail(
+            new GraphQLError('The subscription fell too far behind and was closed.', { extensions: { code: 'RATE_LIMITED' } }),
+          );
+        }
       }
     }
   }

@@ -1,0 +1,139 @@
+/**
+ * The two shapes of async iteration live subscriptions need: a bounded queue that producers push into and one
+ * consumer reads, and a mapping of one iterator into another that ends (once) however it ends.
+ */
+
+/** A bounded queue read as an async iterator: push() from producers, for-await (or next()) by one consumer. */
+export class AsyncQueue<T> implements AsyncIterableIterator<T> {
+  private readonly items: T[] = [];
+  private waiting?: (result: IteratorResult<T>) => void;
+  private failing?: (error: unknown) => void;
+  private failure?: unknown;
+  private ended = false;
+
+  constructor(
+    /** Items held for a consumer that is not keeping up; push() refuses beyond it. */
+    private readonly capacity: number,
+    /** Runs once when the queue ends, whoever ends it. */
+    private readonly onEnd?: () => void,
+  ) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  /** Hands an item to the consumer; false (and nothing queued) when the queue is full or has ended. */
+  push(item: T): boolean {
+    if (this.ended || this.failure !== undefined) return false;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.clearWaiter();
+      resolve({ done: false, value: item });
+      return true;
+    }
+    if (this.items.length >= this.capacity) return false;
+    this.items.push(item);
+    return true;
+  }
+
+  /** The consumer's next() rejects with `error` (at once; what is still queued is dropped), then the queue ends. */
+  fail(error: unknown): void {
+    if (this.ended) return;
+    this.items.length = 0;
+    this.failure = error;
+    if (this.failing) {
+      const reject = this.failing;
+      this.clearWaiter();
+      this.finish();
+      reject(error);
+    }
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    if (this.failure !== undefined && !this.ended) {
+      this.finish();
+      throw this.failure;
+    }
+    if (this.items.length > 0) return { done: false, value: this.items.shift()! };
+    if (this.ended) return { done: true, value: undefined };
+    return new Promise<IteratorResult<T>>((resolve, reject) => {
+      this.waiting = resolve;
+      this.failing = reject;
+    });
+  }
+
+  /** Ends the queue: a pending next() resolves done, queued items are dropped. */
+  async return(): Promise<IteratorResult<T>> {
+    this.items.length = 0;
+    this.finish();
+    const resolve = this.waiting;
+    this.clearWaiter();
+    resolve?.({ done: true, value: undefined });
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  private finish() {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd?.();
+  }
+
+  private clearWaiter() {
+    this.waiting = undefined;
+    this.failing = undefined;
+  }
+}
+
+/** What a mapping returns to drop a value instead of passing it on. */
+export const SKIP: unique symbol = Symbol('skip');
+
+/**
+ * Each value of `source` through `map` (which may drop it with SKIP). return() and throw() reach the source, and
+ * `onEnd` runs once when the mapped iterator ends: exhausted, returned, thrown into, or failed.
+ */
+export function mapAsyncIterator<T, U>(
+  source: AsyncIterator<T>,
+  map: (value: T) => U | typeof SKIP | Promise<U | typeof SKIP>,
+  onEnd?: () => void,
+): AsyncIterableIterator<U> {
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd?.();
+  };
+  const mapped: AsyncIterableIterator<U> = {
+    next: async () => {
+      try {
+        for (;;) {
+          const next = await source.next();
+          if (next.done) {
+            end();
+            return { done: true, value: undefined };
+          }
+          const value = await map(next.value);
+          if (value !== SKIP) return { done: false, value };
+        }
+      } catch (error) {
+        end();
+        throw error;
+      }
+    },
+    return: async () => {
+      end();
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    throw: async (error) => {
+      end();
+      if (source.throw) await source.throw(error);
+      throw error;
+    },
+    [Symbol.asyncIterator]: () => mapped,
+  };
+  return mapped;
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { AsyncQueue, mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
+
+const take = async <T>(iterator: AsyncIterator<T>, count: number) => {
+  const values: T[] = [];
+  for (let i = 0; i < count; i++) values.push((await iterator.next()).value as T);
+  return values;
+};
+
+describe('AsyncQueue', () => {
+  it('hands pushed items to the consumer in order, whether it is waiting or not', async () => {
+    const queue = new AsyncQueue<number>(10);
+    const waiting = queue.next();
+    queue.push(1);
+    queue.push(2);
+    queue.push(3);
+    expect(await waiting).toEqual({ done: false, value: 1 });
+    expect(await take(queue, 2)).toEqual([2, 3]);
+  });
+
+  it('refuses items beyond its capacity', () => {
+    const queue = new AsyncQueue<number>(2);
+    expect([queue.push(1), queue.push(2), queue.push(3)]).toEqual([true, true, false]);
+    expect(queue.length).toBe(2);
+  });
+
+  it('ends once, for a waiting consumer too, and runs onEnd once', async () => {
+    let ends = 0;
+    const queue = new AsyncQueue<number>(2, () => ends++);
+    const waiting = queue.next();
+    await queue.return();
+    await queue.return();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(await queue.next()).toEqual({ done: true, value: undefined });
+    expect(queue.push(1)).toBe(false);
+    expect(ends).toBe(1);
+  });
+
+  it('fails a waiting consumer at once, and a later one, then ends', async () => {
+    let ends = 0;
+    const waitingQueue = new AsyncQueue<number>(2, () => ends++);
+    const waiting = waitingQueue.next();
+    waitingQueue.fail(new Error('too far behind'));
+    await expect(waiting).rejects.toThrow('too far behind');
+
+    const laterQueue = new AsyncQueue<number>(2, () => ends++);
+    laterQueue.push(1);
+    laterQueue.fail(new Error('too far behind'));
+    await expect(laterQueue.next()).rejects.toThrow('too far behind');
+    expect(await laterQueue.next()).toEqual({ done: true, value: undefined });
+    expect(ends).toBe(2);
+  });
+});
+
+describe('mapAsyncIterator', () => {
+  it('maps values and drops the skipped ones', async () => {
+    const queue = new AsyncQueue<number>(10);
+    for (const n of [1, 2, 3, 4]) queue.push(n);
+    const evens = mapAsyncIterator(queue, (n) => (n % 2 === 0 ? n * 10 : SKIP));
+    expect(await take(evens, 2)).toEqual([20, 40]);
+  });
+
+  it('passes return() to its source and runs onEnd once however it ends', async () => {
+    let ends = 0;
+    let sourceEnded = false;
+    const source = new AsyncQueue<number>(10, () => (sourceEnded = true));
+    const mapped = mapAsyncIterator(source, (n) => n, () => ends++);
+    await mapped.return!();
+    await mapped.return!();
+    expect([sourceEnded, ends]).toEqual([true, 1]);
+
+    const failing = new AsyncQueue<number>(10);
+    const failingMapped = mapAsyncIterator(failing, (n) => n, () => ends++);
+    failing.fail(new Error('broken'));
+    await expect(failingMapped.next()).rejects.toThrow('broken');
+    expect(ends).toBe(2);
+
+    const exhausted = (async function* () {
+      yield 1;
+    })();
+    const exhaustedMapped = mapAsyncIterator(exhausted, (n) => n, () => ends++);
+    expect(await take(exhaustedMapped, 2)).toEqual([1, undefined]);
+    expect(ends).toBe(3);
+  });
+
+  it('ends when the mapping throws', async () => {
+    let ends = 0;
+    const source = new AsyncQueue<number>(10);
+    source.push(1);
+    const mapped = mapAsyncIterator(source, () => Promise.reject(new Error('cannot map')), () => ends++);
+    await expect(mapped.next()).rejects.toThrow('cannot map');
+    expect(ends).toBe(1);
+  });
+});
