@@ -1,7 +1,7 @@
 import { connectCassandra } from '../platform/cassandra/client.js';
 import { loadConfig } from '../platform/config.js';
 import { rebuildTimeline } from '../subgraphs/feed/src/rebuild.js';
-import { TimelineRepository } from '../subgraphs/feed/src/repository.js';
+import { feedRepositories } from '../subgraphs/feed/src/repositories/index.js';
 
 /**
  * npm run feeds:rebuild [-- --user <id>]
@@ -18,7 +18,7 @@ if (userFlag >= 0 && !onlyUser) {
 
 const config = loadConfig();
 const cassandra = await connectCassandra(config, 'feed');
-const timelines = new TimelineRepository(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
+const repositories = feedRepositories(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
 const started = Date.now();
 
 let owners: string[];
@@ -26,12 +26,12 @@ if (onlyUser) {
   owners = [onlyUser];
 } else {
   owners = [];
-  for await (const owner of timelines.allTimelineOwners()) owners.push(owner);
+  for await (const owner of repositories.timelines.allTimelineOwners()) owners.push(owner);
 }
 
 let items = 0;
 for (const [index, userId] of owners.entries()) {
-  items += await rebuildTimeline(timelines, userId);
+  items += await rebuildTimeline(repositories, userId);
   progress(index + 1, owners.length);
 }
 process.stderr.write('\n');

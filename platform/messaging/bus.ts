@@ -1,10 +1,10 @@
 import amqp from 'amqplib';
 import type { Channel, ConfirmChannel, ConsumeMessage, ChannelModel, Options, RecoveringChannelModel } from 'amqplib';
 import type { Config } from '../config.js';
-import type { DomainEvent, EventType } from './events.js';
+import type { DomainEvents, EventEnvelope, EventOf } from './events.js';
 import type { Logger } from '../logging.js';
 
-export interface SubscribeOptions<T extends EventType> {
+export interface SubscribeOptions<Events = DomainEvents, T extends keyof Events & string = keyof Events & string> {
   /** The consuming service's own durable queue, e.g. `feed`. */
   queue: string;
   /** Routing keys (event types) bound to the queue. */
@@ -19,13 +19,16 @@ export interface SubscribeOptions<T extends EventType> {
    */
   singleActiveConsumer?: boolean;
   /** Handles one event; a throw means "retry later" (up to deliveryLimit). Must be idempotent. */
-  handle: (event: DomainEvent<T>) => Promise<void>;
+  handle: (event: EventOf<Events, T>) => Promise<void>;
 }
+
+type AnySubscription = SubscribeOptions<Record<string, unknown>, string>;
 
 export interface EventBus {
   /** Resolves once the broker has confirmed the event is stored. */
-  publish(event: DomainEvent): Promise<void>;
-  subscribe<T extends EventType>(options: SubscribeOptions<T>): Promise<void>;
+  publish(event: EventEnvelope): Promise<void>;
+  /** Events of the shared contract by default; a service's own work items with `Events`. */
+  subscribe<Events = DomainEvents, T extends keyof Events & string = keyof Events & string>(options: SubscribeOptions<Events, T>): Promise<void>;
   /**
    * Live notifications: broadcast to every process listening on `topic` right now, not stored (a process that is
    * not connected misses them). For pushing to connected clients, wherever their socket is.
@@ -48,7 +51,7 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
   const exchange = config.AMQP_EXCHANGE;
   const deadLetterExchange = exchange + DEAD_LETTER_EXCHANGE_SUFFIX;
   const liveExchange = `${exchange}.live`;
-  const subscriptions: SubscribeOptions<EventType>[] = [];
+  const subscriptions: AnySubscription[] = [];
   const liveSubscriptions: { topic: string; handle: (payload: unknown) => void }[] = [];
   let publishChannel: ConfirmChannel | undefined;
   let currentModel: ChannelModel | undefined;
@@ -79,7 +82,7 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
     );
   };
 
-  const startConsumer = async (model: ChannelModel, options: SubscribeOptions<EventType>) => {
+  const startConsumer = async (model: ChannelModel, options: AnySubscription) => {
     const channel = await model.createChannel();
     await declareExchanges(channel);
     await channel.assertQueue(options.queue, {
@@ -104,10 +107,10 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
     });
   };
 
-  const deliver = async (channel: Channel, message: ConsumeMessage, options: SubscribeOptions<EventType>) => {
-    let event: DomainEvent;
+  const deliver = async (channel: Channel, message: ConsumeMessage, options: AnySubscription) => {
+    let event: EventEnvelope;
     try {
-      event = JSON.parse(message.content.toString('utf8')) as DomainEvent;
+      event = JSON.parse(message.content.toString('utf8')) as EventEnvelope;
     } catch {
       logger.error('unreadable message dead-lettered', { queue: options.queue, messageId: message.properties.messageId });
       return settle(() => channel.nack(message, false, false));
@@ -175,7 +178,7 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
         correlationId: event.correlationId,
       }),
     subscribe: async (options) => {
-      const subscription = options as unknown as SubscribeOptions<EventType>;
+      const subscription = options as unknown as AnySubscription;
       subscriptions.push(subscription);
       if (currentModel) await startConsumer(currentModel, subscription);
     },

@@ -26,28 +26,29 @@ export interface DomainEvents {
    */
   'follow.created': { followerId: string; followeeId: string; createdAt: string; version: number };
   'follow.deleted': { followerId: string; followeeId: string; version: number };
-  /**
-   * Internal to the feed: part of a big fan-out, split off so one large audience never holds up other authors.
-   * One tweet into (or, with remove, out of) these followers' timelines, or with backfill the author's recent tweets
-   * (when an author goes back to fan-out on write).
-   */
-  'feed.fanout-requested': {
-    authorId: string;
-    followerIds: string[];
-    tweetId?: string;
-    remove?: boolean;
-    backfill?: boolean;
-    /** Read-time authors: only tell live subscribers. */
-    announceOnly?: boolean;
-  };
 }
 export type EventType = keyof DomainEvents;
-export type DomainEvent<T extends EventType = EventType> = { [K in T]: EventEnvelope<K, DomainEvents[K]> }[T];
 
-export function createEvent<T extends EventType>(
+/** The envelope of each event of a map of event types to data: DomainEvents, or a service's own internal work. */
+export type EventOf<Events, T extends keyof Events & string = keyof Events & string> = {
+  [K in T]: EventEnvelope<K, Events[K]>;
+}[T];
+export type DomainEvent<T extends EventType = EventType> = EventOf<DomainEvents, T>;
+
+/** Where an event comes from: the request that started it all and, when an event caused it, that event. */
+export interface Lineage {
+  correlationId: string;
+  causationId?: string;
+}
+
+/** The lineage of what `cause` makes happen: the same request, caused by `cause`. */
+export const causedBy = (cause: EventEnvelope): Lineage => ({ correlationId: cause.correlationId, causationId: cause.id });
+
+/** A new event of the shared contract (DomainEvents) or, with `Events`, of a service's own work items. */
+export function createEvent<Events = DomainEvents, T extends keyof Events & string = keyof Events & string>(
   type: T,
-  data: DomainEvents[T],
-  lineage: { correlationId: string; causationId?: string },
-): EventEnvelope<T, DomainEvents[T]> {
+  data: Events[T],
+  lineage: Lineage,
+): EventEnvelope<T, Events[T]> {
   return { id: randomUUID(), type, occurredAt: new Date().toISOString(), ...lineage, data };
 }

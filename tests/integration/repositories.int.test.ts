@@ -4,10 +4,11 @@ import type { CassandraClient } from '../../platform/cassandra/client.js';
 import type { Statement } from '../../platform/messaging/outbox.js';
 import { FollowRepository } from '../../subgraphs/follows/src/repository.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
-import { TimelineRepository } from '../../subgraphs/feed/src/repository.js';
+import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { UserRepository } from '../../subgraphs/users/src/repository.js';
 import { cassandraFor } from '../support/infra.js';
+import { createEvent } from '../../platform/messaging/events.js';
 
 const sessions: CassandraClient[] = [];
 const open = async (keyspace: string) => {
@@ -133,31 +134,31 @@ describe('FollowRepository', () => {
   });
 });
 
-describe('TimelineRepository and fan-out', () => {
+describe('the feed repositories and fan-out', () => {
   let cassandra: CassandraClient;
   beforeAll(async () => {
     cassandra = await open('feed');
   });
 
   it('writes a tweet into the author and every follower, a page of followers at a time, idempotently', async () => {
-    const timelines = new TimelineRepository(cassandra, { followerPageSize: 7, fanoutConcurrency: 4 });
+    const repositories = feedRepositories(cassandra, { followerPageSize: 7, fanoutConcurrency: 4 });
     const authorId = randomUUID();
     const followerIds = Array.from({ length: 25 }, () => randomUUID());
-    for (const followerId of followerIds) await timelines.addFollower(authorId, followerId, 1000);
-    await timelines.removeFollower(authorId, followerIds[0], 2000);
+    for (const followerId of followerIds) await repositories.graph.addFollower(authorId, followerId, 1000);
+    await repositories.graph.removeFollower(authorId, followerIds[0], 2000);
     // A stale follow.created (older version) arriving late does not bring the follower back.
-    await timelines.addFollower(authorId, followerIds[0], 1500);
+    await repositories.graph.addFollower(authorId, followerIds[0], 1500);
 
     const tweetId = new TweetRepository(cassandra).newId(new Date());
-    const tweet = { tweetId, authorId, text: 'x', createdAt: new Date().toISOString() };
+    const tweet = createEvent('tweet.created', { tweetId, authorId, text: 'x', createdAt: new Date().toISOString() }, { correlationId: 'test' });
     // Audiences within one chunk are fanned out at once, so the bus is never used here.
-    const fanout = new Fanout(timelines, undefined as never, { threshold: 10_000, chunkSize: 1_000 });
-    await fanout.tweetCreated(tweet, 'test');
-    await fanout.tweetCreated(tweet, 'test');
+    const fanout = new Fanout(repositories, undefined as never, { threshold: 10_000, chunkSize: 1_000 });
+    await fanout.tweetCreated(tweet);
+    await fanout.tweetCreated(tweet);
 
     for (const userId of [authorId, ...followerIds.slice(1)]) {
-      expect((await timelines.timeline(userId, { limit: 10 })).items).toEqual([{ tweetId, authorId }]);
+      expect((await repositories.timelines.timeline(userId, { limit: 10 })).items).toEqual([{ tweetId, authorId }]);
     }
-    expect((await timelines.timeline(followerIds[0], { limit: 10 })).items).toEqual([]);
+    expect((await repositories.timelines.timeline(followerIds[0], { limit: 10 })).items).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import type { DomainEvent } from '../../../platform/messaging/events.js';
-import type { Fanout } from './fanout.js';
+import type { Fanout, FeedWork } from './fanout.js';
 
 /**
  * The feed keeps its own copy of who follows whom and of each author's recent tweets, and fans tweets out from it.
@@ -10,8 +10,8 @@ import type { Fanout } from './fanout.js';
  * which all replicas share.
  */
 export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<void> {
-  const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanout.tweetCreated(event.data, event.correlationId);
-  const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event.data, event.correlationId);
+  const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanout.tweetCreated(event);
+  const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event);
   const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => fanout.followCreated(data);
   const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => fanout.followDeleted(data);
 
@@ -33,7 +33,7 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<
       }
     },
   });
-  await bus.subscribe({
+  await bus.subscribe<FeedWork>({
     queue: 'feed.fanout',
     events: ['feed.fanout-requested'],
     prefetch: 4,

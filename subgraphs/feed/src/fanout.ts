@@ -1,7 +1,7 @@
 import type { EventBus } from '../../../platform/messaging/bus.js';
-import { createEvent, type DomainEvents } from '../../../platform/messaging/events.js';
+import { causedBy, createEvent, type DomainEvent, type DomainEvents } from '../../../platform/messaging/events.js';
 import type { TimelineItem } from './model.js';
-import type { TimelineRepository } from './repository.js';
+import type { FeedRepositories } from './repositories/index.js';
 
 /** How many of a newly followed author's tweets join the follower's timeline. */
 export const FOLLOW_BACKFILL_TWEETS = 200;
@@ -17,7 +17,19 @@ export interface FanoutOptions {
   announce?: (item: TimelineItem, userIds: readonly string[]) => Promise<void>;
 }
 
-type FanoutWork = DomainEvents['feed.fanout-requested'];
+/**
+ * Internal to the feed: one page of a big fan-out, split off so one large audience never holds up other authors.
+ * `add` a tweet to these followers' timelines, `remove` it, `announce` it to their live subscriptions only (a
+ * read-time author's tweet), or `backfill` the author's recent tweets (an author back under the threshold).
+ */
+export type FanoutWork =
+  | { kind: 'add' | 'remove' | 'announce'; authorId: string; followerIds: string[]; tweetId: string }
+  | { kind: 'backfill'; authorId: string; followerIds: string[] };
+
+/** The feed's own work items, on its own queue (never part of the shared contract). */
+export interface FeedWork {
+  'feed.fanout-requested': FanoutWork;
+}
 
 /**
  * Hybrid fan-out. Every tweet goes into its author's own timeline and the author's recent-tweets list. Authors up to
@@ -28,19 +40,20 @@ type FanoutWork = DomainEvents['feed.fanout-requested'];
  */
 export class Fanout {
   constructor(
-    private readonly timelines: TimelineRepository,
+    private readonly repositories: FeedRepositories,
     private readonly bus: EventBus,
     private readonly options: FanoutOptions,
   ) {}
 
-  async tweetCreated(tweet: DomainEvents['tweet.created'], correlationId: string): Promise<void> {
+  async tweetCreated(event: DomainEvent<'tweet.created'>): Promise<void> {
+    const tweet = event.data;
     const item = { tweetId: tweet.tweetId, authorId: tweet.authorId };
-    await this.timelines.recordTweet(tweet.authorId, tweet.tweetId);
-    await this.timelines.addToTimelines([tweet.authorId], item);
+    await this.repositories.authorTweets.recordTweet(tweet.authorId, tweet.tweetId);
+    await this.repositories.timelines.addToTimelines([tweet.authorId], item);
     await this.announce(item, [tweet.authorId]);
 
     // Followers are read once: up to the threshold they are kept for the fan-out itself.
-    const pages = this.timelines.followerIdPages(tweet.authorId, this.options.chunkSize);
+    const pages = this.repositories.graph.followerIdPages(tweet.authorId, this.options.chunkSize);
     const audience: string[][] = [];
     let followerCount = 0;
     // Read by hand, not with for-await and break, which would close the reading that a read-time author continues.
@@ -51,59 +64,56 @@ export class Fanout {
       followerCount += page.value.length;
     }
     if (followerCount > this.options.threshold) {
-      await this.timelines.markReadTimeAuthor(tweet.authorId);
+      await this.repositories.readTimeAuthors.markReadTimeAuthor(tweet.authorId);
       // Nothing is written, but live subscribers still hear of it, as if it had been.
-      await this.forFollowers(concat(audience, pages), correlationId, (followerIds) => ({
+      await this.forFollowers(concat(audience, pages), event, (followerIds) => ({
+        kind: 'announce',
         authorId: tweet.authorId,
         followerIds,
         tweetId: tweet.tweetId,
-        announceOnly: true,
       }));
       return;
     }
-    if (await this.timelines.isReadTimeAuthor(tweet.authorId)) {
+    if (await this.repositories.readTimeAuthors.isReadTimeAuthor(tweet.authorId)) {
       // Back under the threshold: followers' timelines must now hold what was merged at read time until now.
-      await this.timelines.unmarkReadTimeAuthor(tweet.authorId);
-      await this.forFollowers(audience, correlationId, (followerIds) => ({ authorId: tweet.authorId, followerIds, backfill: true }));
+      await this.repositories.readTimeAuthors.unmarkReadTimeAuthor(tweet.authorId);
+      await this.forFollowers(audience, event, (followerIds) => ({ kind: 'backfill', authorId: tweet.authorId, followerIds }));
     }
-    await this.forFollowers(audience, correlationId, (followerIds) => ({
-      authorId: tweet.authorId,
-      followerIds,
-      tweetId: tweet.tweetId,
-    }));
+    await this.forFollowers(audience, event, (followerIds) => ({ kind: 'add', authorId: tweet.authorId, followerIds, tweetId: tweet.tweetId }));
   }
 
-  async tweetDeleted(tweet: DomainEvents['tweet.deleted'], correlationId: string): Promise<void> {
-    await this.timelines.forgetTweet(tweet.authorId, tweet.tweetId);
-    await this.timelines.removeFromTimelines([tweet.authorId], tweet.tweetId);
-    await this.forFollowers(this.timelines.followerIdPages(tweet.authorId, this.options.chunkSize), correlationId, (followerIds) => ({
+  async tweetDeleted(event: DomainEvent<'tweet.deleted'>): Promise<void> {
+    const tweet = event.data;
+    await this.repositories.authorTweets.forgetTweet(tweet.authorId, tweet.tweetId);
+    await this.repositories.timelines.removeFromTimelines([tweet.authorId], tweet.tweetId);
+    await this.forFollowers(this.repositories.graph.followerIdPages(tweet.authorId, this.options.chunkSize), event, (followerIds) => ({
+      kind: 'remove',
       authorId: tweet.authorId,
       followerIds,
       tweetId: tweet.tweetId,
-      remove: true,
     }));
   }
 
   /** One work item: re-checked against the current followers and the author's current tweets before it is applied. */
   async apply(work: FanoutWork): Promise<void> {
-    const followerIds = work.remove ? work.followerIds : await this.timelines.followersAmong(work.authorId, work.followerIds);
-    if (work.tweetId && work.remove) {
-      await this.timelines.removeFromTimelines(followerIds, work.tweetId);
-    } else if (work.tweetId) {
-      // A tweet deleted since this item was queued is no longer in the author's list: skip it.
-      const item = { tweetId: work.tweetId, authorId: work.authorId };
-      if (await this.timelines.hasTweet(work.authorId, work.tweetId)) {
-        if (!work.announceOnly) await this.timelines.addToTimelines(followerIds, item);
-        await this.announce(item, followerIds);
-      }
+    if (work.kind === 'remove') {
+      await this.repositories.timelines.removeFromTimelines(work.followerIds, work.tweetId);
+      return;
     }
-    if (work.backfill) {
-      const items: TimelineItem[] = (await this.timelines.recentTweetIds(work.authorId, FOLLOW_BACKFILL_TWEETS)).map((tweetId) => ({
+    const followerIds = await this.repositories.graph.followersAmong(work.authorId, work.followerIds);
+    if (work.kind === 'backfill') {
+      const items: TimelineItem[] = (await this.repositories.authorTweets.recentTweetIds(work.authorId, FOLLOW_BACKFILL_TWEETS)).map((tweetId) => ({
         tweetId,
         authorId: work.authorId,
       }));
-      for (const followerId of followerIds) await this.timelines.addItemsToTimeline(followerId, items);
+      for (const followerId of followerIds) await this.repositories.timelines.addItemsToTimeline(followerId, items);
+      return;
     }
+    // A tweet deleted since this item was queued is no longer in the author's list: skip it.
+    const item = { tweetId: work.tweetId, authorId: work.authorId };
+    if (!(await this.repositories.authorTweets.hasTweet(work.authorId, work.tweetId))) return;
+    if (work.kind === 'add') await this.repositories.timelines.addToTimelines(followerIds, item);
+    await this.announce(item, followerIds);
   }
 
   /**
@@ -112,10 +122,10 @@ export class Fanout {
    * overtook the follow's appear, so the order in which the two services' events arrive does not matter.
    */
   async followCreated(follow: DomainEvents['follow.created']): Promise<void> {
-    await this.timelines.addFollower(follow.followeeId, follow.followerId, follow.version);
-    if (!(await this.timelines.isFollower(follow.followeeId, follow.followerId))) return;
-    const tweetIds = await this.timelines.recentTweetIds(follow.followeeId, FOLLOW_BACKFILL_TWEETS);
-    await this.timelines.addItemsToTimeline(
+    await this.repositories.graph.addFollower(follow.followeeId, follow.followerId, follow.version);
+    if (!(await this.repositories.graph.isFollower(follow.followeeId, follow.followerId))) return;
+    const tweetIds = await this.repositories.authorTweets.recentTweetIds(follow.followeeId, FOLLOW_BACKFILL_TWEETS);
+    await this.repositories.timelines.addItemsToTimeline(
       follow.followerId,
       tweetIds.map((tweetId) => ({ tweetId, authorId: follow.followeeId })),
     );
@@ -123,10 +133,10 @@ export class Fanout {
 
   /** An unfollow: record it at its version and, if it is still current, take the author's tweets out of the timeline. */
   async followDeleted(unfollow: DomainEvents['follow.deleted']): Promise<void> {
-    await this.timelines.removeFollower(unfollow.followeeId, unfollow.followerId, unfollow.version);
-    if (await this.timelines.isFollower(unfollow.followeeId, unfollow.followerId)) return;
-    const tweetIds = await this.timelines.recentTweetIds(unfollow.followeeId, UNFOLLOW_REMOVAL_TWEETS);
-    await this.timelines.removeItemsFromTimeline(unfollow.followerId, tweetIds);
+    await this.repositories.graph.removeFollower(unfollow.followeeId, unfollow.followerId, unfollow.version);
+    if (await this.repositories.graph.isFollower(unfollow.followeeId, unfollow.followerId)) return;
+    const tweetIds = await this.repositories.authorTweets.recentTweetIds(unfollow.followeeId, UNFOLLOW_REMOVAL_TWEETS);
+    await this.repositories.timelines.removeItemsFromTimeline(unfollow.followerId, tweetIds);
   }
 
   private async announce(item: TimelineItem, userIds: readonly string[]): Promise<void> {
@@ -139,10 +149,11 @@ export class Fanout {
    */
   private async forFollowers(
     pages: Iterable<string[]> | AsyncIterable<string[]>,
-    correlationId: string,
+    cause: DomainEvent,
     workFor: (followerIds: string[]) => FanoutWork,
   ): Promise<void> {
-    const queue = (followerIds: string[]) => this.bus.publish(createEvent('feed.fanout-requested', workFor(followerIds), { correlationId }));
+    const queue = (followerIds: string[]) =>
+      this.bus.publish(createEvent<FeedWork>('feed.fanout-requested', workFor(followerIds), causedBy(cause)));
     let held: string[] | undefined;
     let queued = false;
     for await (const followerIds of pages) {

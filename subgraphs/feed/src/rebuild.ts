@@ -1,24 +1,24 @@
 import type { TimelineItem } from './model.js';
-import { TIMELINE_LENGTH, type TimelineRepository } from './repository.js';
+import { TIMELINE_LENGTH, type FeedRepositories } from './repositories/index.js';
 
 /**
  * Recomputes one home timeline from the feed's own data: the user's own recent tweets and those of everyone they
  * follow who is fanned out on write (read-time authors are merged when the feed is read, so they are left out, as
  * in the incremental timeline), newest TIMELINE_LENGTH in all. Returns how many items it wrote.
  */
-export async function rebuildTimeline(timelines: TimelineRepository, userId: string): Promise<number> {
-  const followeeIds = await timelines.followeeIds(userId);
-  const readTimeAuthors = new Set(await timelines.readTimeAuthorsAmong(followeeIds));
+export async function rebuildTimeline(repositories: FeedRepositories, userId: string): Promise<number> {
+  const followeeIds = await repositories.graph.followeeIds(userId);
+  const readTimeAuthors = new Set(await repositories.readTimeAuthors.readTimeAuthorsAmong(followeeIds));
   const sources = [
     { authorId: userId, limit: TIMELINE_LENGTH },
     ...followeeIds.filter((id) => !readTimeAuthors.has(id)).map((authorId) => ({ authorId, limit: TIMELINE_LENGTH })),
   ];
   const perAuthor = await Promise.all(
     sources.map(async ({ authorId, limit }) =>
-      (await timelines.recentTweetIds(authorId, limit)).map((tweetId): TimelineItem => ({ tweetId, authorId })),
+      (await repositories.authorTweets.recentTweetIds(authorId, limit)).map((tweetId): TimelineItem => ({ tweetId, authorId })),
     ),
   );
   const items = perAuthor.flat();
-  await timelines.replaceTimeline(userId, items);
+  await repositories.timelines.replaceTimeline(userId, items);
   return Math.min(items.length, TIMELINE_LENGTH);
 }

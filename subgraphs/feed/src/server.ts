@@ -3,7 +3,7 @@ import type { Context } from './context.js';
 import { consumeFeedEvents } from './events.js';
 import { Fanout } from './fanout.js';
 import { LiveFeed } from './live.js';
-import { TimelineRepository } from './repository.js';
+import { feedRepositories } from './repositories/index.js';
 import { resolvers } from './resolvers/index.js';
 import { FeedService } from './service.js';
 
@@ -11,10 +11,10 @@ export const subgraph: SubgraphDefinition<Context> = {
   name: 'feed',
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, bus, config }) {
-    const timelines = new TimelineRepository(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
-    const live = new LiveFeed(bus, { stillExists: (item) => timelines.hasTweet(item.authorId, item.tweetId) });
+    const repositories = feedRepositories(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
+    const live = new LiveFeed(bus, { stillExists: (item) => repositories.authorTweets.hasTweet(item.authorId, item.tweetId) });
     await live.start();
-    const fanout = new Fanout(timelines, bus, {
+    const fanout = new Fanout(repositories, bus, {
       threshold: config.FEED_FANOUT_THRESHOLD,
       chunkSize: config.FEED_FANOUT_CHUNK_SIZE,
       announce: (item, userIds) => live.announce(item, userIds),
@@ -22,7 +22,7 @@ export const subgraph: SubgraphDefinition<Context> = {
     await consumeFeedEvents(bus, fanout);
     return {
       resolvers,
-      context: (scope) => ({ ...scope, services: { feed: new FeedService(timelines, live, scope) } }),
+      context: (scope) => ({ ...scope, services: { feed: new FeedService(repositories, live, scope) } }),
       health: () => ({ liveSubscriptions: live.size }),
     };
   },

@@ -4,7 +4,7 @@ import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { LiveFeed } from './live.js';
 import type { TimelineItem, TweetReference } from './model.js';
-import { TIMELINE_LENGTH, type TimelineRepository } from './repository.js';
+import { TIMELINE_LENGTH, type FeedRepositories } from './repositories/index.js';
 
 /**
  * Reading the viewer's home timeline: the stored timeline merged with the recent tweets of followed authors who are
@@ -12,7 +12,7 @@ import { TIMELINE_LENGTH, type TimelineRepository } from './repository.js';
  */
 export class FeedService {
   constructor(
-    private readonly timelines: TimelineRepository,
+    private readonly repositories: FeedRepositories,
     private readonly live: LiveFeed,
     private readonly scope: RequestScope,
   ) {}
@@ -32,12 +32,12 @@ export class FeedService {
     if (limit <= 0) return connection([], false, position);
 
     const [stored, readTimeAuthors] = await Promise.all([
-      this.timelines.timeline(viewerId, { limit, afterId: request.afterId }),
+      this.repositories.timelines.timeline(viewerId, { limit, afterId: request.afterId }),
       this.followedReadTimeAuthors(viewerId),
     ]);
     const merged = await Promise.all(
       readTimeAuthors.map(async (authorId) =>
-        (await this.timelines.authorTweetIds(authorId, { limit: limit + 1, afterId: request.afterId })).map((tweetId) => ({
+        (await this.repositories.authorTweets.authorTweetIds(authorId, { limit: limit + 1, afterId: request.afterId })).map((tweetId) => ({
           tweetId,
           authorId,
         })),
@@ -50,8 +50,8 @@ export class FeedService {
   }
 
   private async followedReadTimeAuthors(viewerId: string): Promise<string[]> {
-    const followeeIds = await this.timelines.followeeIds(viewerId);
-    return followeeIds.length === 0 ? [] : this.timelines.readTimeAuthorsAmong(followeeIds);
+    const followeeIds = await this.repositories.graph.followeeIds(viewerId);
+    return followeeIds.length === 0 ? [] : this.repositories.readTimeAuthors.readTimeAuthorsAmong(followeeIds);
   }
 }
 

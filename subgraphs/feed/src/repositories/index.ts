@@ -1,0 +1,34 @@
+import type { CassandraClient } from '../../../../platform/cassandra/client.js';
+import { AuthorTweetsRepository } from './author-tweets.js';
+import { FollowGraphRepository } from './follow-graph.js';
+import { ReadTimeAuthorsRepository } from './read-time-authors.js';
+import { TimelineRepository } from './timelines.js';
+
+export { TIMELINE_LENGTH } from './trim.js';
+export { AuthorTweetsRepository, FollowGraphRepository, ReadTimeAuthorsRepository, TimelineRepository };
+
+/** The feed keyspace (see migrations/feed), one repository per table family. */
+export interface FeedRepositories {
+  graph: FollowGraphRepository;
+  authorTweets: AuthorTweetsRepository;
+  readTimeAuthors: ReadTimeAuthorsRepository;
+  timelines: TimelineRepository;
+}
+
+export interface FeedRepositoryOptions {
+  /** Trim timelines and authors' lists after about one in this many inserts. Defaults to 16. */
+  trimEvery?: number;
+  /** Timeline inserts in flight at once during fan-out. Defaults to 128. */
+  fanoutConcurrency?: number;
+  /** Follower ids read per page while fanning out. Defaults to 1,000. */
+  followerPageSize?: number;
+}
+
+export function feedRepositories(cassandra: CassandraClient, options: FeedRepositoryOptions = {}): FeedRepositories {
+  return {
+    graph: new FollowGraphRepository(cassandra, options.followerPageSize),
+    authorTweets: new AuthorTweetsRepository(cassandra, options.trimEvery),
+    readTimeAuthors: new ReadTimeAuthorsRepository(cassandra),
+    timelines: new TimelineRepository(cassandra, options),
+  };
+}

@@ -1,0 +1,24 @@
+import type { CassandraClient } from '../../../../platform/cassandra/client.js';
+
+/** Authors with too many followers to fan out on write (read_time_authors): merged into feeds when they are read. */
+export class ReadTimeAuthorsRepository {
+  constructor(private readonly cassandra: CassandraClient) {}
+
+  async isReadTimeAuthor(authorId: string): Promise<boolean> {
+    return (await this.cassandra.execute('SELECT author_id FROM read_time_authors WHERE author_id = ?', [authorId])).rowLength > 0;
+  }
+
+  async readTimeAuthorsAmong(authorIds: readonly string[]): Promise<string[]> {
+    if (authorIds.length === 0) return [];
+    const result = await this.cassandra.execute('SELECT author_id FROM read_time_authors WHERE author_id IN ?', [authorIds]);
+    return result.rows.map((row) => row.get('author_id').toString());
+  }
+
+  async markReadTimeAuthor(authorId: string): Promise<void> {
+    await this.cassandra.execute('INSERT INTO read_time_authors (author_id, since) VALUES (?, ?)', [authorId, new Date()]);
+  }
+
+  async unmarkReadTimeAuthor(authorId: string): Promise<void> {
+    await this.cassandra.execute('DELETE FROM read_time_authors WHERE author_id = ?', [authorId]);
+  }
+}

@@ -1,0 +1,201 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { cql } from '../../platform/cassandra/client.js';
+import type { EventBus } from '../../platform/messaging/bus.js';
+import { createEvent, type EventEnvelope } from '../../platform/messaging/events.js';
+import { Fanout, type FanoutWork } from '../../subgraphs/feed/src/fanout.js';
+import type { TimelineItem } from '../../subgraphs/feed/src/model.js';
+import type { FeedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
+import { FeedService } from '../../subgraphs/feed/src/service.js';
+
+/** Timeuuids one millisecond apart, oldest first: the order Cassandra keeps timelines in. */
+const base = Date.now();
+const ids = new Map<number, string>();
+const tweetId = (n: number) => {
+  if (!ids.has(n)) ids.set(n, cql.TimeUuid.fromDate(new Date(base + n), 0).toString());
+  return ids.get(n)!;
+};
+const instant = (id: string) => {
+  const { date, ticks } = cql.TimeUuid.fromString(id).getDatePrecision();
+  return date.getTime() * 10_000 + ticks;
+};
+const newestFirst = (ids: string[]) => [...ids].sort((a, b) => instant(b) - instant(a));
+
+/** The feed's four table families in memory: the business rules under test only see their methods. */
+class InMemoryFeed {
+  followers = new Map<string, Set<string>>();
+  tweets = new Map<string, string[]>();
+  readTime = new Set<string>();
+  homes = new Map<string, Map<string, TimelineItem>>();
+
+  follow(authorId: string, ...followerIds: string[]) {
+    const set = this.followers.get(authorId) ?? new Set();
+    for (const id of followerIds) set.add(id);
+    this.followers.set(authorId, set);
+  }
+
+  home(userId: string): string[] {
+    return newestFirst([...(this.homes.get(userId)?.keys() ?? [])]);
+  }
+
+  repositories(): FeedRepositories {
+    const feed = this;
+    const add = (userId: string, item: TimelineItem) => {
+      const home = feed.homes.get(userId) ?? new Map();
+      home.set(item.tweetId, item);
+      feed.homes.set(userId, home);
+    };
+    const byAuthor = (authorId: string) => newestFirst(feed.tweets.get(authorId) ?? []);
+    const page = (ids: string[], afterId: string | undefined, limit: number) =>
+      ids.filter((id) => !afterId || instant(id) < instant(afterId)).slice(0, limit);
+    return {
+      graph: {
+        followersAmong: async (authorId: string, ids: readonly string[]) => ids.filter((id) => feed.followers.get(authorId)?.has(id)),
+        followeeIds: async (followerId: string) => [...feed.followers].filter(([, set]) => set.has(followerId)).map(([authorId]) => authorId),
+        followerIdPages: async function* (authorId: string, pageSize: number) {
+          const all = [...(feed.followers.get(authorId) ?? [])];
+          if (all.length === 0) yield [];
+          for (let i = 0; i < all.length; i += pageSize) yield all.slice(i, i + pageSize);
+        },
+      },
+      authorTweets: {
+        recordTweet: async (authorId: string, id: string) => void feed.tweets.set(authorId, [...(feed.tweets.get(authorId) ?? []), id]),
+        hasTweet: async (authorId: string, id: string) => feed.tweets.get(authorId)?.includes(id) ?? false,
+        forgetTweet: async (authorId: string, id: string) => void feed.tweets.set(authorId, (feed.tweets.get(authorId) ?? []).filter((t) => t !== id)),
+        authorTweetIds: async (authorId: string, request: { limit: number; afterId?: string }) => page(byAuthor(authorId), request.afterId, request.limit),
+        recentTweetIds: async (authorId: string, limit: number) => byAuthor(authorId).slice(0, limit),
+      },
+      readTimeAuthors: {
+        isReadTimeAuthor: async (authorId: string) => feed.readTime.has(authorId),
+        readTimeAuthorsAmong: async (ids: readonly string[]) => ids.filter((id) => feed.readTime.has(id)),
+        markReadTimeAuthor: async (authorId: string) => void feed.readTime.add(authorId),
+        unmarkReadTimeAuthor: async (authorId: string) => void feed.readTime.delete(authorId),
+      },
+      timelines: {
+        addToTimelines: async (userIds: readonly string[], item: TimelineItem) => userIds.forEach((userId) => add(userId, item)),
+        addItemsToTimeline: async (userId: string, items: readonly TimelineItem[]) => items.forEach((item) => add(userId, item)),
+        removeFromTimelines: async (userIds: readonly string[], id: string) => userIds.forEach((userId) => feed.homes.get(userId)?.delete(id)),
+        timeline: async (userId: string, request: { limit: number; afterId?: string }) => {
+          const ids = page(feed.home(userId), request.afterId, request.limit + 1);
+          return { items: ids.slice(0, request.limit).map((id) => feed.homes.get(userId)!.get(id)!), hasNextPage: ids.length > request.limit };
+        },
+      },
+    } as unknown as FeedRepositories;
+  }
+}
+
+describe('Fanout decides how a tweet reaches its audience', () => {
+  const threshold = 5;
+  const chunkSize = 2;
+  let feed: InMemoryFeed;
+  let queued: EventEnvelope<string, FanoutWork>[];
+  let announced: { tweetId: string; userIds: string[] }[];
+  let fanout: Fanout;
+
+  beforeEach(() => {
+    feed = new InMemoryFeed();
+    queued = [];
+    announced = [];
+    const bus = { publish: async (event: EventEnvelope<string, FanoutWork>) => void queued.push(event) } as unknown as EventBus;
+    fanout = new Fanout(feed.repositories(), bus, {
+      threshold,
+      chunkSize,
+      announce: async (item, userIds) => void announced.push({ tweetId: item.tweetId, userIds: [...userIds] }),
+    });
+  });
+
+  const post = (authorId: string, n: number) =>
+    createEvent('tweet.created', { tweetId: tweetId(n), authorId, text: 't', createdAt: new Date().toISOString() }, { correlationId: `request-${n}` });
+  const followers = (count: number) => Array.from({ length: count }, (_, i) => `follower-${i}`);
+
+  it('writes a small audience at once, without queueing', async () => {
+    feed.follow('author', ...followers(2));
+    await fanout.tweetCreated(post('author', 1));
+    expect(queued).toEqual([]);
+    for (const userId of ['author', ...followers(2)]) expect(feed.home(userId)).toEqual([tweetId(1)]);
+    expect(announced).toEqual([
+      { tweetId: tweetId(1), userIds: ['author'] },
+      { tweetId: tweetId(1), userIds: followers(2) },
+    ]);
+  });
+
+  it('queues a bigger audience a page at a time, each work item caused by the tweet and in its request', async () => {
+    feed.follow('author', ...followers(5));
+    const event = post('author', 1);
+    await fanout.tweetCreated(event);
+    expect(queued.map((item) => [item.data.kind, item.data.followerIds.length])).toEqual([
+      ['add', 2],
+      ['add', 2],
+      ['add', 1],
+    ]);
+    expect(new Set(queued.map((item) => [item.causationId, item.correlationId].join()))).toEqual(new Set([`${event.id},request-1`]));
+    // Only the author's own timeline is written before the work items run.
+    expect(followers(5).map((userId) => feed.home(userId))).toEqual(followers(5).map(() => []));
+    for (const item of queued) await fanout.apply(item.data);
+    expect(followers(5).map((userId) => feed.home(userId))).toEqual(followers(5).map(() => [tweetId(1)]));
+  });
+
+  it('writes nothing for an author above the threshold, marks them read-time, and still tells live subscribers', async () => {
+    feed.follow('celebrity', ...followers(threshold + 1));
+    await fanout.tweetCreated(post('celebrity', 1));
+    expect(feed.readTime.has('celebrity')).toBe(true);
+    expect(queued.every((item) => item.data.kind === 'announce')).toBe(true);
+    for (const item of queued) await fanout.apply(item.data);
+    expect(followers(threshold + 1).every((userId) => feed.home(userId).length === 0)).toBe(true);
+    expect(new Set(announced.flatMap((announcement) => announcement.userIds))).toEqual(new Set(['celebrity', ...followers(threshold + 1)]));
+  });
+
+  it('backfills followers when an author falls back under the threshold, then fans out again', async () => {
+    feed.follow('author', ...followers(threshold + 1));
+    await fanout.tweetCreated(post('author', 1));
+    feed.followers.get('author')!.delete(followers(threshold + 1).at(-1)!);
+    queued.length = 0;
+    await fanout.tweetCreated(post('author', 2));
+    expect(feed.readTime.has('author')).toBe(false);
+    const kinds = queued.map((item) => item.data.kind);
+    expect(kinds.slice(0, 3)).toEqual(['backfill', 'backfill', 'backfill']);
+    expect(kinds.slice(3)).toEqual(['add', 'add', 'add']);
+    for (const item of queued) await fanout.apply(item.data);
+    expect(feed.home('follower-0')).toEqual([tweetId(2), tweetId(1)]);
+  });
+
+  it('applies work only to those who still follow, and not for a tweet deleted meanwhile', async () => {
+    feed.follow('author', 'stays');
+    await feed.repositories().authorTweets.recordTweet('author', tweetId(1));
+    await fanout.apply({ kind: 'add', authorId: 'author', followerIds: ['stays', 'left'], tweetId: tweetId(1) });
+    await fanout.apply({ kind: 'add', authorId: 'author', followerIds: ['stays'], tweetId: tweetId(2) });
+    expect([feed.home('stays'), feed.home('left')]).toEqual([[tweetId(1)], []]);
+    await fanout.apply({ kind: 'remove', authorId: 'author', followerIds: ['stays'], tweetId: tweetId(1) });
+    expect(feed.home('stays')).toEqual([]);
+  });
+});
+
+describe('reading a home timeline merges read-time authors', () => {
+  const viewer = { viewerId: 'viewer', clientAddress: null, correlationId: 'read' };
+
+  it('interleaves stored items and read-time authors’ tweets newest first, without duplicates, across pages', async () => {
+    const feed = new InMemoryFeed();
+    const repositories = feed.repositories();
+    feed.follow('writer', 'viewer');
+    feed.follow('celebrity', 'viewer');
+    feed.readTime.add('celebrity');
+    for (const n of [1, 3, 5]) await repositories.timelines.addToTimelines(['viewer'], { tweetId: tweetId(n), authorId: 'writer' });
+    for (const n of [2, 4, 6]) await repositories.authorTweets.recordTweet('celebrity', tweetId(n));
+    // An item stored before the author became read-time is not shown twice.
+    await repositories.timelines.addToTimelines(['viewer'], { tweetId: tweetId(4), authorId: 'celebrity' });
+    // Someone the viewer does not follow is not merged.
+    feed.readTime.add('stranger');
+    await repositories.authorTweets.recordTweet('stranger', tweetId(7));
+
+    const service = new FeedService(repositories, undefined as never, viewer);
+    const first = await service.homeTimeline({ first: 4 });
+    const rest = await service.homeTimeline({ first: 4, after: first.pageInfo.endCursor });
+    const ids = [...first.edges, ...rest.edges].map((edge) => edge.node.id);
+    expect(ids).toEqual([6, 5, 4, 3, 2, 1].map(tweetId));
+    expect([first.pageInfo.hasNextPage, rest.pageInfo.hasNextPage]).toEqual([true, false]);
+  });
+
+  it('refuses an anonymous reader', async () => {
+    const service = new FeedService(new InMemoryFeed().repositories(), undefined as never, { ...viewer, viewerId: null });
+    await expect(service.homeTimeline({})).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
+  });
+});
