@@ -1,6 +1,12 @@
 import { defineConfig } from 'vitest/config';
 import { TEST_ENV } from './tests/support/env.js';
 
+/**
+ * Three projects, one command (`npm test` runs them all):
+ * - unit: business rules, schema and manifests, no infrastructure (`npm run test:unit`, seconds);
+ * - integration: repositories, the bus and the outbox against the real Cassandra and RabbitMQ (keyspaces migrated);
+ * - e2e: through the real router, with the whole system started once for the run.
+ */
 export default defineConfig({
   resolve: {
     // One graphql instance, as under Node: Vite would otherwise give our sources graphql's ESM build while the Apollo
@@ -8,13 +14,19 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
-    include: ['tests/**/*.test.ts', 'subgraphs/**/*.test.ts', 'router/**/*.test.ts'],
-    globalSetup: ['tests/support/global-setup.ts'],
     // Every process that may load @apollo/gateway runs without Apollo's telemetry (no traffic leaves the machine).
     env: { ...TEST_ENV },
     testTimeout: 30_000,
     hookTimeout: 120_000,
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results.json' },
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts', 'tests/schema.test.ts', 'tests/k8s.test.ts'] } },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['tests/integration/**/*.int.test.ts'], globalSetup: ['tests/support/migrate-setup.ts'] },
+      },
+      { extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.e2e.test.ts'], globalSetup: ['tests/support/global-setup.ts'] } },
+    ],
   },
 });

@@ -1,0 +1,8 @@
+import { migrateAll } from '../../scripts/migrate.js';
+import { TEST_ENV } from './env.js';
+
+/** Integration tests use the real Cassandra and RabbitMQ directly: they need the keyspaces, not the running system. */
+export async function setup() {
+  Object.assign(process.env, TEST_ENV);
+  await migrateAll();
+}
