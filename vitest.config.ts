@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+
 import { TEST_ENV } from './tests/support/env.js';
 
 /**
@@ -21,12 +22,22 @@ export default defineConfig({
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results.json' },
     projects: [
-      { extends: true, test: { name: 'unit', include: ['tests/unit/**/*.test.ts', 'tests/schema.test.ts', 'tests/k8s.test.ts'] } },
       {
         extends: true,
-        test: { name: 'integration', include: ['tests/integration/**/*.int.test.ts'], globalSetup: ['tests/support/migrate-setup.ts'] },
+        test: { name: 'unit', include: ['tests/unit/**/*.test.ts', 'tests/schema.test.ts', 'tests/k8s.test.ts'] },
       },
-      { extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.e2e.test.ts'], globalSetup: ['tests/support/global-setup.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['tests/integration/**/*.int.test.ts'],
+          globalSetup: ['tests/support/migrate-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e', include: ['tests/e2e/**/*.e2e.test.ts'], globalSetup: ['tests/support/global-setup.ts'] },
+      },
     ],
   },
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import type { CassandraClient } from '../platform/cassandra/client.js';
 import type { Logger } from '../platform/logging.js';
 import { SUBGRAPH_NAMES } from '../platform/manifest.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { portVariable, SUBGRAPHS, urlVariable, type SubgraphName } from './manifest.js';
+
+import { portVariable, type SubgraphName, SUBGRAPHS, urlVariable } from './manifest.js';
 
 /**
  * Every environment variable twtr reads, validated once at start-up.
@@ -12,7 +13,10 @@ const port = z.coerce.number().int().min(0).max(65535);
 const secret = z.string().min(32, 'must be at least 32 bytes');
 const positive = z.coerce.number().int().positive();
 /** "on"/"off" style switches; unset means "the default for this NODE_ENV", decided in loadConfig. */
-const flag = z.enum(['true', 'false']).transform((value) => value === 'true').optional();
+const flag = z
+  .enum(['true', 'false'])
+  .transform((value) => value === 'true')
+  .optional();
 
 /** A rate limit written `<count>/<seconds>`: at most count actions within any window of that many seconds. */
 export interface RateLimit {

@@ -1,13 +1,14 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import { connectEventBus, type EventBus } from './messaging/bus.js';
-import { connectCassandra, type CassandraClient } from './cassandra/client.js';
-import { loadConfig, type Config } from './config.js';
-import { createLogger, type Logger } from './logging.js';
-import { Outbox, OutboxRelay } from './messaging/outbox.js';
-import { RateLimiter, RateLimits } from './limits/rate-limiter.js';
+
+import { type CassandraClient, connectCassandra } from './cassandra/client.js';
+import { type Config, loadConfig } from './config.js';
 import { startSubgraphServer } from './http/subgraph-server.js';
 import type { RequestScope } from './identity/request-scope.js';
-import { portVariable, subgraphNamed, type SubgraphName } from './manifest.js';
+import { RateLimiter, RateLimits } from './limits/rate-limiter.js';
+import { createLogger, type Logger } from './logging.js';
+import { portVariable, type SubgraphName, subgraphNamed } from './manifest.js';
+import { connectEventBus, type EventBus } from './messaging/bus.js';
+import { Outbox, OutboxRelay } from './messaging/outbox.js';
 
 /** A server this process runs, and how to stop it. */
 export interface RunningServer {

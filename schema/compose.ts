@@ -1,7 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+
 import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
-import { SUBGRAPHS, SUPERGRAPH_FILE, type SubgraphName } from '../platform/manifest.js';
+
+import { type SubgraphName, SUBGRAPHS, SUPERGRAPH_FILE } from '../platform/manifest.js';
 
 const ROOT = new URL('../', import.meta.url);
 

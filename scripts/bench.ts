@@ -1,11 +1,14 @@
 import '../router/src/no-telemetry.js';
+
 import { randomUUID } from 'node:crypto';
+
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { issueAccessToken } from '../platform/identity/tokens.js';
-import { startRouter } from '../router/src/server.js';
+
 import { connectCassandra } from '../platform/cassandra/client.js';
+import { issueAccessToken } from '../platform/identity/tokens.js';
 import { createLogger } from '../platform/logging.js';
+import { startRouter } from '../router/src/server.js';
 import { startStack } from '../tests/support/stack.js';
 import { migrateAll } from './migrate.js';
 
@@ -92,7 +95,9 @@ await Promise.all(
   }),
 );
 const concurrentSeconds = (performance.now() - concurrentStarted) / 1000;
-console.log(`feed page (20 items, 3 subgraphs), ${READS} sequential reads: median ${ms(percentile(latencies, 50))}, p95 ${ms(percentile(latencies, 95))}`);
+console.log(
+  `feed page (20 items, 3 subgraphs), ${READS} sequential reads: median ${ms(percentile(latencies, 50))}, p95 ${ms(percentile(latencies, 95))}`,
+);
 console.log(`feed page, ${CONCURRENCY} concurrent clients: ${(READS / concurrentSeconds).toFixed(0)} requests/s`);
 
 // 2. Fan-out to 1,000 followers. The followers are written straight into the feed's own copy of the graph
@@ -110,7 +115,10 @@ const chunks = Array.from({ length: FOLLOWERS / 100 }, (_, i) => followerIds.sli
 const delivered = async (tweetId: string) => {
   const counts = await Promise.all(
     chunks.map(async (chunk) => {
-      const result = await feedCassandra.execute('SELECT user_id FROM home_timeline WHERE user_id IN ? AND tweet_id = ?', [chunk, tweetId]);
+      const result = await feedCassandra.execute('SELECT user_id FROM home_timeline WHERE user_id IN ? AND tweet_id = ?', [
+        chunk,
+        tweetId,
+      ]);
       return result.rowLength;
     }),
   );
@@ -140,7 +148,8 @@ await Promise.all(
   ),
 );
 const feedHealthUrl = stack.subgraphUrls.feed.replace(/graphql$/, 'health');
-const liveSubscriptions = async () => ((await (await fetch(feedHealthUrl)).json()) as { liveSubscriptions: number }).liveSubscriptions;
+const liveSubscriptions = async () =>
+  ((await (await fetch(feedHealthUrl)).json()) as { liveSubscriptions: number }).liveSubscriptions;
 
 async function liveRun(routerUrl: string): Promise<number> {
   const baseline = await liveSubscriptions();
@@ -169,7 +178,10 @@ async function liveRun(routerUrl: string): Promise<number> {
   await until(async () => (await liveSubscriptions()) >= baseline + SUBSCRIBERS, 60_000);
   const started = performance.now();
   for (let i = 0; i < LIVE_POSTS; i++) await gql(`mutation { postTweet(text: "live ${i}") { id } }`, {}, author.token);
-  await Promise.race([everyoneHasAll, new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${received} events arrived`)), 120_000))]);
+  await Promise.race([
+    everyoneHasAll,
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`only ${received} events arrived`)), 120_000)),
+  ]);
   const eventsPerSecond = received / ((performance.now() - started) / 1000);
   await Promise.all(clients.map((client) => client.dispose()));
   await until(async () => (await liveSubscriptions()) <= baseline, 30_000);
@@ -208,7 +220,8 @@ for (let i = 0; i < HOSTILE_ROUNDS; i++) {
   const [refusal, alongside] = await Promise.all([
     timedMs(async () => {
       const answer = await rawPost(hugeText);
-      if (answer.errors?.[0]?.extensions?.code !== 'BAD_USER_INPUT') throw new Error(`not refused: ${JSON.stringify(answer).slice(0, 200)}`);
+      if (answer.errors?.[0]?.extensions?.code !== 'BAD_USER_INPUT')
+        throw new Error(`not refused: ${JSON.stringify(answer).slice(0, 200)}`);
     }),
     timedMs(lookup),
   ]);

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+
 import { loadConfig } from '../platform/config.js';
 import { migrateAll } from './migrate.js';
 import { SERVICES } from './services.js';

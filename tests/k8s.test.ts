@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
-import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 
 /**
  * No cluster here: render the kustomize overlays (the subset of kustomize they use: resources, namespace, images),
@@ -46,7 +47,13 @@ describe.each(['base', 'overlays/production'])('k8s/%s', (overlay) => {
 
   it('runs every service as a probed, resource-bounded, non-root Deployment with a pinned image', () => {
     const deployments = objects.filter((object) => object.kind === 'Deployment');
-    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual(['feed', 'follows', 'router', 'tweets', 'users']);
+    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual([
+      'feed',
+      'follows',
+      'router',
+      'tweets',
+      'users',
+    ]);
     for (const deployment of deployments) {
       const spec = podSpec(deployment);
       expect(spec.securityContext.runAsNonRoot, deployment.metadata.name).toBe(true);
@@ -63,7 +70,11 @@ describe.each(['base', 'overlays/production'])('k8s/%s', (overlay) => {
   it('disables Apollo telemetry and uses production replication', () => {
     const config = objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === 'twtr-config')!;
     // Subgraphs bind loopback by default; in a pod they must be reachable by the router and the kubelet's probes.
-    expect(config.data).toMatchObject({ APOLLO_TELEMETRY_DISABLED: 'true', NODE_ENV: 'production', SUBGRAPH_BIND_ADDRESS: '0.0.0.0' });
+    expect(config.data).toMatchObject({
+      APOLLO_TELEMETRY_DISABLED: 'true',
+      NODE_ENV: 'production',
+      SUBGRAPH_BIND_ADDRESS: '0.0.0.0',
+    });
     expect(config.data.CASSANDRA_REPLICATION).toContain('NetworkTopologyStrategy');
     expect(config.data.APOLLO_KEY).toBeUndefined();
   });
@@ -72,8 +83,12 @@ describe.each(['base', 'overlays/production'])('k8s/%s', (overlay) => {
 describe('k8s/overlays/production', () => {
   it('puts everything in the twtr namespace with the registry image', () => {
     const objects = render(join(K8S, 'overlays/production'));
-    expect(objects.filter((object) => object.kind !== 'Namespace').every((object) => object.metadata.namespace === 'twtr')).toBe(true);
-    const images = objects.flatMap((object) => podSpec(object)?.containers ?? []).map((container: { image: string }) => container.image);
+    expect(objects.filter((object) => object.kind !== 'Namespace').every((object) => object.metadata.namespace === 'twtr')).toBe(
+      true,
+    );
+    const images = objects
+      .flatMap((object) => podSpec(object)?.containers ?? [])
+      .map((container: { image: string }) => container.image);
     expect(new Set(images)).toEqual(new Set(['registry.example.com/twtr:0.1.0']));
   });
 });

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { generate } from '@graphql-codegen/cli';
+
 import { printSchema, Supergraph } from '@apollo/federation-internals';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { generate } from '@graphql-codegen/cli';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+
 import codegenConfig from '../codegen.js';
 import { SUBGRAPH_NAMES, SUPERGRAPH_FILE } from '../platform/manifest.js';
 import { ACCEPTED_HINT_CODES, composeSupergraph, subgraphSdl } from '../schema/compose.js';

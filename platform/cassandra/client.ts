@@ -1,4 +1,5 @@
 import cassandra from 'cassandra-driver';
+
 import type { Config } from '../config.js';
 
 export type CassandraClient = cassandra.Client;

@@ -27,7 +27,8 @@ export function encodeCursor(id: string, position?: number): string {
 export function decodeCursor(cursor: string): { id: string; position?: number } {
   const decoded = cursor.length <= MAX_CURSOR_LENGTH ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const [id, position, ...rest] = decoded.startsWith(CURSOR_PREFIX) ? decoded.slice(CURSOR_PREFIX.length).split(':') : [''];
-  const valid = isTimeUuid(id) && id === id.toLowerCase() && rest.length === 0 && (position === undefined || /^\d{1,6}$/.test(position));
+  const valid =
+    isTimeUuid(id) && id === id.toLowerCase() && rest.length === 0 && (position === undefined || /^\d{1,6}$/.test(position));
   if (!valid) throw badUserInput('after', 'The cursor is not valid; use a pageInfo.endCursor from an earlier page.');
   return { id, position: position === undefined ? undefined : Number(position) };
 }

@@ -1,4 +1,5 @@
 import { GraphQLScalarType, Kind } from 'graphql';
+
 import { badUserInput } from '../errors.js';
 
 /** ISO-8601 timestamps in UTC, e.g. 2026-11-25T23:26:21.000Z. */

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
+
 import type { ServerOptions } from 'graphql-ws';
-import { useServer, type Extra } from 'graphql-ws/use/ws';
-import { WebSocketServer, type ServerOptions as WsServerOptions } from 'ws';
+import { type Extra, useServer } from 'graphql-ws/use/ws';
+import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 
 /** Largest websocket message accepted (a subscribe message is a few KiB). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;

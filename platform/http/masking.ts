@@ -1,4 +1,5 @@
 import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
+
 import { CLIENT_ERROR_CODES, ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 
@@ -13,7 +14,10 @@ export function maskUnexpectedErrors(logger: Logger) {
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
     }
-    logger.error('unexpected error', { error: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path });
+    logger.error('unexpected error', {
+      error: (error as { originalError?: unknown })?.originalError ?? error,
+      path: formatted.path,
+    });
     return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
   };
 }

@@ -2,16 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
+import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
-import { parse, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { type GraphQLError, type GraphQLSchema, parse } from 'graphql';
+
 import { ErrorCode, unauthenticated } from '../errors.js';
-import { correlationIdFrom, type AssertedIdentity, type RequestScope } from '../identity/request-scope.js';
+import { type AssertedIdentity, correlationIdFrom, type RequestScope } from '../identity/request-scope.js';
 import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from '../identity/tokens.js';
 import type { Logger } from '../logging.js';
 import type { RunningServer } from '../runtime.js';
@@ -113,7 +115,11 @@ export async function startSubgraphServer<TContext extends object>(
  * subscriber's in `extensions.assertion`. A connection or a subscription whose assertion does not verify is refused
  * (4403, or an UNAUTHENTICATED error for that subscription alone).
  */
-function serveSubscriptions<TContext extends object>(httpServer: Server, schema: GraphQLSchema, options: SubgraphOptions<TContext>) {
+function serveSubscriptions<TContext extends object>(
+  httpServer: Server,
+  schema: GraphQLSchema,
+  options: SubgraphOptions<TContext>,
+) {
   const mask = maskUnexpectedErrors(options.logger);
   const connectionScopes = new WeakMap<object, RequestScope>();
   const subscriptionScopes = new WeakMap<object, RequestScope>();

@@ -1,5 +1,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
+
 import jwt from 'jsonwebtoken';
+
 import { unauthenticated } from '../errors.js';
 import type { AssertedIdentity } from './request-scope.js';
 

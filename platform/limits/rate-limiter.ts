@@ -1,7 +1,7 @@
-import { cql, type CassandraClient } from '../cassandra/client.js';
-import { isLoopback } from '../identity/addresses.js';
+import { type CassandraClient, cql } from '../cassandra/client.js';
 import type { Config, RateLimit } from '../config.js';
 import { rateLimited } from '../errors.js';
+import { isLoopback } from '../identity/addresses.js';
 
 type TimeUuid = InstanceType<typeof cql.TimeUuid>;
 
@@ -62,7 +62,10 @@ export class RateLimiter {
 
   /** Times of the subject's attempts within its window, newest first, at most `limit` of them. */
   private async recent(subject: RateSubject, limit: number): Promise<Date[]> {
-    const result = await this.cassandra.execute('SELECT hit_at FROM rate_limit_hits WHERE subject = ? LIMIT ?', [subject.key, limit]);
+    const result = await this.cassandra.execute('SELECT hit_at FROM rate_limit_hits WHERE subject = ? LIMIT ?', [
+      subject.key,
+      limit,
+    ]);
     return result.rows.map((row) => (row.get('hit_at') as TimeUuid).getDate());
   }
 }
@@ -87,7 +90,12 @@ const VIEWER_LIMITS = {
 } as const satisfies Record<string, keyof Config>;
 const CLIENT_LIMITS = { signUp: 'RATE_LIMIT_SIGN_UP' } as const satisfies Record<string, keyof Config>;
 
-type RateLimitConfig = Pick<Config, (typeof VIEWER_LIMITS)[keyof typeof VIEWER_LIMITS] | (typeof CLIENT_LIMITS)[keyof typeof CLIENT_LIMITS] | 'RATE_LIMIT_EXEMPT_LOOPBACK'>;
+type RateLimitConfig = Pick<
+  Config,
+  | (typeof VIEWER_LIMITS)[keyof typeof VIEWER_LIMITS]
+  | (typeof CLIENT_LIMITS)[keyof typeof CLIENT_LIMITS]
+  | 'RATE_LIMIT_EXEMPT_LOOPBACK'
+>;
 
 /** The configured limits on what one viewer or one client address may do, shared by every replica. */
 export class RateLimits {

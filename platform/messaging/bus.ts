@@ -1,8 +1,9 @@
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, RecoveringChannelModel } from 'amqplib';
 import amqp from 'amqplib';
-import type { Channel, ConfirmChannel, ConsumeMessage, ChannelModel, Options, RecoveringChannelModel } from 'amqplib';
+
 import type { Config } from '../config.js';
-import type { DomainEvents, EventEnvelope, EventOf } from './events.js';
 import type { Logger } from '../logging.js';
+import type { DomainEvents, EventEnvelope, EventOf } from './events.js';
 
 export interface SubscribeOptions<Events = DomainEvents, T extends keyof Events & string = keyof Events & string> {
   /** The consuming service's own durable queue, e.g. `feed`. */
@@ -28,7 +29,9 @@ export interface EventBus {
   /** Resolves once the broker has confirmed the event is stored. */
   publish(event: EventEnvelope): Promise<void>;
   /** Events of the shared contract by default; a service's own work items with `Events`. */
-  subscribe<Events = DomainEvents, T extends keyof Events & string = keyof Events & string>(options: SubscribeOptions<Events, T>): Promise<void>;
+  subscribe<Events = DomainEvents, T extends keyof Events & string = keyof Events & string>(
+    options: SubscribeOptions<Events, T>,
+  ): Promise<void>;
   /**
    * Live notifications: broadcast to every process listening on `topic` right now, not stored (a process that is
    * not connected misses them). For pushing to connected clients, wherever their socket is.
@@ -122,7 +125,13 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
       // Back off before the redelivery so a passing outage (Cassandra restarting) does not burn the delivery limit;
       // the queue waits meanwhile, which keeps per-queue order.
       const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1;
-      logger.warn('event handling failed; will retry', { queue: options.queue, eventId: event.id, type: event.type, deliveries, error });
+      logger.warn('event handling failed; will retry', {
+        queue: options.queue,
+        eventId: event.id,
+        type: event.type,
+        deliveries,
+        error,
+      });
       await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_BASE_DELAY_MS * 2 ** deliveries, RETRY_MAX_DELAY_MS)));
       settle(() => channel.nack(message, false, true));
     }
@@ -164,8 +173,12 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
   const publishConfirmed = (target: string, routingKey: string, payload: unknown, options: Options.Publish = {}) =>
     new Promise<void>((resolve, reject) => {
       if (!publishChannel) return reject(new Error('not connected to RabbitMQ'));
-      publishChannel.publish(target, routingKey, Buffer.from(JSON.stringify(payload)), { contentType: 'application/json', ...options }, (error) =>
-        error ? reject(error) : resolve(),
+      publishChannel.publish(
+        target,
+        routingKey,
+        Buffer.from(JSON.stringify(payload)),
+        { contentType: 'application/json', ...options },
+        (error) => (error ? reject(error) : resolve()),
       );
     });
 

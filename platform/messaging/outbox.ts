@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { EventBus } from './bus.js';
-import { cql, type CassandraClient } from '../cassandra/client.js';
-import type { DomainEvent } from './events.js';
+
+import { type CassandraClient, cql } from '../cassandra/client.js';
 import type { Logger } from '../logging.js';
+import type { EventBus } from './bus.js';
+import type { DomainEvent } from './events.js';
 
 /**
  * Transactional outbox: a service writes its domain change and the events it causes in one logged batch, and a relay
@@ -122,9 +123,11 @@ export class OutboxRelay {
       } catch (error) {
         failures++;
         // The broker or Cassandra is away: keep the rows, back off, try again.
-        if (failures === 1 || failures % 20 === 0) this.logger.warn('outbox relay could not publish; will retry', { error, failures });
+        if (failures === 1 || failures % 20 === 0)
+          this.logger.warn('outbox relay could not publish; will retry', { error, failures });
       }
-      if (!this.nudged && this.running) await this.sleep(failures ? Math.min(this.pollIntervalMs * 2 ** failures, 5_000) : this.pollIntervalMs);
+      if (!this.nudged && this.running)
+        await this.sleep(failures ? Math.min(this.pollIntervalMs * 2 ** failures, 5_000) : this.pollIntervalMs);
     }
   }
 
@@ -172,7 +175,11 @@ export class OutboxRelay {
     for (let bucket = bucketOf(checkpoint.getDate()); bucket <= bucketOf(scanStartedAt); bucket++) {
       for (;;) {
         const rows = (
-          await this.cassandra.execute('SELECT id, payload FROM outbox WHERE bucket = ? AND id > ? LIMIT ?', [bucket, after, PAGE_SIZE])
+          await this.cassandra.execute('SELECT id, payload FROM outbox WHERE bucket = ? AND id > ? LIMIT ?', [
+            bucket,
+            after,
+            PAGE_SIZE,
+          ])
         ).rows;
         for (const row of rows) {
           const id = row.get('id') as InstanceType<typeof cql.TimeUuid>;

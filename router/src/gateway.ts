@@ -1,11 +1,14 @@
 import './no-telemetry.js';
+
 import { readFileSync } from 'node:fs';
+
+import { ApolloGateway, type GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { Fetcher } from '@apollo/utils.fetcher';
-import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
+
 import type { Config } from '../../platform/config.js';
 import { CORRELATION_HEADER, type RequestScope } from '../../platform/identity/request-scope.js';
-import { SUBGRAPH_NAMES, SUPERGRAPH_FILE, urlVariable, type SubgraphName } from '../../platform/manifest.js';
+import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
+import { SUBGRAPH_NAMES, type SubgraphName, SUPERGRAPH_FILE, urlVariable } from '../../platform/manifest.js';
 import { assertNoTelemetry } from './no-telemetry.js';
 
 /**

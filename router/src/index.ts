@@ -1,4 +1,5 @@
 import './no-telemetry.js';
+
 import { runUntilSignalled } from '../../platform/runtime.js';
 import { startRouter } from './server.js';
 

@@ -1,8 +1,9 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { GraphQLError, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
-import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { type DocumentNode, GraphQLError, type GraphQLSchema, validate, type ValidationContext } from 'graphql';
+import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
+
 import { ErrorCode } from '../../platform/errors.js';
 
 /** How big an operation may be; checked after parsing and validation, before the router plans or runs it. */
@@ -30,7 +31,9 @@ const pageEstimator: ComplexityEstimator = ({ field, args, childComplexity }) =>
 };
 
 const tooComplex = (message: string) =>
-  new GraphQLError(message.replace(/^Syntax Error: /, ''), { extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, http: { status: 400 } } });
+  new GraphQLError(message.replace(/^Syntax Error: /, ''), {
+    extensions: { code: ErrorCode.QUERY_TOO_COMPLEX, http: { status: 400 } },
+  });
 
 /**
  * Shape limits (graphql-armor's rules) and a cost limit (graphql-query-complexity) for one operation. Run on a parsed
@@ -43,7 +46,10 @@ export function operationLimitError(
   operationName: string | undefined,
   limits: OperationLimits,
 ): GraphQLError | undefined {
-  const report = { propagateOnRejection: false, onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)] };
+  const report = {
+    propagateOnRejection: false,
+    onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+  };
   const [shapeError] = validate(
     schema,
     document,
@@ -74,6 +80,7 @@ export function operationLimitError(
     // Variables that do not fit the operation; execution would refuse them too, but nothing unmeasured runs.
     return new GraphQLError((error as Error).message, { extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: 400 } } });
   }
-  if (cost > limits.maxCost) return tooComplex(`The operation's cost is ${cost}, above the limit of ${limits.maxCost}: ask for fewer or smaller pages.`);
+  if (cost > limits.maxCost)
+    return tooComplex(`The operation's cost is ${cost}, above the limit of ${limits.maxCost}: ask for fewer or smaller pages.`);
   return undefined;
 }

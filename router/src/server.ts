@@ -1,25 +1,28 @@
 import './no-telemetry.js';
+
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError } from 'graphql';
+import { ApolloServerPluginLandingPageDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { ApolloServerPluginLandingPageDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { GraphQLError } from 'graphql';
+
 import type { Config } from '../../platform/config.js';
-import type { Logger } from '../../platform/logging.js';
-import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
-import { correlationIdFrom } from '../../platform/identity/request-scope.js';
 import { maskUnexpectedErrors } from '../../platform/http/masking.js';
+import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
+import type { RequestScope } from '../../platform/identity/request-scope.js';
+import { correlationIdFrom } from '../../platform/identity/request-scope.js';
+import type { Logger } from '../../platform/logging.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
-import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
 import { FederatedSubscriptions } from './subscriptions.js';
-import { serveWebSockets } from './websocket.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
+import { serveWebSockets } from './websocket.js';
 
 /** The gateway cannot run subscriptions sent over HTTP; say where they are served instead of failing inside it. */
 const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RequestScope> = {
@@ -82,7 +85,10 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       enforceOperationLimits(limits),
       config.ROUTER_LANDING_PAGE
         ? // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
-          ApolloServerPluginLandingPageLocalDefault({ embed: { endpointIsEditable: false, runTelemetry: false }, includeCookies: false })
+          ApolloServerPluginLandingPageLocalDefault({
+            embed: { endpointIsEditable: false, runTelemetry: false },
+            includeCookies: false,
+          })
         : ApolloServerPluginLandingPageDisabled(),
     ],
   });
@@ -90,7 +96,9 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   const subscriptions = new FederatedSubscriptions({
     supergraphSdl,
     dataSources,
-    webSocketUrls: Object.fromEntries(Object.entries(subgraphUrls(config)).map(([name, url]) => [name, url.replace(/^http/, 'ws')])),
+    webSocketUrls: Object.fromEntries(
+      Object.entries(subgraphUrls(config)).map(([name, url]) => [name, url.replace(/^http/, 'ws')]),
+    ),
     internalSecret: config.INTERNAL_IDENTITY_SECRET,
     logger,
     sharedFetchTtlMs: config.ROUTER_SHARED_FETCH_TTL_MS,

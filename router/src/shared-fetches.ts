@@ -1,6 +1,7 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { Kind, parse, visit, type DocumentNode } from 'graphql';
+import { type DocumentNode, Kind, parse, visit } from 'graphql';
 import { LRUCache } from 'lru-cache';
+
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
@@ -41,7 +42,10 @@ export class SharedFetches {
         let answer = this.answers.get(key);
         if (!answer) {
           const anonymous: RequestScope = { viewerId: null, clientAddress: null, correlationId: options.context.correlationId };
-          const response = dataSource.process({ ...options, context: anonymous } as GraphQLDataSourceProcessOptions<RequestScope>);
+          const response = dataSource.process({
+            ...options,
+            context: anonymous,
+          } as GraphQLDataSourceProcessOptions<RequestScope>);
           answer = response;
           this.answers.set(key, response);
           response.catch(() => this.answers.delete(key));

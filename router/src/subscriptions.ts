@@ -1,14 +1,16 @@
 import './no-telemetry.js';
+
 import { operationFromDocument, Supergraph } from '@apollo/federation-internals';
 import { buildOperationContext, executeQueryPlan, type GraphQLDataSource } from '@apollo/gateway';
-import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan, type SubscriptionNode } from '@apollo/query-planner';
-import { GraphQLError, print, type DocumentNode, type ExecutionResult, type FormattedExecutionResult } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
+import { type FetchNode, type PlanNode, type QueryPlan, QueryPlanner, type SubscriptionNode } from '@apollo/query-planner';
+import { type DocumentNode, type ExecutionResult, type FormattedExecutionResult, GraphQLError, print } from 'graphql';
+import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+
+import { mapAsyncIterator } from '../../platform/async-iterators.js';
+import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { signRequestAssertion } from '../../platform/identity/tokens.js';
 import type { Logger } from '../../platform/logging.js';
-import type { RequestScope } from '../../platform/identity/request-scope.js';
-import { mapAsyncIterator } from '../../platform/async-iterators.js';
 import { SharedFetches } from './shared-fetches.js';
 
 /** The name under which each received event is replayed into the query plan. */
@@ -29,8 +31,9 @@ export interface FederatedSubscriptionsOptions {
 /**
  * Federated subscriptions, which @apollo/gateway plans but does not execute. For each client subscription:
  * plan it once, open the primary subscription on the owning subgraph over graphql-ws (one connection per subgraph,
- * each subscription carrying its viewer's signed assertion), and for every event run the rest of the plan (entity fetches to the other subgraphs, batched per
- * subgraph by the planner) with the gateway's own executor, the event standing in for the primary fetch's answer.
+ * each subscription carrying its viewer's signed assertion), and for every event run the rest of the plan (entity
+ * fetches to the other subgraphs, batched per subgraph by the planner) with the gateway's own executor, the event
+ * standing in for the primary fetch's answer.
  * Fetches that do not depend on the viewer are shared between the subscribers of one event (shared-fetches.ts).
  */
 export class FederatedSubscriptions {
@@ -92,21 +95,35 @@ export class FederatedSubscriptions {
     const { primary, rest } = node;
 
     const client = this.clientFor(primary.serviceName);
-    const primaryVariables = Object.fromEntries((primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]));
+    const primaryVariables = Object.fromEntries(
+      (primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]),
+    );
     // The subscriber's identity travels with its own subscribe message on the shared connection.
     const assertion = signRequestAssertion(
       { viewerId: context.viewerId, clientAddress: context.clientAddress },
       this.options.internalSecret,
       primary.serviceName,
     );
-    const events = client.iterate<Record<string, unknown>>({ query: primary.operation, variables: primaryVariables, extensions: { assertion } });
+    const events = client.iterate<Record<string, unknown>>({
+      query: primary.operation,
+      variables: primaryVariables,
+      extensions: { assertion },
+    });
     const source = print(document);
-    const operationContext = buildOperationContext({ schema: this.apiSchemaForExecution, operationDocument: document, operationName });
+    const operationContext = buildOperationContext({
+      schema: this.apiSchemaForExecution,
+      operationDocument: document,
+      operationName,
+    });
 
     const resolveEvent = async (event: FormattedExecutionResult<Record<string, unknown>, unknown>): Promise<ExecutionResult> => {
-      if (event.errors?.length || !event.data) return { data: null, errors: event.errors?.map((error) => relabel(error, primary.serviceName)) };
+      if (event.errors?.length || !event.data)
+        return { data: null, errors: event.errors?.map((error) => relabel(error, primary.serviceName)) };
       const replay: FetchNode = { ...primary, serviceName: REPLAYED_EVENT };
-      const queryPlan: QueryPlan = { kind: 'QueryPlan', node: rest ? { kind: 'Sequence', nodes: [replay, rest as PlanNode] } : replay };
+      const queryPlan: QueryPlan = {
+        kind: 'QueryPlan',
+        node: rest ? { kind: 'Sequence', nodes: [replay, rest as PlanNode] } : replay,
+      };
       // The gateway merges into the event object it is given: every execution gets its own copy.
       const eventData = structuredClone(event.data);
       const serviceMap = {

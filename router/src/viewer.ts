@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { verifyAccessToken, type VerifiedAccessToken } from '../../platform/identity/tokens.js';
+
 import { unauthenticated } from '../../platform/errors.js';
+import { type VerifiedAccessToken, verifyAccessToken } from '../../platform/identity/tokens.js';
 
 /**
  * The viewer's user id from `Authorization: Bearer <token>`; null without the header.

@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
+
 import { GraphQLError } from 'graphql';
 import type { VerifyClientCallbackAsync, WebSocket, WebSocketServer } from 'ws';
-import { isLoopback } from '../../platform/identity/addresses.js';
+
 import { ErrorCode } from '../../platform/errors.js';
+import { isLoopback } from '../../platform/identity/addresses.js';
 
 export interface WebSocketLimitOptions {
   /** Open sockets on this router, all clients together. */

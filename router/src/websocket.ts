@@ -1,27 +1,29 @@
 import type { IncomingMessage, Server } from 'node:http';
-import type { ApolloServer } from '@apollo/server';
+
 import { printSchema, Supergraph } from '@apollo/federation-internals';
+import type { ApolloServer } from '@apollo/server';
 import {
   buildSchema,
-  getOperationAST,
-  GraphQLError,
-  parse,
-  validate,
   type ExecutionArgs,
   type ExecutionResult,
+  getOperationAST,
+  GraphQLError,
   type GraphQLFormattedError,
+  parse,
+  validate,
 } from 'graphql';
 import type { WebSocket } from 'ws';
+
+import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
 import { unauthenticated } from '../../platform/errors.js';
 import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
-import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
 import { maskResult } from '../../platform/http/masking.js';
-import type { Logger } from '../../platform/logging.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
-import type { FederatedSubscriptions } from './subscriptions.js';
+import type { Logger } from '../../platform/logging.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
+import type { FederatedSubscriptions } from './subscriptions.js';
 import { accessTokenFromHeaders, clientAddressOf } from './viewer.js';
-import { WebSocketLimits, type WebSocketLimitOptions } from './websocket-limits.js';
+import { type WebSocketLimitOptions, WebSocketLimits } from './websocket-limits.js';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -167,7 +169,11 @@ const coded = (errors: readonly GraphQLError[], code: string) =>
   errors.map((error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } }));
 
 /** What travels to the gateway and subgraphs: no socket, no slot. */
-const routerContext = ({ viewerId, clientAddress, correlationId }: OperationContext): RequestScope => ({ viewerId, clientAddress, correlationId });
+const routerContext = ({ viewerId, clientAddress, correlationId }: OperationContext): RequestScope => ({
+  viewerId,
+  clientAddress,
+  correlationId,
+});
 
 /** Bytes queued for a client that is not reading before the router gives up on it. */
 const MAX_UNSENT_BYTES = 1024 * 1024;

@@ -1,16 +1,36 @@
 import { randomUUID } from 'node:crypto';
+
 import amqp from 'amqplib';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
-import { startRouter } from '../../router/src/server.js';
+
 import { issueAccessToken, REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
 import { createLogger } from '../../platform/logging.js';
 import type { RunningServer } from '../../platform/runtime.js';
-import { codes, eventually, follow, gql, ok, signUp, uniqueClientAddress, unfollow, type GraphQLResponse } from '../support/client.js';
+import { startRouter } from '../../router/src/server.js';
+import {
+  codes,
+  eventually,
+  follow,
+  gql,
+  type GraphQLResponse,
+  ok,
+  signUp,
+  unfollow,
+  uniqueClientAddress,
+} from '../support/client.js';
 import { TEST_ENV } from '../support/env.js';
 import { testConfig } from '../support/infra.js';
-import { closeCodeOf, firstResult, nextMessage, rawSocket, routerClient, webSocketFrom, routerSocketUrl } from '../support/websockets.js';
+import {
+  closeCodeOf,
+  firstResult,
+  nextMessage,
+  rawSocket,
+  routerClient,
+  routerSocketUrl,
+  webSocketFrom,
+} from '../support/websockets.js';
 
 const POST = `mutation ($text: String!) { postTweet(text: $text) { id } }`;
 const USER = `query ($username: String!) { user(username: $username) { id } }`;
@@ -59,8 +79,18 @@ describe('oversized and malformed input', () => {
       { d: ' '.repeat(500_000) },
       'displayName',
     ],
-    ['logIn username', `mutation ($u: String!) { logIn(username: $u, password: "whatever1") { token } }`, { u: 'u'.repeat(500_000) }, 'username'],
-    ['logIn password', `mutation ($p: String!) { logIn(username: "someone", password: $p) { token } }`, { p: 'p'.repeat(500_000) }, 'password'],
+    [
+      'logIn username',
+      `mutation ($u: String!) { logIn(username: $u, password: "whatever1") { token } }`,
+      { u: 'u'.repeat(500_000) },
+      'username',
+    ],
+    [
+      'logIn password',
+      `mutation ($p: String!) { logIn(username: "someone", password: $p) { token } }`,
+      { p: 'p'.repeat(500_000) },
+      'password',
+    ],
   ])('bounds %s before any work that grows with it', async (_name, query, variables, field) => {
     const response = await gql(query, variables, { clientAddress: uniqueClientAddress() });
     expect([codes(response), fieldOf(response)]).toEqual([['BAD_USER_INPUT'], field]);
@@ -149,7 +179,10 @@ describe('websockets', () => {
     const subscription = `subscription { feedItemAdded { id } }`;
     const open = (client: typeof first) => {
       const errors: unknown[] = [];
-      const stop = client.subscribe({ query: subscription }, { next: () => undefined, error: (error) => errors.push(error), complete: () => undefined });
+      const stop = client.subscribe(
+        { query: subscription },
+        { next: () => undefined, error: (error) => errors.push(error), complete: () => undefined },
+      );
       return { stop, errors };
     };
     try {
@@ -202,7 +235,11 @@ describe('log-in guessing', () => {
     const attacker = uniqueClientAddress();
     const answers = await Promise.all(
       Array.from({ length: 20 }, () =>
-        gql(`mutation ($u: String!) { logIn(username: $u, password: "wrong guess") { token } }`, { u: victim.username }, { clientAddress: attacker }),
+        gql(
+          `mutation ($u: String!) { logIn(username: $u, password: "wrong guess") { token } }`,
+          { u: victim.username },
+          { clientAddress: attacker },
+        ),
       ),
     );
     const outcome = answers.flatMap(codes);
@@ -216,7 +253,9 @@ describe('rate limits', () => {
   it('refuses a burst of posts from one viewer beyond the limit, with retryAfterSeconds', async () => {
     const author = await signUp('burst');
     const limit = Number(TEST_ENV.RATE_LIMIT_POST_TWEET.split('/')[0]);
-    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => gql(POST, { text: `burst ${i}` }, { token: author.token })));
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => gql(POST, { text: `burst ${i}` }, { token: author.token })),
+    );
     const accepted = answers.filter((answer) => answer.data?.postTweet);
     const refused = answers.filter((answer) => codes(answer)[0] === 'RATE_LIMITED');
     expect(accepted.length).toBeLessThanOrEqual(limit);
@@ -231,7 +270,11 @@ describe('rate limits', () => {
     const address = uniqueClientAddress();
     const limit = Number(TEST_ENV.RATE_LIMIT_SIGN_UP.split('/')[0]);
     const signUpFrom = (i: number) =>
-      gql(`mutation ($u: String!) { signUp(username: $u, password: "long enough", displayName: "x") { token } }`, { u: `su${i}_${randomUUID().slice(0, 8)}` }, { clientAddress: address });
+      gql(
+        `mutation ($u: String!) { signUp(username: $u, password: "long enough", displayName: "x") { token } }`,
+        { u: `su${i}_${randomUUID().slice(0, 8)}` },
+        { clientAddress: address },
+      );
     const answers = [];
     for (let i = 0; i < limit + 2; i++) answers.push(await signUpFrom(i));
     expect(answers.slice(0, limit).flatMap(codes)).toEqual([]);
@@ -242,7 +285,9 @@ describe('rate limits', () => {
     const viewer = await signUp('prof');
     const limit = Number(TEST_ENV.RATE_LIMIT_UPDATE_PROFILE.split('/')[0]);
     const answers = await Promise.all(
-      Array.from({ length: limit + 3 }, (_, i) => gql(`mutation ($d: String!) { updateProfile(displayName: $d) { id } }`, { d: `name ${i}` }, { token: viewer.token })),
+      Array.from({ length: limit + 3 }, (_, i) =>
+        gql(`mutation ($d: String!) { updateProfile(displayName: $d) { id } }`, { d: `name ${i}` }, { token: viewer.token }),
+      ),
     );
     expect(answers.flatMap(codes).filter((code) => code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(3);
   });
@@ -258,11 +303,15 @@ describe('repeated follows and unfollows', () => {
     channel = await connection.createChannel();
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(queue, testConfig().AMQP_EXCHANGE, 'follow.*');
-    await channel.consume(queue, (message) => {
-      if (!message) return;
-      const event = JSON.parse(message.content.toString());
-      seen.push({ type: event.type, followerId: event.data.followerId, followeeId: event.data.followeeId });
-    }, { noAck: true });
+    await channel.consume(
+      queue,
+      (message) => {
+        if (!message) return;
+        const event = JSON.parse(message.content.toString());
+        seen.push({ type: event.type, followerId: event.data.followerId, followeeId: event.data.followeeId });
+      },
+      { noAck: true },
+    );
   });
   afterAll(async () => {
     await connection?.close();
@@ -367,7 +416,13 @@ describe('errors on subscriptions', () => {
   beforeAll(async () => {
     const urls = inject('subgraphUrls');
     // A router whose tweets subgraph is unreachable: every live item's text fails to resolve.
-    const config = { ...testConfig(), USERS_URL: urls.users, TWEETS_URL: 'http://127.0.0.1:9/graphql', FOLLOWS_URL: urls.follows, FEED_URL: urls.feed };
+    const config = {
+      ...testConfig(),
+      USERS_URL: urls.users,
+      TWEETS_URL: 'http://127.0.0.1:9/graphql',
+      FOLLOWS_URL: urls.follows,
+      FEED_URL: urls.feed,
+    };
     router = await startRouter(config, createLogger('silent'), 0);
   });
   afterAll(async () => {
@@ -389,7 +444,10 @@ describe('errors on subscriptions', () => {
       const event = await eventually(
         async () => {
           await ok(POST, { text: 'will not resolve' }, { token: viewer.token });
-          return await Promise.race([first, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no item yet')), 1_000))]);
+          return await Promise.race([
+            first,
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no item yet')), 1_000)),
+          ]);
         },
         { timeoutMs: 15_000 },
       );

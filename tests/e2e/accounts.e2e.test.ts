@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
+
 import { describe, expect, it } from 'vitest';
-import { TEST_ENV } from '../support/env.js';
+
 import { codes, gql, ok, signUp, uniqueClientAddress, uniqueUsername } from '../support/client.js';
+import { TEST_ENV } from '../support/env.js';
 
 const SIGN_UP = `mutation ($username: String!) {
   signUp(username: $username, password: "correct horse battery", displayName: "Racer") { user { id username } }
@@ -25,7 +27,11 @@ describe('sign-up under concurrency', () => {
 describe('updateProfile', () => {
   it("changes the viewer's display name and nothing else", async () => {
     const user = await signUp('prof', 'Before');
-    const { updateProfile } = await ok(`mutation { updateProfile(displayName: "  After  ") { id username displayName } }`, {}, { token: user.token });
+    const { updateProfile } = await ok(
+      `mutation { updateProfile(displayName: "  After  ") { id username displayName } }`,
+      {},
+      { token: user.token },
+    );
     expect(updateProfile).toEqual({ id: user.id, username: user.username, displayName: 'After' });
     const unchanged = await ok(`mutation { updateProfile { displayName } }`, {}, { token: user.token });
     expect(unchanged.updateProfile.displayName).toBe('After');
@@ -46,11 +52,17 @@ describe('log-in throttling', () => {
     const victim = await signUp('victim');
     const attacker = uniqueClientAddress();
     const attempts = await Promise.all(
-      Array.from({ length: 5 }, () => gql(LOG_IN, { username: victim.username, password: 'wrong guess' }, { clientAddress: attacker })),
+      Array.from({ length: 5 }, () =>
+        gql(LOG_IN, { username: victim.username, password: 'wrong guess' }, { clientAddress: attacker }),
+      ),
     );
     expect(attempts.flatMap(codes)).toEqual(Array(5).fill('UNAUTHENTICATED'));
 
-    const refused = await gql(LOG_IN, { username: victim.username, password: 'correct horse battery' }, { clientAddress: attacker });
+    const refused = await gql(
+      LOG_IN,
+      { username: victim.username, password: 'correct horse battery' },
+      { clientAddress: attacker },
+    );
     expect(codes(refused)).toEqual(['RATE_LIMITED']);
     const retryAfter = (refused.errors?.[0].extensions as { retryAfterSeconds?: number }).retryAfterSeconds;
     expect(retryAfter).toBeGreaterThan(800);
@@ -66,10 +78,16 @@ describe('log-in throttling', () => {
     const victim = await signUp('spread');
     const ceiling = Number(TEST_ENV.LOGIN_MAX_FAILURES_PER_USERNAME);
     const attempts = await Promise.all(
-      Array.from({ length: ceiling }, () => gql(LOG_IN, { username: victim.username, password: 'wrong guess' }, { clientAddress: uniqueClientAddress() })),
+      Array.from({ length: ceiling }, () =>
+        gql(LOG_IN, { username: victim.username, password: 'wrong guess' }, { clientAddress: uniqueClientAddress() }),
+      ),
     );
     expect(attempts.flatMap(codes)).toEqual(Array(ceiling).fill('UNAUTHENTICATED'));
-    const refused = await gql(LOG_IN, { username: victim.username, password: 'correct horse battery' }, { clientAddress: uniqueClientAddress() });
+    const refused = await gql(
+      LOG_IN,
+      { username: victim.username, password: 'correct horse battery' },
+      { clientAddress: uniqueClientAddress() },
+    );
     expect(codes(refused)).toEqual(['RATE_LIMITED']);
   });
 
@@ -77,7 +95,9 @@ describe('log-in throttling', () => {
     const user = await signUp('spray');
     const sprayer = uniqueClientAddress();
     const attempts = await Promise.all(
-      Array.from({ length: 8 }, () => gql(LOG_IN, { username: uniqueUsername('nobody'), password: 'guess' }, { clientAddress: sprayer })),
+      Array.from({ length: 8 }, () =>
+        gql(LOG_IN, { username: uniqueUsername('nobody'), password: 'guess' }, { clientAddress: sprayer }),
+      ),
     );
     expect(attempts.flatMap(codes)).toEqual(Array(8).fill('UNAUTHENTICATED'));
 
@@ -91,7 +111,9 @@ describe('log-in throttling', () => {
     const client = uniqueClientAddress();
     for (let round = 0; round < 2; round++) {
       const failures = await Promise.all(
-        Array.from({ length: 3 }, () => gql(LOG_IN, { username: user.username, password: 'wrong' }, { clientAddress: uniqueClientAddress() })),
+        Array.from({ length: 3 }, () =>
+          gql(LOG_IN, { username: user.username, password: 'wrong' }, { clientAddress: uniqueClientAddress() }),
+        ),
       );
       expect(failures.flatMap(codes)).toEqual(Array(3).fill('UNAUTHENTICATED'));
       await ok(LOG_IN, { username: user.username, password: 'correct horse battery' }, { clientAddress: client });
@@ -107,6 +129,8 @@ describe('production start-up', () => {
       timeout: 20_000,
     });
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain('refusing to start in production with development default secrets: JWT_SECRET, INTERNAL_IDENTITY_SECRET');
+    expect(result.stderr).toContain(
+      'refusing to start in production with development default secrets: JWT_SECRET, INTERNAL_IDENTITY_SECRET',
+    );
   });
 });

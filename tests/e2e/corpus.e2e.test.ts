@@ -1,10 +1,11 @@
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { codes, eventually, gql, ok, uniqueClientAddress, uniqueUsername, type GraphQLResponse } from '../support/client.js';
+
+import { hostileHttpRequests, type HttpCase } from '../fixtures/hostile-requests.js';
+import { codes, eventually, gql, type GraphQLResponse, ok, uniqueClientAddress, uniqueUsername } from '../support/client.js';
 import { TEST_ENV } from '../support/env.js';
 import { startSystemProcesses, type SystemProcesses } from '../support/processes.js';
-import { hostileHttpRequests, type HttpCase } from '../fixtures/hostile-requests.js';
 
 /**
  * A corpus of hostile requests sent through a router to the whole system running as separate processes, as
@@ -59,20 +60,39 @@ async function sendHttp(request: HttpCase): Promise<Outcome> {
     status = response.status;
     text = await response.text();
   } catch (error) {
-    return { name: request.name, clean: false, refused: false, detail: `no answer: ${(error as Error).message}`, ms: performance.now() - started };
+    return {
+      name: request.name,
+      clean: false,
+      refused: false,
+      detail: `no answer: ${(error as Error).message}`,
+      ms: performance.now() - started,
+    };
   }
   const ms = performance.now() - started;
-  if (status >= 500) return { name: request.name, clean: false, refused: false, detail: `HTTP ${status}: ${text.slice(0, 200)}`, ms };
+  if (status >= 500)
+    return { name: request.name, clean: false, refused: false, detail: `HTTP ${status}: ${text.slice(0, 200)}`, ms };
   let body: GraphQLResponse;
   try {
     body = JSON.parse(text);
   } catch {
     // A 4xx may come from below GraphQL (Node's header limit, Express) with no GraphQL body.
-    return { name: request.name, clean: status >= 400, refused: true, detail: `HTTP ${status} without JSON: ${text.slice(0, 100)}`, ms };
+    return {
+      name: request.name,
+      clean: status >= 400,
+      refused: true,
+      detail: `HTTP ${status} without JSON: ${text.slice(0, 100)}`,
+      ms,
+    };
   }
   const errorCodes = codes(body);
   const clean = errorCodes.every(isClientCode);
-  return { name: request.name, clean, refused: status >= 400 || errorCodes.length > 0, detail: `HTTP ${status} ${JSON.stringify(errorCodes)}`, ms };
+  return {
+    name: request.name,
+    clean,
+    refused: status >= 400 || errorCodes.length > 0,
+    detail: `HTTP ${status} ${JSON.stringify(errorCodes)}`,
+    ms,
+  };
 }
 
 interface WsCase {
@@ -88,7 +108,9 @@ const CLEAN_CLOSE = (code: number) => code === 1000 || code === 1009 || (code >=
 function rawExchange(messages: (string | Buffer)[], options: { init?: boolean } = {}): WsCase['run'] {
   return () =>
     new Promise((resolve) => {
-      const socket = new WebSocket(system.routerUrl.replace(/^http/, 'ws'), 'graphql-transport-ws', { headers: { 'x-forwarded-for': uniqueClientAddress() } });
+      const socket = new WebSocket(system.routerUrl.replace(/^http/, 'ws'), 'graphql-transport-ws', {
+        headers: { 'x-forwarded-for': uniqueClientAddress() },
+      });
       const timer = setTimeout(() => {
         socket.terminate();
         resolve({ closeCode: -1 });
@@ -106,7 +128,13 @@ function rawExchange(messages: (string | Buffer)[], options: { init?: boolean } 
         if (message.type === 'ping' || message.type === 'pong') return;
         clearTimeout(timer);
         socket.close();
-        resolve(message.type === 'error' ? { errors: message.payload } : message.type === 'next' ? { errors: message.payload.errors, data: message.payload.data } : { data: message.type });
+        resolve(
+          message.type === 'error'
+            ? { errors: message.payload }
+            : message.type === 'next'
+              ? { errors: message.payload.errors, data: message.payload.data }
+              : { data: message.type },
+        );
       });
       socket.on('close', (code) => {
         clearTimeout(timer);
@@ -127,7 +155,10 @@ function operation(query: string, variables: Record<string, unknown> = {}): WsCa
     });
     const iterator = client.iterate({ query, variables });
     try {
-      const first = await Promise.race([iterator.next(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 10 s')), 10_000))]);
+      const first = await Promise.race([
+        iterator.next(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 10 s')), 10_000)),
+      ]);
       return { errors: (first.value as GraphQLResponse)?.errors, data: (first.value as GraphQLResponse)?.data };
     } catch (error) {
       if (Array.isArray(error)) return { errors: error };
@@ -143,7 +174,8 @@ function operation(query: string, variables: Record<string, unknown> = {}): WsCa
 function hostileWebSocketCases(): WsCase[] {
   const subscribe = (payload: unknown, id = '1') => JSON.stringify({ id, type: 'subscribe', payload });
   const huge = 'x'.repeat(500_000);
-  const nested = (levels: number) => `subscription { feedItemAdded { author { ${'followers(first: 100) { edges { node { '.repeat(levels)} id ${'} } } '.repeat(levels)} } } }`;
+  const nested = (levels: number) =>
+    `subscription { feedItemAdded { author { ${'followers(first: 100) { edges { node { '.repeat(levels)} id ${'} } } '.repeat(levels)} } } }`;
   return [
     { name: 'text that is not JSON', run: rawExchange(['not json']) },
     { name: 'a binary frame', run: rawExchange([Buffer.from([0, 1, 2, 3])]) },
@@ -151,30 +183,91 @@ function hostileWebSocketCases(): WsCase[] {
     { name: 'an unknown message type', run: rawExchange([JSON.stringify({ type: 'hello' })]) },
     { name: 'subscribe before connection_init', run: rawExchange([subscribe({ query: '{ __typename }' })]) },
     { name: 'connection_init without a token', run: rawExchange([JSON.stringify({ type: 'connection_init' })]) },
-    { name: 'connection_init with a forged token', run: rawExchange([JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer a.b.c' } })]) },
-    { name: 'connection_init with a 500 KB token', run: rawExchange([JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${huge}` } })]) },
-    { name: 'connection_init with a payload that is a string', run: rawExchange([JSON.stringify({ type: 'connection_init', payload: 'x' })]) },
-    { name: 'a 2 MiB message', run: rawExchange([JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(2 * 1024 * 1024) } })]) },
-    { name: 'connection_init twice', run: rawExchange([JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })], { init: true }) },
+    {
+      name: 'connection_init with a forged token',
+      run: rawExchange([JSON.stringify({ type: 'connection_init', payload: { authorization: 'Bearer a.b.c' } })]),
+    },
+    {
+      name: 'connection_init with a 500 KB token',
+      run: rawExchange([JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${huge}` } })]),
+    },
+    {
+      name: 'connection_init with a payload that is a string',
+      run: rawExchange([JSON.stringify({ type: 'connection_init', payload: 'x' })]),
+    },
+    {
+      name: 'a 2 MiB message',
+      run: rawExchange([JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(2 * 1024 * 1024) } })]),
+    },
+    {
+      name: 'connection_init twice',
+      run: rawExchange([JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })], {
+        init: true,
+      }),
+    },
     { name: 'subscribe without a payload', run: rawExchange([JSON.stringify({ id: '1', type: 'subscribe' })], { init: true }) },
     { name: 'subscribe without a query', run: rawExchange([subscribe({})], { init: true }) },
-    { name: 'subscribe with a numeric id', run: rawExchange([JSON.stringify({ id: 1, type: 'subscribe', payload: { query: '{ __typename }' } })], { init: true }) },
-    { name: 'subscribe with a 100 KB id', mayAnswer: true, run: rawExchange([subscribe({ query: '{ __typename }' }, 'i'.repeat(100_000))], { init: true }) },
-    { name: 'the same id twice', run: rawExchange([subscribe({ query: 'subscription { feedItemAdded { id } }' }), subscribe({ query: 'subscription { feedItemAdded { id } }' })], { init: true }) },
-    { name: 'complete for an unknown id, then a query', mayAnswer: true, run: rawExchange([JSON.stringify({ id: 'zz', type: 'complete' }), subscribe({ query: '{ __typename }' }, '2')], { init: true }) },
-    { name: 'variables that are a string', run: rawExchange([subscribe({ query: '{ __typename }', variables: 'x' })], { init: true }) },
+    {
+      name: 'subscribe with a numeric id',
+      run: rawExchange([JSON.stringify({ id: 1, type: 'subscribe', payload: { query: '{ __typename }' } })], { init: true }),
+    },
+    {
+      name: 'subscribe with a 100 KB id',
+      mayAnswer: true,
+      run: rawExchange([subscribe({ query: '{ __typename }' }, 'i'.repeat(100_000))], { init: true }),
+    },
+    {
+      name: 'the same id twice',
+      run: rawExchange(
+        [
+          subscribe({ query: 'subscription { feedItemAdded { id } }' }),
+          subscribe({ query: 'subscription { feedItemAdded { id } }' }),
+        ],
+        { init: true },
+      ),
+    },
+    {
+      name: 'complete for an unknown id, then a query',
+      mayAnswer: true,
+      run: rawExchange([JSON.stringify({ id: 'zz', type: 'complete' }), subscribe({ query: '{ __typename }' }, '2')], {
+        init: true,
+      }),
+    },
+    {
+      name: 'variables that are a string',
+      run: rawExchange([subscribe({ query: '{ __typename }', variables: 'x' })], { init: true }),
+    },
     { name: 'a malformed document', run: operation('subscription {') },
     { name: 'an unknown field', run: operation('subscription { nope }') },
     { name: 'two subscription fields', run: operation('subscription { feedItemAdded { id } again: feedItemAdded { id } }') },
     { name: 'a costly subscription', run: operation(nested(2)) },
-    { name: 'a deep subscription', run: operation(`subscription { feedItemAdded { ${'author { followers(first: 1) { edges { node { '.repeat(3)} id ${'} } } } '.repeat(3)} } }`) },
+    {
+      name: 'a deep subscription',
+      run: operation(
+        `subscription { feedItemAdded { ${'author { followers(first: 1) { edges { node { '.repeat(3)} id ${'} } } } '.repeat(3)} } }`,
+      ),
+    },
     { name: '2,000 aliases', run: operation(`{ ${Array.from({ length: 2_000 }, (_, i) => `a${i}: me { id }`).join(' ')} }`) },
     { name: '31 aliases', run: operation(`{ ${Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(' ')} }`) },
-    { name: 'a huge tweet over the socket', run: operation('mutation ($t: String!) { postTweet(text: $t) { id } }', { t: huge }) },
+    {
+      name: 'a huge tweet over the socket',
+      run: operation('mutation ($t: String!) { postTweet(text: $t) { id } }', { t: huge }),
+    },
     { name: 'a huge username over the socket', run: operation('query ($u: String!) { user(username: $u) { id } }', { u: huge }) },
-    { name: 'a variable of the wrong type', run: operation('query ($n: Int) { feed(first: $n) { edges { cursor } } }', { n: 'many' }) },
-    { name: 'a garbage cursor over the socket', run: operation('query ($a: String) { feed(after: $a) { edges { cursor } } }', { a: '!!!' }) },
-    { name: 'a fragment cycle', run: operation('fragment A on User { ...B } fragment B on User { ...A } subscription { feedItemAdded { author { ...A } } }') },
+    {
+      name: 'a variable of the wrong type',
+      run: operation('query ($n: Int) { feed(first: $n) { edges { cursor } } }', { n: 'many' }),
+    },
+    {
+      name: 'a garbage cursor over the socket',
+      run: operation('query ($a: String) { feed(after: $a) { edges { cursor } } }', { a: '!!!' }),
+    },
+    {
+      name: 'a fragment cycle',
+      run: operation(
+        'fragment A on User { ...B } fragment B on User { ...A } subscription { feedItemAdded { author { ...A } } }',
+      ),
+    },
   ];
 }
 
@@ -182,7 +275,11 @@ describe('a corpus of hostile requests', () => {
   it('answers every one cleanly, over HTTP and websockets, with no process lost and memory back where it was', async () => {
     // Warm up with ordinary traffic so the baseline is of a running system, not a cold one.
     for (let i = 0; i < 20; i++) {
-      await gql('{ me { username followerCount tweets(first: 5) { edges { node { text } } } } }', {}, { url: system.routerUrl, token });
+      await gql(
+        '{ me { username followerCount tweets(first: 5) { edges { node { text } } } } }',
+        {},
+        { url: system.routerUrl, token },
+      );
     }
     const rssBefore = system.rssMiB();
     const pidsBefore = Object.fromEntries(Object.entries(system.children).map(([name, child]) => [name, child.pid]));
@@ -203,8 +300,15 @@ describe('a corpus of hostile requests', () => {
       const clean =
         result.closeCode !== undefined
           ? CLEAN_CLOSE(result.closeCode)
-          : (result.errors ?? []).every((error) => isClientCode(error.extensions?.code)) && ((result.errors?.length ?? 0) > 0 || !!wsCase.mayAnswer);
-      outcomes.push({ name: `ws: ${wsCase.name}`, clean, refused: true, detail: JSON.stringify(result).slice(0, 200), ms: performance.now() - started });
+          : (result.errors ?? []).every((error) => isClientCode(error.extensions?.code)) &&
+            ((result.errors?.length ?? 0) > 0 || !!wsCase.mayAnswer);
+      outcomes.push({
+        name: `ws: ${wsCase.name}`,
+        clean,
+        refused: true,
+        detail: JSON.stringify(result).slice(0, 200),
+        ms: performance.now() - started,
+      });
     }
 
     // The system still answers, nothing restarted, and memory settles back.

@@ -1,5 +1,6 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
+
 import { codes, gql, ok, signUp, uniqueUsername } from '../support/client.js';
 
 const SIGN_UP = `mutation ($username: String!, $password: String!, $displayName: String!) {
@@ -64,7 +65,10 @@ describe('errors a client can act on', () => {
     ['a malformed token', 'not-a-jwt'],
     ['a forged token', jwt.sign({ sub: 'x', aud: 'twtr-api' }, 'some other secret of at least 32 bytes', { expiresIn: 60 })],
     ['an expired token', jwt.sign({ sub: 'x', aud: 'twtr-api', exp: 1 }, 'dev-only-jwt-secret-change-me-0123456789abcdef')],
-    ['an unsigned token', `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"x","aud":"twtr-api"}').toString('base64url')}.`],
+    [
+      'an unsigned token',
+      `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"x","aud":"twtr-api"}').toString('base64url')}.`,
+    ],
   ])('%s is UNAUTHENTICATED even where no viewer is needed', async (_kind, token) => {
     const response = await gql(`query ($u: String!) { user(username: $u) { id } }`, { u: 'nobody' }, { token });
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
@@ -72,17 +76,25 @@ describe('errors a client can act on', () => {
   });
 
   it('answers null for unknown users and tweets', async () => {
-    const data = await ok(`{ user(username: "no_such_user") { id } tweet(id: "e4b1f7c0-0000-11f1-8000-000000000000") { id } bad: tweet(id: "nope") { id } }`);
+    const data = await ok(
+      `{ user(username: "no_such_user") { id } tweet(id: "e4b1f7c0-0000-11f1-8000-000000000000") { id } bad: tweet(id: "nope") { id } }`,
+    );
     expect(data).toEqual({ user: null, tweet: null, bad: null });
   });
 
   it('rejects bad tweets and paging arguments with BAD_USER_INPUT naming the field', async () => {
     const user = await signUp('input');
     const blank = await gql(`mutation { postTweet(text: "  \\n ") { id } }`, {}, { token: user.token });
-    const tooLong = await gql(`mutation ($t: String!) { postTweet(text: $t) { id } }`, { t: 'x'.repeat(281) }, { token: user.token });
+    const tooLong = await gql(
+      `mutation ($t: String!) { postTweet(text: $t) { id } }`,
+      { t: 'x'.repeat(281) },
+      { token: user.token },
+    );
     const badFirst = await gql(`{ feed(first: 101) { edges { cursor } } }`, {}, { token: user.token });
     const badCursor = await gql(`{ feed(after: "bm9wZQ") { edges { cursor } } }`, {}, { token: user.token });
-    expect([blank, tooLong, badFirst, badCursor].map((response) => [codes(response), response.errors?.[0].extensions?.field])).toEqual([
+    expect(
+      [blank, tooLong, badFirst, badCursor].map((response) => [codes(response), response.errors?.[0].extensions?.field]),
+    ).toEqual([
       [['BAD_USER_INPUT'], 'text'],
       [['BAD_USER_INPUT'], 'text'],
       [['BAD_USER_INPUT'], 'first'],
@@ -93,7 +105,11 @@ describe('errors a client can act on', () => {
   it('refuses following yourself (BAD_USER_INPUT) and unknown users (NOT_FOUND)', async () => {
     const user = await signUp('follow');
     const self = await gql(`mutation ($id: ID!) { follow(userId: $id) { id } }`, { id: user.id }, { token: user.token });
-    const unknown = await gql(`mutation { follow(userId: "6f1c0a52-8f3e-4a4e-9d47-1d2f7f3a9b10") { id } }`, {}, { token: user.token });
+    const unknown = await gql(
+      `mutation { follow(userId: "6f1c0a52-8f3e-4a4e-9d47-1d2f7f3a9b10") { id } }`,
+      {},
+      { token: user.token },
+    );
     const malformed = await gql(`mutation { unfollow(userId: "nope") { id } }`, {}, { token: user.token });
     expect(codes(self)).toEqual(['BAD_USER_INPUT']);
     expect(self.errors?.[0].extensions?.field).toBe('userId');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { eventually, feedOf, follow, ok, postTweet, signUp, unfollow } from '../support/client.js';
 
 describe('home timelines through the router', () => {

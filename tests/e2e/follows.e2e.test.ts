@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { eventually, feedOf, follow, gql, ok, postTweet, signUp, unfollow, type TestUser } from '../support/client.js';
+
+import { eventually, feedOf, follow, gql, ok, postTweet, signUp, type TestUser, unfollow } from '../support/client.js';
 
 const PROFILE = `query ($u: String!) { user(username: $u) { followerCount followingCount viewerIsFollowing } }`;
 const LISTS = `query ($u: String!, $first: Int, $after: String) { user(username: $u) {
   followers(first: $first, after: $after) { edges { node { username } } pageInfo { endCursor hasNextPage } }
   following(first: 10) { edges { node { username } } } } }`;
 
-const profile = async (user: TestUser, viewer?: TestUser) => (await ok(PROFILE, { u: user.username }, { token: viewer?.token })).user;
+const profile = async (user: TestUser, viewer?: TestUser) =>
+  (await ok(PROFILE, { u: user.username }, { token: viewer?.token })).user;
 
 describe('the social graph', () => {
   it('lists followers and following newest relationship first, in pages', async () => {

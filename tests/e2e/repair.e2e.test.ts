@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { CassandraClient } from '../../platform/cassandra/client.js';
-import { codes, follow, gql, ok, signUp, uniqueUsername, unfollow } from '../support/client.js';
+import { codes, follow, gql, ok, signUp, unfollow, uniqueUsername } from '../support/client.js';
 import { cassandraFor } from '../support/infra.js';
 
 /**
@@ -28,7 +30,10 @@ describe('interrupted writes', () => {
       randomUUID(),
       twoMinutesAgo,
     ]);
-    await users.execute('INSERT INTO user_ids_by_username (username_key, user_id) VALUES (?, ?)', [recent.toLowerCase(), randomUUID()]);
+    await users.execute('INSERT INTO user_ids_by_username (username_key, user_id) VALUES (?, ?)', [
+      recent.toLowerCase(),
+      randomUUID(),
+    ]);
 
     expect((await ok(SIGN_UP, { u: abandoned })).signUp.user.username).toBe(abandoned);
     // A claim only seconds old may be a sign-up still in progress: left alone.

@@ -1,24 +1,29 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startRouter } from '../../router/src/server.js';
-import { startSubgraph } from '../../platform/runtime.js';
-import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
+
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
 import type { RunningServer } from '../../platform/runtime.js';
+import { startSubgraph } from '../../platform/runtime.js';
+import { startRouter } from '../../router/src/server.js';
+import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
 import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp, unfollow } from '../support/client.js';
 import { closeCodeFor, subscribeToFeed } from '../support/subscriptions.js';
 
 const feedItem = (event: any) => event.data?.feedItemAdded;
 
 describe('feedItemAdded through the router', () => {
-  it('delivers a followed author\'s tweet with fields from three subgraphs', async () => {
+  it("delivers a followed author's tweet with fields from three subgraphs", async () => {
     const [alice, bob] = await Promise.all([signUp('alice', 'Alice Live'), signUp('bob')]);
     await follow(bob, alice);
     const subscription = await subscribeToFeed(bob);
     try {
       const tweetId = await postTweet(alice, 'hello, live world');
       const item = feedItem(await subscription.next());
-      expect(item).toMatchObject({ id: tweetId, text: 'hello, live world', author: { username: alice.username, displayName: 'Alice Live' } });
+      expect(item).toMatchObject({
+        id: tweetId,
+        text: 'hello, live world',
+        author: { username: alice.username, displayName: 'Alice Live' },
+      });
       expect(new Date(item.createdAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
     } finally {
       await subscription.close();
@@ -43,8 +48,16 @@ describe('feedItemAdded through the router', () => {
         }
       };
       const [toAlice, toBob] = [await itemFor(asAlice), await itemFor(asBob)];
-      expect(toAlice).toEqual({ id: tweetId, text: 'who follows me?', author: { username: alice.username, viewerIsFollowing: false } });
-      expect(toBob).toEqual({ id: tweetId, text: 'who follows me?', author: { username: alice.username, viewerIsFollowing: true } });
+      expect(toAlice).toEqual({
+        id: tweetId,
+        text: 'who follows me?',
+        author: { username: alice.username, viewerIsFollowing: false },
+      });
+      expect(toBob).toEqual({
+        id: tweetId,
+        text: 'who follows me?',
+        author: { username: alice.username, viewerIsFollowing: true },
+      });
     } finally {
       await Promise.all([asAlice.close(), asBob.close()]);
     }
@@ -119,7 +132,8 @@ describe('feedItemAdded through the router', () => {
 
   it('leaves nothing behind when a client goes away', async () => {
     const user = await signUp('leaver');
-    const feedHealth = async () => (await (await fetch(inject('subgraphUrls').feed.replace(/graphql$/, 'health'))).json()).liveSubscriptions as number;
+    const feedHealth = async () =>
+      (await (await fetch(inject('subgraphUrls').feed.replace(/graphql$/, 'health'))).json()).liveSubscriptions as number;
     const subscription = await subscribeToFeed(user);
     const whileSubscribed = await feedHealth();
     expect(whileSubscribed).toBeGreaterThanOrEqual(1);
@@ -150,7 +164,12 @@ describe('two feed replicas and two routers', () => {
   });
 
   it('gets every subscriber exactly its items, whichever replica fanned them out', async () => {
-    const [alice, onFirst, onSecond, bystander] = await Promise.all([signUp('alice'), signUp('first'), signUp('second'), signUp('bystand')]);
+    const [alice, onFirst, onSecond, bystander] = await Promise.all([
+      signUp('alice'),
+      signUp('first'),
+      signUp('second'),
+      signUp('bystand'),
+    ]);
     await follow(onFirst, alice);
     await follow(onSecond, alice);
     const subscriptions = await Promise.all([
@@ -168,7 +187,11 @@ describe('two feed replicas and two routers', () => {
         for (const _ of expected) received.push(feedItem(await subscription.next()).id);
         expect(received).toEqual(expected);
       }
-      const { feed } = await ok(`{ feed(first: 10) { edges { node { id } } } }`, {}, { token: onSecond.token, url: secondRouter.url });
+      const { feed } = await ok(
+        `{ feed(first: 10) { edges { node { id } } } }`,
+        {},
+        { token: onSecond.token, url: secondRouter.url },
+      );
       expect(feed.edges.map((edge: any) => edge.node.id).slice(0, 5)).toEqual([marks[1], ...[...posted].reverse()]);
     } finally {
       await Promise.all(subscriptions.map((subscription) => subscription.close()));

@@ -1,11 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { type CassandraClient, cql } from '../../platform/cassandra/client.js';
 import type { EventBus } from '../../platform/messaging/bus.js';
-import { cql, type CassandraClient } from '../../platform/cassandra/client.js';
 import { createEvent } from '../../platform/messaging/events.js';
-import { eventually, feedOf, follow, ok, postTweet, signUp, unfollow, type TestUser } from '../support/client.js';
+import { eventually, feedOf, follow, ok, postTweet, signUp, type TestUser, unfollow } from '../support/client.js';
 import { TEST_ENV } from '../support/env.js';
 import { busOn, cassandraFor, testConfig } from '../support/infra.js';
 
@@ -37,7 +39,11 @@ async function feedIds(user: TestUser): Promise<string[]> {
 }
 
 const tweetCreated = (authorId: string, tweetId = cql.TimeUuid.now().toString()) =>
-  createEvent('tweet.created', { tweetId, authorId, text: 'from the bus', createdAt: new Date().toISOString() }, { correlationId: 'test' });
+  createEvent(
+    'tweet.created',
+    { tweetId, authorId, text: 'from the bus', createdAt: new Date().toISOString() },
+    { correlationId: 'test' },
+  );
 
 describe('timelines from events published straight onto the bus', () => {
   it('keeps one entry for a duplicated event', async () => {
@@ -55,9 +61,19 @@ describe('timelines from events published straight onto the bus', () => {
   it('converges when an unfollow arrives before the older follow it undoes', async () => {
     const [author, reader] = await Promise.all([signUp('ooo'), signUp('ooor')]);
     const version = Date.now() * 1000;
-    await bus.publish(createEvent('follow.deleted', { followerId: reader.id, followeeId: author.id, version: version + 10 }, { correlationId: 't' }));
     await bus.publish(
-      createEvent('follow.created', { followerId: reader.id, followeeId: author.id, createdAt: new Date().toISOString(), version }, { correlationId: 't' }),
+      createEvent(
+        'follow.deleted',
+        { followerId: reader.id, followeeId: author.id, version: version + 10 },
+        { correlationId: 't' },
+      ),
+    );
+    await bus.publish(
+      createEvent(
+        'follow.created',
+        { followerId: reader.id, followeeId: author.id, createdAt: new Date().toISOString(), version },
+        { correlationId: 't' },
+      ),
     );
     const notDelivered = tweetCreated(author.id);
     await bus.publish(notDelivered);
@@ -68,7 +84,11 @@ describe('timelines from events published straight onto the bus', () => {
 
   it('dead-letters a poison message and goes on with the next one', async () => {
     const reader = await signUp('poison');
-    const poison = createEvent('tweet.created', { tweetId: 'not-a-timeuuid', authorId: reader.id, text: '', createdAt: '' }, { correlationId: 'poison' });
+    const poison = createEvent(
+      'tweet.created',
+      { tweetId: 'not-a-timeuuid', authorId: reader.id, text: '', createdAt: '' },
+      { correlationId: 'poison' },
+    );
     await bus.publish(poison);
     const healthy = tweetCreated(reader.id);
     await bus.publish(healthy);
@@ -123,7 +143,8 @@ describe('authors above the fan-out threshold', () => {
     const second = await postTweet(celebrity, 'celebrity 2');
     const expected = [second, between, first];
     const expectedFor = (fan: TestUser) => (fan === fans.at(-1) ? [second, first] : expected);
-    for (const fan of fans) await eventually(async () => expect((await feedOf(fan)).map((item) => item.id)).toEqual(expectedFor(fan)));
+    for (const fan of fans)
+      await eventually(async () => expect((await feedOf(fan)).map((item) => item.id)).toEqual(expectedFor(fan)));
     const storedIds = async (user: TestUser) =>
       (await feedKeyspace.execute('SELECT tweet_id FROM home_timeline WHERE user_id = ?', [user.id])).rows.map((row) =>
         row.get('tweet_id').toString(),
@@ -148,7 +169,9 @@ describe('authors above the fan-out threshold', () => {
     await unfollow(fans[0], celebrity);
     await eventually(async () => expect((await feedOf(fans[0])).map((item) => item.id)).toEqual([between]));
     for (const fan of fans.slice(1)) {
-      await eventually(async () => expect((await feedOf(fan)).map((item) => item.id)).toEqual(expectedFor(fan).filter((id) => id !== first)));
+      await eventually(async () =>
+        expect((await feedOf(fan)).map((item) => item.id)).toEqual(expectedFor(fan).filter((id) => id !== first)),
+      );
     }
 
     // Back at the threshold: the next tweet is fanned out on write, and nothing earlier goes missing.
@@ -167,11 +190,20 @@ describe('npm run feeds:rebuild', () => {
     await postTweet(alice, 'before the follow');
     await follow(reader, alice);
     await follow(reader, bob);
-    for (const [author, text] of [[alice, 'a1'], [bob, 'b1'], [reader, 'own'], [alice, 'a2']] as const) await postTweet(author, text);
+    for (const [author, text] of [
+      [alice, 'a1'],
+      [bob, 'b1'],
+      [reader, 'own'],
+      [alice, 'a2'],
+    ] as const)
+      await postTweet(author, text);
     await eventually(async () => expect(await feedIds(reader)).toHaveLength(5));
     const incremental = await feedIds(reader);
 
-    const run = spawnSync('npm', ['run', '-s', 'feeds:rebuild', '--', '--user', reader.id], { encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync('npm', ['run', '-s', 'feeds:rebuild', '--', '--user', reader.id], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('rebuilt 1 timeline with 5 items');
     expect(run.stderr).toContain('1/1 timelines');

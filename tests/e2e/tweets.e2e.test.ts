@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp, type TestUser } from '../support/client.js';
 
 const POST = `mutation ($text: String!) { postTweet(text: $text) { id text author { username } createdAt } }`;
@@ -39,7 +40,7 @@ describe('postTweet', () => {
 });
 
 describe('deleteTweet', () => {
-  it('removes a tweet from tweet(id), its author\'s list and followers\' feeds; again is harmless', async () => {
+  it("removes a tweet from tweet(id), its author's list and followers' feeds; again is harmless", async () => {
     const [author, follower] = await Promise.all([signUp('del'), signUp('delf')]);
     await follow(follower, author);
     const kept = await postTweet(author, 'kept');
@@ -60,7 +61,9 @@ describe('deleteTweet', () => {
     const [author, other] = await Promise.all([signUp('own'), signUp('other')]);
     const id = await postTweet(author, 'mine');
     expect(codes(await gql(DELETE, { id }, { token: other.token }))).toEqual(['FORBIDDEN']);
-    expect(codes(await gql(DELETE, { id: 'e4b1f7c0-0000-11f1-8000-000000000000' }, { token: author.token }))).toEqual(['NOT_FOUND']);
+    expect(codes(await gql(DELETE, { id: 'e4b1f7c0-0000-11f1-8000-000000000000' }, { token: author.token }))).toEqual([
+      'NOT_FOUND',
+    ]);
     expect(codes(await gql(DELETE, { id: 'not-an-id' }, { token: author.token }))).toEqual(['NOT_FOUND']);
     expect(codes(await gql(DELETE, { id }))).toEqual(['UNAUTHENTICATED']);
     expect((await ok(`query ($id: ID!) { tweet(id: $id) { text } }`, { id })).tweet.text).toBe('mine');

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+
 import amqp from 'amqplib';
 import { afterAll, describe, expect, it } from 'vitest';
+
 import type { EventBus } from '../../platform/messaging/bus.js';
 import { createEvent, type DomainEvent } from '../../platform/messaging/events.js';
 import { eventually } from '../support/client.js';
@@ -30,7 +32,11 @@ async function openBus() {
 }
 
 const followCreated = (n: number) =>
-  createEvent('follow.created', { followerId: `f${n}`, followeeId: 'x', createdAt: new Date().toISOString(), version: n }, { correlationId: `c${n}` });
+  createEvent(
+    'follow.created',
+    { followerId: `f${n}`, followeeId: 'x', createdAt: new Date().toISOString(), version: n },
+    { correlationId: `c${n}` },
+  );
 
 describe('the event bus on RabbitMQ', () => {
   it('delivers confirmed events in publish order to the bound queue only', async () => {
@@ -41,7 +47,9 @@ describe('the event bus on RabbitMQ', () => {
     await bus.subscribe({ queue, events: ['follow.created'], handle: async (event) => void received.push(event) });
 
     const published = Array.from({ length: 20 }, (_, n) => followCreated(n));
-    await bus.publish(createEvent('tweet.created', { tweetId: 't', authorId: 'a', text: 'not bound', createdAt: '' }, { correlationId: 'c' }));
+    await bus.publish(
+      createEvent('tweet.created', { tweetId: 't', authorId: 'a', text: 'not bound', createdAt: '' }, { correlationId: 'c' }),
+    );
     for (const event of published) await bus.publish(event);
 
     await eventually(async () => expect(received).toHaveLength(20));

@@ -1,15 +1,21 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { buildSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+
 import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
 import { eventually } from '../support/client.js';
 
 describe('graphql-ws keep-alive', () => {
   it('keeps answering clients and drops one that stopped answering pings', async () => {
     const httpServer = createServer();
-    const served = serveGraphQLOverWebSocket(httpServer, { schema: buildSchema('type Query { ok: Boolean }') }, { keepAliveMs: 50 });
+    const served = serveGraphQLOverWebSocket(
+      httpServer,
+      { schema: buildSchema('type Query { ok: Boolean }') },
+      { keepAliveMs: 50 },
+    );
     await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
     const url = `ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}/graphql`;
     const open = async () => {

@@ -1,7 +1,9 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { migrateKeyspace } from '../../migrations/runner.js';
 import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { cassandraFor, testConfig, testLogger } from '../support/infra.js';

@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, migrateKeyspace } from '../../migrations/runner.js';
-import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
+
+import { migrateKeyspace, MIGRATIONS_DIR } from '../../migrations/runner.js';
 import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
+import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { Outbox, OutboxRelay } from '../../platform/messaging/outbox.js';
-import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { TweetsService } from '../../subgraphs/tweets/src/service.js';
 import { eventually } from '../support/client.js';
@@ -37,7 +39,8 @@ describe('the transactional outbox', () => {
     const dir = mkdtempSync(join(tmpdir(), 'twtr-outbox-'));
     mkdirSync(join(dir, keyspace));
     // The tweets keyspace's own migrations: its tables and its outbox.
-    for (const file of readdirSync(join(MIGRATIONS_DIR, 'tweets'))) copyFileSync(join(MIGRATIONS_DIR, 'tweets', file), join(dir, keyspace, file));
+    for (const file of readdirSync(join(MIGRATIONS_DIR, 'tweets')))
+      copyFileSync(join(MIGRATIONS_DIR, 'tweets', file), join(dir, keyspace, file));
     await migrateKeyspace(cassandra, keyspace, testConfig().CASSANDRA_REPLICATION, testLogger(), dir);
     await cassandra.shutdown();
     cassandra = await cassandraFor(keyspace);
@@ -72,7 +75,11 @@ describe('the transactional outbox', () => {
   });
 
   const tweetCreated = (n: number) =>
-    createEvent('tweet.created', { tweetId: `t${n}`, authorId: 'a', text: `n${n}`, createdAt: new Date().toISOString() }, { correlationId: `c${n}` });
+    createEvent(
+      'tweet.created',
+      { tweetId: `t${n}`, authorId: 'a', text: `n${n}`, createdAt: new Date().toISOString() },
+      { correlationId: `c${n}` },
+    );
   const firstOccurrences = (ids: string[]) => [...new Set(ids)];
 
   it('publishes committed events in order', async () => {
@@ -91,8 +98,8 @@ describe('the transactional outbox', () => {
     const posted = [];
     for (let i = 0; i < 5; i++) posted.push(await tweets.post(`posted while the broker is away ${i}`));
 
-    const recorded = (await cassandra.execute('SELECT payload FROM outbox WHERE bucket IN ?', [buckets()])).rows.map(
-      (row) => JSON.parse(row.get('payload')),
+    const recorded = (await cassandra.execute('SELECT payload FROM outbox WHERE bucket IN ?', [buckets()])).rows.map((row) =>
+      JSON.parse(row.get('payload')),
     );
     const recordedFor = (tweetId: string) => recorded.find((event) => event.data.tweetId === tweetId);
     expect(posted.map((tweet) => recordedFor(tweet.id)?.type)).toEqual(Array(5).fill('tweet.created'));

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { createEvent } from '../../platform/messaging/events.js';
 import type { Statement } from '../../platform/messaging/outbox.js';
-import { FollowRepository } from '../../subgraphs/follows/src/repository.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
+import { FollowRepository } from '../../subgraphs/follows/src/repository.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { UserRepository } from '../../subgraphs/users/src/repository.js';
 import { cassandraFor } from '../support/infra.js';
-import { createEvent } from '../../platform/messaging/events.js';
 
 const sessions: CassandraClient[] = [];
 const open = async (keyspace: string) => {
@@ -123,7 +125,9 @@ describe('FollowRepository', () => {
     expect([...first.items, ...rest.items].map((relationship) => relationship.userId)).toEqual([...followerIds].reverse());
     expect([first.hasNextPage, rest.hasNextPage]).toEqual([true, false]);
     expect(await follows.followerCount(followee)).toBe(3);
-    expect((await follows.followingOf(followerIds[0], { limit: 10 })).items.map((relationship) => relationship.userId)).toEqual([followee]);
+    expect((await follows.followingOf(followerIds[0], { limit: 10 })).items.map((relationship) => relationship.userId)).toEqual([
+      followee,
+    ]);
   });
 
   it('remembers users it was told about', async () => {
@@ -150,7 +154,11 @@ describe('the feed repositories and fan-out', () => {
     await repositories.graph.addFollower(authorId, followerIds[0], 1500);
 
     const tweetId = new TweetRepository(cassandra).newId(new Date());
-    const tweet = createEvent('tweet.created', { tweetId, authorId, text: 'x', createdAt: new Date().toISOString() }, { correlationId: 'test' });
+    const tweet = createEvent(
+      'tweet.created',
+      { tweetId, authorId, text: 'x', createdAt: new Date().toISOString() },
+      { correlationId: 'test' },
+    );
     // Audiences within one chunk are fanned out at once, so the bus is never used here.
     const fanout = new Fanout(repositories, undefined as never, { threshold: 10_000, chunkSize: 1_000 });
     await fanout.tweetCreated(tweet);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+
 import { inject } from 'vitest';
 
 export interface GraphQLResponse<T = any> {
@@ -81,7 +82,9 @@ export async function eventually<T>(check: () => Promise<T>, { timeoutMs = 10_00
 
 /** follower follows followee, once the follows subgraph has learnt (from user.created) that followee exists. */
 export async function follow(follower: TestUser, followee: TestUser): Promise<void> {
-  await eventually(() => ok(`mutation ($id: ID!) { follow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token }));
+  await eventually(() =>
+    ok(`mutation ($id: ID!) { follow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token }),
+  );
 }
 
 export async function unfollow(follower: TestUser, followee: TestUser): Promise<void> {

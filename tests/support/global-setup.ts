@@ -1,7 +1,8 @@
 import type { TestProject } from 'vitest/node';
+
 import { migrateAll } from '../../scripts/migrate.js';
 import { TEST_ENV } from './env.js';
-import { startStack, type Stack } from './stack.js';
+import { type Stack, startStack } from './stack.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

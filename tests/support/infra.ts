@@ -1,7 +1,7 @@
-import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
-import { connectCassandra, type CassandraClient } from '../../platform/cassandra/client.js';
+import { type CassandraClient, connectCassandra } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
+import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
 
 export const testConfig = () => loadConfig();
 export const testLogger = () => createLogger('error');

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+
 import { SERVICES } from '../../scripts/services.js';
 import { eventually } from './client.js';
 
@@ -38,7 +39,10 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv): Promise<Syst
   }
   const children: Record<string, ChildProcess> = {};
   for (const service of SERVICES) {
-    children[service.name] = spawn(process.execPath, ['--import', 'tsx', service.entry], { env: serviceEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+    children[service.name] = spawn(process.execPath, ['--import', 'tsx', service.entry], {
+      env: serviceEnv,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
   const routerUrl = `http://127.0.0.1:${ports.router}/graphql`;
   const healthOf = (url: string) => url.replace(/graphql$/, 'health');
@@ -51,7 +55,8 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv): Promise<Syst
     },
     { timeoutMs: 60_000, intervalMs: 250 },
   );
-  const exited = () => Object.entries(children).flatMap(([name, child]) => (child.exitCode !== null || child.signalCode !== null ? [name] : []));
+  const exited = () =>
+    Object.entries(children).flatMap(([name, child]) => (child.exitCode !== null || child.signalCode !== null ? [name] : []));
   return {
     routerUrl,
     subgraphUrls,

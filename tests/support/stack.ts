@@ -1,8 +1,9 @@
 import '../../router/src/no-telemetry.js';
-import { loadConfig, type Config } from '../../platform/config.js';
+
+import { type Config, loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
-import { SUBGRAPH_NAMES, urlVariable, type SubgraphName } from '../../platform/manifest.js';
-import { startSubgraph, type RunningServer, type SubgraphDefinition } from '../../platform/runtime.js';
+import { SUBGRAPH_NAMES, type SubgraphName, urlVariable } from '../../platform/manifest.js';
+import { type RunningServer, startSubgraph, type SubgraphDefinition } from '../../platform/runtime.js';
 import { startRouter } from '../../router/src/server.js';
 
 export interface Stack {
@@ -25,8 +26,14 @@ export async function startStack(env: NodeJS.ProcessEnv = process.env): Promise<
   const subgraphs = await Promise.all(
     SUBGRAPH_NAMES.map(async (name) => startSubgraph(await subgraphDefinition(name), { config: baseConfig, logger, port: 0 })),
   );
-  const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((name, index) => [name, subgraphs[index].url])) as Record<SubgraphName, string>;
-  const config: Config = { ...baseConfig, ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), subgraphUrls[name]])) };
+  const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((name, index) => [name, subgraphs[index].url])) as Record<
+    SubgraphName,
+    string
+  >;
+  const config: Config = {
+    ...baseConfig,
+    ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), subgraphUrls[name]])),
+  };
   const router = await startRouter(config, logger, 0);
   const servers: RunningServer[] = [router, ...subgraphs];
   return {

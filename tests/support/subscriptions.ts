@@ -1,6 +1,7 @@
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
+
 import { postTweet, type TestUser } from './client.js';
 
 const FEED_ITEM_ADDED = `subscription { feedItemAdded { id text createdAt author { username displayName } } }`;
@@ -90,7 +91,10 @@ export async function subscribeToFeed(
 }
 
 /** Opens a socket with the given connection_init payload and reports how the router closed it. */
-export function closeCodeFor(connectionParams: Record<string, unknown>, routerUrl: string = inject('routerUrl')): Promise<{ code: number; reason: string }> {
+export function closeCodeFor(
+  connectionParams: Record<string, unknown>,
+  routerUrl: string = inject('routerUrl'),
+): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => {
     const client = createClient({
       url: routerUrl.replace(/^http/, 'ws'),

@@ -1,5 +1,5 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /** A loopback TCP proxy whose link can be cut and restored, to take a service away from a client without stopping it. */
 export interface TcpProxy {

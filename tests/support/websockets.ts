@@ -1,4 +1,4 @@
-import { createClient, type Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
 import { inject } from 'vitest';
 import WebSocket from 'ws';
 
@@ -15,7 +15,10 @@ export function webSocketFrom(clientAddress: string): typeof WebSocket {
 }
 
 /** A graphql-ws client of the router, signed in with `token`, from an address of the caller's choosing. */
-export function routerClient(token: string, options: { clientAddress?: string; onClosed?: (code: number, reason: string) => void } = {}): Client {
+export function routerClient(
+  token: string,
+  options: { clientAddress?: string; onClosed?: (code: number, reason: string) => void } = {},
+): Client {
   return createClient({
     url: routerSocketUrl(),
     webSocketImpl: options.clientAddress ? webSocketFrom(options.clientAddress) : WebSocket,

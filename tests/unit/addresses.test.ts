@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { isLoopback } from '../../platform/identity/addresses.js';
 
 describe('loopback addresses (exempt from per-address limits in development)', () => {
@@ -6,7 +7,10 @@ describe('loopback addresses (exempt from per-address limits in development)', (
     expect(isLoopback(address)).toBe(true);
   });
 
-  it.each(['10.0.0.1', '::ffff:10.0.0.1', '128.0.0.1', '127.0.0.1.example.com', 'localhost', '', null])('%s is not', (address) => {
-    expect(isLoopback(address)).toBe(false);
-  });
+  it.each(['10.0.0.1', '::ffff:10.0.0.1', '128.0.0.1', '127.0.0.1.example.com', 'localhost', '', null])(
+    '%s is not',
+    (address) => {
+      expect(isLoopback(address)).toBe(false);
+    },
+  );
 });

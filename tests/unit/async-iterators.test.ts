@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { AsyncQueue, mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
 
 const take = async <T>(iterator: AsyncIterator<T>, count: number) => {
@@ -64,13 +65,21 @@ describe('mapAsyncIterator', () => {
     let ends = 0;
     let sourceEnded = false;
     const source = new AsyncQueue<number>(10, () => (sourceEnded = true));
-    const mapped = mapAsyncIterator(source, (n) => n, () => ends++);
+    const mapped = mapAsyncIterator(
+      source,
+      (n) => n,
+      () => ends++,
+    );
     await mapped.return!();
     await mapped.return!();
     expect([sourceEnded, ends]).toEqual([true, 1]);
 
     const failing = new AsyncQueue<number>(10);
-    const failingMapped = mapAsyncIterator(failing, (n) => n, () => ends++);
+    const failingMapped = mapAsyncIterator(
+      failing,
+      (n) => n,
+      () => ends++,
+    );
     failing.fail(new Error('broken'));
     await expect(failingMapped.next()).rejects.toThrow('broken');
     expect(ends).toBe(2);
@@ -78,7 +87,11 @@ describe('mapAsyncIterator', () => {
     const exhausted = (async function* () {
       yield 1;
     })();
-    const exhaustedMapped = mapAsyncIterator(exhausted, (n) => n, () => ends++);
+    const exhaustedMapped = mapAsyncIterator(
+      exhausted,
+      (n) => n,
+      () => ends++,
+    );
     expect(await take(exhaustedMapped, 2)).toEqual([1, undefined]);
     expect(ends).toBe(3);
   });
@@ -87,7 +100,11 @@ describe('mapAsyncIterator', () => {
     let ends = 0;
     const source = new AsyncQueue<number>(10);
     source.push(1);
-    const mapped = mapAsyncIterator(source, () => Promise.reject(new Error('cannot map')), () => ends++);
+    const mapped = mapAsyncIterator(
+      source,
+      () => Promise.reject(new Error('cannot map')),
+      () => ends++,
+    );
     await expect(mapped.next()).rejects.toThrow('cannot map');
     expect(ends).toBe(1);
   });

@@ -1,6 +1,12 @@
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
-import { issueAccessToken, signRequestAssertion, verifyAccessToken, verifyRequestAssertion } from '../../platform/identity/tokens.js';
+
+import {
+  issueAccessToken,
+  signRequestAssertion,
+  verifyAccessToken,
+  verifyRequestAssertion,
+} from '../../platform/identity/tokens.js';
 import { clientAddressOf, viewerFromHeaders } from '../../router/src/viewer.js';
 
 const secret = 'a test secret that is at least 32 bytes long';
@@ -15,12 +21,18 @@ describe('access tokens', () => {
   });
 
   it.each([
-    ['signed with another key', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, 'another secret that is 32 bytes long', { expiresIn: 60 })],
+    [
+      'signed with another key',
+      () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, 'another secret that is 32 bytes long', { expiresIn: 60 }),
+    ],
     ['expired', () => jwt.sign({ sub: 'u', aud: 'twtr-api', exp: Math.floor(Date.now() / 1000) - 10 }, secret)],
     ['without exp', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, secret)],
     ['with alg none', () => jwt.sign({ sub: 'u', aud: 'twtr-api', exp: 9999999999 }, '', { algorithm: 'none' })],
     ['HS512 instead of HS256', () => jwt.sign({ sub: 'u', aud: 'twtr-api' }, secret, { algorithm: 'HS512', expiresIn: 60 })],
-    ['a request assertion, not an access token', () => signRequestAssertion({ viewerId: 'u', clientAddress: null }, secret, 'users')],
+    [
+      'a request assertion, not an access token',
+      () => signRequestAssertion({ viewerId: 'u', clientAddress: null }, secret, 'users'),
+    ],
     ['malformed', () => 'a.b.c'],
   ])('are refused when %s', (_case, makeToken) => {
     expect(() => verifyAccessToken(makeToken(), secret)).toThrowError(unauthenticated);
@@ -31,12 +43,16 @@ describe('request assertions (router to subgraph)', () => {
   it('carry the viewer and client address, and verify only with the shared secret', () => {
     const assertion = signRequestAssertion({ viewerId: 'user-1', clientAddress: '203.0.113.7' }, secret, 'users');
     expect(verifyRequestAssertion(assertion, secret, 'users')).toEqual({ viewerId: 'user-1', clientAddress: '203.0.113.7' });
-    expect(verifyRequestAssertion(signRequestAssertion({ viewerId: null, clientAddress: null }, secret, 'feed'), secret, 'feed')).toEqual({
+    expect(
+      verifyRequestAssertion(signRequestAssertion({ viewerId: null, clientAddress: null }, secret, 'feed'), secret, 'feed'),
+    ).toEqual({
       viewerId: null,
       clientAddress: null,
     });
     expect(() => verifyRequestAssertion(assertion, 'a different secret, also 32 bytes+', 'users')).toThrowError(unauthenticated);
-    expect(() => verifyRequestAssertion(issueAccessToken('user-1', secret, 60).token, secret, 'users')).toThrowError(unauthenticated);
+    expect(() => verifyRequestAssertion(issueAccessToken('user-1', secret, 60).token, secret, 'users')).toThrowError(
+      unauthenticated,
+    );
   });
 
   it('are good only for the subgraph they were sent to', () => {

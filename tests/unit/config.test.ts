@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
+
 import { describe, expect, it } from 'vitest';
-import { assertNoTelemetry } from '../../router/src/no-telemetry.js';
-import { loadConfig } from '../../platform/config.js';
+
 import { splitStatements } from '../../migrations/runner.js';
+import { loadConfig } from '../../platform/config.js';
+import { assertNoTelemetry } from '../../router/src/no-telemetry.js';
 
 describe('configuration', () => {
   it('has development defaults', () => {
-    expect(loadConfig({})).toMatchObject({ ROUTER_PORT: 4000, USERS_URL: 'http://127.0.0.1:4001/graphql', JWT_TTL_SECONDS: 3600 });
+    expect(loadConfig({})).toMatchObject({
+      ROUTER_PORT: 4000,
+      USERS_URL: 'http://127.0.0.1:4001/graphql',
+      JWT_TTL_SECONDS: 3600,
+    });
   });
 
   it('refuses to run in production with development secrets', () => {
@@ -17,11 +23,16 @@ describe('configuration', () => {
 
   it('turns introspection, the landing page and the loopback exemption off in production unless asked for', () => {
     const secrets = { JWT_SECRET: 'p'.repeat(40), INTERNAL_IDENTITY_SECRET: 'q'.repeat(40) };
-    const flags = (config: ReturnType<typeof loadConfig>) =>
-      [config.ROUTER_INTROSPECTION, config.ROUTER_LANDING_PAGE, config.RATE_LIMIT_EXEMPT_LOOPBACK];
+    const flags = (config: ReturnType<typeof loadConfig>) => [
+      config.ROUTER_INTROSPECTION,
+      config.ROUTER_LANDING_PAGE,
+      config.RATE_LIMIT_EXEMPT_LOOPBACK,
+    ];
     expect(flags(loadConfig({}))).toEqual([true, true, true]);
     expect(flags(loadConfig({ NODE_ENV: 'production', ...secrets }))).toEqual([false, false, false]);
-    expect(flags(loadConfig({ NODE_ENV: 'production', ...secrets, ROUTER_INTROSPECTION: 'true', ROUTER_LANDING_PAGE: 'true' }))).toEqual([true, true, false]);
+    expect(
+      flags(loadConfig({ NODE_ENV: 'production', ...secrets, ROUTER_INTROSPECTION: 'true', ROUTER_LANDING_PAGE: 'true' })),
+    ).toEqual([true, true, false]);
   });
 
   it('reads rate limits as <count>/<seconds>', () => {
@@ -36,7 +47,9 @@ describe('configuration', () => {
   });
 
   it('names every invalid variable', () => {
-    expect(() => loadConfig({ JWT_SECRET: 'short', ROUTER_PORT: 'x' })).toThrow(/JWT_SECRET[\s\S]*ROUTER_PORT|ROUTER_PORT[\s\S]*JWT_SECRET/);
+    expect(() => loadConfig({ JWT_SECRET: 'short', ROUTER_PORT: 'x' })).toThrow(
+      /JWT_SECRET[\s\S]*ROUTER_PORT|ROUTER_PORT[\s\S]*JWT_SECRET/,
+    );
   });
 });
 
@@ -59,9 +72,8 @@ describe('no traffic to Apollo', () => {
 
 describe('migration files', () => {
   it('split into statements without comments', () => {
-    expect(splitStatements('-- a comment; with a semicolon\nCREATE TABLE a (x int);\n\nCREATE TABLE b (y int); -- trailing\n')).toEqual([
-      'CREATE TABLE a (x int)',
-      'CREATE TABLE b (y int)',
-    ]);
+    expect(
+      splitStatements('-- a comment; with a semicolon\nCREATE TABLE a (x int);\n\nCREATE TABLE b (y int); -- trailing\n'),
+    ).toEqual(['CREATE TABLE a (x int)', 'CREATE TABLE b (y int)']);
   });
 });

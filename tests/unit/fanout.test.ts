@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+
 import { cql } from '../../platform/cassandra/client.js';
 import type { EventBus } from '../../platform/messaging/bus.js';
 import { createEvent, type EventEnvelope } from '../../platform/messaging/events.js';
@@ -38,49 +39,64 @@ class InMemoryFeed {
   }
 
   repositories(): FeedRepositories {
-    const feed = this;
-    const add = (userId: string, item: TimelineItem) => {
-      const home = feed.homes.get(userId) ?? new Map();
-      home.set(item.tweetId, item);
-      feed.homes.set(userId, home);
-    };
-    const byAuthor = (authorId: string) => newestFirst(feed.tweets.get(authorId) ?? []);
-    const page = (ids: string[], afterId: string | undefined, limit: number) =>
-      ids.filter((id) => !afterId || instant(id) < instant(afterId)).slice(0, limit);
-    return {
-      graph: {
-        followersAmong: async (authorId: string, ids: readonly string[]) => ids.filter((id) => feed.followers.get(authorId)?.has(id)),
-        followeeIds: async (followerId: string) => [...feed.followers].filter(([, set]) => set.has(followerId)).map(([authorId]) => authorId),
-        followerIdPages: async function* (authorId: string, pageSize: number) {
-          const all = [...(feed.followers.get(authorId) ?? [])];
-          if (all.length === 0) yield [];
-          for (let i = 0; i < all.length; i += pageSize) yield all.slice(i, i + pageSize);
-        },
-      },
-      authorTweets: {
-        recordTweet: async (authorId: string, id: string) => void feed.tweets.set(authorId, [...(feed.tweets.get(authorId) ?? []), id]),
-        hasTweet: async (authorId: string, id: string) => feed.tweets.get(authorId)?.includes(id) ?? false,
-        forgetTweet: async (authorId: string, id: string) => void feed.tweets.set(authorId, (feed.tweets.get(authorId) ?? []).filter((t) => t !== id)),
-        authorTweetIds: async (authorId: string, request: { limit: number; afterId?: string }) => page(byAuthor(authorId), request.afterId, request.limit),
-        recentTweetIds: async (authorId: string, limit: number) => byAuthor(authorId).slice(0, limit),
-      },
-      readTimeAuthors: {
-        isReadTimeAuthor: async (authorId: string) => feed.readTime.has(authorId),
-        readTimeAuthorsAmong: async (ids: readonly string[]) => ids.filter((id) => feed.readTime.has(id)),
-        markReadTimeAuthor: async (authorId: string) => void feed.readTime.add(authorId),
-        unmarkReadTimeAuthor: async (authorId: string) => void feed.readTime.delete(authorId),
-      },
-      timelines: {
-        addToTimelines: async (userIds: readonly string[], item: TimelineItem) => userIds.forEach((userId) => add(userId, item)),
-        addItemsToTimeline: async (userId: string, items: readonly TimelineItem[]) => items.forEach((item) => add(userId, item)),
-        removeFromTimelines: async (userIds: readonly string[], id: string) => userIds.forEach((userId) => feed.homes.get(userId)?.delete(id)),
-        timeline: async (userId: string, request: { limit: number; afterId?: string }) => {
-          const ids = page(feed.home(userId), request.afterId, request.limit + 1);
-          return { items: ids.slice(0, request.limit).map((id) => feed.homes.get(userId)!.get(id)!), hasNextPage: ids.length > request.limit };
-        },
-      },
-    } as unknown as FeedRepositories;
+    return repositoriesOf(this);
   }
+}
+
+function repositoriesOf(feed: InMemoryFeed): FeedRepositories {
+  const add = (userId: string, item: TimelineItem) => {
+    const home = feed.homes.get(userId) ?? new Map();
+    home.set(item.tweetId, item);
+    feed.homes.set(userId, home);
+  };
+  const byAuthor = (authorId: string) => newestFirst(feed.tweets.get(authorId) ?? []);
+  const page = (ids: string[], afterId: string | undefined, limit: number) =>
+    ids.filter((id) => !afterId || instant(id) < instant(afterId)).slice(0, limit);
+  return {
+    graph: {
+      followersAmong: async (authorId: string, ids: readonly string[]) =>
+        ids.filter((id) => feed.followers.get(authorId)?.has(id)),
+      followeeIds: async (followerId: string) =>
+        [...feed.followers].filter(([, set]) => set.has(followerId)).map(([authorId]) => authorId),
+      followerIdPages: async function* (authorId: string, pageSize: number) {
+        const all = [...(feed.followers.get(authorId) ?? [])];
+        if (all.length === 0) yield [];
+        for (let i = 0; i < all.length; i += pageSize) yield all.slice(i, i + pageSize);
+      },
+    },
+    authorTweets: {
+      recordTweet: async (authorId: string, id: string) =>
+        void feed.tweets.set(authorId, [...(feed.tweets.get(authorId) ?? []), id]),
+      hasTweet: async (authorId: string, id: string) => feed.tweets.get(authorId)?.includes(id) ?? false,
+      forgetTweet: async (authorId: string, id: string) =>
+        void feed.tweets.set(
+          authorId,
+          (feed.tweets.get(authorId) ?? []).filter((t) => t !== id),
+        ),
+      authorTweetIds: async (authorId: string, request: { limit: number; afterId?: string }) =>
+        page(byAuthor(authorId), request.afterId, request.limit),
+      recentTweetIds: async (authorId: string, limit: number) => byAuthor(authorId).slice(0, limit),
+    },
+    readTimeAuthors: {
+      isReadTimeAuthor: async (authorId: string) => feed.readTime.has(authorId),
+      readTimeAuthorsAmong: async (ids: readonly string[]) => ids.filter((id) => feed.readTime.has(id)),
+      markReadTimeAuthor: async (authorId: string) => void feed.readTime.add(authorId),
+      unmarkReadTimeAuthor: async (authorId: string) => void feed.readTime.delete(authorId),
+    },
+    timelines: {
+      addToTimelines: async (userIds: readonly string[], item: TimelineItem) => userIds.forEach((userId) => add(userId, item)),
+      addItemsToTimeline: async (userId: string, items: readonly TimelineItem[]) => items.forEach((item) => add(userId, item)),
+      removeFromTimelines: async (userIds: readonly string[], id: string) =>
+        userIds.forEach((userId) => feed.homes.get(userId)?.delete(id)),
+      timeline: async (userId: string, request: { limit: number; afterId?: string }) => {
+        const ids = page(feed.home(userId), request.afterId, request.limit + 1);
+        return {
+          items: ids.slice(0, request.limit).map((id) => feed.homes.get(userId)!.get(id)!),
+          hasNextPage: ids.length > request.limit,
+        };
+      },
+    },
+  } as unknown as FeedRepositories;
 }
 
 describe('Fanout decides how a tweet reaches its audience', () => {
@@ -104,7 +120,11 @@ describe('Fanout decides how a tweet reaches its audience', () => {
   });
 
   const post = (authorId: string, n: number) =>
-    createEvent('tweet.created', { tweetId: tweetId(n), authorId, text: 't', createdAt: new Date().toISOString() }, { correlationId: `request-${n}` });
+    createEvent(
+      'tweet.created',
+      { tweetId: tweetId(n), authorId, text: 't', createdAt: new Date().toISOString() },
+      { correlationId: `request-${n}` },
+    );
   const followers = (count: number) => Array.from({ length: count }, (_, i) => `follower-${i}`);
 
   it('writes a small audience at once, without queueing', async () => {
@@ -127,7 +147,9 @@ describe('Fanout decides how a tweet reaches its audience', () => {
       ['add', 2],
       ['add', 1],
     ]);
-    expect(new Set(queued.map((item) => [item.causationId, item.correlationId].join()))).toEqual(new Set([`${event.id},request-1`]));
+    expect(new Set(queued.map((item) => [item.causationId, item.correlationId].join()))).toEqual(
+      new Set([`${event.id},request-1`]),
+    );
     // Only the author's own timeline is written before the work items run.
     expect(followers(5).map((userId) => feed.home(userId))).toEqual(followers(5).map(() => []));
     for (const item of queued) await fanout.apply(item.data);
@@ -141,7 +163,9 @@ describe('Fanout decides how a tweet reaches its audience', () => {
     expect(queued.every((item) => item.data.kind === 'announce')).toBe(true);
     for (const item of queued) await fanout.apply(item.data);
     expect(followers(threshold + 1).every((userId) => feed.home(userId).length === 0)).toBe(true);
-    expect(new Set(announced.flatMap((announcement) => announcement.userIds))).toEqual(new Set(['celebrity', ...followers(threshold + 1)]));
+    expect(new Set(announced.flatMap((announcement) => announcement.userIds))).toEqual(
+      new Set(['celebrity', ...followers(threshold + 1)]),
+    );
   });
 
   it('backfills followers when an author falls back under the threshold, then fans out again', async () => {
@@ -178,7 +202,8 @@ describe('reading a home timeline merges read-time authors', () => {
     feed.follow('writer', 'viewer');
     feed.follow('celebrity', 'viewer');
     feed.readTime.add('celebrity');
-    for (const n of [1, 3, 5]) await repositories.timelines.addToTimelines(['viewer'], { tweetId: tweetId(n), authorId: 'writer' });
+    for (const n of [1, 3, 5])
+      await repositories.timelines.addToTimelines(['viewer'], { tweetId: tweetId(n), authorId: 'writer' });
     for (const n of [2, 4, 6]) await repositories.authorTweets.recordTweet('celebrity', tweetId(n));
     // An item stored before the author became read-time is not shown twice.
     await repositories.timelines.addToTimelines(['viewer'], { tweetId: tweetId(4), authorId: 'celebrity' });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import type { EventBus } from '../../platform/messaging/bus.js';
 import { LiveFeed } from '../../subgraphs/feed/src/live.js';
 

@@ -1,25 +1,29 @@
 import { readFileSync } from 'node:fs';
+
 import { Supergraph } from '@apollo/federation-internals';
 import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+
+import { loadConfig } from '../../platform/config.js';
 import { operationLimitError, type OperationLimits } from '../../router/src/operation-limits.js';
 import { operationLimitsOf } from '../../router/src/server.js';
-import { loadConfig } from '../../platform/config.js';
 
 const apiSchema = Supergraph.build(readFileSync(new URL('../../schema/supergraph.graphql', import.meta.url), 'utf8'))
   .apiSchema()
   .toGraphQLJSSchema();
 const defaults = operationLimitsOf(loadConfig({}));
 /** Half of every default: what people do must fit with room to spare. */
-const halved: OperationLimits = Object.fromEntries(Object.entries(defaults).map(([name, limit]) => [name, Math.floor(limit / 2)])) as never;
+const halved: OperationLimits = Object.fromEntries(
+  Object.entries(defaults).map(([name, limit]) => [name, Math.floor(limit / 2)]),
+) as never;
 
 const errorOf = (query: string, variables: Record<string, unknown> = {}, limits = defaults) =>
   operationLimitError(apiSchema, parse(query, { maxTokens: limits.maxTokens }), variables, undefined, limits);
 
 /** Every operation in README's example session (the JSON bodies of its curl calls). */
-const readmeOperations = [...readFileSync(new URL('../../README.md', import.meta.url), 'utf8').matchAll(/'(\{"query":.*\})'/g)].map(
-  ([, body]) => (JSON.parse(body) as { query: string }).query,
-);
+const readmeOperations = [
+  ...readFileSync(new URL('../../README.md', import.meta.url), 'utf8').matchAll(/'(\{"query":.*\})'/g),
+].map(([, body]) => (JSON.parse(body) as { query: string }).query);
 
 /** The largest operations the tests, the benchmarks and Apollo Sandbox send. */
 const largestInUse = [
@@ -28,7 +32,13 @@ const largestInUse = [
      tweets(first: 20) { edges { cursor node { id text createdAt author { username displayName } } } pageInfo { endCursor hasNextPage } }
      followers(first: 20) { edges { node { username displayName followerCount } } } } }`,
   `subscription { feedItemAdded { id text createdAt author { username displayName followerCount } } }`,
-  getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true }),
+  getIntrospectionQuery({
+    descriptions: true,
+    specifiedByUrl: true,
+    directiveIsRepeatable: true,
+    schemaDescription: true,
+    inputValueDeprecation: true,
+  }),
 ];
 
 describe('operation limits', () => {
@@ -55,12 +65,15 @@ describe('operation limits', () => {
     const levels = 40;
     const bomb = `{ me { ...F${levels} } } fragment F0 on User { id } ${Array.from(
       { length: levels },
-      (_, i) => `fragment F${i + 1} on User { followers(first: 1) { edges { node { ...F${i} } } } following(first: 1) { edges { node { ...F${i} } } } }`,
+      (_, i) =>
+        `fragment F${i + 1} on User { followers(first: 1) { edges { node { ...F${i} } } } following(first: 1) { edges { node { ...F${i} } } } }`,
     ).join(' ')}`;
     expect(errorOf(bomb, {}, { ...defaults, maxDepth: 1_000 })?.extensions.code).toBe('QUERY_TOO_COMPLEX');
   });
 
   it('refuse variables that do not fit, rather than skip the count', () => {
-    expect(errorOf(`query ($n: Int) { feed(first: $n) { edges { cursor } } }`, { n: 'many' })?.extensions.code).toBe('BAD_USER_INPUT');
+    expect(errorOf(`query ($n: Int) { feed(first: $n) { edges { cursor } } }`, { n: 'many' })?.extensions.code).toBe(
+      'BAD_USER_INPUT',
+    );
   });
 });

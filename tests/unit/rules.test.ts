@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+
 import { validateTweetText } from '../../subgraphs/tweets/src/rules.js';
 import { slowdownMs, usernameKey, validateSignUp } from '../../subgraphs/users/src/rules.js';
 

@@ -1,5 +1,6 @@
 import type { GraphQLDataSource } from '@apollo/gateway';
 import { describe, expect, it } from 'vitest';
+
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { SharedFetches } from '../../router/src/shared-fetches.js';
 
@@ -8,7 +9,8 @@ const SUPERGRAPH = `
   type User { id: ID! username: String! viewerIsFollowing: Boolean! @viewerDependent }
   type Query { me: User }
 `;
-const ENTITIES = (fields: string) => `query($representations:[_Any!]!){_entities(representations:$representations){...on User{${fields}}}}`;
+const ENTITIES = (fields: string) =>
+  `query($representations:[_Any!]!){_entities(representations:$representations){...on User{${fields}}}}`;
 
 /** A data source that records who asked what (the subgraph itself is not under test here). */
 function recordingDataSource() {
@@ -42,7 +44,9 @@ describe('shared entity fetches for subscription events', () => {
   it('fetches per viewer when a field depends on the viewer', async () => {
     const { calls, dataSource } = recordingDataSource();
     const shared = new SharedFetches(SUPERGRAPH).wrap('users', dataSource);
-    const [forBob, forCarol] = await Promise.all(['bob', 'carol'].map((viewerId) => ask(shared, ENTITIES('username viewerIsFollowing'), viewerId)));
+    const [forBob, forCarol] = await Promise.all(
+      ['bob', 'carol'].map((viewerId) => ask(shared, ENTITIES('username viewerIsFollowing'), viewerId)),
+    );
     expect(calls.map((call) => call.viewerId)).toEqual(['bob', 'carol']);
     expect([forBob.data, forCarol.data]).toEqual([
       { _entities: [{ username: 'alice', viewerIsFollowing: true }] },

@@ -79,19 +79,28 @@ export class Fanout {
       await this.repositories.readTimeAuthors.unmarkReadTimeAuthor(tweet.authorId);
       await this.forFollowers(audience, event, (followerIds) => ({ kind: 'backfill', authorId: tweet.authorId, followerIds }));
     }
-    await this.forFollowers(audience, event, (followerIds) => ({ kind: 'add', authorId: tweet.authorId, followerIds, tweetId: tweet.tweetId }));
+    await this.forFollowers(audience, event, (followerIds) => ({
+      kind: 'add',
+      authorId: tweet.authorId,
+      followerIds,
+      tweetId: tweet.tweetId,
+    }));
   }
 
   async tweetDeleted(event: DomainEvent<'tweet.deleted'>): Promise<void> {
     const tweet = event.data;
     await this.repositories.authorTweets.forgetTweet(tweet.authorId, tweet.tweetId);
     await this.repositories.timelines.removeFromTimelines([tweet.authorId], tweet.tweetId);
-    await this.forFollowers(this.repositories.graph.followerIdPages(tweet.authorId, this.options.chunkSize), event, (followerIds) => ({
-      kind: 'remove',
-      authorId: tweet.authorId,
-      followerIds,
-      tweetId: tweet.tweetId,
-    }));
+    await this.forFollowers(
+      this.repositories.graph.followerIdPages(tweet.authorId, this.options.chunkSize),
+      event,
+      (followerIds) => ({
+        kind: 'remove',
+        authorId: tweet.authorId,
+        followerIds,
+        tweetId: tweet.tweetId,
+      }),
+    );
   }
 
   /** One work item: re-checked against the current followers and the author's current tweets before it is applied. */
@@ -102,7 +111,9 @@ export class Fanout {
     }
     const followerIds = await this.repositories.graph.followersAmong(work.authorId, work.followerIds);
     if (work.kind === 'backfill') {
-      const items: TimelineItem[] = (await this.repositories.authorTweets.recentTweetIds(work.authorId, FOLLOW_BACKFILL_TWEETS)).map((tweetId) => ({
+      const items: TimelineItem[] = (
+        await this.repositories.authorTweets.recentTweetIds(work.authorId, FOLLOW_BACKFILL_TWEETS)
+      ).map((tweetId) => ({
         tweetId,
         authorId: work.authorId,
       }));

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+
 import { AsyncQueue, mapAsyncIterator, SKIP } from '../../../platform/async-iterators.js';
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import type { TimelineItem, TweetReference } from './model.js';
@@ -79,7 +80,8 @@ export class LiveFeed {
     const now = Date.now();
     const cached = this.existence.get(item.tweetId);
     if (cached && now - cached.checkedAt < EXISTENCE_CACHE_MS) return cached.answer;
-    for (const [tweetId, entry] of this.existence) if (now - entry.checkedAt >= EXISTENCE_CACHE_MS) this.existence.delete(tweetId);
+    for (const [tweetId, entry] of this.existence)
+      if (now - entry.checkedAt >= EXISTENCE_CACHE_MS) this.existence.delete(tweetId);
     const answer = this.options.stillExists(item);
     this.existence.set(item.tweetId, { checkedAt: now, answer });
     return answer;

@@ -1,5 +1,5 @@
 import type { TimelineItem } from './model.js';
-import { TIMELINE_LENGTH, type FeedRepositories } from './repositories/index.js';
+import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js';
 
 /**
  * Recomputes one home timeline from the feed's own data: the user's own recent tweets and those of everyone they

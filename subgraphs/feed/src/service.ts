@@ -4,7 +4,7 @@ import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { LiveFeed } from './live.js';
 import type { TimelineItem, TweetReference } from './model.js';
-import { TIMELINE_LENGTH, type FeedRepositories } from './repositories/index.js';
+import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js';
 
 /**
  * Reading the viewer's home timeline: the stored timeline merged with the recent tweets of followed authors who are
@@ -37,10 +37,12 @@ export class FeedService {
     ]);
     const merged = await Promise.all(
       readTimeAuthors.map(async (authorId) =>
-        (await this.repositories.authorTweets.authorTweetIds(authorId, { limit: limit + 1, afterId: request.afterId })).map((tweetId) => ({
-          tweetId,
-          authorId,
-        })),
+        (await this.repositories.authorTweets.authorTweetIds(authorId, { limit: limit + 1, afterId: request.afterId })).map(
+          (tweetId) => ({
+            tweetId,
+            authorId,
+          }),
+        ),
       ),
     );
     const candidates = newestFirst(dedupe([...stored.items, ...merged.flat()]));

@@ -1,6 +1,6 @@
-import { cql, outcomeUnknown, type CassandraClient } from '../../../platform/cassandra/client.js';
-import type { Statement } from '../../../platform/messaging/outbox.js';
+import { type CassandraClient, cql, outcomeUnknown } from '../../../platform/cassandra/client.js';
 import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
+import type { Statement } from '../../../platform/messaging/outbox.js';
 
 type TimeUuid = InstanceType<typeof cql.TimeUuid>;
 
@@ -72,7 +72,10 @@ export class FollowRepository {
    */
   async leftoverFollow(followerId: string, followeeId: string): Promise<TimeUuid | null> {
     const row = (
-      await this.cassandra.execute('SELECT followed_at FROM followers WHERE followee_id = ? AND follower_id = ?', [followeeId, followerId])
+      await this.cassandra.execute('SELECT followed_at FROM followers WHERE followee_id = ? AND follower_id = ?', [
+        followeeId,
+        followerId,
+      ])
     ).first();
     return (row?.get('followed_at') as TimeUuid | undefined) ?? null;
   }

@@ -1,13 +1,14 @@
 import DataLoader from 'dataloader';
+
 import { badUserInput, notFound, unauthenticated } from '../../../platform/errors.js';
 import { isUuid } from '../../../platform/graphql/ids.js';
-import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
-import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
+import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
+import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { followEvents } from './events.js';
 import type { UserReference } from './model.js';
-import { versionOf, type FollowRepository, type Relationship } from './repository.js';
+import { type FollowRepository, type Relationship, versionOf } from './repository.js';
 
 export interface FollowsServiceDeps {
   follows: FollowRepository;

@@ -1,6 +1,6 @@
-import { cql, type CassandraClient } from '../../../platform/cassandra/client.js';
-import type { Statement } from '../../../platform/messaging/outbox.js';
+import { type CassandraClient, cql } from '../../../platform/cassandra/client.js';
 import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
+import type { Statement } from '../../../platform/messaging/outbox.js';
 import type { TweetModel } from './model.js';
 
 /**

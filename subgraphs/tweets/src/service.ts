@@ -1,10 +1,11 @@
 import DataLoader from 'dataloader';
+
 import { forbidden, notFound, unauthenticated } from '../../../platform/errors.js';
 import { isTimeUuid } from '../../../platform/graphql/ids.js';
-import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
-import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
+import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
+import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { tweetEvents } from './events.js';
 import type { TweetModel } from './model.js';
 import type { TweetRepository } from './repository.js';
@@ -74,7 +75,11 @@ export class TweetsService {
     const page = await this.deps.tweets.idsByAuthor(authorId, pageRequest(args));
     const tweets = await Promise.all(page.items.map((id) => this.byId(id)));
     const live = tweets.filter((tweet): tweet is TweetModel => tweet !== null);
-    return toConnection({ items: live, hasNextPage: page.hasNextPage }, (tweet) => tweet.id, (tweet) => tweet);
+    return toConnection(
+      { items: live, hasNextPage: page.hasNextPage },
+      (tweet) => tweet.id,
+      (tweet) => tweet,
+    );
   }
 
   countByAuthor(authorId: string): Promise<number> {

@@ -1,4 +1,4 @@
-import { cql, outcomeUnknown, type CassandraClient } from '../../../platform/cassandra/client.js';
+import { type CassandraClient, cql, outcomeUnknown } from '../../../platform/cassandra/client.js';
 import type { Statement } from '../../../platform/messaging/outbox.js';
 import type { UserModel } from './model.js';
 
@@ -32,9 +32,13 @@ export class UserRepository {
     } catch (error) {
       // Under contention a Paxos round can time out with its outcome unknown; a serial read tells who owns the name.
       if (!outcomeUnknown(error)) throw error;
-      const owner = await this.cassandra.execute('SELECT user_id FROM user_ids_by_username WHERE username_key = ?', [usernameKey], {
-        consistency: cql.consistencies.serial,
-      });
+      const owner = await this.cassandra.execute(
+        'SELECT user_id FROM user_ids_by_username WHERE username_key = ?',
+        [usernameKey],
+        {
+          consistency: cql.consistencies.serial,
+        },
+      );
       return owner.first()?.get('user_id')?.toString() === userId;
     }
   }
@@ -68,9 +72,7 @@ export class UserRepository {
   }
 
   async findIdByUsername(usernameKey: string): Promise<string | null> {
-    const result = await this.cassandra.execute('SELECT user_id FROM user_ids_by_username WHERE username_key = ?', [
-      usernameKey,
-    ]);
+    const result = await this.cassandra.execute('SELECT user_id FROM user_ids_by_username WHERE username_key = ?', [usernameKey]);
     return result.first()?.get('user_id')?.toString() ?? null;
   }
 

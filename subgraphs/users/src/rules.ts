@@ -23,13 +23,15 @@ export const usernameKey = (username: string) => username.toLowerCase();
 
 /** A username as asked for in a lookup: too long to be anyone's is refused; otherwise null when it cannot exist. */
 export function usernameForLookup(username: string): string | null {
-  if (username.length > USERNAME_MAX_LENGTH) throw badUserInput('username', `A username is at most ${USERNAME_MAX_LENGTH} characters.`);
+  if (username.length > USERNAME_MAX_LENGTH)
+    throw badUserInput('username', `A username is at most ${USERNAME_MAX_LENGTH} characters.`);
   return USERNAME_PATTERN.test(username) ? usernameKey(username) : null;
 }
 
 /** A password as given to log in: bounded before it is hashed. */
 export function checkPasswordSize(password: string): void {
-  if (password.length > PASSWORD_MAX_UNITS) throw badUserInput('password', `A password is at most ${PASSWORD_LENGTH.max} characters.`);
+  if (password.length > PASSWORD_MAX_UNITS)
+    throw badUserInput('password', `A password is at most ${PASSWORD_LENGTH.max} characters.`);
 }
 
 export function validateSignUp(input: SignUpInput): SignUpInput {

@@ -1,17 +1,26 @@
 import { randomUUID } from 'node:crypto';
+
 import DataLoader from 'dataloader';
-import { issueAccessToken } from '../../../platform/identity/tokens.js';
+
 import { conflict, unauthenticated } from '../../../platform/errors.js';
 import { isUuid } from '../../../platform/graphql/ids.js';
-import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
+import { issueAccessToken } from '../../../platform/identity/tokens.js';
+import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { userEvents } from './events.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuthPayloadModel, UserModel } from './model.js';
 import { hashPassword, passwordMatches, UNKNOWN_USER_HASH } from './passwords.js';
 import type { StoredUser, UserRepository } from './repository.js';
-import { checkPasswordSize, usernameForLookup, usernameKey, validateDisplayName, validateSignUp, type SignUpInput } from './rules.js';
+import {
+  checkPasswordSize,
+  type SignUpInput,
+  usernameForLookup,
+  usernameKey,
+  validateDisplayName,
+  validateSignUp,
+} from './rules.js';
 
 export interface UsersServiceDeps {
   users: UserRepository;

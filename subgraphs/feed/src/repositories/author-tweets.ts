@@ -13,7 +13,12 @@ export class AuthorTweetsRepository {
   async recordTweet(authorId: string, tweetId: string): Promise<void> {
     await this.cassandra.execute('INSERT INTO tweets_by_author (author_id, tweet_id) VALUES (?, ?)', [authorId, tweetId]);
     if (shouldTrim(authorId, tweetId, this.trimEvery)) {
-      await trimToNewest(this.cassandra, { table: 'tweets_by_author', partitionKey: 'author_id', clusteringKey: 'tweet_id', key: authorId });
+      await trimToNewest(this.cassandra, {
+        table: 'tweets_by_author',
+        partitionKey: 'author_id',
+        clusteringKey: 'tweet_id',
+        key: authorId,
+      });
     }
   }
 

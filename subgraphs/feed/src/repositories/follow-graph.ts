@@ -33,28 +33,32 @@ export class FollowGraphRepository {
   }
 
   async isFollower(userId: string, followerId: string): Promise<boolean> {
-    const result = await this.cassandra.execute('SELECT follower_id FROM followers_by_user WHERE user_id = ? AND follower_id = ?', [
-      userId,
-      followerId,
-    ]);
+    const result = await this.cassandra.execute(
+      'SELECT follower_id FROM followers_by_user WHERE user_id = ? AND follower_id = ?',
+      [userId, followerId],
+    );
     return result.rowLength > 0;
   }
 
   /** Which of the given ids still follow the user (one query). */
   async followersAmong(userId: string, followerIds: readonly string[]): Promise<string[]> {
     if (followerIds.length === 0) return [];
-    const result = await this.cassandra.execute('SELECT follower_id FROM followers_by_user WHERE user_id = ? AND follower_id IN ?', [
-      userId,
-      followerIds,
-    ]);
+    const result = await this.cassandra.execute(
+      'SELECT follower_id FROM followers_by_user WHERE user_id = ? AND follower_id IN ?',
+      [userId, followerIds],
+    );
     return result.rows.map((row) => row.get('follower_id').toString());
   }
 
   async followeeIds(followerId: string): Promise<string[]> {
     const ids: string[] = [];
-    for await (const row of await this.cassandra.execute('SELECT followee_id FROM following_by_user WHERE follower_id = ?', [followerId], {
-      fetchSize: 5000,
-    })) {
+    for await (const row of await this.cassandra.execute(
+      'SELECT followee_id FROM following_by_user WHERE follower_id = ?',
+      [followerId],
+      {
+        fetchSize: 5000,
+      },
+    )) {
       ids.push(row.get('followee_id').toString());
     }
     return ids;

@@ -5,7 +5,9 @@ export class ReadTimeAuthorsRepository {
   constructor(private readonly cassandra: CassandraClient) {}
 
   async isReadTimeAuthor(authorId: string): Promise<boolean> {
-    return (await this.cassandra.execute('SELECT author_id FROM read_time_authors WHERE author_id = ?', [authorId])).rowLength > 0;
+    return (
+      (await this.cassandra.execute('SELECT author_id FROM read_time_authors WHERE author_id = ?', [authorId])).rowLength > 0
+    );
   }
 
   async readTimeAuthorsAmong(authorIds: readonly string[]): Promise<string[]> {

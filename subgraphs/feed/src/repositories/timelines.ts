@@ -1,4 +1,4 @@
-import { executeConcurrent, type CassandraClient } from '../../../../platform/cassandra/client.js';
+import { type CassandraClient, executeConcurrent } from '../../../../platform/cassandra/client.js';
 import type { Page, PageRequest } from '../../../../platform/graphql/paging.js';
 import type { TimelineItem } from '../model.js';
 import { shouldTrim, trimToNewest } from './trim.js';
@@ -78,12 +78,22 @@ export class TimelineRepository {
   }
 
   private deleteEntries(entries: [userId: string, tweetId: string][]): Promise<void> {
-    return executeConcurrent(this.cassandra, 'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?', entries, this.fanoutConcurrency);
+    return executeConcurrent(
+      this.cassandra,
+      'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?',
+      entries,
+      this.fanoutConcurrency,
+    );
   }
 
   private async trimSome(userIds: readonly string[]): Promise<void> {
     for (const userId of userIds) {
-      await trimToNewest(this.cassandra, { table: 'home_timeline', partitionKey: 'user_id', clusteringKey: 'tweet_id', key: userId });
+      await trimToNewest(this.cassandra, {
+        table: 'home_timeline',
+        partitionKey: 'user_id',
+        clusteringKey: 'tweet_id',
+        key: userId,
+      });
     }
   }
 }

@@ -20,7 +20,9 @@ export async function trimToNewest(
   partition: { table: string; partitionKey: string; clusteringKey: string; key: string },
 ): Promise<void> {
   const { table, partitionKey, clusteringKey, key } = partition;
-  const rows = (await cassandra.execute(`SELECT ${clusteringKey} FROM ${table} WHERE ${partitionKey} = ? LIMIT ?`, [key, TIMELINE_LENGTH + 1])).rows;
+  const rows = (
+    await cassandra.execute(`SELECT ${clusteringKey} FROM ${table} WHERE ${partitionKey} = ? LIMIT ?`, [key, TIMELINE_LENGTH + 1])
+  ).rows;
   if (rows.length <= TIMELINE_LENGTH) return;
   const oldestKept = rows[TIMELINE_LENGTH - 1].get(clusteringKey);
   await cassandra.execute(`DELETE FROM ${table} WHERE ${partitionKey} = ? AND ${clusteringKey} < ?`, [key, oldestKept]);
