@@ -19,7 +19,9 @@ function sourceFiles(folder: string): string[] {
 /** Every module a file imports: relative ones as repository paths (.ts), packages by name. */
 function importsOf(file: string): { files: string[]; packages: string[] } {
   const source = readFileSync(join(ROOT, file), 'utf8');
-  const specifiers = [...source.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*'([^']+)'|import\s*'([^']+)'|import\(\s*`?'?([^'`)]+)/g)]
+  const specifiers = [
+    ...source.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*'([^']+)'|import\s*'([^']+)'|import\(\s*`?'?([^'`)]+)/g),
+  ]
     .map((match) => match[1] ?? match[2] ?? match[3])
     .filter((specifier): specifier is string => Boolean(specifier) && !specifier.includes('${'));
   const files = specifiers
@@ -27,7 +29,12 @@ function importsOf(file: string): { files: string[]; packages: string[] } {
     .map((specifier) => relative(ROOT, resolve(ROOT, dirname(file), specifier)).replace(/\.js$/, '.ts'));
   const packages = specifiers
     .filter((specifier) => !specifier.startsWith('.') && !specifier.startsWith('node:'))
-    .map((specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/'));
+    .map((specifier) =>
+      specifier
+        .split('/')
+        .slice(0, specifier.startsWith('@') ? 2 : 1)
+        .join('/'),
+    );
   return { files, packages };
 }
 
@@ -49,7 +56,9 @@ function packagesLoadedFrom(entry: string): Set<string> {
 describe('the shape of the tree', () => {
   it('keeps platform/ free of the router and the subgraphs', () => {
     const crossings = sourceFiles('platform').flatMap((file) =>
-      importsOf(file).files.filter((target) => !target.startsWith('platform/')).map((target) => `${file} -> ${target}`),
+      importsOf(file)
+        .files.filter((target) => !target.startsWith('platform/'))
+        .map((target) => `${file} -> ${target}`),
     );
     expect(crossings).toEqual([]);
   });
