@@ -5,6 +5,12 @@ import type { Config } from '../config.js';
 export type CassandraClient = cassandra.Client;
 export const { types: cql } = cassandra;
 
+/** One CQL write, built by a repository and executed by whoever commits it (the outbox, with its events). */
+export interface Statement {
+  query: string;
+  params: unknown[];
+}
+
 /** A driver session bound to one keyspace; each subgraph opens exactly one, for its own keyspace. */
 export async function connectCassandra(
   config: Pick<Config, 'CASSANDRA_CONTACT_POINTS' | 'CASSANDRA_LOCAL_DC'>,

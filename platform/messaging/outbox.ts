@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 
-import { type CassandraClient, cql } from '../cassandra/client.js';
+import { type CassandraClient, cql, type Statement } from '../cassandra/client.js';
 import type { Logger } from '../logging.js';
 import type { EventBus } from './bus.js';
 import type { DomainEvent } from './events.js';
+
+const BUCKET_MS = 60_000;
+const ROW_TTL_SECONDS = 7 * 24 * 3600;
+const CLOCK_SKEW_MARGIN_MS = 2_000;
+const PAGE_SIZE = 500;
+
+const bucketOf = (date: Date) => Math.floor(date.getTime() / BUCKET_MS);
 
 /**
  * Transactional outbox: a service writes its domain change and the events it causes in one logged batch, and a relay
@@ -14,18 +21,6 @@ import type { DomainEvent } from './events.js';
  * It keeps a checkpoint ("everything up to here is published") that trails the clock by a margin, so a row written
  * late by a writer whose clock is a little behind is still found; rows inside the margin are re-read but not re-sent.
  */
-export interface Statement {
-  query: string;
-  params: unknown[];
-}
-
-const BUCKET_MS = 60_000;
-const ROW_TTL_SECONDS = 7 * 24 * 3600;
-const CLOCK_SKEW_MARGIN_MS = 2_000;
-const PAGE_SIZE = 500;
-
-const bucketOf = (date: Date) => Math.floor(date.getTime() / BUCKET_MS);
-
 export class Outbox {
   constructor(
     private readonly cassandra: CassandraClient,

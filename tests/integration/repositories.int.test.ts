@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { CassandraClient } from '../../platform/cassandra/client.js';
+import type { CassandraClient, Statement } from '../../platform/cassandra/client.js';
 import { createEvent } from '../../platform/messaging/events.js';
-import type { Statement } from '../../platform/messaging/outbox.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
 import { FollowRepository } from '../../subgraphs/follows/src/repository.js';

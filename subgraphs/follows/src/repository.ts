@@ -1,6 +1,5 @@
-import { type CassandraClient, cql, outcomeUnknown } from '../../../platform/cassandra/client.js';
+import { type CassandraClient, cql, outcomeUnknown, type Statement } from '../../../platform/cassandra/client.js';
 import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
-import type { Statement } from '../../../platform/messaging/outbox.js';
 
 type TimeUuid = InstanceType<typeof cql.TimeUuid>;
 

@@ -1,6 +1,5 @@
-import { type CassandraClient, cql } from '../../../platform/cassandra/client.js';
+import { type CassandraClient, cql, type Statement } from '../../../platform/cassandra/client.js';
 import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
-import type { Statement } from '../../../platform/messaging/outbox.js';
 import type { TweetModel } from './model.js';
 
 /**

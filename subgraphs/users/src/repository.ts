@@ -1,5 +1,4 @@
-import { type CassandraClient, cql, outcomeUnknown } from '../../../platform/cassandra/client.js';
-import type { Statement } from '../../../platform/messaging/outbox.js';
+import { type CassandraClient, cql, outcomeUnknown, type Statement } from '../../../platform/cassandra/client.js';
 import type { UserModel } from './model.js';
 
 export interface StoredUser extends UserModel {
