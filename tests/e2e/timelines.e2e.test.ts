@@ -58,6 +58,21 @@ describe('timelines from events published straight onto the bus', () => {
     await eventually(async () => expect(await feedIds(reader)).toEqual([marker.data.tweetId, event.data.tweetId]));
   });
 
+  it('never brings back a tweet whose creation arrives after its deletion', async () => {
+    const [author, reader] = await Promise.all([signUp('late'), signUp('later')]);
+    await follow(reader, author);
+    const created = tweetCreated(author.id);
+    await bus.publish(
+      createEvent('tweet.deleted', { tweetId: created.data.tweetId, authorId: author.id }, { correlationId: 't' }),
+    );
+    await bus.publish(created);
+    const marker = tweetCreated(author.id);
+    await bus.publish(marker);
+    // The queue is applied in order: once the marker is in, the late creation has been handled too.
+    await eventually(async () => expect(await feedIds(reader)).toEqual([marker.data.tweetId]));
+    await eventually(async () => expect(await feedIds(author)).toEqual([marker.data.tweetId]));
+  });
+
   it('converges when an unfollow arrives before the older follow it undoes', async () => {
     const [author, reader] = await Promise.all([signUp('ooo'), signUp('ooor')]);
     const version = Date.now() * 1000;

@@ -25,6 +25,7 @@ const newestFirst = (ids: string[]) => [...ids].sort((a, b) => instant(b) - inst
 class InMemoryFeed {
   followers = new Map<string, Set<string>>();
   tweets = new Map<string, string[]>();
+  deleted = new Set<string>();
   readTime = new Set<string>();
   homes = new Map<string, Map<string, TimelineItem>>();
 
@@ -68,11 +69,14 @@ function repositoriesOf(feed: InMemoryFeed): FeedRepositories {
       recordTweet: async (authorId: string, id: string) =>
         void feed.tweets.set(authorId, [...(feed.tweets.get(authorId) ?? []), id]),
       hasTweet: async (authorId: string, id: string) => feed.tweets.get(authorId)?.includes(id) ?? false,
-      forgetTweet: async (authorId: string, id: string) =>
-        void feed.tweets.set(
+      wasDeleted: async (_authorId: string, id: string) => feed.deleted.has(id),
+      forgetTweet: async (authorId: string, id: string) => {
+        feed.deleted.add(id);
+        feed.tweets.set(
           authorId,
           (feed.tweets.get(authorId) ?? []).filter((t) => t !== id),
-        ),
+        );
+      },
       authorTweetIds: async (authorId: string, request: { limit: number; afterId?: string }) =>
         page(byAuthor(authorId), request.afterId, request.limit),
       recentTweetIds: async (authorId: string, limit: number) => byAuthor(authorId).slice(0, limit),
@@ -180,6 +184,17 @@ describe('Fanout decides how a tweet reaches its audience', () => {
     expect(kinds.slice(3)).toEqual(['add', 'add', 'add']);
     for (const item of queued) await fanout.apply(item.data);
     expect(feed.home('follower-0')).toEqual([tweetId(2), tweetId(1)]);
+  });
+
+  it('adds nothing for a creation that arrives after its deletion', async () => {
+    feed.follow('author', ...followers(2));
+    const created = post('author', 1);
+    await fanout.tweetDeleted(
+      createEvent('tweet.deleted', { tweetId: tweetId(1), authorId: 'author' }, { correlationId: 'delete' }),
+    );
+    await fanout.tweetCreated(created);
+    for (const userId of ['author', ...followers(2)]) expect(feed.home(userId)).toEqual([]);
+    expect([queued, announced, feed.tweets.get('author') ?? []]).toEqual([[], [], []]);
   });
 
   it('applies work only to those who still follow, and not for a tweet deleted meanwhile', async () => {

@@ -47,6 +47,8 @@ export class Fanout {
 
   async tweetCreated(event: DomainEvent<'tweet.created'>): Promise<void> {
     const tweet = event.data;
+    // A creation that arrives after its deletion (a retry, a redrive) must not bring the tweet back.
+    if (await this.repositories.authorTweets.wasDeleted(tweet.authorId, tweet.tweetId)) return;
     const item = { tweetId: tweet.tweetId, authorId: tweet.authorId };
     await this.repositories.authorTweets.recordTweet(tweet.authorId, tweet.tweetId);
     await this.repositories.timelines.addToTimelines([tweet.authorId], item);

@@ -2,7 +2,10 @@ import type { CassandraClient } from '../../../../platform/cassandra/client.js';
 import type { PageRequest } from '../../../../platform/graphql/paging.js';
 import { shouldTrim, trimToNewest } from './trim.js';
 
-/** Each author's recent tweet ids (tweets_by_author), kept from tweet events: what follows backfill and reads merge. */
+/**
+ * Each author's recent tweet ids (tweets_by_author), kept from tweet events: what follows backfill and reads merge;
+ * and the author's deleted tweets (deleted_tweets_by_author), so a deletion cannot be undone by a late creation.
+ */
 export class AuthorTweetsRepository {
   constructor(
     private readonly cassandra: CassandraClient,
@@ -30,8 +33,18 @@ export class AuthorTweetsRepository {
     return result.rowLength > 0;
   }
 
+  /** Takes the tweet out of the author's list and leaves a tombstone for it (both idempotent). */
   async forgetTweet(authorId: string, tweetId: string): Promise<void> {
+    await this.cassandra.execute('INSERT INTO deleted_tweets_by_author (author_id, tweet_id) VALUES (?, ?)', [authorId, tweetId]);
     await this.cassandra.execute('DELETE FROM tweets_by_author WHERE author_id = ? AND tweet_id = ?', [authorId, tweetId]);
+  }
+
+  async wasDeleted(authorId: string, tweetId: string): Promise<boolean> {
+    const result = await this.cassandra.execute('SELECT tweet_id FROM deleted_tweets_by_author WHERE author_id = ? AND tweet_id = ?', [
+      authorId,
+      tweetId,
+    ]);
+    return result.rowLength > 0;
   }
 
   /** An author's newest tweet ids, newest first, after the given id. */
