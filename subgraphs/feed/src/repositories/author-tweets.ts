@@ -40,10 +40,10 @@ export class AuthorTweetsRepository {
   }
 
   async wasDeleted(authorId: string, tweetId: string): Promise<boolean> {
-    const result = await this.cassandra.execute('SELECT tweet_id FROM deleted_tweets_by_author WHERE author_id = ? AND tweet_id = ?', [
-      authorId,
-      tweetId,
-    ]);
+    const result = await this.cassandra.execute(
+      'SELECT tweet_id FROM deleted_tweets_by_author WHERE author_id = ? AND tweet_id = ?',
+      [authorId, tweetId],
+    );
     return result.rowLength > 0;
   }
 
