@@ -3,9 +3,10 @@ import { defineConfig } from 'vitest/config';
 import { TEST_ENV } from './tests/support/env.js';
 
 /**
- * Three projects, one command (`npm test` runs them all):
+ * Four projects, one command (`npm test` runs them all):
  * - unit: business rules, schema and manifests, no infrastructure (`npm run test:unit`, seconds);
  * - integration: repositories, the bus and the outbox against the real Cassandra and RabbitMQ (keyspaces migrated);
+ * - faults: links to Cassandra and RabbitMQ cut and restored through a TCP proxy, while the real consumers work;
  * - e2e: through the real router, with the whole system started once for the run.
  */
 export default defineConfig({
@@ -33,6 +34,10 @@ export default defineConfig({
           include: ['tests/integration/**/*.int.test.ts'],
           globalSetup: ['tests/support/migrate-setup.ts'],
         },
+      },
+      {
+        extends: true,
+        test: { name: 'faults', include: ['tests/faults/**/*.faults.test.ts'], globalSetup: ['tests/support/migrate-setup.ts'] },
       },
       {
         extends: true,

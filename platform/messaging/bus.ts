@@ -2,6 +2,7 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, Re
 import amqp from 'amqplib';
 
 import type { Config } from '../config.js';
+import { DependencyUnavailableError, isInfrastructureFailure } from '../infrastructure-errors.js';
 import type { Logger } from '../logging.js';
 import type { DomainEvents, EventEnvelope, EventOf } from './events.js';
 
@@ -44,6 +45,8 @@ export interface EventBus {
 const DEAD_LETTER_EXCHANGE_SUFFIX = '.dlx';
 const RETRY_BASE_DELAY_MS = 50;
 const RETRY_MAX_DELAY_MS = 5_000;
+/** Longest wait between tries while a dependency is away (the wait itself is unbounded). */
+const INFRASTRUCTURE_MAX_DELAY_MS = 5_000;
 
 /**
  * One connection per process, recovered automatically; topology and consumers are re-declared on every reconnect.
@@ -57,6 +60,8 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
   const subscriptions: AnySubscription[] = [];
   const liveSubscriptions: { topic: string; handle: (payload: unknown) => void }[] = [];
   let publishChannel: ConfirmChannel | undefined;
+  /** Set by close(): consumers stop waiting for dependencies. */
+  let stopped = false;
   let currentModel: ChannelModel | undefined;
 
   const declareExchanges = async (channel: Channel) => {
@@ -103,14 +108,21 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
     for (const type of options.events) await channel.bindQueue(options.queue, exchange, type);
     await channel.prefetch(options.prefetch ?? 32);
 
+    let open = true;
+    channel.once('close', () => (open = false));
     let inOrder = Promise.resolve();
     await channel.consume(options.queue, (message) => {
       if (!message) return; // the broker cancelled the consumer; recovery re-creates it
-      inOrder = inOrder.then(() => deliver(channel, message, options));
+      inOrder = inOrder.then(() => deliver(channel, message, options, () => open));
     });
   };
 
-  const deliver = async (channel: Channel, message: ConsumeMessage, options: AnySubscription) => {
+  /**
+   * Handles one message. A dependency that is away (Cassandra, RabbitMQ itself) is waited out with the message held,
+   * retrying with a capped backoff for as long as it takes, so an outage never counts against the delivery limit and
+   * the queue's order holds; only a failure of the message's own (after `deliveryLimit` tries) dead-letters it.
+   */
+  const deliver = async (channel: Channel, message: ConsumeMessage, options: AnySubscription, channelOpen: () => boolean) => {
     let event: EventEnvelope;
     try {
       event = JSON.parse(message.content.toString('utf8')) as EventEnvelope;
@@ -118,23 +130,52 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
       logger.error('unreadable message dead-lettered', { queue: options.queue, messageId: message.properties.messageId });
       return settle(() => channel.nack(message, false, false));
     }
-    try {
-      await options.handle(event);
-      settle(() => channel.ack(message));
-    } catch (error) {
-      // Back off before the redelivery so a passing outage (Cassandra restarting) does not burn the delivery limit;
-      // the queue waits meanwhile, which keeps per-queue order.
-      const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1;
-      logger.warn('event handling failed; will retry', {
-        queue: options.queue,
-        eventId: event.id,
-        type: event.type,
-        deliveries,
-        error,
-      });
-      await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_BASE_DELAY_MS * 2 ** deliveries, RETRY_MAX_DELAY_MS)));
-      settle(() => channel.nack(message, false, true));
+    for (let waits = 0; ; waits++) {
+      try {
+        await options.handle(event);
+        settle(() => channel.ack(message));
+        if (waits > 0)
+          logger.info('event handled after its dependency came back', { queue: options.queue, eventId: event.id, waits });
+        return;
+      } catch (error) {
+        if (!isInfrastructureFailure(error)) return retryLater(channel, message, options, event, error);
+        // The channel is gone (the broker link dropped) or the process is stopping: leave the message unsettled; the
+        // broker gives it to the next consumer.
+        if (!channelOpen() || stopped) return;
+        if (waits === 0 || waits % 20 === 0) {
+          logger.warn('a dependency is unavailable; holding the event until it is back', {
+            queue: options.queue,
+            eventId: event.id,
+            waits,
+            error: (error as Error).message,
+          });
+        }
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(RETRY_BASE_DELAY_MS * 2 ** waits, INFRASTRUCTURE_MAX_DELAY_MS)),
+        );
+      }
     }
+  };
+
+  /** A failure of the event's own: back off, then hand it back to the broker, which dead-letters it at the limit. */
+  const retryLater = async (
+    channel: Channel,
+    message: ConsumeMessage,
+    options: AnySubscription,
+    event: EventEnvelope,
+    error: unknown,
+  ) => {
+    const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1;
+    logger.warn('event handling failed; will retry', {
+      queue: options.queue,
+      eventId: event.id,
+      type: event.type,
+      deliveries,
+      error,
+    });
+    // The queue waits meanwhile, which keeps per-queue order.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_BASE_DELAY_MS * 2 ** deliveries, RETRY_MAX_DELAY_MS)));
+    settle(() => channel.nack(message, false, true));
   };
 
   // Acking on a channel that closed meanwhile throws; the broker redelivers the message and handlers are idempotent.
@@ -172,7 +213,7 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
   /** JSON on the confirm channel; resolves once the broker has confirmed it. */
   const publishConfirmed = (target: string, routingKey: string, payload: unknown, options: Options.Publish = {}) =>
     new Promise<void>((resolve, reject) => {
-      if (!publishChannel) return reject(new Error('not connected to RabbitMQ'));
+      if (!publishChannel) return reject(new DependencyUnavailableError('not connected to RabbitMQ'));
       publishChannel.publish(
         target,
         routingKey,
@@ -201,6 +242,9 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
       liveSubscriptions.push(subscription);
       if (currentModel) await startLiveConsumer(currentModel, subscription);
     },
-    close: () => connection.close(),
+    close: async () => {
+      stopped = true;
+      await connection.close();
+    },
   };
 }

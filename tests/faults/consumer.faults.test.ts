@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { type CassandraClient, connectCassandra } from '../../platform/cassandra/client.js';
+import type { EventBus } from '../../platform/messaging/bus.js';
+import { createEvent } from '../../platform/messaging/events.js';
+import { redriveDeadLetters } from '../../platform/messaging/redrive.js';
+import { eventually } from '../support/client.js';
+import { busOn, cassandraFor, testConfig } from '../support/infra.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+
+/**
+ * A consumer whose handler writes to the real Cassandra through a link the test cuts: an outage of its dependency
+ * must be waited out, never dead-lettered; a message that fails on its own content is dead-lettered and can be
+ * redriven.
+ */
+const KEYSPACE = 'twtr_faults';
+const exchange = `twtr.test.faults.${randomUUID()}`;
+const queues: string[] = [];
+let system: CassandraClient;
+let proxied: CassandraClient;
+let proxy: TcpProxy;
+let bus: EventBus;
+
+beforeAll(async () => {
+  system = await cassandraFor('system');
+  await system.execute(
+    `CREATE KEYSPACE IF NOT EXISTS ${KEYSPACE} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+  );
+  await system.execute(`CREATE TABLE IF NOT EXISTS ${KEYSPACE}.applied (event_id text PRIMARY KEY, handled_at timestamp)`);
+  proxy = await startTcpProxy(9042);
+  proxied = await connectCassandra({ ...testConfig(), CASSANDRA_CONTACT_POINTS: `127.0.0.1:${proxy.port}` }, KEYSPACE);
+  bus = await busOn(exchange);
+});
+
+afterAll(async () => {
+  await bus?.close();
+  const connection = await amqp.connect(testConfig().AMQP_URL);
+  const channel = await connection.createChannel();
+  for (const queue of queues) {
+    await channel.deleteQueue(queue);
+    await channel.deleteQueue(`${queue}.dead`);
+  }
+  await channel.deleteExchange(exchange);
+  await channel.deleteExchange(`${exchange}.dlx`);
+  await connection.close();
+  await proxied?.shutdown();
+  await proxy?.close();
+  await system?.shutdown();
+});
+
+const follow = (n: number) =>
+  createEvent(
+    'follow.created',
+    { followerId: `f${n}`, followeeId: 'x', createdAt: new Date().toISOString(), version: n },
+    { correlationId: `fault-${n}` },
+  );
+
+async function deadLetters(queue: string): Promise<number> {
+  const connection = await amqp.connect(testConfig().AMQP_URL);
+  try {
+    return (await (await connection.createChannel()).checkQueue(`${queue}.dead`)).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
+async function appliedAmong(ids: string[]): Promise<number> {
+  const result = await system.execute(`SELECT event_id FROM ${KEYSPACE}.applied WHERE event_id IN ?`, [ids], { prepare: true });
+  return result.rowLength;
+}
+
+describe('a consumer whose Cassandra goes away', () => {
+  it('holds the events through a 30 s outage, dead-letters none, and applies them all when it is back', async () => {
+    const queue = `test.faults.outage.${randomUUID()}`;
+    queues.push(queue);
+    let attempts = 0;
+    await bus.subscribe({
+      queue,
+      events: ['follow.created'],
+      handle: async (event) => {
+        attempts++;
+        await proxied.execute(`INSERT INTO applied (event_id, handled_at) VALUES (?, toTimestamp(now()))`, [event.id], {
+          prepare: true,
+        });
+      },
+    });
+    const events = Array.from({ length: 20 }, (_, n) => follow(n));
+    proxy.cut();
+    for (const event of events) await bus.publish(event);
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    const appliedDuringOutage = await appliedAmong(events.map((event) => event.id));
+    const deadDuringOutage = await deadLetters(queue);
+    const restoredAt = performance.now();
+    proxy.restore();
+    await eventually(async () => expect(await appliedAmong(events.map((event) => event.id))).toBe(20), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
+    const recoverySeconds = (performance.now() - restoredAt) / 1000;
+    console.info(
+      `consumer outage: ${events.length} events sent, ${appliedDuringOutage} applied during the 30 s outage, ` +
+        `${await appliedAmong(events.map((event) => event.id))} after, ${await deadLetters(queue)} dead-lettered, ` +
+        `${attempts} handler attempts, all applied ${recoverySeconds.toFixed(1)} s after the link came back`,
+    );
+    expect([appliedDuringOutage, deadDuringOutage, await deadLetters(queue)]).toEqual([0, 0, 0]);
+  }, 90_000);
+});
+
+describe('a message that fails on its own content', () => {
+  it('is dead-lettered after its tries, and `events:redrive` puts it back once it can be handled', async () => {
+    const queue = `test.faults.poison.${randomUUID()}`;
+    queues.push(queue);
+    const poison = follow(1);
+    let fixed = false;
+    const handled: string[] = [];
+    await bus.subscribe({
+      queue,
+      events: ['follow.created'],
+      deliveryLimit: 2,
+      handle: async (event) => {
+        if (event.id === poison.id && !fixed) throw new TypeError('cannot handle this one');
+        handled.push(event.id);
+      },
+    });
+    await bus.publish(poison);
+    await eventually(async () => expect(await deadLetters(queue)).toBe(1), { timeoutMs: 20_000 });
+    expect(handled).toEqual([]);
+
+    fixed = true;
+    const report = await redriveDeadLetters(testConfig().AMQP_URL, queue);
+    expect(report).toEqual({ queue, moved: 1, byType: { 'follow.created': 1 } });
+    await eventually(async () => expect(handled).toEqual([poison.id]));
+    await eventually(async () => expect(await deadLetters(queue)).toBe(0));
+  }, 60_000);
+});
