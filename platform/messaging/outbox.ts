@@ -18,8 +18,8 @@ const bucketOf = (date: Date) => Math.floor(date.getTime() / BUCKET_MS);
  * down when it happened. Tables: see migrations/<keyspace>/*_outbox.cql (the same in every publishing keyspace).
  *
  * Rows live in one-minute buckets, ordered by a timeuuid, and expire by TTL: the relay never deletes (no tombstones).
- * It keeps a checkpoint ("everything up to here is published") that trails the clock by a margin, so a row written
- * late by a writer whose clock is a little behind is still found; rows inside the margin are re-read but not re-sent.
+ * The relay keeps a checkpoint ("everything up to here is published") that trails the clock by a margin, and sweeps
+ * behind it for rows that became visible later still (see OutboxRelay).
  */
 export class Outbox {
   constructor(
@@ -54,26 +54,41 @@ export interface OutboxRelayOptions {
   pollIntervalMs?: number;
   /** How long the relay lease lasts without renewal. Defaults to 10 s. */
   leaseSeconds?: number;
+  /** How far back the sweep for late rows looks. Defaults to 10 minutes. */
+  sweepWindowMs?: number;
+  /** How often the sweep for late rows runs. Defaults to 30 s. */
+  sweepIntervalMs?: number;
 }
+
+/** The lease was lost (another replica relays now): stop publishing at once. */
+class LeaseLost extends Error {}
+
+type TimeUuid = InstanceType<typeof cql.TimeUuid>;
 
 /**
  * Publishes outbox rows in id order. One replica at a time holds the lease (a lightweight transaction), so events go
- * out in order; if it dies, another takes over when the lease expires. A publish that fails is retried from the same
- * row; consumers dedupe, so the rare repeat after a takeover is harmless.
+ * out in order; if it dies, another takes over when the lease expires. The lease is fenced: it is renewed while a
+ * backlog drains, before any publish once a third of it has passed, and a relay that cannot renew it stops before
+ * publishing anything more, so two relays never publish side by side. A publish that fails is retried from the same
+ * row; each row is marked published once confirmed, so re-reads never send it twice.
+ *
+ * The checkpoint trails the clock by a margin; a row that becomes visible even later (a slow or replayed batch, a
+ * paused writer, a writer whose clock is behind) is found by a sweep of the last `sweepWindowMs`, relayed and logged.
  */
 export class OutboxRelay {
   private readonly owner = randomUUID();
   private readonly pollIntervalMs: number;
-  private readonly leaseSeconds: number;
+  private readonly leaseMs: number;
+  private readonly sweepWindowMs: number;
+  private readonly sweepIntervalMs: number;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private nudged = false;
   private leaseRenewedAt = 0;
-  private checkpoint: InstanceType<typeof cql.TimeUuid> | undefined;
+  private checkpoint: TimeUuid | undefined;
   private checkpointSavedAt = 0;
-  /** Ids published but not yet behind the checkpoint, so re-reads inside the margin are not re-sent. */
-  private readonly recentlyPublished = new Set<string>();
+  private sweptAt = 0;
 
   constructor(
     private readonly cassandra: CassandraClient,
@@ -82,7 +97,9 @@ export class OutboxRelay {
     options: OutboxRelayOptions = {},
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
-    this.leaseSeconds = options.leaseSeconds ?? 10;
+    this.leaseMs = (options.leaseSeconds ?? 10) * 1000;
+    this.sweepWindowMs = options.sweepWindowMs ?? 10 * 60_000;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? 30_000;
   }
 
   start(): void {
@@ -116,10 +133,15 @@ export class OutboxRelay {
         if (await this.holdLease()) await this.drain();
         failures = 0;
       } catch (error) {
-        failures++;
-        // The broker or Cassandra is away: keep the rows, back off, try again.
-        if (failures === 1 || failures % 20 === 0)
-          this.logger.warn('outbox relay could not publish; will retry', { error, failures });
+        if (error instanceof LeaseLost) {
+          this.logger.warn('outbox relay lost its lease; stopped publishing');
+          this.letGo();
+        } else {
+          failures++;
+          // The broker or Cassandra is away: keep the rows, back off, try again.
+          if (failures === 1 || failures % 20 === 0)
+            this.logger.warn('outbox relay could not publish; will retry', { error, failures });
+        }
       }
       if (!this.nudged && this.running)
         await this.sleep(failures ? Math.min(this.pollIntervalMs * 2 ** failures, 5_000) : this.pollIntervalMs);
@@ -137,13 +159,15 @@ export class OutboxRelay {
     });
   }
 
+  /** Takes the lease if it is free, or renews it when a third of it has passed; false when another replica holds it. */
   private async holdLease(): Promise<boolean> {
     const now = Date.now();
-    if (this.leaseRenewedAt > 0 && now - this.leaseRenewedAt < (this.leaseSeconds * 1000) / 3) return true;
+    if (this.leaseRenewedAt > 0 && now - this.leaseRenewedAt < this.leaseMs / 3) return true;
+    const leaseSeconds = Math.ceil(this.leaseMs / 1000);
     const renewed =
       this.leaseRenewedAt > 0
         ? await this.cassandra.execute('UPDATE outbox_lease USING TTL ? SET owner = ? WHERE name = ? IF owner = ?', [
-            this.leaseSeconds,
+            leaseSeconds,
             this.owner,
             'relay',
             this.owner,
@@ -151,16 +175,25 @@ export class OutboxRelay {
         : await this.cassandra.execute('INSERT INTO outbox_lease (name, owner) VALUES (?, ?) IF NOT EXISTS USING TTL ?', [
             'relay',
             this.owner,
-            this.leaseSeconds,
+            leaseSeconds,
           ]);
     if (renewed.wasApplied()) {
       this.leaseRenewedAt = now;
       return true;
     }
-    if (this.leaseRenewedAt > 0) this.logger.warn('outbox relay lost its lease');
-    this.leaseRenewedAt = 0;
-    this.checkpoint = undefined; // another replica is relaying; re-read its checkpoint if this one takes over
+    if (this.leaseRenewedAt > 0) throw new LeaseLost();
     return false;
+  }
+
+  /** Forgets the lease and the checkpoint (another replica relays; re-read its checkpoint when taking over). */
+  private letGo() {
+    this.leaseRenewedAt = 0;
+    this.checkpoint = undefined;
+  }
+
+  /** Before every publish: the lease must still be ours, renewed in time, or nothing more is published. */
+  private async fence(): Promise<void> {
+    if (Date.now() - this.leaseRenewedAt >= this.leaseMs || !(await this.holdLease())) throw new LeaseLost();
   }
 
   private async drain(): Promise<void> {
@@ -170,25 +203,58 @@ export class OutboxRelay {
     for (let bucket = bucketOf(checkpoint.getDate()); bucket <= bucketOf(scanStartedAt); bucket++) {
       for (;;) {
         const rows = (
-          await this.cassandra.execute('SELECT id, payload FROM outbox WHERE bucket = ? AND id > ? LIMIT ?', [
+          await this.cassandra.execute('SELECT id, payload, published FROM outbox WHERE bucket = ? AND id > ? LIMIT ?', [
             bucket,
             after,
             PAGE_SIZE,
           ])
         ).rows;
         for (const row of rows) {
-          const id = row.get('id') as InstanceType<typeof cql.TimeUuid>;
-          if (!this.recentlyPublished.has(id.toString())) {
-            await this.bus.publish(JSON.parse(row.get('payload')) as DomainEvent);
-            this.recentlyPublished.add(id.toString());
-          }
-          after = id;
+          if (!row.get('published')) await this.publish(bucket, row.get('id'), row.get('payload'));
+          after = row.get('id');
         }
         if (rows.length < PAGE_SIZE) break;
       }
       after = bucket < bucketOf(scanStartedAt) ? cql.TimeUuid.min(new Date((bucket + 1) * BUCKET_MS), 0) : after;
     }
     await this.advanceCheckpoint(checkpoint, new Date(scanStartedAt.getTime() - CLOCK_SKEW_MARGIN_MS));
+    if (Date.now() - this.sweptAt >= this.sweepIntervalMs) await this.sweepLateRows();
+  }
+
+  private async publish(bucket: number, id: TimeUuid, payload: string): Promise<void> {
+    await this.fence();
+    await this.bus.publish(JSON.parse(payload) as DomainEvent);
+    await this.cassandra.execute('UPDATE outbox SET published = true WHERE bucket = ? AND id = ?', [bucket, id]);
+  }
+
+  /**
+   * Rows behind the checkpoint that were never published: written later than the margin allowed for. Reads only ids
+   * and marks first; a late row's payload is read when it is found.
+   */
+  private async sweepLateRows(): Promise<void> {
+    const checkpoint = this.checkpoint!;
+    const from = new Date(Date.now() - this.sweepWindowMs);
+    let late = 0;
+    for (let bucket = bucketOf(from); bucket <= bucketOf(checkpoint.getDate()); bucket++) {
+      const rows = await this.cassandra.execute(
+        'SELECT id, published FROM outbox WHERE bucket = ? AND id < ?',
+        [bucket, checkpoint],
+        {
+          fetchSize: 5_000,
+        },
+      );
+      for await (const row of rows) {
+        if (row.get('published')) continue;
+        const payload = (
+          await this.cassandra.execute('SELECT payload FROM outbox WHERE bucket = ? AND id = ?', [bucket, row.get('id')])
+        ).first();
+        if (!payload) continue;
+        await this.publish(bucket, row.get('id'), payload.get('payload'));
+        late++;
+      }
+    }
+    this.sweptAt = Date.now();
+    if (late > 0) this.logger.warn('outbox relay found and published late rows', { late });
   }
 
   private async loadCheckpoint() {
@@ -199,12 +265,9 @@ export class OutboxRelay {
   }
 
   /** Everything written before `safeBefore` has been seen and published, so the checkpoint may move up to it. */
-  private async advanceCheckpoint(previous: InstanceType<typeof cql.TimeUuid>, safeBefore: Date): Promise<void> {
+  private async advanceCheckpoint(previous: TimeUuid, safeBefore: Date): Promise<void> {
     if (safeBefore.getTime() <= previous.getDate().getTime()) return;
     this.checkpoint = cql.TimeUuid.max(safeBefore, 9999);
-    for (const id of this.recentlyPublished) {
-      if (cql.TimeUuid.fromString(id).getDate().getTime() < safeBefore.getTime()) this.recentlyPublished.delete(id);
-    }
     if (Date.now() - this.checkpointSavedAt > 1_000) {
       await this.cassandra.execute('UPDATE outbox_checkpoint SET last_id = ? WHERE name = ?', [this.checkpoint, 'relay']);
       this.checkpointSavedAt = Date.now();

@@ -1,0 +1,32 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { migrateKeyspace, MIGRATIONS_DIR } from '../../migrations/runner.js';
+import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { cassandraFor, testConfig, testLogger } from './infra.js';
+
+/**
+ * A keyspace of its own with the same migrations as one of the services' (its tables and its outbox), so a test can
+ * run an outbox relay without meeting the services' events. Returns a session on it and how to drop it.
+ */
+export async function scratchKeyspaceLike(
+  service: string,
+  name: string,
+): Promise<{ cassandra: CassandraClient; drop(): Promise<void> }> {
+  const system = await cassandraFor('system');
+  const dir = mkdtempSync(join(tmpdir(), 'twtr-scratch-'));
+  mkdirSync(join(dir, name));
+  for (const file of readdirSync(join(MIGRATIONS_DIR, service)))
+    copyFileSync(join(MIGRATIONS_DIR, service, file), join(dir, name, file));
+  await migrateKeyspace(system, name, testConfig().CASSANDRA_REPLICATION, testLogger(), dir);
+  await system.shutdown();
+  const cassandra = await cassandraFor(name);
+  return {
+    cassandra,
+    drop: async () => {
+      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`);
+      await cassandra.shutdown();
+    },
+  };
+}
