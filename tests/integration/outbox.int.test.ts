@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { migrateKeyspace, MIGRATIONS_DIR } from '../../migrations/runner.js';
 import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
 import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
