@@ -12,6 +12,8 @@ export const ErrorCode = {
   BAD_REQUEST: 'BAD_REQUEST',
   /** An operation over the router's depth, alias, directive or cost limits. */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** A dependency (Cassandra, RabbitMQ) is unavailable right now; the same request may succeed shortly. */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   /** More live subscriptions than a socket or a viewer may hold. */
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
@@ -27,6 +29,7 @@ export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
   ErrorCode.CONFLICT,
   ErrorCode.RATE_LIMITED,
   ErrorCode.QUERY_TOO_COMPLEX,
+  ErrorCode.SERVICE_UNAVAILABLE,
   ErrorCode.TOO_MANY_SUBSCRIPTIONS,
   // Produced by graphql-js / Apollo Server themselves for malformed operations.
   'GRAPHQL_PARSE_FAILED',

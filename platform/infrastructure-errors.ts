@@ -46,5 +46,8 @@ export function isInfrastructureFailure(error: unknown): boolean {
   // The driver's plain DriverError is its socket-level failure ("Socket was closed"); its subclasses say more.
   if (error instanceof errors.DriverError && error.constructor === errors.DriverError) return true;
   const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && NETWORK_CODES.has(code);
+  if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+  // fetch() fails with a TypeError whose cause is the network's error.
+  const cause = (error as { cause?: unknown })?.cause;
+  return cause !== undefined && cause !== error && isInfrastructureFailure(cause);
 }

@@ -2,6 +2,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 
 import { type CassandraClient, connectCassandra } from './cassandra/client.js';
 import { type Config, loadConfig } from './config.js';
+import { answersWithin } from './http/probes.js';
 import { startSubgraphServer } from './http/subgraph-server.js';
 import type { RequestScope } from './identity/request-scope.js';
 import { RateLimiter, RateLimits } from './limits/rate-limiter.js';
@@ -67,6 +68,13 @@ export async function startSubgraph<TContext extends object>(
         resolvers: resolvers as GraphQLResolverMap<TContext>,
         context,
         health,
+        unavailableDependencies: async () => {
+          const cassandraAnswers = await answersWithin(
+            () => cassandra.execute('SELECT release_version FROM system.local'),
+            2_000,
+          );
+          return [...(cassandraAnswers ? [] : ['cassandra']), ...(bus.connected() ? [] : ['rabbitmq'])];
+        },
         internalSecret: config.INTERNAL_IDENTITY_SECRET,
         bindAddress: config.SUBGRAPH_BIND_ADDRESS,
         logger,

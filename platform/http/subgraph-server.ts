@@ -19,6 +19,7 @@ import type { Logger } from '../logging.js';
 import type { RunningServer } from '../runtime.js';
 import { serveGraphQLOverWebSocket } from './graphql-ws.js';
 import { maskResult, maskUnexpectedErrors } from './masking.js';
+import { serveProbes } from './probes.js';
 import { MAX_BODY, refuseUnreadableBodies, sendGraphQLError } from './responses.js';
 
 export interface SubgraphOptions<TContext> {
@@ -30,6 +31,8 @@ export interface SubgraphOptions<TContext> {
   context: (scope: RequestScope) => TContext;
   /** Extra fields for GET /health. */
   health?: () => Record<string, unknown>;
+  /** Names the dependencies that do not work right now (empty when ready), for GET /readyz. */
+  unavailableDependencies: () => Promise<string[]>;
   internalSecret: string;
   /** Where to listen: loopback unless the deployment needs more (SUBGRAPH_BIND_ADDRESS). */
   bindAddress: string;
@@ -83,6 +86,7 @@ export async function startSubgraphServer<TContext extends object>(
   app.get('/health', (_request, response) => {
     response.json({ status: 'ok', subgraph: options.name, ...options.health?.() });
   });
+  serveProbes(app, options.unavailableDependencies);
   app.use(
     '/graphql',
     requireRouterAssertion(options.name, options.internalSecret),

@@ -39,6 +39,8 @@ export interface EventBus {
    */
   publishLive(topic: string, payload: unknown): Promise<void>;
   subscribeLive(topic: string, handle: (payload: unknown) => void): Promise<void>;
+  /** Whether a channel to the broker is open right now (for readiness). */
+  connected(): boolean;
   close(): Promise<void>;
 }
 
@@ -242,6 +244,7 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
       liveSubscriptions.push(subscription);
       if (currentModel) await startLiveConsumer(currentModel, subscription);
     },
+    connected: () => publishChannel !== undefined,
     close: async () => {
       stopped = true;
       await connection.close();

@@ -12,7 +12,8 @@ import express from 'express';
 import { GraphQLError } from 'graphql';
 
 import type { Config } from '../../platform/config.js';
-import { maskUnexpectedErrors } from '../../platform/http/masking.js';
+import { maskUnexpectedErrors, serviceUnavailableStatus } from '../../platform/http/masking.js';
+import { answersWithin, serveProbes } from '../../platform/http/probes.js';
 import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { correlationIdFrom } from '../../platform/identity/request-scope.js';
@@ -82,6 +83,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginUsageReportingDisabled(),
       subscriptionsOnlyOverWebSockets,
+      serviceUnavailableStatus,
       enforceOperationLimits(limits),
       config.ROUTER_LANDING_PAGE
         ? // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
@@ -124,6 +126,19 @@ export async function startRouter(config: Config, logger: Logger, port = config.
 
   app.get('/health', (_request, response) => {
     response.json({ status: 'ok' });
+  });
+  // The router is ready when every subgraph is.
+  serveProbes(app, async () => {
+    const ready = await Promise.all(
+      Object.entries(subgraphUrls(config)).map(async ([name, url]) => {
+        const answered = await answersWithin(async () => {
+          const response = await fetch(url.replace(/\/graphql$/, '/readyz'));
+          if (!response.ok) throw new Error(`${name} is not ready`);
+        }, 2_000);
+        return answered ? [] : [name];
+      }),
+    );
+    return ready.flat();
   });
   app.use(
     '/graphql',
