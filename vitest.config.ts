@@ -41,7 +41,11 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ['tests/e2e/**/*.e2e.test.ts'], globalSetup: ['tests/support/global-setup.ts'] },
+        test: {
+          name: 'e2e',
+          include: ['tests/e2e/**/*.e2e.test.ts', 'tests/faults/**/*.e2e.test.ts'],
+          globalSetup: ['tests/support/global-setup.ts'],
+        },
       },
     ],
   },

@@ -95,6 +95,8 @@ const envSchema = z.object({
   ROUTER_LANDING_PAGE: flag,
   /** How long the router reuses a viewer-independent entity fetch across subscribers of one event; 0 turns it off. */
   ROUTER_SHARED_FETCH_TTL_MS: z.coerce.number().int().min(0).default(1000),
+  /** Lifetime of the identity assertions the router signs for subgraphs (each request, each (re)subscription). */
+  ROUTER_ASSERTION_TTL_SECONDS: positive.default(60),
   /** Proxy hops in front of the router whose X-Forwarded-For is believed (0: use the socket's address). */
   ROUTER_TRUST_PROXY: z.coerce.number().int().min(0).default(0),
   ...subgraphPlacement(),

@@ -16,7 +16,8 @@ const ACCESS_AUDIENCE = 'twtr-api';
 /** An assertion is good for the one subgraph it was sent to: one captured on its way to users is refused by tweets. */
 const assertionAudience = (subgraph: string) => `twtr-subgraph:${subgraph}`;
 const ASSERTION_ISSUER = 'twtr-router';
-const ASSERTION_TTL_SECONDS = 60;
+/** How long an assertion is good for, unless the router is configured otherwise (ROUTER_ASSERTION_TTL_SECONDS). */
+export const ASSERTION_TTL_SECONDS = 60;
 
 /** The header carrying the router's request assertion to subgraphs; the router never forwards a client's copy. */
 export const REQUEST_ASSERTION_HEADER = 'x-twtr-assertion';
@@ -56,7 +57,12 @@ export function verifyAccessToken(token: string, secret: string): VerifiedAccess
   return { userId: payload.sub, expiresAt: new Date(payload.exp! * 1000) };
 }
 
-export function signRequestAssertion(assertion: AssertedIdentity, secret: string, subgraph: string): string {
+export function signRequestAssertion(
+  assertion: AssertedIdentity,
+  secret: string,
+  subgraph: string,
+  ttlSeconds = ASSERTION_TTL_SECONDS,
+): string {
   const claims = {
     ...(assertion.viewerId ? { sub: assertion.viewerId } : {}),
     ...(assertion.clientAddress ? { ip: assertion.clientAddress } : {}),
@@ -65,7 +71,7 @@ export function signRequestAssertion(assertion: AssertedIdentity, secret: string
     algorithm: ALGORITHM,
     audience: assertionAudience(subgraph),
     issuer: ASSERTION_ISSUER,
-    expiresIn: ASSERTION_TTL_SECONDS,
+    expiresIn: ttlSeconds,
   });
 }
 

@@ -21,6 +21,7 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
     private readonly name: string,
     url: string,
     private readonly internalSecret: string,
+    private readonly assertionTtlSeconds: number,
   ) {
     // Node's own fetch (undici): the gateway's default make-fetch-happen inspects a stack trace per request
     // (agent-base), which cost more CPU than the whole GraphQL execution in a profile of feed reads.
@@ -32,7 +33,12 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
     if (!headers || !context) return;
     headers.set(
       REQUEST_ASSERTION_HEADER,
-      signRequestAssertion({ viewerId: context.viewerId, clientAddress: context.clientAddress }, this.internalSecret, this.name),
+      signRequestAssertion(
+        { viewerId: context.viewerId, clientAddress: context.clientAddress },
+        this.internalSecret,
+        this.name,
+        this.assertionTtlSeconds,
+      ),
     );
     if (context.correlationId) headers.set(CORRELATION_HEADER, context.correlationId);
   }
@@ -48,7 +54,10 @@ export const readSupergraphSdl = () => readFileSync(SUPERGRAPH_FILE, 'utf8');
 export function createDataSources(config: Config): Record<SubgraphName, ViewerDataSource> {
   const urls = subgraphUrls(config);
   return Object.fromEntries(
-    Object.entries(urls).map(([name, url]) => [name, new ViewerDataSource(name, url, config.INTERNAL_IDENTITY_SECRET)]),
+    Object.entries(urls).map(([name, url]) => [
+      name,
+      new ViewerDataSource(name, url, config.INTERNAL_IDENTITY_SECRET, config.ROUTER_ASSERTION_TTL_SECONDS),
+    ]),
   ) as Record<SubgraphName, ViewerDataSource>;
 }
 

@@ -102,6 +102,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       Object.entries(subgraphUrls(config)).map(([name, url]) => [name, url.replace(/^http/, 'ws')]),
     ),
     internalSecret: config.INTERNAL_IDENTITY_SECRET,
+    assertionTtlSeconds: config.ROUTER_ASSERTION_TTL_SECONDS,
     logger,
     sharedFetchTtlMs: config.ROUTER_SHARED_FETCH_TTL_MS,
   });

@@ -8,10 +8,14 @@ import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
 import { mapAsyncIterator } from '../../platform/async-iterators.js';
-import type { RequestScope } from '../../platform/identity/request-scope.js';
+import type { AssertedIdentity, RequestScope } from '../../platform/identity/request-scope.js';
 import { signRequestAssertion } from '../../platform/identity/tokens.js';
 import type { Logger } from '../../platform/logging.js';
 import { SharedFetches } from './shared-fetches.js';
+
+/** How often the router pings each subgraph it holds subscriptions on, and how long it waits for the pong. */
+const UPSTREAM_PING_INTERVAL_MS = 5_000;
+const UPSTREAM_PONG_TIMEOUT_MS = 5_000;
 
 /** The name under which each received event is replayed into the query plan. */
 const REPLAYED_EVENT = '__subscription_event__';
@@ -23,6 +27,8 @@ export interface FederatedSubscriptionsOptions {
   /** Each subgraph's graphql-ws endpoint. */
   webSocketUrls: Record<string, string>;
   internalSecret: string;
+  /** Lifetime of each assertion signed for the subgraph. Defaults to 60 s. */
+  assertionTtlSeconds?: number;
   logger: Logger;
   /** How long viewer-independent entity fetches are shared between subscribers (0: never). Defaults to 1 s. */
   sharedFetchTtlMs?: number;
@@ -57,22 +63,46 @@ export class FederatedSubscriptions {
     this.planner = new QueryPlanner(supergraph);
   }
 
-  /** One connection per subgraph for all subscribers (graphql-ws multiplexes), opened on first use. */
+  /** An assertion of this identity for this subgraph, signed now. */
+  private assertionFor(identity: AssertedIdentity, serviceName: string): string {
+    return signRequestAssertion(identity, this.options.internalSecret, serviceName, this.options.assertionTtlSeconds);
+  }
+
+  /**
+   * One connection per subgraph for all subscribers (graphql-ws multiplexes), opened on first use. It reconnects
+   * without end, resubscribing every live subscription; a connection that stops answering pings (a half-open link to
+   * a replica that died) is terminated within seconds, so that happens soon rather than never.
+   */
   private clientFor(serviceName: string): Client {
     let client = this.clients.get(serviceName);
     if (!client) {
       const url = this.options.webSocketUrls[serviceName];
       if (!url) throw new Error(`no websocket URL for subgraph ${serviceName}`);
-      client = createClient({
+      let pongDeadline: NodeJS.Timeout | undefined;
+      const created: Client = createClient({
         url,
         webSocketImpl: WebSocket,
-        // The router's own identity; each subscription adds its subscriber's.
-        connectionParams: () => ({
-          assertion: signRequestAssertion({ viewerId: null, clientAddress: null }, this.options.internalSecret, serviceName),
-        }),
+        // The router's own identity, signed afresh on every (re)connect; each subscription adds its subscriber's.
+        connectionParams: () => ({ assertion: this.assertionFor({ viewerId: null, clientAddress: null }, serviceName) }),
         retryAttempts: Number.POSITIVE_INFINITY,
         shouldRetry: () => true,
+        keepAlive: UPSTREAM_PING_INTERVAL_MS,
+        on: {
+          ping: (received) => {
+            if (received) return;
+            clearTimeout(pongDeadline);
+            pongDeadline = setTimeout(() => {
+              this.options.logger.warn('a subgraph stopped answering pings; reconnecting', { subgraph: serviceName });
+              created.terminate();
+            }, UPSTREAM_PONG_TIMEOUT_MS);
+          },
+          pong: (received) => {
+            if (received) clearTimeout(pongDeadline);
+          },
+          closed: () => clearTimeout(pongDeadline),
+        },
       });
+      client = created;
       this.clients.set(serviceName, client);
     }
     return client;
@@ -98,17 +128,15 @@ export class FederatedSubscriptions {
     const primaryVariables = Object.fromEntries(
       (primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]),
     );
-    // The subscriber's identity travels with its own subscribe message on the shared connection.
-    const assertion = signRequestAssertion(
-      { viewerId: context.viewerId, clientAddress: context.clientAddress },
-      this.options.internalSecret,
-      primary.serviceName,
-    );
-    const events = client.iterate<Record<string, unknown>>({
-      query: primary.operation,
-      variables: primaryVariables,
-      extensions: { assertion },
+    // The subscriber's identity travels with its own subscribe message on the shared connection. graphql-ws sends the
+    // same payload again when it resubscribes after a reconnect, so the assertion is a getter: signed afresh each time
+    // the message is written, never a stale one.
+    const identity = { viewerId: context.viewerId, clientAddress: context.clientAddress };
+    const extensions = Object.defineProperty({}, 'assertion', {
+      enumerable: true,
+      get: () => this.assertionFor(identity, primary.serviceName),
     });
+    const events = client.iterate<Record<string, unknown>>({ query: primary.operation, variables: primaryVariables, extensions });
     const source = print(document);
     const operationContext = buildOperationContext({
       schema: this.apiSchemaForExecution,

@@ -58,11 +58,16 @@ export async function subscribeToFeed(
     const early = received.shift();
     if (early) return Promise.resolve(early);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no feed event within ${timeoutMs} ms`)), timeoutMs);
-      waiters.push((event) => {
+      const waiter = (event: any) => {
         clearTimeout(timer);
         resolve(event);
-      });
+      };
+      // A waiter that gave up leaves the queue, so the next event goes to whoever asks next.
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new Error(`no feed event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.push(waiter);
     });
   };
 

@@ -1,0 +1,74 @@
+import { createServer } from 'node:net';
+
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+import { loadConfig } from '../../platform/config.js';
+import { createLogger } from '../../platform/logging.js';
+import { type RunningServer, startSubgraph } from '../../platform/runtime.js';
+import { startRouter } from '../../router/src/server.js';
+import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
+import { eventually, postTweet, signUp } from '../support/client.js';
+import { subscribeToFeed } from '../support/subscriptions.js';
+
+/**
+ * A router whose feed replica restarts under live subscriptions older than the router's assertions last (2 s here):
+ * the router reconnects, resubscribes with freshly signed assertions, and the subscribers never notice.
+ */
+const logger = createLogger('error');
+const config = { ...loadConfig(), ROUTER_ASSERTION_TTL_SECONDS: 2 };
+let feedPort: number;
+let feedReplica: RunningServer;
+let router: RunningServer;
+
+beforeAll(async () => {
+  feedPort = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  feedReplica = await startSubgraph(feed, { config, logger, port: feedPort });
+  const urls = inject('subgraphUrls');
+  router = await startRouter(
+    { ...config, USERS_URL: urls.users, TWEETS_URL: urls.tweets, FOLLOWS_URL: urls.follows, FEED_URL: feedReplica.url },
+    logger,
+    0,
+  );
+});
+
+afterAll(async () => {
+  await router?.stop();
+  await feedReplica?.stop();
+});
+
+describe('live delivery across a feed replica restart', () => {
+  it('keeps delivering to subscriptions older than their assertions, without the client reconnecting', async () => {
+    const author = await signUp('restart');
+    const subscription = await subscribeToFeed(author, router.url);
+    try {
+      // Older than any assertion the router signed for it.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      await feedReplica.stop();
+      const restartedAt = performance.now();
+      feedReplica = await startSubgraph(feed, { config, logger, port: feedPort });
+
+      // Posts until one arrives live: the router resubscribes after its reconnect back-off.
+      const arrived = await eventually(
+        async () => {
+          const tweetId = await postTweet(author, 'after the restart');
+          const event = await subscription.next(2_000);
+          expect(event.error).toBeUndefined();
+          expect(event.errors).toBeUndefined();
+          return { tweetId, event };
+        },
+        { timeoutMs: 30_000, intervalMs: 0 },
+      );
+      console.info(
+        `live delivery resumed ${((performance.now() - restartedAt) / 1000).toFixed(1)} s after the feed replica restarted`,
+      );
+      expect(arrived.event.data.feedItemAdded.text).toBe('after the restart');
+    } finally {
+      await subscription.close();
+    }
+  }, 60_000);
+});
