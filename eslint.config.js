@@ -11,6 +11,11 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   { ignores: ['node_modules/', '**/__generated__/', 'coverage/'] },
   js.configs.recommended,
+  // Plain JavaScript files (configuration, test fixtures) run under Node.
+  {
+    files: ['**/*.{js,mjs}'],
+    languageOptions: { globals: { process: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', console: 'readonly' } },
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
