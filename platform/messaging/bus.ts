@@ -47,6 +47,16 @@ export interface EventBus {
 const DEAD_LETTER_EXCHANGE_SUFFIX = '.dlx';
 const RETRY_BASE_DELAY_MS = 50;
 const RETRY_MAX_DELAY_MS = 5_000;
+/** How long close() waits for the messages being handled to finish. */
+const CLOSE_GRACE_MS = 10_000;
+
+/** A consumer of one queue: its channel, its tag, and the chain of its deliveries (handled one at a time). */
+interface Consumer {
+  channel: Channel;
+  tag: string;
+  inOrder: Promise<void>;
+}
+
 /** Longest wait between tries while a dependency is away (the wait itself is unbounded). */
 const INFRASTRUCTURE_MAX_DELAY_MS = 5_000;
 
@@ -64,6 +74,7 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
   let publishChannel: ConfirmChannel | undefined;
   /** Set by close(): consumers stop waiting for dependencies. */
   let stopped = false;
+  const consumers = new Set<Consumer>();
   let currentModel: ChannelModel | undefined;
 
   const declareExchanges = async (channel: Channel) => {
@@ -112,11 +123,14 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
 
     let open = true;
     channel.once('close', () => (open = false));
-    let inOrder = Promise.resolve();
-    await channel.consume(options.queue, (message) => {
+    const consumer: Consumer = { channel, tag: '', inOrder: Promise.resolve() };
+    const { consumerTag } = await channel.consume(options.queue, (message) => {
       if (!message) return; // the broker cancelled the consumer; recovery re-creates it
-      inOrder = inOrder.then(() => deliver(channel, message, options, () => open));
+      consumer.inOrder = consumer.inOrder.then(() => deliver(channel, message, options, () => open));
     });
+    consumer.tag = consumerTag;
+    consumers.add(consumer);
+    channel.once('close', () => consumers.delete(consumer));
   };
 
   /**
@@ -125,6 +139,8 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
    * the queue's order holds; only a failure of the message's own (after `deliveryLimit` tries) dead-letters it.
    */
   const deliver = async (channel: Channel, message: ConsumeMessage, options: AnySubscription, channelOpen: () => boolean) => {
+    // Stopping: leave it unsettled, so it goes back to the queue when the channel closes.
+    if (stopped) return;
     let event: EventEnvelope;
     try {
       event = JSON.parse(message.content.toString('utf8')) as EventEnvelope;
@@ -246,7 +262,17 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
     },
     connected: () => publishChannel !== undefined,
     close: async () => {
+      // Take no more messages, let the ones being handled finish and be acknowledged, then go: what was prefetched
+      // but not started returns to the queue for the next consumer, handled by no one twice.
       stopped = true;
+      await Promise.all(
+        [...consumers].map(async (consumer) => {
+          await consumer.channel.cancel(consumer.tag).catch(() => undefined);
+          await Promise.race([consumer.inOrder, new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS))]);
+          // Closing the channel itself first makes the broker take its acks before it returns the rest to the queue.
+          await consumer.channel.close().catch(() => undefined);
+        }),
+      );
       await connection.close();
     },
   };

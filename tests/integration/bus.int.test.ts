@@ -91,3 +91,43 @@ describe('the event bus on RabbitMQ', () => {
     expect(attempts.get(poison.id)).toBeLessThanOrEqual(3);
   });
 });
+
+describe('a consumer that stops', () => {
+  it('finishes the event it is handling and hands the rest back, so each is handled exactly once', async () => {
+    const queue = `test.stop.${randomUUID()}`;
+    queues.push(queue);
+    const handledBy: [string, string][] = [];
+    let startedFirst: () => void = () => undefined;
+    const firstStarted = new Promise<void>((resolve) => (startedFirst = resolve));
+    const stopping = await busOn(exchange);
+    await stopping.subscribe({
+      queue,
+      events: ['follow.created'],
+      handle: async (event) => {
+        startedFirst();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        handledBy.push(['stopping', event.id]);
+      },
+    });
+    const events = [1, 2, 3].map(followCreated);
+    const publisher = await openBus();
+    for (const event of events) await publisher.publish(event);
+    await firstStarted;
+    await stopping.close();
+    expect(handledBy).toEqual([['stopping', events[0].id]]);
+
+    const successor = await openBus();
+    await successor.subscribe({
+      queue,
+      events: ['follow.created'],
+      handle: async (event) => void handledBy.push(['successor', event.id]),
+    });
+    await eventually(async () => expect(handledBy).toHaveLength(3));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(handledBy).toEqual([
+      ['stopping', events[0].id],
+      ['successor', events[1].id],
+      ['successor', events[2].id],
+    ]);
+  });
+});
