@@ -49,6 +49,8 @@ export async function migrateKeyspace(
   replication: string,
   logger: Logger,
   dir = MIGRATIONS_DIR,
+  /** The folder of migrations under `dir`; defaults to the keyspace's own name. */
+  folder = keyspace,
 ): Promise<string[]> {
   await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
   await client.execute(
@@ -61,7 +63,7 @@ export async function migrateKeyspace(
     ]),
   );
   const newlyApplied: string[] = [];
-  for (const migration of readMigrations(keyspace, dir)) {
+  for (const migration of readMigrations(folder, dir)) {
     const recordedChecksum = applied.get(migration.name);
     if (recordedChecksum !== undefined) {
       if (recordedChecksum !== migration.checksum) {

@@ -41,6 +41,14 @@ const envSchema = z.object({
   /** Replication map used when a migration creates a keyspace. */
   CASSANDRA_REPLICATION: z.string().default("{'class': 'SimpleStrategy', 'replication_factor': 1}"),
 
+  /**
+   * Prefixes every keyspace and queue name, so several twtr systems can share one Cassandra and one RabbitMQ (the
+   * fault tests run isolated systems this way). Letters, digits and underscores; empty by default.
+   */
+  TWTR_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9_]{0,20}$/, 'must be at most 20 lowercase letters, digits or underscores')
+    .default(''),
   AMQP_URL: z.string().default('amqp://guest:guest@127.0.0.1:5672'),
   AMQP_EXCHANGE: z.string().default('twtr.events'),
 

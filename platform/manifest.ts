@@ -24,6 +24,9 @@ export const SUBGRAPH_NAMES: readonly SubgraphName[] = SUBGRAPHS.map((subgraph) 
 
 export const subgraphNamed = (name: SubgraphName) => SUBGRAPHS.find((subgraph) => subgraph.name === name)!;
 
+/** The keyspace a subgraph owns: its name, within the configured namespace (TWTR_NAMESPACE). */
+export const keyspaceOf = (name: SubgraphName, namespace = '') => `${namespace}${name}`;
+
 /** The variables that place a subgraph: where it listens, and where the router finds it. */
 export const portVariable = <N extends SubgraphName>(name: N) => `${name.toUpperCase() as Uppercase<N>}_PORT` as const;
 export const urlVariable = <N extends SubgraphName>(name: N) => `${name.toUpperCase() as Uppercase<N>}_URL` as const;

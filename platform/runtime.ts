@@ -7,7 +7,7 @@ import { startSubgraphServer } from './http/subgraph-server.js';
 import type { RequestScope } from './identity/request-scope.js';
 import { RateLimiter, RateLimits } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './logging.js';
-import { portVariable, type SubgraphName, subgraphNamed } from './manifest.js';
+import { keyspaceOf, portVariable, type SubgraphName, subgraphNamed } from './manifest.js';
 import { connectEventBus, type EventBus } from './messaging/bus.js';
 import { Outbox, OutboxRelay } from './messaging/outbox.js';
 
@@ -53,7 +53,7 @@ export async function startSubgraph<TContext extends object>(
 ): Promise<RunningServer> {
   const { config } = options;
   const logger = options.logger.child({ subgraph: definition.name });
-  const cassandra = await connectCassandra(config, definition.name);
+  const cassandra = await connectCassandra(config, keyspaceOf(definition.name, config.TWTR_NAMESPACE));
   const bus = await connectEventBus(config, logger);
   const relay = subgraphNamed(definition.name).publishesEvents ? new OutboxRelay(cassandra, bus, logger) : undefined;
   const outbox = new Outbox(cassandra, relay?.nudge);

@@ -65,7 +65,10 @@ const INFRASTRUCTURE_MAX_DELAY_MS = 5_000;
  * Handlers of one subscription run one at a time in delivery order, so per-queue ordering is kept
  * (a follow is applied before the tweet posted after it).
  */
-export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EXCHANGE'>, logger: Logger): Promise<EventBus> {
+export async function connectEventBus(
+  config: Pick<Config, 'AMQP_URL' | 'AMQP_EXCHANGE'> & Partial<Pick<Config, 'TWTR_NAMESPACE'>>,
+  logger: Logger,
+): Promise<EventBus> {
   const exchange = config.AMQP_EXCHANGE;
   const deadLetterExchange = exchange + DEAD_LETTER_EXCHANGE_SUFFIX;
   const liveExchange = `${exchange}.live`;
@@ -250,7 +253,8 @@ export async function connectEventBus(config: Pick<Config, 'AMQP_URL' | 'AMQP_EX
         correlationId: event.correlationId,
       }),
     subscribe: async (options) => {
-      const subscription = options as unknown as AnySubscription;
+      // Queue names live in the configured namespace (TWTR_NAMESPACE), like keyspaces.
+      const subscription = { ...(options as unknown as AnySubscription), queue: `${config.TWTR_NAMESPACE ?? ''}${options.queue}` };
       subscriptions.push(subscription);
       if (currentModel) await startConsumer(currentModel, subscription);
     },

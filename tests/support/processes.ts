@@ -15,6 +15,10 @@ export interface SystemProcesses {
   rssMiB(): Record<string, number>;
   /** Names of the services whose process has exited. */
   exited(): string[];
+  /** Kills one service's process (SIGKILL: no chance to clean up) and waits for it to be gone. */
+  kill(name: string): Promise<void>;
+  /** Starts a service's process again, as an orchestrator would, and waits until it is healthy. */
+  restart(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -38,23 +42,27 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv): Promise<Syst
     }
   }
   const children: Record<string, ChildProcess> = {};
-  for (const service of SERVICES) {
-    children[service.name] = spawn(process.execPath, ['--import', 'tsx', service.entry], {
+  const launch = (name: string) => {
+    const service = SERVICES.find((candidate) => candidate.name === name)!;
+    children[name] = spawn(process.execPath, ['--import', 'tsx', service.entry], {
       env: serviceEnv,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-  }
+  };
+  for (const service of SERVICES) launch(service.name);
   const routerUrl = `http://127.0.0.1:${ports.router}/graphql`;
   const healthOf = (url: string) => url.replace(/graphql$/, 'health');
-  await eventually(
-    async () => {
-      for (const url of [...Object.values(subgraphUrls), routerUrl]) {
-        const response = await fetch(healthOf(url));
-        if (!response.ok) throw new Error(`${url} is not healthy yet`);
-      }
-    },
-    { timeoutMs: 60_000, intervalMs: 250 },
-  );
+  const healthy = (urls: string[]) =>
+    eventually(
+      async () => {
+        for (const url of urls) {
+          const response = await fetch(healthOf(url));
+          if (!response.ok) throw new Error(`${url} is not healthy yet`);
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+  await healthy([...Object.values(subgraphUrls), routerUrl]);
   const exited = () =>
     Object.entries(children).flatMap(([name, child]) => (child.exitCode !== null || child.signalCode !== null ? [name] : []));
   return {
@@ -62,6 +70,15 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv): Promise<Syst
     subgraphUrls,
     children,
     exited,
+    kill: (name) =>
+      new Promise<void>((resolve) => {
+        children[name].once('exit', () => resolve());
+        children[name].kill('SIGKILL');
+      }),
+    restart: async (name) => {
+      launch(name);
+      await healthy([name === 'router' ? routerUrl : subgraphUrls[name]]);
+    },
     rssMiB: () =>
       Object.fromEntries(
         Object.entries(children).map(([name, child]) => {
