@@ -254,7 +254,10 @@ export async function connectEventBus(
       }),
     subscribe: async (options) => {
       // Queue names live in the configured namespace (TWTR_NAMESPACE), like keyspaces.
-      const subscription = { ...(options as unknown as AnySubscription), queue: `${config.TWTR_NAMESPACE ?? ''}${options.queue}` };
+      const subscription = {
+        ...(options as unknown as AnySubscription),
+        queue: `${config.TWTR_NAMESPACE ?? ''}${options.queue}`,
+      };
       subscriptions.push(subscription);
       if (currentModel) await startConsumer(currentModel, subscription);
     },
