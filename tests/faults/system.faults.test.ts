@@ -2,13 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 
 import { type CassandraClient, executeConcurrent } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { issueAccessToken } from '../../platform/identity/tokens.js';
 import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { migrateAll } from '../../scripts/migrate.js';
-import { eventually, ok, uniqueClientAddress, uniqueUsername } from '../support/client.js';
+import { codes, eventually, type GraphQLResponse, ok, uniqueClientAddress, uniqueUsername } from '../support/client.js';
 import { TEST_ENV } from '../support/env.js';
 import { cassandraFor, testConfig } from '../support/infra.js';
 import { startSystemProcesses, type SystemProcesses } from '../support/processes.js';
@@ -173,4 +174,46 @@ describe('a whole system under faults', () => {
     );
     expect(dead).toBe(0);
   }, 120_000);
+
+  it('stops a service on SIGTERM only after the request in flight is answered, and closes websockets with a reason', async () => {
+    // A client whose wrong passwords have piled up is answered after a delay (the log-in slow-down): a request in flight.
+    const victim = uniqueUsername('term');
+    await ok(
+      'mutation ($u: String!) { signUp(username: $u, password: "correct horse battery", displayName: "T") { token } }',
+      { u: victim },
+      {
+        url: system.routerUrl,
+        clientAddress: uniqueClientAddress(),
+      },
+    );
+    const guesser = uniqueClientAddress();
+    const guess = () =>
+      fetch(system.routerUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': guesser },
+        body: JSON.stringify({
+          query: 'mutation ($u: String!) { logIn(username: $u, password: "wrong guess") { token } }',
+          variables: { u: victim },
+        }),
+      });
+    for (let i = 0; i < 4; i++) await guess();
+    const inFlight = guess();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const exitCode = await system.kill('users', 'SIGTERM');
+    const answer = await inFlight;
+    expect([exitCode, answer.status]).toEqual([0, 200]);
+    expect(codes((await answer.json()) as GraphQLResponse)).toEqual(['UNAUTHENTICATED']);
+    await system.restart('users');
+
+    const socket = new WebSocket(system.routerUrl.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${author.token}` } }));
+    await new Promise((resolve) => socket.once('message', resolve));
+    const closed = new Promise<[number, string]>((resolve) =>
+      socket.once('close', (code, reason) => resolve([code, String(reason)])),
+    );
+    await system.kill('router', 'SIGTERM');
+    expect(await closed).toEqual([1001, 'Going away']);
+    await system.restart('router');
+  }, 60_000);
 });

@@ -15,8 +15,8 @@ export interface SystemProcesses {
   rssMiB(): Record<string, number>;
   /** Names of the services whose process has exited. */
   exited(): string[];
-  /** Kills one service's process (SIGKILL: no chance to clean up) and waits for it to be gone. */
-  kill(name: string): Promise<void>;
+  /** Signals one service's process (SIGKILL by default: no chance to clean up) and waits for it to be gone. */
+  kill(name: string, signal?: NodeJS.Signals): Promise<number | null>;
   /** Starts a service's process again, as an orchestrator would, and waits until it is healthy. */
   restart(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -70,10 +70,10 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv): Promise<Syst
     subgraphUrls,
     children,
     exited,
-    kill: (name) =>
-      new Promise<void>((resolve) => {
-        children[name].once('exit', () => resolve());
-        children[name].kill('SIGKILL');
+    kill: (name, signal = 'SIGKILL') =>
+      new Promise<number | null>((resolve) => {
+        children[name].once('exit', (code) => resolve(code));
+        children[name].kill(signal);
       }),
     restart: async (name) => {
       launch(name);
