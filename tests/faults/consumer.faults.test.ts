@@ -8,7 +8,7 @@ import type { EventBus } from '../../platform/messaging/bus.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { redriveDeadLetters } from '../../platform/messaging/redrive.js';
 import { eventually } from '../support/client.js';
-import { busOn, cassandraFor, testConfig } from '../support/infra.js';
+import { busOn, cassandraFor, removeBrokerTopology, testConfig } from '../support/infra.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -37,15 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bus?.close();
-  const connection = await amqp.connect(testConfig().AMQP_URL);
-  const channel = await connection.createChannel();
-  for (const queue of queues) {
-    await channel.deleteQueue(queue);
-    await channel.deleteQueue(`${queue}.dead`);
-  }
-  await channel.deleteExchange(exchange);
-  await channel.deleteExchange(`${exchange}.dlx`);
-  await connection.close();
+  await removeBrokerTopology({ queues, exchange });
   await proxied?.shutdown();
   await proxy?.close();
   await system?.shutdown();

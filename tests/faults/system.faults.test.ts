@@ -11,7 +11,7 @@ import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { migrateAll } from '../../scripts/migrate.js';
 import { codes, eventually, type GraphQLResponse, ok, uniqueClientAddress, uniqueUsername } from '../support/client.js';
 import { TEST_ENV } from '../support/env.js';
-import { cassandraFor, testConfig } from '../support/infra.js';
+import { cassandraFor, removeBrokerTopology, testConfig } from '../support/infra.js';
 import { startSystemProcesses, type SystemProcesses } from '../support/processes.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -57,14 +57,7 @@ afterAll(async () => {
   const admin = await cassandraFor('system');
   for (const name of SUBGRAPH_NAMES) await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspaceOf(name, namespace)}`);
   await admin.shutdown();
-  const connection = await amqp.connect(testConfig().AMQP_URL);
-  const channel = await connection.createChannel();
-  for (const queue of ['follows', 'feed', 'feed.fanout']) {
-    await channel.deleteQueue(`${namespace}${queue}`);
-    await channel.deleteQueue(`${namespace}${queue}.dead`);
-  }
-  for (const suffix of ['', '.dlx', '.live']) await channel.deleteExchange(`${exchange}${suffix}`);
-  await connection.close();
+  await removeBrokerTopology({ queues: ['follows', 'feed', 'feed.fanout'].map((queue) => `${namespace}${queue}`), exchange });
 }, 60_000);
 
 /** Followers written straight into the feed's copy of the graph (what follow.created events would write). */

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { EventBus } from '../../platform/messaging/bus.js';
 import { createEvent, type DomainEvent } from '../../platform/messaging/events.js';
 import { eventually } from '../support/client.js';
-import { busOn, testConfig } from '../support/infra.js';
+import { busOn, removeBrokerTopology, testConfig } from '../support/infra.js';
 
 const exchange = `twtr.test.${randomUUID()}`;
 const queues: string[] = [];
@@ -14,15 +14,7 @@ const buses: EventBus[] = [];
 
 afterAll(async () => {
   await Promise.all(buses.map((bus) => bus.close()));
-  const connection = await amqp.connect(testConfig().AMQP_URL);
-  const channel = await connection.createChannel();
-  for (const queue of queues) {
-    await channel.deleteQueue(queue);
-    await channel.deleteQueue(`${queue}.dead`);
-  }
-  await channel.deleteExchange(exchange);
-  await channel.deleteExchange(`${exchange}.dlx`);
-  await connection.close();
+  await removeBrokerTopology({ queues, exchange });
 });
 
 async function openBus() {

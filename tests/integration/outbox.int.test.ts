@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 
-import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { CassandraClient } from '../../platform/cassandra/client.js';
@@ -11,7 +10,7 @@ import { Outbox, OutboxRelay } from '../../platform/messaging/outbox.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { TweetsService } from '../../subgraphs/tweets/src/service.js';
 import { eventually } from '../support/client.js';
-import { testConfig, testLogger } from '../support/infra.js';
+import { removeBrokerTopology, testConfig, testLogger } from '../support/infra.js';
 import { scratchKeyspaceLike } from '../support/scratch-keyspace.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -55,13 +54,7 @@ describe('the transactional outbox', () => {
     await consumerBus?.close();
     await proxy?.close();
     await scratch?.drop();
-    const connection = await amqp.connect(testConfig().AMQP_URL);
-    const channel = await connection.createChannel();
-    await channel.deleteQueue(queue);
-    await channel.deleteQueue(`${queue}.dead`);
-    await channel.deleteExchange(exchange);
-    await channel.deleteExchange(`${exchange}.dlx`);
-    await connection.close();
+    await removeBrokerTopology({ queues: [queue], exchange });
   });
 
   const tweetCreated = (n: number) =>

@@ -1,3 +1,5 @@
+import amqp from 'amqplib';
+
 import { type CassandraClient, connectCassandra } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
@@ -12,3 +14,18 @@ export const cassandraFor = (keyspace: string): Promise<CassandraClient> => conn
 /** A bus on the real RabbitMQ, on its own exchange so tests never see each other's events. */
 export const busOn = (exchange: string): Promise<EventBus> =>
   connectEventBus({ ...testConfig(), AMQP_EXCHANGE: exchange }, testLogger());
+
+/** Deletes what a test declared on the real RabbitMQ: its queues (with their dead-letter queues) and its exchange. */
+export async function removeBrokerTopology({ queues, exchange }: { queues: readonly string[]; exchange: string }): Promise<void> {
+  const connection = await amqp.connect(testConfig().AMQP_URL);
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of queues) {
+      await channel.deleteQueue(queue);
+      await channel.deleteQueue(`${queue}.dead`);
+    }
+    for (const suffix of ['', '.dlx', '.live']) await channel.deleteExchange(`${exchange}${suffix}`);
+  } finally {
+    await connection.close();
+  }
+}
