@@ -58,7 +58,11 @@ describe.each(['base', 'overlays/production'])('k8s/%s', (overlay) => {
       const spec = podSpec(deployment);
       expect(spec.securityContext.runAsNonRoot, deployment.metadata.name).toBe(true);
       for (const container of spec.containers) {
-        expect(container.readinessProbe && container.livenessProbe, deployment.metadata.name).toBeTruthy();
+        // Readiness follows the dependencies (Cassandra, RabbitMQ, subgraphs); liveness only the process.
+        expect(
+          [container.readinessProbe?.httpGet?.path, container.livenessProbe?.httpGet?.path],
+          deployment.metadata.name,
+        ).toEqual(['/readyz', '/healthz']);
         expect(container.resources.requests.memory && container.resources.limits.memory).toBeTruthy();
         expect(container.image).toMatch(/:[0-9][\w.-]*$/);
         expect(container.securityContext.allowPrivilegeEscalation).toBe(false);
