@@ -9,6 +9,7 @@ import { startRouter } from '../../router/src/server.js';
 import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
 import { eventually, postTweet, signUp } from '../support/client.js';
 import { subscribeToFeed } from '../support/subscriptions.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * A router whose feed replica restarts under live subscriptions older than the router's assertions last (2 s here):
@@ -69,6 +70,46 @@ describe('live delivery across a feed replica restart', () => {
       expect(arrived.event.data.feedItemAdded.text).toBe('after the restart');
     } finally {
       await subscription.close();
+    }
+  }, 60_000);
+
+  it('notices a half-open link to its feed replica within seconds and resubscribes over a new one', async () => {
+    // A second router reaches the same replica through a proxy that can make its open link go silent.
+    const link = await startTcpProxy(feedPort);
+    const urls = inject('subgraphUrls');
+    const throughLink = await startRouter(
+      {
+        ...config,
+        USERS_URL: urls.users,
+        TWEETS_URL: urls.tweets,
+        FOLLOWS_URL: urls.follows,
+        FEED_URL: `http://127.0.0.1:${link.port}/graphql`,
+      },
+      logger,
+      0,
+    );
+    const author = await signUp('halfopen');
+    const subscription = await subscribeToFeed(author, throughLink.url);
+    try {
+      link.blackholeOpenConnections();
+      const silencedAt = performance.now();
+      const arrived = await eventually(
+        async () => {
+          await postTweet(author, 'over a new link');
+          const event = await subscription.next(2_000);
+          expect(event.error ?? event.errors).toBeUndefined();
+          return event;
+        },
+        { timeoutMs: 40_000, intervalMs: 0 },
+      );
+      console.info(
+        `half-open link: live delivery resumed ${((performance.now() - silencedAt) / 1000).toFixed(1)} s after the link went silent`,
+      );
+      expect(arrived.data.feedItemAdded.text).toBe('over a new link');
+    } finally {
+      await subscription.close();
+      await throughLink.stop();
+      await link.close();
     }
   }, 60_000);
 });
