@@ -26,10 +26,7 @@ export function maskUnexpectedErrors(logger: Logger) {
         extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
       };
     }
-    logger.error('unexpected error', {
-      error: (error as { originalError?: unknown })?.originalError ?? error,
-      path: formatted.path,
-    });
+    logger.error('unexpected error', { error: cause, path: formatted.path });
     return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
   };
 }

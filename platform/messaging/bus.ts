@@ -55,6 +55,8 @@ interface Consumer {
   channel: Channel;
   tag: string;
   inOrder: Promise<void>;
+  /** False once its channel has closed (the broker link dropped, or the bus closed). */
+  open: boolean;
 }
 
 /** Longest wait between tries while a dependency is away (the wait itself is unbounded). */
@@ -124,16 +126,17 @@ export async function connectEventBus(
     for (const type of options.events) await channel.bindQueue(options.queue, exchange, type);
     await channel.prefetch(options.prefetch ?? 32);
 
-    let open = true;
-    channel.once('close', () => (open = false));
-    const consumer: Consumer = { channel, tag: '', inOrder: Promise.resolve() };
+    const consumer: Consumer = { channel, tag: '', inOrder: Promise.resolve(), open: true };
+    channel.once('close', () => {
+      consumer.open = false;
+      consumers.delete(consumer);
+    });
     const { consumerTag } = await channel.consume(options.queue, (message) => {
       if (!message) return; // the broker cancelled the consumer; recovery re-creates it
-      consumer.inOrder = consumer.inOrder.then(() => deliver(channel, message, options, () => open));
+      consumer.inOrder = consumer.inOrder.then(() => deliver(consumer, message, options));
     });
     consumer.tag = consumerTag;
     consumers.add(consumer);
-    channel.once('close', () => consumers.delete(consumer));
   };
 
   /**
@@ -141,7 +144,7 @@ export async function connectEventBus(
    * retrying with a capped backoff for as long as it takes, so an outage never counts against the delivery limit and
    * the queue's order holds; only a failure of the message's own (after `deliveryLimit` tries) dead-letters it.
    */
-  const deliver = async (channel: Channel, message: ConsumeMessage, options: AnySubscription, channelOpen: () => boolean) => {
+  const deliver = async ({ channel, ...consumer }: Consumer, message: ConsumeMessage, options: AnySubscription) => {
     // Stopping: leave it unsettled, so it goes back to the queue when the channel closes.
     if (stopped) return;
     let event: EventEnvelope;
@@ -162,7 +165,7 @@ export async function connectEventBus(
         if (!isInfrastructureFailure(error)) return retryLater(channel, message, options, event, error);
         // The channel is gone (the broker link dropped) or the process is stopping: leave the message unsettled; the
         // broker gives it to the next consumer.
-        if (!channelOpen() || stopped) return;
+        if (!consumer.open || stopped) return;
         if (waits === 0 || waits % 20 === 0) {
           logger.warn('a dependency is unavailable; holding the event until it is back', {
             queue: options.queue,

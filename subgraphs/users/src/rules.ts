@@ -1,7 +1,8 @@
 import { badUserInput } from '../../../platform/errors.js';
 
 /** Sign-up rules. Each violation names the argument it concerns. */
-export const USERNAME_PATTERN = /^[A-Za-z0-9_]{1,15}$/;
+const USERNAME_MAX_LENGTH = 15;
+export const USERNAME_PATTERN = new RegExp(`^[A-Za-z0-9_]{1,${USERNAME_MAX_LENGTH}}$`);
 export const PASSWORD_LENGTH = { min: 8, max: 128 } as const;
 export const DISPLAY_NAME_MAX = 50;
 /**
@@ -10,7 +11,6 @@ export const DISPLAY_NAME_MAX = 50;
  */
 const PASSWORD_MAX_UNITS = 2 * PASSWORD_LENGTH.max;
 const DISPLAY_NAME_MAX_UNITS = 4 * DISPLAY_NAME_MAX;
-const USERNAME_MAX_LENGTH = 15;
 
 export interface SignUpInput {
   username: string;
@@ -35,7 +35,7 @@ export function checkPasswordSize(password: string): void {
 }
 
 export function validateSignUp(input: SignUpInput): SignUpInput {
-  if (input.username.length > USERNAME_MAX_LENGTH || !USERNAME_PATTERN.test(input.username)) {
+  if (!USERNAME_PATTERN.test(input.username)) {
     throw badUserInput('username', 'A username is 1 to 15 letters, digits or underscores.');
   }
   checkPasswordSize(input.password);
