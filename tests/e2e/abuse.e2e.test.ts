@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { type AddressInfo, createServer } from 'node:net';
 
 import amqp from 'amqplib';
 import { createClient } from 'graphql-ws';
@@ -23,6 +22,7 @@ import {
 } from '../support/client.js';
 import { TEST_ENV } from '../support/env.js';
 import { testConfig } from '../support/infra.js';
+import { freePort } from '../support/processes.js';
 import {
   closeCodeOf,
   firstResult,
@@ -418,12 +418,7 @@ describe('errors on subscriptions', () => {
     const urls = inject('subgraphUrls');
     // A router whose tweets subgraph is unreachable: every live item's text fails to resolve.
     // A port nothing listens on (port 9 itself is one fetch refuses to try).
-    const closedPort = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort();
     const config = {
       ...testConfig(),
       USERS_URL: urls.users,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 
-import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type CassandraClient, connectCassandra } from '../../platform/cassandra/client.js';
@@ -8,7 +7,7 @@ import type { EventBus } from '../../platform/messaging/bus.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { redriveDeadLetters } from '../../platform/messaging/redrive.js';
 import { eventually } from '../support/client.js';
-import { busOn, cassandraFor, removeBrokerTopology, testConfig } from '../support/infra.js';
+import { busOn, cassandraFor, deadLettersIn, removeBrokerTopology, testConfig } from '../support/infra.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -50,15 +49,6 @@ const follow = (n: number) =>
     { correlationId: `fault-${n}` },
   );
 
-async function deadLetters(queue: string): Promise<number> {
-  const connection = await amqp.connect(testConfig().AMQP_URL);
-  try {
-    return (await (await connection.createChannel()).checkQueue(`${queue}.dead`)).messageCount;
-  } finally {
-    await connection.close();
-  }
-}
-
 async function appliedAmong(ids: string[]): Promise<number> {
   const result = await system.execute(`SELECT event_id FROM ${KEYSPACE}.applied WHERE event_id IN ?`, [ids], { prepare: true });
   return result.rowLength;
@@ -84,7 +74,7 @@ describe('a consumer whose Cassandra goes away', () => {
     for (const event of events) await bus.publish(event);
     await new Promise((resolve) => setTimeout(resolve, 30_000));
     const appliedDuringOutage = await appliedAmong(events.map((event) => event.id));
-    const deadDuringOutage = await deadLetters(queue);
+    const deadDuringOutage = await deadLettersIn([queue]);
     const restoredAt = performance.now();
     proxy.restore();
     await eventually(async () => expect(await appliedAmong(events.map((event) => event.id))).toBe(20), {
@@ -94,10 +84,10 @@ describe('a consumer whose Cassandra goes away', () => {
     const recoverySeconds = (performance.now() - restoredAt) / 1000;
     console.info(
       `consumer outage: ${events.length} events sent, ${appliedDuringOutage} applied during the 30 s outage, ` +
-        `${await appliedAmong(events.map((event) => event.id))} after, ${await deadLetters(queue)} dead-lettered, ` +
+        `${await appliedAmong(events.map((event) => event.id))} after, ${await deadLettersIn([queue])} dead-lettered, ` +
         `${attempts} handler attempts, all applied ${recoverySeconds.toFixed(1)} s after the link came back`,
     );
-    expect([appliedDuringOutage, deadDuringOutage, await deadLetters(queue)]).toEqual([0, 0, 0]);
+    expect([appliedDuringOutage, deadDuringOutage, await deadLettersIn([queue])]).toEqual([0, 0, 0]);
   }, 90_000);
 });
 
@@ -118,13 +108,13 @@ describe('a message that fails on its own content', () => {
       },
     });
     await bus.publish(poison);
-    await eventually(async () => expect(await deadLetters(queue)).toBe(1), { timeoutMs: 20_000 });
+    await eventually(async () => expect(await deadLettersIn([queue])).toBe(1), { timeoutMs: 20_000 });
     expect(handled).toEqual([]);
 
     fixed = true;
     const report = await redriveDeadLetters(testConfig().AMQP_URL, queue);
     expect(report).toEqual({ queue, moved: 1, byType: { 'follow.created': 1 } });
     await eventually(async () => expect(handled).toEqual([poison.id]));
-    await eventually(async () => expect(await deadLetters(queue)).toBe(0));
+    await eventually(async () => expect(await deadLettersIn([queue])).toBe(0));
   }, 60_000);
 });

@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { loadConfig } from '../../platform/config.js';
@@ -8,6 +6,7 @@ import { type RunningServer, startSubgraph } from '../../platform/runtime.js';
 import { startRouter } from '../../router/src/server.js';
 import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
 import { eventually, postTweet, signUp } from '../support/client.js';
+import { freePort } from '../support/processes.js';
 import { subscribeToFeed } from '../support/subscriptions.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
@@ -22,12 +21,7 @@ let feedReplica: RunningServer;
 let router: RunningServer;
 
 beforeAll(async () => {
-  feedPort = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+  feedPort = await freePort();
   feedReplica = await startSubgraph(feed, { config, logger, port: feedPort });
   const urls = inject('subgraphUrls');
   router = await startRouter(

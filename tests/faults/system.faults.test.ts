@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
-import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -11,7 +10,7 @@ import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { migrateAll } from '../../scripts/migrate.js';
 import { codes, eventually, type GraphQLResponse, ok, uniqueClientAddress, uniqueUsername } from '../support/client.js';
 import { TEST_ENV } from '../support/env.js';
-import { cassandraFor, removeBrokerTopology, testConfig } from '../support/infra.js';
+import { cassandraFor, deadLettersIn, removeBrokerTopology } from '../support/infra.js';
 import { startSystemProcesses, type SystemProcesses } from '../support/processes.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -92,17 +91,8 @@ async function timelineCounts(followerIds: string[], tweetIds: string[]): Promis
   return followerIds.map((id) => counts.get(id)!);
 }
 
-async function deadLetters(): Promise<number> {
-  const connection = await amqp.connect(testConfig().AMQP_URL);
-  try {
-    const channel = await connection.createChannel();
-    let count = 0;
-    for (const queue of ['feed', 'feed.fanout']) count += (await channel.checkQueue(`${namespace}${queue}.dead`)).messageCount;
-    return count;
-  } finally {
-    await connection.close();
-  }
-}
+/** Dead letters of the feed's queues in this system. */
+const deadLetters = () => deadLettersIn(['feed', 'feed.fanout'].map((queue) => `${namespace}${queue}`));
 
 const post = async (text: string): Promise<string> =>
   (await ok('mutation ($t: String!) { postTweet(text: $t) { id } }', { t: text }, { url: system.routerUrl, token: author.token }))

@@ -15,6 +15,19 @@ export const cassandraFor = (keyspace: string): Promise<CassandraClient> => conn
 export const busOn = (exchange: string): Promise<EventBus> =>
   connectEventBus({ ...testConfig(), AMQP_EXCHANGE: exchange }, testLogger());
 
+/** How many messages wait in these queues' dead-letter queues. */
+export async function deadLettersIn(queues: readonly string[]): Promise<number> {
+  const connection = await amqp.connect(testConfig().AMQP_URL);
+  try {
+    const channel = await connection.createChannel();
+    let count = 0;
+    for (const queue of queues) count += (await channel.checkQueue(`${queue}.dead`)).messageCount;
+    return count;
+  } finally {
+    await connection.close();
+  }
+}
+
 /** Deletes what a test declared on the real RabbitMQ: its queues (with their dead-letter queues) and its exchange. */
 export async function removeBrokerTopology({ queues, exchange }: { queues: readonly string[]; exchange: string }): Promise<void> {
   const connection = await amqp.connect(testConfig().AMQP_URL);
