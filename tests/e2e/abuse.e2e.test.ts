@@ -16,6 +16,7 @@ import {
   gql,
   type GraphQLResponse,
   ok,
+  sharedSubgraphUrls,
   signUp,
   unfollow,
   uniqueClientAddress,
@@ -373,13 +374,9 @@ describe('the trust boundary around subgraphs', () => {
 describe('a router configured for production', () => {
   let router: RunningServer;
   beforeAll(async () => {
-    const urls = inject('subgraphUrls');
     const config = {
       ...testConfig(),
-      USERS_URL: urls.users,
-      TWEETS_URL: urls.tweets,
-      FOLLOWS_URL: urls.follows,
-      FEED_URL: urls.feed,
+      ...sharedSubgraphUrls(),
       // What NODE_ENV=production defaults to (tests/unit/config.test.ts).
       ROUTER_INTROSPECTION: false,
       ROUTER_LANDING_PAGE: false,
@@ -415,17 +412,9 @@ describe('raw websocket messages', () => {
 describe('errors on subscriptions', () => {
   let router: RunningServer;
   beforeAll(async () => {
-    const urls = inject('subgraphUrls');
     // A router whose tweets subgraph is unreachable: every live item's text fails to resolve.
     // A port nothing listens on (port 9 itself is one fetch refuses to try).
-    const closedPort = await freePort();
-    const config = {
-      ...testConfig(),
-      USERS_URL: urls.users,
-      TWEETS_URL: `http://127.0.0.1:${closedPort}/graphql`,
-      FOLLOWS_URL: urls.follows,
-      FEED_URL: urls.feed,
-    };
+    const config = { ...testConfig(), ...sharedSubgraphUrls(), TWEETS_URL: `http://127.0.0.1:${await freePort()}/graphql` };
     router = await startRouter(config, createLogger('silent'), 0);
   });
   afterAll(async () => {

@@ -10,7 +10,7 @@ import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/i
 import { createLogger } from '../../platform/logging.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { startRouter } from '../../router/src/server.js';
-import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp } from '../support/client.js';
+import { codes, eventually, feedOf, follow, gql, ok, postTweet, sharedSubgraphUrls, signUp } from '../support/client.js';
 
 describe('the trust boundary', () => {
   it('drops a viewer header sent by a client to the router', async () => {
@@ -128,7 +128,7 @@ describe('batched entity fetches', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const config = {
       ...loadConfig(),
-      ...subgraphUrlConfig(),
+      ...sharedSubgraphUrls(),
       USERS_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql`,
     };
     router = await startRouter(config, createLogger('error'), 0);
@@ -157,8 +157,3 @@ describe('batched entity fetches', () => {
     expect(usersRequests[0]).toContain('_entities');
   });
 });
-
-function subgraphUrlConfig() {
-  const urls = inject('subgraphUrls');
-  return { USERS_URL: urls.users, TWEETS_URL: urls.tweets, FOLLOWS_URL: urls.follows, FEED_URL: urls.feed };
-}

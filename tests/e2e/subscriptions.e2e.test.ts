@@ -6,7 +6,18 @@ import type { RunningServer } from '../../platform/runtime.js';
 import { startSubgraph } from '../../platform/runtime.js';
 import { startRouter } from '../../router/src/server.js';
 import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
-import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp, unfollow } from '../support/client.js';
+import {
+  codes,
+  eventually,
+  feedOf,
+  follow,
+  gql,
+  ok,
+  postTweet,
+  sharedSubgraphUrls,
+  signUp,
+  unfollow,
+} from '../support/client.js';
 import { closeCodeFor, subscribeToFeed } from '../support/subscriptions.js';
 
 const feedItem = (event: any) => event.data?.feedItemAdded;
@@ -147,15 +158,10 @@ describe('two feed replicas and two routers', () => {
   let secondRouter: RunningServer;
 
   beforeAll(async () => {
-    const urls = inject('subgraphUrls');
     const logger = createLogger('error');
     const config = loadConfig();
     secondFeed = await startSubgraph(feed, { config, logger, port: 0 });
-    secondRouter = await startRouter(
-      { ...config, USERS_URL: urls.users, TWEETS_URL: urls.tweets, FOLLOWS_URL: urls.follows, FEED_URL: secondFeed.url },
-      logger,
-      0,
-    );
+    secondRouter = await startRouter({ ...config, ...sharedSubgraphUrls(), FEED_URL: secondFeed.url }, logger, 0);
   });
 
   afterAll(async () => {

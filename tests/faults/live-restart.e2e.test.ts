@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
 import { type RunningServer, startSubgraph } from '../../platform/runtime.js';
 import { startRouter } from '../../router/src/server.js';
 import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
-import { eventually, postTweet, signUp } from '../support/client.js';
+import { eventually, postTweet, sharedSubgraphUrls, signUp } from '../support/client.js';
 import { freePort } from '../support/processes.js';
 import { subscribeToFeed } from '../support/subscriptions.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -23,12 +23,7 @@ let router: RunningServer;
 beforeAll(async () => {
   feedPort = await freePort();
   feedReplica = await startSubgraph(feed, { config, logger, port: feedPort });
-  const urls = inject('subgraphUrls');
-  router = await startRouter(
-    { ...config, USERS_URL: urls.users, TWEETS_URL: urls.tweets, FOLLOWS_URL: urls.follows, FEED_URL: feedReplica.url },
-    logger,
-    0,
-  );
+  router = await startRouter({ ...config, ...sharedSubgraphUrls(), FEED_URL: feedReplica.url }, logger, 0);
 });
 
 afterAll(async () => {
@@ -70,15 +65,8 @@ describe('live delivery across a feed replica restart', () => {
   it('notices a half-open link to its feed replica within seconds and resubscribes over a new one', async () => {
     // A second router reaches the same replica through a proxy that can make its open link go silent.
     const link = await startTcpProxy(feedPort);
-    const urls = inject('subgraphUrls');
     const throughLink = await startRouter(
-      {
-        ...config,
-        USERS_URL: urls.users,
-        TWEETS_URL: urls.tweets,
-        FOLLOWS_URL: urls.follows,
-        FEED_URL: `http://127.0.0.1:${link.port}/graphql`,
-      },
+      { ...config, ...sharedSubgraphUrls(), FEED_URL: `http://127.0.0.1:${link.port}/graphql` },
       logger,
       0,
     );

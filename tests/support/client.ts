@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 
 import { inject } from 'vitest';
 
+import { SUBGRAPH_NAMES, type SubgraphName, urlVariable } from '../../platform/manifest.js';
+
 export interface GraphQLResponse<T = any> {
   data?: T | null;
   errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; field?: string } }[];
@@ -109,4 +111,10 @@ export async function feedOf(user: TestUser, first = 20): Promise<FeedItem[]> {
     { token: user.token },
   );
   return data.feed.edges.map((edge: { node: FeedItem }) => edge.node);
+}
+
+/** The shared system's subgraph URLs as router configuration: a test's own router then replaces one or two. */
+export function sharedSubgraphUrls(): Record<ReturnType<typeof urlVariable<SubgraphName>>, string> {
+  const urls = inject('subgraphUrls');
+  return Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), urls[name]])) as never;
 }
