@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { type CassandraClient, cql } from '../../platform/cassandra/client.js';
 import type { EventBus } from '../../platform/messaging/bus.js';
@@ -21,8 +21,12 @@ beforeAll(async () => {
   cassandra = scratch.cassandra;
 });
 
+// Each test's relays stop with it: one left running would hold the lease and relay the next test's rows.
+afterEach(async () => {
+  for (const relay of relays.splice(0)) await relay.stop();
+});
+
 afterAll(async () => {
-  for (const relay of relays) await relay.stop();
   await scratch?.drop();
 });
 
@@ -59,7 +63,7 @@ describe('the outbox relay under faults', () => {
     const outbox = new Outbox(cassandra);
     for (const item of backlog) await outbox.commit([], [item]);
     const slow = recordingBus(100);
-    const first = startRelay(slow.bus, { leaseSeconds: 2 });
+    startRelay(slow.bus, { leaseSeconds: 2 });
     await eventually(async () => expect(slow.published.length).toBeGreaterThan(5));
     const second = recordingBus();
     startRelay(second.bus, { leaseSeconds: 2 });
@@ -76,7 +80,6 @@ describe('the outbox relay under faults', () => {
     );
     expect(twice).toBe(0);
     expect(slow.published).toEqual(ids.slice(0, slow.published.length));
-    await first.stop();
   }, 40_000);
 
   it('relays a row that became visible after the checkpoint had passed it', async () => {
