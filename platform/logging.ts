@@ -1,4 +1,9 @@
-/** One JSON line per entry on stderr, so logs stay machine-readable in every environment. */
+import { trace } from '@opentelemetry/api';
+
+/**
+ * One JSON line per entry on stderr, so logs stay machine-readable in every environment. A line written inside a
+ * traced operation carries its traceId and spanId.
+ */
 const levels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof levels;
 
@@ -13,7 +18,7 @@ export interface Logger {
 export function createLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
   const write = (entryLevel: Exclude<LogLevel, 'silent'>, message: string, fields?: Record<string, unknown>) => {
     if (levels[entryLevel] < levels[level]) return;
-    const entry = { time: new Date().toISOString(), level: entryLevel, message, ...base, ...fields };
+    const entry = { time: new Date().toISOString(), level: entryLevel, message, ...base, ...traceIds(), ...fields };
     process.stderr.write(`${JSON.stringify(entry, errorReplacer)}\n`);
   };
   return {
@@ -23,6 +28,12 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
     error: (message, fields) => write('error', message, fields),
     child: (fields) => createLogger(level, { ...base, ...fields }),
   };
+}
+
+function traceIds(): { traceId?: string; spanId?: string } {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  if (!spanContext || !trace.isSpanContextValid(spanContext)) return {};
+  return { traceId: spanContext.traceId, spanId: spanContext.spanId };
 }
 
 function errorReplacer(_key: string, value: unknown) {

@@ -9,7 +9,9 @@ import { RateLimiter, RateLimits } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './logging.js';
 import { keyspaceOf, portVariable, type SubgraphName, subgraphNamed } from './manifest.js';
 import { connectEventBus, type EventBus } from './messaging/bus.js';
-import { Outbox, OutboxRelay } from './messaging/outbox.js';
+import { Outbox, outboxBacklog, OutboxRelay } from './messaging/outbox.js';
+import { outboxLag, outboxPending, sharedFor } from './observability/metrics.js';
+import { startTracing } from './observability/tracing.js';
 
 /** A server this process runs, and how to stop it. */
 export interface RunningServer {
@@ -40,6 +42,8 @@ export interface SubgraphDefinition<TContext> {
     context: (scope: RequestScope) => TContext;
     /** Extra fields for GET /health. */
     health?: () => Record<string, unknown>;
+    /** Stops what setup started beyond the bus and Cassandra (which the runtime closes itself). */
+    stop?: () => void;
   }>;
 }
 
@@ -57,10 +61,11 @@ export async function startSubgraph<TContext extends object>(
   const bus = await connectEventBus(config, logger);
   const relay = subgraphNamed(definition.name).publishesEvents ? new OutboxRelay(cassandra, bus, logger) : undefined;
   const outbox = new Outbox(cassandra, relay?.nudge);
+  const unobserveOutbox = relay ? observeOutbox(keyspaceOf(definition.name, config.TWTR_NAMESPACE), cassandra) : () => {};
   try {
     relay?.start();
     const rateLimits = new RateLimits(new RateLimiter(cassandra), config);
-    const { resolvers, context, health } = await definition.setup({ cassandra, bus, outbox, rateLimits, config, logger });
+    const { resolvers, context, health, stop } = await definition.setup({ cassandra, bus, outbox, rateLimits, config, logger });
     const server = await startSubgraphServer(
       {
         name: definition.name,
@@ -85,17 +90,30 @@ export async function startSubgraph<TContext extends object>(
       url: server.url,
       stop: async () => {
         await server.stop();
+        stop?.();
+        unobserveOutbox();
         await relay?.stop();
         await bus.close();
         await cassandra.shutdown();
       },
     };
   } catch (error) {
+    unobserveOutbox();
     await relay?.stop();
     await bus.close();
     await cassandra.shutdown();
     throw error;
   }
+}
+
+/** The outbox backlog of a keyspace as gauges (read from Cassandra when scraped); returns how to stop. */
+function observeOutbox(keyspace: string, cassandra: CassandraClient): () => void {
+  const backlog = sharedFor(1_000, () => outboxBacklog(cassandra));
+  const stops = [
+    outboxLag.observe(async () => [[{ keyspace }, (await backlog()).oldestAgeSeconds]]),
+    outboxPending.observe(async () => [[{ keyspace }, (await backlog()).pending]]),
+  ];
+  return () => stops.forEach((stop) => stop());
 }
 
 /** Entry point of a long-running process: start, then stop cleanly on SIGINT/SIGTERM (or when its launcher exits). */
@@ -111,6 +129,7 @@ export async function runUntilSignalled(
     process.exit(1);
   }
   const logger = createLogger(config.LOG_LEVEL, { service: name });
+  const stopTracing = startTracing(name);
   const running = await start(config, logger);
   let stopping = false;
   const stop = async (reason: string) => {
@@ -123,6 +142,7 @@ export async function runUntilSignalled(
     }, 15_000);
     try {
       await running.stop();
+      await stopTracing();
       process.exit(0);
     } catch (error) {
       logger.error('error while stopping', { error });

@@ -1,16 +1,24 @@
 import type { Express } from 'express';
 
+import { collectProcessMetrics, metricsText } from '../observability/metrics.js';
+
 /**
  * GET /healthz: the process works (liveness; a dependency being away is no reason to restart it).
  * GET /readyz: it can serve now (readiness): 200, or 503 naming what does not work.
+ * GET /metrics: the process's metrics in Prometheus text (platform/observability/metrics.ts).
  */
-export function serveProbes(app: Express, unavailableDependencies: () => Promise<string[]>): void {
+export function serveOperatorEndpoints(app: Express, unavailableDependencies: () => Promise<string[]>): void {
   app.get('/healthz', (_request, response) => {
     response.json({ status: 'ok' });
   });
   app.get('/readyz', async (_request, response) => {
     const failing = await unavailableDependencies();
     response.status(failing.length ? 503 : 200).json(failing.length ? { status: 'unavailable', failing } : { status: 'ready' });
+  });
+  collectProcessMetrics();
+  app.get('/metrics', async (_request, response) => {
+    const { contentType, body } = await metricsText();
+    response.type(contentType).send(body);
   });
 }
 

@@ -16,11 +16,13 @@ import { ErrorCode, unauthenticated } from '../errors.js';
 import { type AssertedIdentity, correlationIdFrom, type RequestScope } from '../identity/request-scope.js';
 import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from '../identity/tokens.js';
 import type { Logger } from '../logging.js';
+import { traceHttpRequests } from '../observability/tracing.js';
 import type { RunningServer } from '../runtime.js';
 import { serveGraphQLOverWebSocket } from './graphql-ws.js';
 import { maskResult, maskUnexpectedErrors } from './masking.js';
-import { serveProbes } from './probes.js';
+import { serveOperatorEndpoints } from './probes.js';
 import { MAX_BODY, refuseUnreadableBodies, sendGraphQLError } from './responses.js';
+import { rootFieldMetrics } from './root-field-metrics.js';
 
 export interface SubgraphOptions<TContext> {
   name: string;
@@ -74,7 +76,11 @@ export async function startSubgraphServer<TContext extends object>(
     schema,
     formatError: maskUnexpectedErrors(logger),
     // Inline traces only feed Apollo's hosted reporting, which twtr never uses.
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginInlineTraceDisabled(),
+      rootFieldMetrics(options.name),
+    ],
     // The router owns the public surface (landing page, introspection policy); subgraphs only answer it.
     introspection: true,
     includeStacktraceInErrorResponses: false,
@@ -86,11 +92,12 @@ export async function startSubgraphServer<TContext extends object>(
   app.get('/health', (_request, response) => {
     response.json({ status: 'ok', subgraph: options.name, ...options.health?.() });
   });
-  serveProbes(app, options.unavailableDependencies);
+  serveOperatorEndpoints(app, options.unavailableDependencies);
   app.use(
     '/graphql',
     requireRouterAssertion(options.name, options.internalSecret),
     express.json({ limit: MAX_BODY }),
+    traceHttpRequests(options.name),
     expressMiddleware(server, {
       context: async ({ req, res }) => {
         const { viewerId, clientAddress } = res.locals.assertion as AssertedIdentity;

@@ -1,9 +1,23 @@
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, RecoveringChannelModel } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options, RecoveringChannelModel, Replies } from 'amqplib';
 import amqp from 'amqplib';
 
 import type { Config } from '../config.js';
 import { DependencyUnavailableError, isInfrastructureFailure } from '../infrastructure-errors.js';
 import type { Logger } from '../logging.js';
+import {
+  eventHandleDuration,
+  eventsConfirmed,
+  eventsConsumed,
+  eventsDeadLettered,
+  eventsPublished,
+  eventsPublishFailed,
+  eventsRetried,
+  queueConsumers,
+  queueDepth,
+  secondsSince,
+  sharedFor,
+} from '../observability/metrics.js';
+import { contextFrom, currentTraceCarrier, inSpan, SpanKind } from '../observability/tracing.js';
 import type { DomainEvents, EventEnvelope, EventOf } from './events.js';
 
 export interface SubscribeOptions<Events = DomainEvents, T extends keyof Events & string = keyof Events & string> {
@@ -45,6 +59,7 @@ export interface EventBus {
 }
 
 const DEAD_LETTER_EXCHANGE_SUFFIX = '.dlx';
+const DEFAULT_DELIVERY_LIMIT = 5;
 const RETRY_BASE_DELAY_MS = 50;
 const RETRY_MAX_DELAY_MS = 5_000;
 /** How long close() waits for the messages being handled to finish. */
@@ -98,11 +113,11 @@ export async function connectEventBus(
       queue,
       (message) => {
         if (!message) return;
-        try {
-          subscription.handle(JSON.parse(message.content.toString('utf8')));
-        } catch (error) {
-          logger.warn('live notification handler failed', { topic: subscription.topic, error });
-        }
+        void inSpan(
+          `live ${subscription.topic}`,
+          { kind: SpanKind.CONSUMER, parent: contextFrom(message.properties.headers) },
+          async () => subscription.handle(JSON.parse(message.content.toString('utf8'))),
+        ).catch((error: unknown) => logger.warn('live notification handler failed', { topic: subscription.topic, error }));
       },
       { noAck: true },
     );
@@ -117,7 +132,7 @@ export async function connectEventBus(
         'x-queue-type': 'quorum',
         'x-dead-letter-exchange': deadLetterExchange,
         'x-dead-letter-routing-key': options.queue,
-        'x-delivery-limit': options.deliveryLimit ?? 5,
+        'x-delivery-limit': options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT,
         ...(options.singleActiveConsumer ? { 'x-single-active-consumer': true } : {}),
       },
     });
@@ -152,12 +167,26 @@ export async function connectEventBus(
       event = JSON.parse(message.content.toString('utf8')) as EventEnvelope;
     } catch {
       logger.error('unreadable message dead-lettered', { queue: options.queue, messageId: message.properties.messageId });
+      eventsDeadLettered.inc({ queue: options.queue });
       return settle(() => channel.nack(message, false, false));
     }
+    // The trace continues from whoever published it (its headers), or from the request that caused the event.
+    const parent = contextFrom(message.properties.headers?.traceparent ? message.properties.headers : event.traceContext);
+    const startedAt = process.hrtime.bigint();
     for (let waits = 0; ; waits++) {
       try {
-        await options.handle(event);
+        await inSpan(
+          `consume ${options.queue} ${event.type}`,
+          {
+            kind: SpanKind.CONSUMER,
+            parent,
+            attributes: { 'messaging.destination.name': options.queue, 'twtr.event.id': event.id },
+          },
+          () => options.handle(event),
+        );
         settle(() => channel.ack(message));
+        eventsConsumed.inc({ queue: options.queue, type: event.type });
+        eventHandleDuration.observe({ queue: options.queue }, secondsSince(startedAt));
         if (waits > 0)
           logger.info('event handled after its dependency came back', { queue: options.queue, eventId: event.id, waits });
         return;
@@ -190,13 +219,21 @@ export async function connectEventBus(
     error: unknown,
   ) => {
     const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1;
-    logger.warn('event handling failed; will retry', {
-      queue: options.queue,
-      eventId: event.id,
-      type: event.type,
-      deliveries,
-      error,
-    });
+    const deadLettered = deliveries >= (options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT);
+    logger.warn(
+      deadLettered ? 'event handling failed at its delivery limit; dead-lettered' : 'event handling failed; will retry',
+      {
+        queue: options.queue,
+        eventId: event.id,
+        type: event.type,
+        correlationId: event.correlationId,
+        deliveries,
+        error,
+      },
+    );
+    // The broker dead-letters it when it comes back this time.
+    if (deadLettered) eventsDeadLettered.inc({ queue: options.queue });
+    else eventsRetried.inc({ queue: options.queue });
     // The queue waits meanwhile, which keeps per-queue order.
     await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_BASE_DELAY_MS * 2 ** deliveries, RETRY_MAX_DELAY_MS)));
     settle(() => channel.nack(message, false, true));
@@ -234,7 +271,7 @@ export async function connectEventBus(
   connection.on('connect', () => logger.info('connected to RabbitMQ'));
   connection.on('error', (error: Error) => logger.warn('RabbitMQ connection error', { error: error.message }));
 
-  /** JSON on the confirm channel; resolves once the broker has confirmed it. */
+  /** JSON on the confirm channel, with the current trace context; resolves once the broker has confirmed it. */
   const publishConfirmed = (target: string, routingKey: string, payload: unknown, options: Options.Publish = {}) =>
     new Promise<void>((resolve, reject) => {
       if (!publishChannel) return reject(new DependencyUnavailableError('not connected to RabbitMQ'));
@@ -242,19 +279,54 @@ export async function connectEventBus(
         target,
         routingKey,
         Buffer.from(JSON.stringify(payload)),
-        { contentType: 'application/json', ...options },
+        { contentType: 'application/json', headers: currentTraceCarrier(), ...options },
         (error) => (error ? reject(error) : resolve()),
       );
     });
 
+  /**
+   * Ready messages and consumers of each queue this process consumes, and of its dead letters, as the broker says.
+   * On a channel of its own (checking a queue that is missing closes the channel); one answer serves a scrape.
+   */
+  const queueStatus = sharedFor(1_000, async () => {
+    if (!currentModel || subscriptions.length === 0) return [];
+    const channel = await currentModel.createChannel();
+    channel.on('error', () => undefined);
+    try {
+      const answers: Replies.AssertQueue[] = [];
+      for (const { queue } of subscriptions) {
+        answers.push(await channel.checkQueue(queue), await channel.checkQueue(`${queue}.dead`));
+      }
+      return answers;
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  });
+  const unobserveDepth = queueDepth.observe(async () =>
+    (await queueStatus()).map(({ queue, messageCount }) => [{ queue }, messageCount]),
+  );
+  const unobserveConsumers = queueConsumers.observe(async () =>
+    (await queueStatus()).map(({ queue, consumerCount }) => [{ queue }, consumerCount]),
+  );
+
   return {
-    publish: (event) =>
-      publishConfirmed(exchange, event.type, event, {
-        persistent: true,
-        messageId: event.id,
-        type: event.type,
-        correlationId: event.correlationId,
-      }),
+    publish: async (event) => {
+      eventsPublished.inc({ type: event.type });
+      try {
+        await inSpan(`publish ${event.type}`, { kind: SpanKind.PRODUCER, attributes: { 'twtr.event.id': event.id } }, () =>
+          publishConfirmed(exchange, event.type, event, {
+            persistent: true,
+            messageId: event.id,
+            type: event.type,
+            correlationId: event.correlationId,
+          }),
+        );
+        eventsConfirmed.inc({ type: event.type });
+      } catch (error) {
+        eventsPublishFailed.inc({ type: event.type });
+        throw error;
+      }
+    },
     subscribe: async (options) => {
       // Queue names live in the configured namespace (TWTR_NAMESPACE), like keyspaces.
       const subscription = {
@@ -275,6 +347,8 @@ export async function connectEventBus(
       // Take no more messages, let the ones being handled finish and be acknowledged, then go: what was prefetched
       // but not started returns to the queue for the next consumer, handled by no one twice.
       stopped = true;
+      unobserveDepth();
+      unobserveConsumers();
       await Promise.all(
         [...consumers].map(async (consumer) => {
           await consumer.channel.cancel(consumer.tag).catch(() => undefined);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
+import { currentTraceCarrier, type TraceCarrier } from '../observability/tracing.js';
+
 /** Every message on the bus has this shape (README, "Events that are never lost"). */
 export interface EventEnvelope<TType extends string = string, TData = unknown> {
   /** Unique per event; consumers dedupe on it or rely on idempotent writes. */
@@ -12,6 +14,8 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
   readonly correlationId: string;
   /** The event that caused it, when an event did. */
   readonly causationId?: string;
+  /** W3C trace context of the operation that caused it (when traced), so its handling joins the same trace. */
+  readonly traceContext?: TraceCarrier;
   readonly data: TData;
 }
 
@@ -50,5 +54,13 @@ export function createEvent<Events = DomainEvents, T extends keyof Events & stri
   data: Events[T],
   lineage: Lineage,
 ): EventEnvelope<T, Events[T]> {
-  return { id: randomUUID(), type, occurredAt: new Date().toISOString(), ...lineage, data };
+  const traceContext = currentTraceCarrier();
+  return {
+    id: randomUUID(),
+    type,
+    occurredAt: new Date().toISOString(),
+    ...lineage,
+    ...(traceContext && { traceContext }),
+    data,
+  };
 }

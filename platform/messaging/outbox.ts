@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { type CassandraClient, cql, type Statement } from '../cassandra/client.js';
 import type { Logger } from '../logging.js';
+import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import type { EventBus } from './bus.js';
 import type { DomainEvent } from './events.js';
 
@@ -222,9 +223,13 @@ export class OutboxRelay {
   }
 
   private async publish(bucket: number, id: TimeUuid, payload: string): Promise<void> {
-    await this.fence();
-    await this.bus.publish(JSON.parse(payload) as DomainEvent);
-    await this.cassandra.execute('UPDATE outbox SET published = true WHERE bucket = ? AND id = ?', [bucket, id]);
+    const event = JSON.parse(payload) as DomainEvent;
+    // Part of the trace of the request that wrote the event.
+    await inSpan(`outbox relay ${event.type}`, { kind: SpanKind.PRODUCER, parent: contextFrom(event.traceContext) }, async () => {
+      await this.fence();
+      await this.bus.publish(event);
+      await this.cassandra.execute('UPDATE outbox SET published = true WHERE bucket = ? AND id = ?', [bucket, id]);
+    });
   }
 
   /**
@@ -273,4 +278,39 @@ export class OutboxRelay {
       this.checkpointSavedAt = Date.now();
     }
   }
+}
+
+/** Rows read at most when measuring the backlog; a bigger backlog is reported as at least this many. */
+const BACKLOG_COUNT_CAP = 10_000;
+
+export interface OutboxBacklog {
+  /** Events written and not yet published (up to BACKLOG_COUNT_CAP). */
+  pending: number;
+  /** Age of the oldest of them; 0 when there are none. */
+  oldestAgeSeconds: number;
+}
+
+/**
+ * What the relay has not published yet: the rows after its checkpoint without their `published` mark. Reads ids and
+ * marks only, from the checkpoint's bucket to now (the checkpoint trails the clock by seconds while the relay works).
+ */
+export async function outboxBacklog(cassandra: CassandraClient): Promise<OutboxBacklog> {
+  const checkpointRow = (await cassandra.execute('SELECT last_id FROM outbox_checkpoint WHERE name = ?', ['relay'])).first();
+  const checkpoint: TimeUuid = checkpointRow?.get('last_id') ?? cql.TimeUuid.min(new Date(Date.now() - 3600_000), 0);
+  const now = Date.now();
+  let pending = 0;
+  let oldest: Date | undefined;
+  for (let bucket = bucketOf(checkpoint.getDate()); bucket <= bucketOf(new Date(now)) && pending < BACKLOG_COUNT_CAP; bucket++) {
+    const rows = await cassandra.execute(
+      'SELECT id, published FROM outbox WHERE bucket = ? AND id > ? LIMIT ?',
+      [bucket, checkpoint, BACKLOG_COUNT_CAP],
+      { fetchSize: 1_000 },
+    );
+    for await (const row of rows) {
+      if (row.get('published')) continue;
+      oldest ??= (row.get('id') as TimeUuid).getDate();
+      if (++pending >= BACKLOG_COUNT_CAP) break;
+    }
+  }
+  return { pending, oldestAgeSeconds: oldest ? Math.max(0, (now - oldest.getTime()) / 1000) : 0 };
 }

@@ -9,6 +9,8 @@ import type { Config } from '../../platform/config.js';
 import { CORRELATION_HEADER, type RequestScope } from '../../platform/identity/request-scope.js';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
 import { SUBGRAPH_NAMES, type SubgraphName, SUPERGRAPH_FILE, urlVariable } from '../../platform/manifest.js';
+import { secondsSince, subgraphFetchDuration, subgraphFetches } from '../../platform/observability/metrics.js';
+import { currentTraceCarrier, inSpan, SpanKind } from '../../platform/observability/tracing.js';
 import { assertNoTelemetry } from './no-telemetry.js';
 
 /**
@@ -41,6 +43,25 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
       ),
     );
     if (context.correlationId) headers.set(CORRELATION_HEADER, context.correlationId);
+    for (const [name, value] of Object.entries(currentTraceCarrier() ?? {})) headers.set(name, value);
+  }
+
+  /** Each fetch is counted, timed and traced (a client span the subgraph's server span continues). */
+  override async process(options: GraphQLDataSourceProcessOptions<RequestScope>) {
+    const startedAt = process.hrtime.bigint();
+    let outcome = 'failed';
+    try {
+      const response = await inSpan(
+        `fetch ${this.name}`,
+        { kind: SpanKind.CLIENT, attributes: { 'twtr.subgraph': this.name } },
+        () => super.process(options),
+      );
+      outcome = response.errors?.length ? 'graphql_error' : 'ok';
+      return response;
+    } finally {
+      subgraphFetches.inc({ subgraph: this.name, outcome });
+      subgraphFetchDuration.observe({ subgraph: this.name }, secondsSince(startedAt));
+    }
   }
 }
 

@@ -13,14 +13,16 @@ import { GraphQLError } from 'graphql';
 
 import type { Config } from '../../platform/config.js';
 import { maskUnexpectedErrors, serviceUnavailableStatus } from '../../platform/http/masking.js';
-import { answersWithin, serveProbes } from '../../platform/http/probes.js';
+import { answersWithin, serveOperatorEndpoints } from '../../platform/http/probes.js';
 import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { correlationIdFrom } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
+import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
+import { operationMetrics } from './operation-metrics.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
 import { serveWebSockets } from './websocket.js';
@@ -85,6 +87,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       subscriptionsOnlyOverWebSockets,
       serviceUnavailableStatus,
       enforceOperationLimits(limits),
+      operationMetrics(),
       config.ROUTER_LANDING_PAGE
         ? // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
           ApolloServerPluginLandingPageLocalDefault({
@@ -129,7 +132,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     response.json({ status: 'ok' });
   });
   // The router is ready when every subgraph is.
-  serveProbes(app, async () => {
+  serveOperatorEndpoints(app, async () => {
     const ready = await Promise.all(
       Object.entries(subgraphUrls(config)).map(async ([name, url]) => {
         const answered = await answersWithin(async () => {
@@ -144,6 +147,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   app.use(
     '/graphql',
     express.json({ limit: MAX_BODY }),
+    traceHttpRequests('router'),
     expressMiddleware(server, {
       context: async ({ req }) => ({
         viewerId: viewerFromHeaders(req.headers, config.JWT_SECRET),

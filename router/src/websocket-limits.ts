@@ -32,6 +32,18 @@ export class WebSocketLimits {
     private readonly clientAddressOf: (request: IncomingMessage) => string | null,
   ) {}
 
+  /** Sockets open right now. */
+  get sockets(): number {
+    return this.openSockets;
+  }
+
+  /** Subscriptions held right now, all viewers together. */
+  get subscriptions(): number {
+    let count = 0;
+    for (const held of this.subscriptionsPerViewer.values()) count += held;
+    return count;
+  }
+
   /** Refuses the upgrade with 429 when the router or this client already has too many sockets open. */
   readonly verifyClient: VerifyClientCallbackAsync = ({ req }, done) => {
     if (this.openSockets >= this.options.maxSockets) return done(false, 503, 'Too many open connections');

@@ -20,6 +20,7 @@ import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
 import { maskResult } from '../../platform/http/masking.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
+import { liveItemsDelivered, liveSubscriptions, websocketSockets } from '../../platform/observability/metrics.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
 import { accessTokenFromHeaders, clientAddressOf } from './viewer.js';
@@ -161,7 +162,14 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     { verifyClient: limits.verifyClient },
   );
   limits.track(served.wsServer);
-  return served.stop;
+  const unobserve = [
+    websocketSockets.observe(() => [[{}, limits.sockets]]),
+    liveSubscriptions.observe(() => [[{ service: 'router' }, limits.subscriptions]]),
+  ];
+  return async () => {
+    unobserve.forEach((stop) => stop());
+    await served.stop();
+  };
 }
 
 /** Refusals over websockets carry the codes Apollo Server gives the same refusals over HTTP. */
@@ -198,6 +206,7 @@ function guardSubscription(
         socket.close(4429, 'Too far behind: the client is not reading its subscription');
         return SKIP;
       }
+      liveItemsDelivered.inc({ service: 'router' });
       return maskResult(event, options.formatError);
     },
     context.release,

@@ -1,5 +1,7 @@
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import { causedBy, createEvent, type DomainEvent, type DomainEvents } from '../../../platform/messaging/events.js';
+import { fanoutDuration, secondsSince } from '../../../platform/observability/metrics.js';
+import { inSpan } from '../../../platform/observability/tracing.js';
 import type { TimelineItem } from './model.js';
 import type { FeedRepositories } from './repositories/index.js';
 
@@ -45,7 +47,11 @@ export class Fanout {
     private readonly options: FanoutOptions,
   ) {}
 
-  async tweetCreated(event: DomainEvent<'tweet.created'>): Promise<void> {
+  tweetCreated(event: DomainEvent<'tweet.created'>): Promise<void> {
+    return measured('tweet', () => this.fanOutTweet(event));
+  }
+
+  private async fanOutTweet(event: DomainEvent<'tweet.created'>): Promise<void> {
     const tweet = event.data;
     // A creation that arrives after its deletion (a retry, a redrive) must not bring the tweet back.
     if (await this.repositories.authorTweets.wasDeleted(tweet.authorId, tweet.tweetId)) return;
@@ -106,7 +112,11 @@ export class Fanout {
   }
 
   /** One work item: re-checked against the current followers and the author's current tweets before it is applied. */
-  async apply(work: FanoutWork): Promise<void> {
+  apply(work: FanoutWork): Promise<void> {
+    return measured(work.kind, () => this.applyWork(work));
+  }
+
+  private async applyWork(work: FanoutWork): Promise<void> {
     if (work.kind === 'remove') {
       await this.repositories.timelines.removeFromTimelines(work.followerIds, work.tweetId);
       return;
@@ -181,6 +191,13 @@ export class Fanout {
     if (queued) await queue(held);
     else await this.apply(workFor(held));
   }
+}
+
+/** Times and traces one fan-out step (`kind` is "tweet" or a work item's kind). */
+async function measured(kind: string, work: () => Promise<void>): Promise<void> {
+  const startedAt = process.hrtime.bigint();
+  await inSpan(`fanout ${kind}`, { attributes: { 'twtr.fanout.kind': kind } }, work);
+  fanoutDuration.observe({ kind }, secondsSince(startedAt));
 }
 
 /** The pages already read, then the rest of the same reading. */

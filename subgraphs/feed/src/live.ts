@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 
 import { AsyncQueue, mapAsyncIterator, SKIP } from '../../../platform/async-iterators.js';
 import type { EventBus } from '../../../platform/messaging/bus.js';
+import { liveItemsDelivered, liveSubscriptions } from '../../../platform/observability/metrics.js';
 import type { TimelineItem, TweetReference } from './model.js';
 
 const TOPIC = 'feed.items';
@@ -34,6 +35,7 @@ const EXISTENCE_CACHE_MS = 1_000;
 export class LiveFeed {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly bufferSize: number;
+  private unobserve = () => {};
   /** One existence check per item and replica, not per subscriber: a tweet reaches many subscribers at once. */
   private readonly existence = new Map<string, { checkedAt: number; answer: Promise<boolean> }>();
 
@@ -46,6 +48,12 @@ export class LiveFeed {
 
   async start(): Promise<void> {
     await this.bus.subscribeLive(TOPIC, (payload) => this.deliver(payload as Announcement));
+    this.unobserve = liveSubscriptions.observe(() => [[{ service: 'feed' }, this.size]]);
+  }
+
+  /** Stops reporting its subscriptions (the bus's close ends the deliveries). */
+  stop(): void {
+    this.unobserve();
   }
 
   /** Tells every replica that these users' timelines just gained this item. */
@@ -93,7 +101,9 @@ export class LiveFeed {
         if (subscriber.seen.has(announcement.tweetId)) continue;
         subscriber.seen.add(announcement.tweetId);
         if (subscriber.seen.size > SEEN_REMEMBERED) subscriber.seen.delete(subscriber.seen.values().next().value!);
-        if (!subscriber.queue.push({ tweetId: announcement.tweetId, authorId: announcement.authorId })) {
+        if (subscriber.queue.push({ tweetId: announcement.tweetId, authorId: announcement.authorId })) {
+          liveItemsDelivered.inc({ service: 'feed' });
+        } else {
           subscriber.queue.fail(
             new GraphQLError('The subscription fell too far behind and was closed.', { extensions: { code: 'RATE_LIMITED' } }),
           );

@@ -24,6 +24,7 @@ export const subgraph: SubgraphDefinition<Context> = {
       resolvers,
       context: (scope) => ({ ...scope, services: { feed: new FeedService(repositories, live, scope) } }),
       health: () => ({ liveSubscriptions: live.size }),
+      stop: () => live.stop(),
     };
   },
 };

@@ -2,6 +2,7 @@ import { cql } from '../../../platform/cassandra/client.js';
 import { unauthenticated } from '../../../platform/errors.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
+import { readTimeMerges } from '../../../platform/observability/metrics.js';
 import type { LiveFeed } from './live.js';
 import type { TimelineItem, TweetReference } from './model.js';
 import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js';
@@ -35,6 +36,7 @@ export class FeedService {
       this.repositories.timelines.timeline(viewerId, { limit, afterId: request.afterId }),
       this.followedReadTimeAuthors(viewerId),
     ]);
+    readTimeMerges.inc(readTimeAuthors.length);
     const merged = await Promise.all(
       readTimeAuthors.map(async (authorId) =>
         (await this.repositories.authorTweets.authorTweetIds(authorId, { limit: limit + 1, afterId: request.afterId })).map(

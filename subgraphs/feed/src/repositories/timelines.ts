@@ -1,5 +1,7 @@
 import { type CassandraClient, executeConcurrent } from '../../../../platform/cassandra/client.js';
 import type { Page, PageRequest } from '../../../../platform/graphql/paging.js';
+import { fanoutRowsWritten } from '../../../../platform/observability/metrics.js';
+import { inSpan } from '../../../../platform/observability/tracing.js';
 import type { TimelineItem } from '../model.js';
 import { shouldTrim, trimToNewest } from './trim.js';
 
@@ -68,13 +70,17 @@ export class TimelineRepository {
     }
   }
 
-  private insertEntries(entries: [userId: string, item: TimelineItem][]): Promise<void> {
-    return executeConcurrent(
-      this.cassandra,
-      'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
-      entries.map(([userId, item]) => [userId, item.tweetId, item.authorId]),
-      this.fanoutConcurrency,
+  private async insertEntries(entries: [userId: string, item: TimelineItem][]): Promise<void> {
+    if (entries.length === 0) return;
+    await inSpan('timeline writes', { attributes: { 'twtr.timeline.rows': entries.length } }, () =>
+      executeConcurrent(
+        this.cassandra,
+        'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
+        entries.map(([userId, item]) => [userId, item.tweetId, item.authorId]),
+        this.fanoutConcurrency,
+      ),
     );
+    fanoutRowsWritten.inc(entries.length);
   }
 
   private deleteEntries(entries: [userId: string, tweetId: string][]): Promise<void> {
