@@ -178,6 +178,11 @@ describe('two feed replicas and two routers', () => {
     ]);
     await follow(onFirst, alice);
     await follow(onSecond, alice);
+    // The follows reach the feed through the follows service's outbox, which a subscriber's own warm-up post may
+    // overtake: once an earlier post of alice's is in both timelines, her next ones are fanned out live to both.
+    const before = await postTweet(alice, 'before the subscriptions');
+    for (const follower of [onFirst, onSecond])
+      await eventually(async () => expect((await feedOf(follower)).map((item) => item.id)).toContain(before));
     const subscriptions = await Promise.all([
       subscribeToFeed(onFirst),
       subscribeToFeed(onSecond, secondRouter.url),

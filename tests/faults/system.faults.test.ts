@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -6,11 +6,10 @@ import WebSocket from 'ws';
 import { type CassandraClient, executeConcurrent } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { issueAccessToken } from '../../platform/identity/tokens.js';
-import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
-import { migrateAll } from '../../scripts/migrate.js';
+import { keyspaceOf } from '../../platform/manifest.js';
 import { codes, eventually, type GraphQLResponse, ok, uniqueClientAddress, uniqueUsername } from '../support/client.js';
-import { TEST_ENV } from '../support/env.js';
-import { cassandraFor, deadLettersIn, removeBrokerTopology } from '../support/infra.js';
+import { cassandraFor, deadLettersIn } from '../support/infra.js';
+import { type IsolatedNamespace, isolatedNamespace } from '../support/namespace.js';
 import { startSystemProcesses, type SystemProcesses } from '../support/processes.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -18,18 +17,9 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
  * A whole twtr of its own (its own keyspaces, queues and exchange: TWTR_NAMESPACE), as separate processes, whose
  * every link to RabbitMQ goes through a proxy the test cuts; the feed process is killed and restarted.
  */
-const namespace = `f${randomBytes(4).toString('hex')}_`;
-const exchange = `twtr.faults.${namespace}`;
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  ...TEST_ENV,
-  TWTR_NAMESPACE: namespace,
-  AMQP_EXCHANGE: exchange,
-  // Every audience here is fanned out on write, a hundred followers per work item.
-  FEED_FANOUT_THRESHOLD: '10000',
-  FEED_FANOUT_CHUNK_SIZE: '100',
-  RATE_LIMIT_POST_TWEET: '1000/60',
-};
+let isolated: IsolatedNamespace;
+let namespace: string;
+let env: NodeJS.ProcessEnv;
 let brokerLink: TcpProxy;
 let system: SystemProcesses;
 let feedKeyspace: CassandraClient;
@@ -37,8 +27,14 @@ let author: { id: string; token: string };
 
 beforeAll(async () => {
   brokerLink = await startTcpProxy(5672);
-  env.AMQP_URL = `amqp://guest:guest@127.0.0.1:${brokerLink.port}`;
-  await migrateAll(loadConfig(env));
+  isolated = await isolatedNamespace('f', {
+    AMQP_URL: `amqp://guest:guest@127.0.0.1:${brokerLink.port}`,
+    // Every audience here is fanned out on write, a hundred followers per work item.
+    FEED_FANOUT_THRESHOLD: '10000',
+    FEED_FANOUT_CHUNK_SIZE: '100',
+    RATE_LIMIT_POST_TWEET: '1000/60',
+  });
+  ({ namespace, env } = isolated);
   system = await startSystemProcesses(env);
   feedKeyspace = await cassandraFor(keyspaceOf('feed', namespace));
   const { signUp } = await ok(
@@ -53,10 +49,7 @@ afterAll(async () => {
   await system?.stop();
   await feedKeyspace?.shutdown();
   await brokerLink?.close();
-  const admin = await cassandraFor('system');
-  for (const name of SUBGRAPH_NAMES) await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspaceOf(name, namespace)}`);
-  await admin.shutdown();
-  await removeBrokerTopology({ queues: ['follows', 'feed', 'feed.fanout'].map((queue) => `${namespace}${queue}`), exchange });
+  await isolated?.remove();
 }, 60_000);
 
 /** Followers written straight into the feed's copy of the graph (what follow.created events would write). */

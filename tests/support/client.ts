@@ -54,14 +54,14 @@ export interface TestUser {
 }
 
 /** A new user, signed up from an address of its own (so sign-up limits per address never bind ordinary tests). */
-export async function signUp(prefix = 'u', displayName = `Test ${prefix}`): Promise<TestUser> {
+export async function signUp(prefix = 'u', displayName = `Test ${prefix}`, url?: string): Promise<TestUser> {
   const username = uniqueUsername(prefix);
   const data = await ok(
     `mutation ($username: String!, $displayName: String!) {
       signUp(username: $username, password: "correct horse battery", displayName: $displayName) { token user { id username } }
     }`,
     { username, displayName },
-    { clientAddress: uniqueClientAddress() },
+    { clientAddress: uniqueClientAddress(), url },
   );
   return { id: data.signUp.user.id, username, token: data.signUp.token };
 }
@@ -83,9 +83,9 @@ export async function eventually<T>(check: () => Promise<T>, { timeoutMs = 10_00
 }
 
 /** follower follows followee, once the follows subgraph has learnt (from user.created) that followee exists. */
-export async function follow(follower: TestUser, followee: TestUser): Promise<void> {
+export async function follow(follower: TestUser, followee: TestUser, url?: string): Promise<void> {
   await eventually(() =>
-    ok(`mutation ($id: ID!) { follow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token }),
+    ok(`mutation ($id: ID!) { follow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token, url }),
   );
 }
 
@@ -93,8 +93,8 @@ export async function unfollow(follower: TestUser, followee: TestUser): Promise<
   await ok(`mutation ($id: ID!) { unfollow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token });
 }
 
-export async function postTweet(author: TestUser, text: string): Promise<string> {
-  const data = await ok(`mutation ($text: String!) { postTweet(text: $text) { id } }`, { text }, { token: author.token });
+export async function postTweet(author: TestUser, text: string, url?: string): Promise<string> {
+  const data = await ok(`mutation ($text: String!) { postTweet(text: $text) { id } }`, { text }, { token: author.token, url });
   return data.postTweet.id;
 }
 
@@ -104,11 +104,11 @@ export interface FeedItem {
   author: { username: string };
 }
 
-export async function feedOf(user: TestUser, first = 20): Promise<FeedItem[]> {
+export async function feedOf(user: TestUser, first = 20, url?: string): Promise<FeedItem[]> {
   const data = await ok(
     `query ($first: Int) { feed(first: $first) { edges { node { id text author { username } } } } }`,
     { first },
-    { token: user.token },
+    { token: user.token, url },
   );
   return data.feed.edges.map((edge: { node: FeedItem }) => edge.node);
 }

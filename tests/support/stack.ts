@@ -19,12 +19,20 @@ export async function subgraphDefinition(name: SubgraphName): Promise<SubgraphDe
   return module.subgraph;
 }
 
-/** The whole system in this process on free ports, against the real Cassandra and RabbitMQ. */
-export async function startStack(env: NodeJS.ProcessEnv = process.env): Promise<Stack> {
+/**
+ * The whole system in this process on free ports, against the real Cassandra and RabbitMQ; `overrides` changes one
+ * subgraph's configuration (its link to Cassandra through a proxy, say).
+ */
+export async function startStack(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<SubgraphName, Partial<Config>>> = {},
+): Promise<Stack> {
   const baseConfig = loadConfig(env);
   const logger = createLogger(baseConfig.LOG_LEVEL);
   const subgraphs = await Promise.all(
-    SUBGRAPH_NAMES.map(async (name) => startSubgraph(await subgraphDefinition(name), { config: baseConfig, logger, port: 0 })),
+    SUBGRAPH_NAMES.map(async (name) =>
+      startSubgraph(await subgraphDefinition(name), { config: { ...baseConfig, ...overrides[name] }, logger, port: 0 }),
+    ),
   );
   const subgraphUrls = Object.fromEntries(SUBGRAPH_NAMES.map((name, index) => [name, subgraphs[index].url])) as Record<
     SubgraphName,

@@ -72,7 +72,7 @@ export async function subscribeToFeed(
   };
 
   for (let attempt = 0; ; attempt++) {
-    const warmUp = await postTweet(user, `warm-up ${attempt}`);
+    const warmUp = await postTweet(user, `warm-up ${attempt}`, routerUrl);
     warmUps.add(warmUp);
     const arrived = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 2_000);

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+
+import { loadConfig } from '../../platform/config.js';
+import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { migrateAll } from '../../scripts/migrate.js';
+import { TEST_ENV } from './env.js';
+import { cassandraFor, removeBrokerTopology } from './infra.js';
+
+/** Every queue twtr's consumers declare (each with its .dead). */
+const QUEUES = ['follows', 'feed', 'feed.fanout'];
+
+export interface IsolatedNamespace {
+  namespace: string;
+  /** The test environment with the namespace and an exchange of its own. */
+  env: NodeJS.ProcessEnv;
+  /** Drops its keyspaces, queues and exchanges. */
+  remove(): Promise<void>;
+}
+
+/**
+ * A twtr of a test's own beside the shared one: keyspaces and queues prefixed (TWTR_NAMESPACE), its own exchange,
+ * keyspaces migrated. `overrides` adds to the environment (limits, links through a proxy).
+ */
+export async function isolatedNamespace(prefix: string, overrides: NodeJS.ProcessEnv = {}): Promise<IsolatedNamespace> {
+  const namespace = `${prefix}${randomBytes(4).toString('hex')}_`;
+  const exchange = `twtr.test.${namespace}`;
+  const env = { ...process.env, ...TEST_ENV, TWTR_NAMESPACE: namespace, AMQP_EXCHANGE: exchange, ...overrides };
+  await migrateAll(loadConfig(env));
+  return {
+    namespace,
+    env,
+    remove: async () => {
+      const admin = await cassandraFor('system');
+      for (const name of SUBGRAPH_NAMES) await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspaceOf(name, namespace)}`);
+      await admin.shutdown();
+      await removeBrokerTopology({ queues: QUEUES.map((queue) => `${namespace}${queue}`), exchange });
+    },
+  };
+}
