@@ -1,14 +1,34 @@
-# One image for every twtr process; the command picks the service (see docker-compose.yml and k8s/).
-FROM node:20.19-bookworm-slim
+# One production image for every twtr process; the command picks the service (docker-compose.yml, k8s/):
+#   node dist/router/src/index.js | node dist/subgraphs/<name>/src/index.js | node dist/scripts/migrate.js
+# TypeScript is compiled in the build stage; the runtime stage has plain node, production dependencies only, no
+# compiler, and runs as the unprivileged `node` user.
+
+FROM node:20.19-bookworm-slim AS build
 WORKDIR /app
-ENV NODE_ENV=production APOLLO_TELEMETRY_DISABLED=true
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
-COPY router ./router
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
 COPY platform ./platform
+COPY router ./router
 COPY subgraphs ./subgraphs
 COPY schema ./schema
 COPY migrations ./migrations
-COPY scripts/migrate.ts ./scripts/migrate.ts
+COPY scripts ./scripts
+RUN npm run build
+
+FROM node:20.19-bookworm-slim AS production-dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:20.19-bookworm-slim
+ENV NODE_ENV=production APOLLO_TELEMETRY_DISABLED=true
+WORKDIR /app
+COPY --from=production-dependencies /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
 USER node
-CMD ["node", "--import", "tsx", "router/src/index.ts"]
+EXPOSE 4000
+# Liveness of the process the container runs; compose and Kubernetes probe each service's own port and /readyz.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "dist/scripts/probe.js"]
+CMD ["node", "dist/router/src/index.js"]

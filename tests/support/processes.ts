@@ -31,7 +31,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startSystemProcesses(env: NodeJS.ProcessEnv): Promise<SystemProcesses> {
+/**
+ * Starts every service as its own process: with tsx from the sources, as `npm start` does, or with `compiled`, the
+ * production build (dist/, `npm run build`) with plain node, as the image does.
+ */
+export async function startSystemProcesses(env: NodeJS.ProcessEnv, { compiled = false } = {}): Promise<SystemProcesses> {
   const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (service) => [service.name, await freePort()] as const)));
   const serviceEnv: NodeJS.ProcessEnv = { ...env, APOLLO_TELEMETRY_DISABLED: 'true' };
   const subgraphUrls: Record<string, string> = {};
@@ -45,7 +49,8 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv): Promise<Syst
   const children: Record<string, ChildProcess> = {};
   const launch = (name: string) => {
     const service = SERVICES.find((candidate) => candidate.name === name)!;
-    children[name] = spawn(process.execPath, ['--import', 'tsx', service.entry], {
+    const command = compiled ? [`dist/${service.entry.replace(/\.ts$/, '.js')}`] : ['--import', 'tsx', service.entry];
+    children[name] = spawn(process.execPath, command, {
       env: serviceEnv,
       stdio: ['ignore', 'ignore', 'inherit'],
     });

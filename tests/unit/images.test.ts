@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+import { entryOf, ROUTER_ENTRY, SUBGRAPH_NAMES } from '../../platform/manifest.js';
+
+const ROOT = new URL('../../', import.meta.url);
+const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8');
+const compiled = (entry: string) => `dist/${entry.replace(/\.ts$/, '.js')}`;
+
+describe('the production image (Dockerfile)', () => {
+  const stages = read('Dockerfile')
+    .split(/^FROM /m)
+    .slice(1)
+    .map((stage) => `FROM ${stage}`);
+  const runtime = stages.at(-1)!;
+
+  it('builds in one stage and runs compiled code with plain node in another, on pinned base images', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(stages.some((stage) => /RUN npm run build/.test(stage))).toBe(true);
+    for (const stage of stages) expect(stage).toMatch(/^FROM node:\d+\.\d+[\w.-]*( AS [\w-]+)?\n/);
+    expect(runtime).toMatch(/^CMD \["node", "dist\/router\/src\/index\.js"\]$/m);
+    expect(runtime).not.toMatch(/tsx|\.ts\b/);
+  });
+
+  it('carries production dependencies only, runs as a non-root user and has a HEALTHCHECK', () => {
+    const dependencyStage = stages.find((stage) => /npm ci/.test(stage) && stage !== stages[0])!;
+    expect(dependencyStage).toMatch(/npm ci --omit=dev/);
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK .*CMD \["node", "dist\/scripts\/probe\.js"\]$/m);
+    expect(runtime).toMatch(/APOLLO_TELEMETRY_DISABLED=true/);
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+    services: Record<string, { command?: string[]; healthcheck?: { test?: string[]; disable?: boolean }; depends_on?: unknown }>;
+  };
+  const entries: Record<string, string> = {
+    router: ROUTER_ENTRY,
+    ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, entryOf(name)])),
+  };
+
+  it.each(Object.keys(entries))('runs %s compiled, with a health check on its own /readyz', (name) => {
+    const service = compose.services[name];
+    expect(service.command).toEqual(['node', compiled(entries[name])]);
+    expect(service.healthcheck?.test?.slice(0, 3)).toEqual(['CMD', 'node', 'dist/scripts/probe.js']);
+    expect(service.healthcheck?.test?.[3]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/readyz$/);
+  });
+
+  it('starts the router once every subgraph is healthy', () => {
+    expect(compose.services.router.depends_on).toEqual(
+      Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, { condition: 'service_healthy' }])),
+    );
+  });
+});
