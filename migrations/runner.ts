@@ -40,6 +40,27 @@ export function splitStatements(source: string): string[] {
 }
 
 /**
+ * The migrations of `folder` not yet recorded in the keyspace (all of them when it does not exist yet). Reads only:
+ * a new version's pods wait on this until the migration Job has run.
+ */
+export async function pendingMigrations(client: CassandraClient, keyspace: string, dir = MIGRATIONS_DIR, folder = keyspace) {
+  const exists = (
+    await client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [
+      keyspace,
+      'schema_migrations',
+    ])
+  ).rowLength;
+  const applied = exists
+    ? new Set(
+        (await client.execute(`SELECT name FROM ${keyspace}.schema_migrations`)).rows.map((row) => row.get('name') as string),
+      )
+    : new Set<string>();
+  return readMigrations(folder, dir)
+    .map((migration) => migration.name)
+    .filter((name) => !applied.has(name));
+}
+
+/**
  * Creates the keyspace when missing, then applies the migrations not yet recorded in its schema_migrations table.
  * Running it again changes nothing; a recorded migration whose file changed stops the run (migrations are append-only).
  */

@@ -38,6 +38,9 @@ const envSchema = z.object({
 
   CASSANDRA_CONTACT_POINTS: z.string().default('127.0.0.1'),
   CASSANDRA_LOCAL_DC: z.string().default('datacenter1'),
+  /** Credentials when the cluster requires them (K8ssandra does); from a Secret, never from the ConfigMap. */
+  CASSANDRA_USERNAME: z.string().optional(),
+  CASSANDRA_PASSWORD: z.string().optional(),
   /** Replication map used when a migration creates a keyspace. */
   CASSANDRA_REPLICATION: z.string().default("{'class': 'SimpleStrategy', 'replication_factor': 1}"),
 

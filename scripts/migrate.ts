@@ -1,4 +1,4 @@
-import { KEYSPACES, migrateKeyspace, MIGRATIONS_DIR } from '../migrations/runner.js';
+import { KEYSPACES, migrateKeyspace, MIGRATIONS_DIR, pendingMigrations } from '../migrations/runner.js';
 import { connectCassandra } from '../platform/cassandra/client.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logging.js';
@@ -24,6 +24,41 @@ export async function migrateAll(config = loadConfig()): Promise<void> {
   }
 }
 
+/**
+ * Waits until every keyspace has every migration this version ships (`migrate --wait`): the init container of each
+ * Deployment, so a new version serves only once the migration Job has applied its schema. False on timeout.
+ */
+export async function waitForMigrations(
+  config = loadConfig(),
+  { timeoutMs = 600_000, intervalMs = 2_000 } = {},
+): Promise<boolean> {
+  const logger = createLogger(config.LOG_LEVEL, { component: 'migrate' });
+  const client = await connectCassandra(config);
+  try {
+    for (const deadline = Date.now() + timeoutMs; ;) {
+      const pending = (
+        await Promise.all(
+          KEYSPACES.map(async (name) =>
+            (await pendingMigrations(client, keyspaceOf(name, config.TWTR_NAMESPACE), MIGRATIONS_DIR, name)).map(
+              (migration) => `${name}/${migration}`,
+            ),
+          ),
+        )
+      ).flat();
+      if (pending.length === 0) return true;
+      if (Date.now() >= deadline) {
+        logger.error('migrations still pending; giving up', { pending });
+        return false;
+      }
+      logger.info('waiting for the migration job', { pending });
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  } finally {
+    await client.shutdown();
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv.includes('--wait')) process.exit((await waitForMigrations()) ? 0 : 1);
   await migrateAll();
 }

@@ -13,10 +13,14 @@ export interface Statement {
 
 /** A driver session bound to one keyspace; each subgraph opens exactly one, for its own keyspace. */
 export async function connectCassandra(
-  config: Pick<Config, 'CASSANDRA_CONTACT_POINTS' | 'CASSANDRA_LOCAL_DC'>,
+  config: Pick<Config, 'CASSANDRA_CONTACT_POINTS' | 'CASSANDRA_LOCAL_DC'> &
+    Partial<Pick<Config, 'CASSANDRA_USERNAME' | 'CASSANDRA_PASSWORD'>>,
   keyspace?: string,
 ): Promise<CassandraClient> {
   const client = new cassandra.Client({
+    ...(config.CASSANDRA_USERNAME && {
+      authProvider: new cassandra.auth.PlainTextAuthProvider(config.CASSANDRA_USERNAME, config.CASSANDRA_PASSWORD ?? ''),
+    }),
     contactPoints: config.CASSANDRA_CONTACT_POINTS.split(',').map((point) => point.trim()),
     localDataCenter: config.CASSANDRA_LOCAL_DC,
     keyspace,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { migrateKeyspace } from '../../migrations/runner.js';
+import { migrateKeyspace, pendingMigrations } from '../../migrations/runner.js';
 import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
 
@@ -26,10 +26,14 @@ describe('the migration runner', () => {
 
   it('applies each migration once, keeps data, and refuses an edited migration', async () => {
     const run = () => migrateKeyspace(cassandra, keyspace, testConfig().CASSANDRA_REPLICATION, testLogger(), dir);
+    // What a new version's pods wait for (migrate --wait): nothing is applied yet, the keyspace does not exist.
+    expect(await pendingMigrations(cassandra, keyspace, dir)).toEqual(['001_notes.cql']);
     expect(await run()).toEqual(['001_notes.cql']);
+    expect(await pendingMigrations(cassandra, keyspace, dir)).toEqual([]);
     await cassandra.execute(`INSERT INTO ${keyspace}.notes (id, body) VALUES (1, 'kept')`);
 
     writeFileSync(join(dir, keyspace, '002_tags.cql'), '-- a second step\nALTER TABLE notes ADD tags set<text>;');
+    expect(await pendingMigrations(cassandra, keyspace, dir)).toEqual(['002_tags.cql']);
     expect(await run()).toEqual(['002_tags.cql']);
     expect(await run()).toEqual([]);
     const row = (await cassandra.execute(`SELECT body, tags FROM ${keyspace}.notes WHERE id = 1`)).first();
