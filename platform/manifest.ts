@@ -5,10 +5,10 @@
  * Each subgraph owns the Cassandra keyspace of its own name.
  */
 export const SUBGRAPHS = [
-  { name: 'users', port: 4001, publishesEvents: true },
-  { name: 'tweets', port: 4002, publishesEvents: true },
-  { name: 'follows', port: 4003, publishesEvents: true },
-  { name: 'feed', port: 4004, publishesEvents: false },
+  { name: 'users', port: 4001, publishesEvents: true, queues: [] },
+  { name: 'tweets', port: 4002, publishesEvents: true, queues: [] },
+  { name: 'follows', port: 4003, publishesEvents: true, queues: ['follows'] },
+  { name: 'feed', port: 4004, publishesEvents: false, queues: ['feed', 'feed.fanout'] },
 ] as const satisfies readonly SubgraphEntry[];
 
 interface SubgraphEntry {
@@ -17,10 +17,15 @@ interface SubgraphEntry {
   port: number;
   /** Whether it publishes events, through an outbox in its keyspace relayed to RabbitMQ. */
   publishesEvents: boolean;
+  /** The durable queues its consumers own (each with its `<queue>.dead`), within TWTR_NAMESPACE. */
+  queues: readonly string[];
 }
 
 export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];
 export const SUBGRAPH_NAMES: readonly SubgraphName[] = SUBGRAPHS.map((subgraph) => subgraph.name);
+
+/** Every consumer queue of the system (for operators' tools and test clean-up). */
+export const QUEUES: readonly string[] = SUBGRAPHS.flatMap((subgraph) => subgraph.queues);
 
 export const subgraphNamed = (name: SubgraphName) => SUBGRAPHS.find((subgraph) => subgraph.name === name)!;
 

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
 import { describe, expect, inject, it } from 'vitest';
 
 import { SUBGRAPH_NAMES } from '../../platform/manifest.js';
@@ -78,4 +81,15 @@ describe('what an operator probes and scrapes', () => {
     const operations = new Set(samples.filter((s) => s.name === 'twtr_router_requests_total').map((s) => s.labels.operation));
     expect(operations.size).toBeLessThanOrEqual(201);
   });
+});
+
+describe('npm run events:status', () => {
+  it("prints each queue's depth, consumers and dead letters, and each outbox's backlog, from RabbitMQ and Cassandra", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/events-status.ts']);
+    // The shared system consumes every queue while the tests run.
+    for (const queue of ['follows', 'feed', 'feed.fanout'])
+      expect(stdout).toMatch(new RegExp(`^${queue.replace('.', '\\.')} +\\d+ +[1-9]\\d* +\\d+$`, 'm'));
+    for (const keyspace of ['users', 'tweets', 'follows'])
+      expect(stdout).toMatch(new RegExp(`^${keyspace} +\\d+ +(-|\\d+\\.\\d s)$`, 'm'));
+  }, 30_000);
 });

@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
 
 import { loadConfig } from '../../platform/config.js';
-import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { keyspaceOf, QUEUES, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { migrateAll } from '../../scripts/migrate.js';
 import { TEST_ENV } from './env.js';
 import { cassandraFor, removeBrokerTopology } from './infra.js';
-
-/** Every queue twtr's consumers declare (each with its .dead). */
-const QUEUES = ['follows', 'feed', 'feed.fanout'];
 
 export interface IsolatedNamespace {
   namespace: string;

@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { entryOf, ROUTER_ENTRY, SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { entryOf, ROUTER_ENTRY, SUBGRAPH_NAMES, SUBGRAPHS } from '../../platform/manifest.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
@@ -81,6 +81,15 @@ describe('the shape of the tree', () => {
         .map((target) => `${file} -> ${target}`),
     );
     expect(crossings).toEqual([]);
+  });
+
+  it('lists in the manifest exactly the queues each subgraph consumes (operators’ tools read them from there)', () => {
+    for (const { name, queues } of SUBGRAPHS) {
+      const declared = sourceFiles(`subgraphs/${name}/src`).flatMap((file) =>
+        [...readFileSync(join(ROOT, file), 'utf8').matchAll(/\bqueue: '([\w.-]+)'/g)].map(([, queue]) => queue),
+      );
+      expect(declared.sort(), name).toEqual([...queues].sort());
+    }
   });
 
   it.each([ROUTER_ENTRY, ...SUBGRAPH_NAMES.map(entryOf)])('loads no devDependency at run time from %s', (entry) => {
