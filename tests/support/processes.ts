@@ -22,6 +22,16 @@ export interface SystemProcesses {
   stop(): Promise<void>;
 }
 
+/** CPU seconds (user + system) a process and its descendants have used so far, from /proc. */
+export function cpuSecondsOf(pid: number): number {
+  const ticksPerSecond = 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const own = (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  return own + children.reduce((sum, child) => sum + cpuSecondsOf(Number(child)), 0);
+}
+
 /** A loopback port nothing listens on right now. */
 export async function freePort(): Promise<number> {
   const server = createServer();

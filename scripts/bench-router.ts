@@ -1,0 +1,269 @@
+import '../router/src/no-telemetry.js';
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+import autocannon from 'autocannon';
+
+import { loadConfig } from '../platform/config.js';
+import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/identity/tokens.js';
+import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
+import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
+import { renderBenchmarks, type ScenarioResult } from './bench-report.js';
+import { migrateAll } from './migrate.js';
+
+/**
+ * The router against Hive Gateway (npm run bench:router; part of npm run bench). Subgraphs, twtr's router and Hive
+ * Gateway each run as their own process on loopback; autocannon drives one target at a time, the targets alternating
+ * round by round, each round bounded in time. Writes bench/results/<timestamp>.json and BENCHMARKS.md.
+ *   --seconds N   length of each round (default 8)      --rounds N   rounds per target (default 3)
+ *   --smoke       1-second rounds, 1 round, no BENCHMARKS.md (npm test runs this)
+ */
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+const smoke = args.includes('--smoke');
+const seconds = smoke ? 1 : option('--seconds', 8);
+const rounds = smoke ? 1 : option('--rounds', 3);
+const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  LOG_LEVEL: 'error',
+  APOLLO_TELEMETRY_DISABLED: 'true',
+  // The load comes from one address: per-address limits would measure the limiter.
+  RATE_LIMIT_SIGN_UP: '100000/60',
+  RATE_LIMIT_POST_TWEET: '100000/60',
+  RATE_LIMIT_FOLLOW: '100000/60',
+};
+await migrateAll(loadConfig(env));
+progress('starting the subgraphs and the router as processes');
+const system = await startSystemProcesses(env);
+const config = loadConfig({
+  ...env,
+  ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
+});
+
+progress('starting Hive Gateway');
+const hivePort = await freePort();
+const hive: ChildProcess = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--import',
+    './bench/hive/polyfill.mjs',
+    'node_modules/@graphql-hive/gateway/dist/bin.js',
+    'supergraph',
+    'schema/supergraph.graphql',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(hivePort),
+    '--fork',
+    '1',
+    '--config-path',
+    'bench/hive/gateway.config.ts',
+  ],
+  {
+    env: { ...env, ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
+);
+const hiveUrl = `http://127.0.0.1:${hivePort}/graphql`;
+
+// Whatever happens, the processes started here stop with the bench.
+const stopAll = async () => {
+  hive.kill('SIGTERM');
+  await system.stop();
+};
+process.once('uncaughtException', (error) => {
+  console.error(error);
+  void stopAll().finally(() => process.exit(1));
+});
+process.once('unhandledRejection', (error) => {
+  console.error(error);
+  void stopAll().finally(() => process.exit(1));
+});
+
+async function post(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+const until = async (check: () => Promise<boolean>, timeoutMs = 60_000) => {
+  for (const deadline = Date.now() + timeoutMs; !(await check().catch(() => false));) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+// Seed: one profile (an author with followers and 20 tweets), and 64 viewers, each following 5 of 10 authors.
+progress('seeding users, follows and tweets');
+const signUp = async (prefix: string) => {
+  const username = `${prefix}_${Math.random().toString(36).slice(2, 9)}`;
+  const { signUp } = await post(
+    system.routerUrl,
+    `mutation ($u: String!) { signUp(username: $u, password: "bench password", displayName: "Bench ${prefix}") { token user { id } } }`,
+    { u: username },
+  );
+  return { id: signUp.user.id as string, username, token: signUp.token as string };
+};
+const follow = (viewer: { token: string }, author: { id: string }) =>
+  until(async () =>
+    Boolean(await post(system.routerUrl, 'mutation ($id: ID!) { follow(userId: $id) { id } }', { id: author.id }, viewer.token)),
+  );
+const tweet = (author: { token: string }, text: string) =>
+  post(system.routerUrl, 'mutation ($t: String!) { postTweet(text: $t) { id } }', { t: text }, author.token);
+
+const authors = await Promise.all(Array.from({ length: 10 }, (_, index) => signUp(`a${index}`)));
+const viewers = await Promise.all(Array.from({ length: 64 }, (_, index) => signUp(`v${index}`)));
+for (const [index, viewer] of viewers.entries())
+  for (let k = 0; k < 5; k++) await follow(viewer, authors[(index + k) % authors.length]);
+for (let round = 0; round < 4; round++) for (const author of authors) await tweet(author, `bench tweet ${round} by an author`);
+const profile = authors[0];
+for (let i = 0; i < 16; i++) await tweet(profile, `profile tweet ${i}`);
+
+const PROFILE = `query Profile($u: String!) { user(username: $u) { id username displayName followerCount followingCount
+  tweets(first: 20) { edges { node { id text createdAt author { id username displayName } } } } } }`;
+const ONE_SUBGRAPH = `query OneSubgraph($u: String!) { user(username: $u) { id username displayName } }`;
+const FEED = `query Feed { feed(first: 20) { edges { node { id text createdAt author { username displayName } } } } }`;
+await until(async () => (await post(system.routerUrl, FEED, {}, viewers[63].token)).feed.edges.length === 20);
+await until(async () => Boolean((await post(hiveUrl, ONE_SUBGRAPH, { u: profile.username }))?.user));
+
+interface Scenario {
+  name: string;
+  connections: number;
+  body: string;
+  /** One token per connection (each connection a different viewer), or none. */
+  tokens?: string[];
+  targets: Record<string, { url: string; pid: number; headers?: Record<string, string> }>;
+}
+const body = (query: string, variables: Record<string, unknown> = {}) => JSON.stringify({ query, variables });
+// Called directly, the users subgraph needs what the router would send: an assertion for it (signed once here).
+const directAssertion = signRequestAssertion(
+  { viewerId: null, clientAddress: '127.0.0.1' },
+  config.INTERNAL_IDENTITY_SECRET,
+  'users',
+  3600,
+);
+const scenarios: Scenario[] = [
+  {
+    name: 'profile query (users → follows → tweets → users), 32 connections',
+    connections: 32,
+    body: body(PROFILE, { u: profile.username }),
+    targets: { twtr: { url: system.routerUrl, pid: system.children.router.pid! }, hive: { url: hiveUrl, pid: hive.pid! } },
+  },
+  {
+    name: 'one-subgraph query (user by username), 32 connections',
+    connections: 32,
+    body: body(ONE_SUBGRAPH, { u: profile.username }),
+    targets: {
+      twtr: { url: system.routerUrl, pid: system.children.router.pid! },
+      hive: { url: hiveUrl, pid: hive.pid! },
+      'users subgraph direct': {
+        url: system.subgraphUrls.users,
+        pid: system.children.users.pid!,
+        headers: { [REQUEST_ASSERTION_HEADER]: directAssertion },
+      },
+    },
+  },
+  {
+    name: 'feed page (20 items, text + author), 64 connections each a different viewer',
+    connections: 64,
+    body: body(FEED),
+    tokens: viewers.map((viewer) => viewer.token),
+    targets: { twtr: { url: system.routerUrl, pid: system.children.router.pid! }, hive: { url: hiveUrl, pid: hive.pid! } },
+  },
+];
+
+async function load(scenario: Scenario, target: Scenario['targets'][string]) {
+  let nextToken = 0;
+  const cpuBefore = cpuSecondsOf(target.pid);
+  const result = await autocannon({
+    url: target.url,
+    method: 'POST',
+    connections: scenario.connections,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', ...target.headers },
+    requests: [
+      {
+        method: 'POST',
+        body: scenario.body,
+        setupRequest: (request: any, context: any) => {
+          if (!scenario.tokens) return request;
+          context.token ??= scenario.tokens[nextToken++ % scenario.tokens.length];
+          return { ...request, headers: { ...request.headers, authorization: `Bearer ${context.token}` } };
+        },
+      },
+    ],
+  });
+  const cpuSeconds = cpuSecondsOf(target.pid) - cpuBefore;
+  return {
+    requestsPerSecond: result.requests.average,
+    // The target's own CPU per request: what a core of it serves, whatever else shares the machine.
+    cpuMsPerRequest: (1000 * cpuSeconds) / Math.max(1, result.requests.total),
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+const results: ScenarioResult[] = [];
+try {
+  for (const scenario of scenarios) {
+    const runs: ScenarioResult['runs'] = Object.fromEntries(Object.keys(scenario.targets).map((name) => [name, []]));
+    for (let round = 0; round < rounds; round++) {
+      // Alternate who goes first, so neither always gets the warmer machine.
+      const order = Object.keys(scenario.targets);
+      if (round % 2) order.reverse();
+      for (const name of order) {
+        const run = await load(scenario, scenario.targets[name]);
+        runs[name].push(run);
+        progress(
+          `${scenario.name} — ${name}, round ${round + 1}: ${run.requestsPerSecond.toFixed(0)} req/s, ` +
+            `p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.cpuMsPerRequest.toFixed(2)} CPU ms/request, errors ${run.errors}`,
+        );
+      }
+    }
+    results.push({ scenario: scenario.name, runs });
+  }
+} finally {
+  await stopAll();
+}
+
+const machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  cassandra: '5.0.9 (cassandra-all, one local node)',
+  rabbitmq: "3.10 (the machine's)",
+};
+const report = {
+  at: new Date().toISOString(),
+  command: `npx tsx scripts/bench-router.ts ${args.join(' ')}`.trim(),
+  seconds,
+  rounds,
+  machine,
+  results,
+};
+const out = smoke
+  ? (process.env.BENCH_OUT ?? 'bench/results/smoke.json')
+  : `bench/results/${report.at.replace(/[:.]/g, '-')}.json`;
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+progress(`wrote ${out}`);
+if (!smoke) {
+  const { markdown, svg } = renderBenchmarks(report);
+  writeFileSync('BENCHMARKS.md', markdown);
+  writeFileSync('bench/results/latest.svg', svg);
+  progress('wrote BENCHMARKS.md and bench/results/latest.svg');
+}
+process.exit(0);
