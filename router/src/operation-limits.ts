@@ -3,6 +3,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { type DocumentNode, GraphQLError, type GraphQLSchema, validate, type ValidationContext } from 'graphql';
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import { LRUCache } from 'lru-cache';
 
 import { ErrorCode } from '../../platform/errors.js';
 
@@ -83,4 +84,30 @@ export function operationLimitError(
   if (cost > limits.maxCost)
     return tooComplex(`The operation's cost is ${cost}, above the limit of ${limits.maxCost}: ask for fewer or smaller pages.`);
   return undefined;
+}
+
+/** Verdicts remembered per document for different operation names and variables. */
+const VERDICTS_PER_DOCUMENT = 64;
+
+/**
+ * operationLimitError, remembered per parsed document (Apollo Server hands the same DocumentNode to every request with
+ * the same text, from its bounded document store) and per operation name and variables. The check walked the whole
+ * document twice per request; most requests repeat an operation someone sent before.
+ */
+export function rememberedOperationLimits(limits: OperationLimits) {
+  const verdicts = new WeakMap<DocumentNode, LRUCache<string, { error?: GraphQLError }>>();
+  return (
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Record<string, unknown> | undefined,
+    operationName?: string,
+  ) => {
+    let byRequest = verdicts.get(document);
+    if (!byRequest) verdicts.set(document, (byRequest = new LRUCache({ max: VERDICTS_PER_DOCUMENT })));
+    const key = `${operationName ?? ''}\u0000${JSON.stringify(variables ?? {})}`;
+    let verdict = byRequest.get(key);
+    if (!verdict)
+      byRequest.set(key, (verdict = { error: operationLimitError(schema, document, variables, operationName, limits) }));
+    return verdict.error;
+  };
 }

@@ -21,7 +21,7 @@ import type { Logger } from '../../platform/logging.js';
 import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
-import { operationLimitError, type OperationLimits } from './operation-limits.js';
+import { type OperationLimits, rememberedOperationLimits } from './operation-limits.js';
 import { operationMetrics } from './operation-metrics.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
@@ -44,11 +44,12 @@ const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RequestScope> = {
 
 /** Refuses operations over the configured limits once they are validated, before the gateway plans them. */
 function enforceOperationLimits(limits: OperationLimits): ApolloServerPlugin<RequestScope> {
+  const limitError = rememberedOperationLimits(limits);
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, request, operationName }) {
-          const error = operationLimitError(schema, document, request.variables, operationName ?? undefined, limits);
+          const error = limitError(schema, document, request.variables, operationName ?? undefined);
           if (error) throw error;
         },
       };
