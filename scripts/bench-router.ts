@@ -18,12 +18,14 @@ import { migrateAll } from './migrate.js';
  * Gateway each run as their own process on loopback; autocannon drives one target at a time, the targets alternating
  * round by round, each round bounded in time. Writes bench/results/<timestamp>.json and BENCHMARKS.md.
  *   --seconds N   length of each round (default 8)      --rounds N   rounds per target (default 3)
- *   --smoke       1-second rounds, 1 round, no BENCHMARKS.md (npm test runs this)
+ *   --smoke       2-second rounds, 1 round, no BENCHMARKS.md (npm test runs this)
+ *   --baseline D  also run the router of another checkout D (a git worktree of an earlier commit, its node_modules
+ *                 linked) against the same subgraphs, as target "twtr before": before/after in one run
  */
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const smoke = args.includes('--smoke');
-const seconds = smoke ? 1 : option('--seconds', 8);
+const seconds = smoke ? 2 : option('--seconds', 8);
 const rounds = smoke ? 1 : option('--rounds', 3);
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
@@ -72,9 +74,25 @@ const hive: ChildProcess = spawn(
 );
 const hiveUrl = `http://127.0.0.1:${hivePort}/graphql`;
 
+const baselineDir = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : undefined;
+const baselinePort = await freePort();
+const baseline: ChildProcess | undefined = baselineDir
+  ? spawn(process.execPath, ['--import', 'tsx', 'router/src/index.ts'], {
+      cwd: baselineDir,
+      env: {
+        ...env,
+        ROUTER_PORT: String(baselinePort),
+        ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
+  : undefined;
+const baselineUrl = `http://127.0.0.1:${baselinePort}/graphql`;
+
 // Whatever happens, the processes started here stop with the bench.
 const stopAll = async () => {
   hive.kill('SIGTERM');
+  baseline?.kill('SIGTERM');
   await system.stop();
 };
 process.once('uncaughtException', (error) => {
@@ -135,6 +153,7 @@ const ONE_SUBGRAPH = `query OneSubgraph($u: String!) { user(username: $u) { id u
 const FEED = `query Feed { feed(first: 20) { edges { node { id text createdAt author { username displayName } } } } }`;
 await until(async () => (await post(system.routerUrl, FEED, {}, viewers[63].token)).feed.edges.length === 20);
 await until(async () => Boolean((await post(hiveUrl, ONE_SUBGRAPH, { u: profile.username }))?.user));
+if (baseline) await until(async () => Boolean((await post(baselineUrl, ONE_SUBGRAPH, { u: profile.username }))?.user));
 
 interface Scenario {
   name: string;
@@ -152,20 +171,24 @@ const directAssertion = signRequestAssertion(
   'users',
   3600,
 );
+const routers = (): Scenario['targets'] => ({
+  twtr: { url: system.routerUrl, pid: system.children.router.pid! },
+  ...(baseline ? { 'twtr before': { url: baselineUrl, pid: baseline.pid! } } : {}),
+  hive: { url: hiveUrl, pid: hive.pid! },
+});
 const scenarios: Scenario[] = [
   {
     name: 'profile query (users → follows → tweets → users), 32 connections',
     connections: 32,
     body: body(PROFILE, { u: profile.username }),
-    targets: { twtr: { url: system.routerUrl, pid: system.children.router.pid! }, hive: { url: hiveUrl, pid: hive.pid! } },
+    targets: routers(),
   },
   {
     name: 'one-subgraph query (user by username), 32 connections',
     connections: 32,
     body: body(ONE_SUBGRAPH, { u: profile.username }),
     targets: {
-      twtr: { url: system.routerUrl, pid: system.children.router.pid! },
-      hive: { url: hiveUrl, pid: hive.pid! },
+      ...routers(),
       'users subgraph direct': {
         url: system.subgraphUrls.users,
         pid: system.children.users.pid!,
@@ -178,7 +201,7 @@ const scenarios: Scenario[] = [
     connections: 64,
     body: body(FEED),
     tokens: viewers.map((viewer) => viewer.token),
-    targets: { twtr: { url: system.routerUrl, pid: system.children.router.pid! }, hive: { url: hiveUrl, pid: hive.pid! } },
+    targets: routers(),
   },
 ];
 
@@ -215,10 +238,24 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
   };
 }
 
+/** A few requests before measuring, so no target is measured while it compiles, plans and connects. */
+async function warmUp(scenario: Scenario, target: Scenario['targets'][string]) {
+  for (let i = 0; i < 20; i++) {
+    const token = scenario.tokens?.[i % scenario.tokens.length];
+    const response = await fetch(target.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...target.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: scenario.body,
+    });
+    await response.arrayBuffer();
+  }
+}
+
 const results: ScenarioResult[] = [];
 try {
   for (const scenario of scenarios) {
     const runs: ScenarioResult['runs'] = Object.fromEntries(Object.keys(scenario.targets).map((name) => [name, []]));
+    for (const target of Object.values(scenario.targets)) await warmUp(scenario, target);
     for (let round = 0; round < rounds; round++) {
       // Alternate who goes first, so neither always gets the warmer machine.
       const order = Object.keys(scenario.targets);
