@@ -22,11 +22,16 @@ const assertRouterIdentity: GatewayPlugin = {
     const request = (context as { request?: Request }).request;
     let viewerId = viewers.get(context);
     if (viewerId === undefined) {
-      viewerId = request ? viewerFromHeaders({ authorization: request.headers.get('authorization') ?? undefined }, config.JWT_SECRET) : null;
+      viewerId = request
+        ? viewerFromHeaders({ authorization: request.headers.get('authorization') ?? undefined }, config.JWT_SECRET)
+        : null;
       viewers.set(context, viewerId);
     }
     const assertion = signRequestAssertion({ viewerId, clientAddress: '127.0.0.1' }, config.INTERNAL_IDENTITY_SECRET, subgraph);
-    setOptions({ ...options, headers: { ...(options.headers as Record<string, string>), [REQUEST_ASSERTION_HEADER]: assertion } });
+    setOptions({
+      ...options,
+      headers: { ...(options.headers as Record<string, string>), [REQUEST_ASSERTION_HEADER]: assertion },
+    });
   },
 };
 
