@@ -3,6 +3,8 @@ export interface Run {
   requestsPerSecond: number;
   /** CPU the target's process used per request (user + system). */
   cpuMsPerRequest: number;
+  /** CPU the four subgraph processes used per request of this target. */
+  subgraphCpuMsPerRequest: number;
   p50: number;
   p90: number;
   p99: number;
@@ -36,6 +38,7 @@ export const summary = (runs: Run[]) => ({
   p50: median(runs.map((run) => run.p50)),
   p99: median(runs.map((run) => run.p99)),
   cpuMsPerRequest: median(runs.map((run) => run.cpuMsPerRequest)),
+  subgraphCpuMsPerRequest: median(runs.map((run) => run.subgraphCpuMsPerRequest ?? 0)),
   errors: runs.reduce((sum, run) => sum + run.errors, 0),
 });
 
@@ -47,7 +50,7 @@ export function renderBenchmarks(report: BenchReport): { markdown: string; svg: 
       const figures = summary(targetRuns);
       const ratio = hive && target !== 'hive' ? `${(figures.requestsPerSecond / hive.requestsPerSecond).toFixed(2)}×` : '';
       const range = `${Math.min(...targetRuns.map((run) => run.requestsPerSecond)).toFixed(0)}–${Math.max(...targetRuns.map((run) => run.requestsPerSecond)).toFixed(0)}`;
-      return `| ${scenario} | ${target} | ${figures.requestsPerSecond.toFixed(0)} (${range}) | ${ratio} | ${figures.p50} | ${figures.p99} | ${figures.cpuMsPerRequest.toFixed(2)} | ${figures.errors} |`;
+      return `| ${scenario} | ${target} | ${figures.requestsPerSecond.toFixed(0)} (${range}) | ${ratio} | ${figures.p50} | ${figures.p99} | ${figures.cpuMsPerRequest.toFixed(2)} | ${figures.subgraphCpuMsPerRequest.toFixed(2)} | ${figures.errors} |`;
     });
   });
   const markdown = `# Benchmarks
@@ -62,8 +65,8 @@ Machine: ${Object.entries(report.machine)
     .map(([key, value]) => `${key} ${value}`)
     .join(', ')}.
 
-| scenario | target | requests/s | vs Hive | p50 ms | p99 ms | CPU ms / request | errors |
-|---|---|---|---|---|---|---|---|
+| scenario | target | requests/s | vs Hive | p50 ms | p99 ms | CPU ms / request | subgraphs' CPU ms / request | errors |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 - **twtr**: the router (\`router/\`: @apollo/gateway's planner and executor on @apollo/server), as \`npm start\` runs it.
@@ -75,6 +78,8 @@ ${rows.join('\n')}
 - CPU ms / request is the target process's own CPU (user + system, from /proc, its workers included) over a round
   divided by the requests it answered: on a shared 2-core machine it is the steadier measure of what one core of each
   serves (1,000 / CPU ms = requests/s per core).
+- Subgraphs' CPU ms / request is what the four subgraph processes spent per request of that target: how much work a
+  router's way of fetching (how many fetches, deduplicated or not) puts on them.
 - The feed scenario gives each connection its own viewer, so no two connections ask the same thing.
 
 ![requests per second and latency per target](bench/results/latest.svg)

@@ -208,6 +208,8 @@ const scenarios: Scenario[] = [
 async function load(scenario: Scenario, target: Scenario['targets'][string]) {
   let nextToken = 0;
   const cpuBefore = cpuSecondsOf(target.pid);
+  const subgraphCpu = () => SUBGRAPH_NAMES.reduce((sum, name) => sum + cpuSecondsOf(system.children[name].pid!), 0);
+  const subgraphCpuBefore = subgraphCpu();
   const result = await autocannon({
     url: target.url,
     method: 'POST',
@@ -227,10 +229,13 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
     ],
   });
   const cpuSeconds = cpuSecondsOf(target.pid) - cpuBefore;
+  const subgraphCpuSeconds = subgraphCpu() - subgraphCpuBefore;
   return {
     requestsPerSecond: result.requests.average,
     // The target's own CPU per request: what a core of it serves, whatever else shares the machine.
     cpuMsPerRequest: (1000 * cpuSeconds) / Math.max(1, result.requests.total),
+    // What each client request cost the four subgraphs together (for the direct target, the users subgraph is the target).
+    subgraphCpuMsPerRequest: (1000 * subgraphCpuSeconds) / Math.max(1, result.requests.total),
     p50: result.latency.p50,
     p90: result.latency.p90,
     p99: result.latency.p99,
@@ -265,7 +270,8 @@ try {
         runs[name].push(run);
         progress(
           `${scenario.name} — ${name}, round ${round + 1}: ${run.requestsPerSecond.toFixed(0)} req/s, ` +
-            `p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.cpuMsPerRequest.toFixed(2)} CPU ms/request, errors ${run.errors}`,
+            `p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.cpuMsPerRequest.toFixed(2)} CPU ms/request ` +
+            `(subgraphs ${run.subgraphCpuMsPerRequest.toFixed(2)}), errors ${run.errors}`,
         );
       }
     }

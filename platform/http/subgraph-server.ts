@@ -69,7 +69,8 @@ export async function startSubgraphServer<TContext extends object>(
 ): Promise<RunningServer> {
   const { logger } = options;
   const app = express();
-  const httpServer: Server = createServer(app);
+  // Connections from the router's pool stay open longer than the router keeps them idle (router/src/subgraph-http.ts).
+  const httpServer: Server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, app);
   const schema = buildSubgraphSchema([{ typeDefs: loadTypeDefs(options.schemaFile), resolvers: options.resolvers }]);
   const stopWebSockets = schema.getSubscriptionType() ? serveSubscriptions(httpServer, schema, options) : undefined;
   const server = new ApolloServer<TContext>({

@@ -13,6 +13,7 @@ import { SUBGRAPH_NAMES, type SubgraphName, SUPERGRAPH_FILE, urlVariable } from 
 import { secondsSince, subgraphFetchDuration, subgraphFetches } from '../../platform/observability/metrics.js';
 import { currentTraceCarrier, inSpan, SpanKind } from '../../platform/observability/tracing.js';
 import { assertNoTelemetry } from './no-telemetry.js';
+import { SharedFetches } from './shared-fetches.js';
 import { postToSubgraph } from './subgraph-http.js';
 
 /**
@@ -98,12 +99,14 @@ export function createDataSources(config: Config): Record<SubgraphName, ViewerDa
 /** The gateway over the committed supergraph (schema/supergraph.graphql), with subgraph URLs from config. */
 export function createGateway(dataSources: Record<string, ViewerDataSource>, supergraphSdl = readSupergraphSdl()): ApolloGateway {
   assertNoTelemetry();
+  // Identical fetches in flight at once are made once (queries only; see SharedFetches).
+  const inFlight = new SharedFetches(supergraphSdl, { inFlightOnly: true });
   return new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) => {
       const dataSource = dataSources[name];
       if (!dataSource) throw new Error(`the supergraph names a subgraph "${name}" that the router has no URL for`);
-      return dataSource;
+      return inFlight.wrap(name, dataSource);
     },
   });
 }

@@ -9,6 +9,12 @@ type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 export interface SharedFetchesOptions {
   /** How long an answer is reused for identical fetches; 0 never shares. Defaults to 1 s. */
   ttlMs?: number;
+  /**
+   * For queries over HTTP: share an answer only while it is in flight (never a stale one), and only fetches whose
+   * answer cannot depend on who asks: every fetch of an anonymous query, and entity fetches without a @viewerDependent
+   * field. Mutations are never shared.
+   */
+  inFlightOnly?: boolean;
 }
 
 /**
@@ -26,10 +32,12 @@ export class SharedFetches {
   private readonly dependsOnViewer = new LRUCache<string, boolean>({ max: 1_000 });
   private readonly answers: LRUCache<string, Promise<Response>>;
   private readonly ttlMs: number;
+  private readonly inFlightOnly: boolean;
 
   constructor(supergraphSdl: string, options: SharedFetchesOptions = {}) {
     this.viewerDependentFields = viewerDependentFieldNames(parse(supergraphSdl));
     this.ttlMs = options.ttlMs ?? 1_000;
+    this.inFlightOnly = options.inFlightOnly ?? false;
     this.answers = new LRUCache({ max: 10_000, ttl: Math.max(this.ttlMs, 1) });
   }
 
@@ -37,7 +45,7 @@ export class SharedFetches {
     return {
       process: (options: GraphQLDataSourceProcessOptions<RequestScope>) => {
         const query = options.request.query ?? '';
-        if (this.ttlMs === 0 || this.selectsViewerDependentField(query)) return dataSource.process(options);
+        if (!this.mayShare(options, query)) return dataSource.process(options);
         const key = `${serviceName}\n${query}\n${JSON.stringify(options.request.variables ?? {})}`;
         let answer = this.answers.get(key);
         if (!answer) {
@@ -48,12 +56,23 @@ export class SharedFetches {
           } as GraphQLDataSourceProcessOptions<RequestScope>);
           answer = response;
           this.answers.set(key, response);
-          response.catch(() => this.answers.delete(key));
+          const forget = () => void this.answers.delete(key);
+          if (this.inFlightOnly) void response.then(forget, forget);
+          else response.catch(forget);
         }
-        // The gateway merges answers into its result in place: every subscriber gets its own copy.
-        return answer.then((response) => structuredClone(response));
+        // The gateway merges answers into its result in place: everyone sharing gets a copy of their own.
+        // (`http`, the subgraph's HTTP answer, holds functions and is only read, so it is passed along as it is.)
+        return answer.then(({ http, ...response }) => ({ ...structuredClone(response), http }));
       },
     };
+  }
+
+  private mayShare(options: GraphQLDataSourceProcessOptions<RequestScope>, query: string): boolean {
+    if (!this.inFlightOnly) return this.ttlMs > 0 && !this.selectsViewerDependentField(query);
+    const incoming = (options as { incomingRequestContext?: { operation?: { operation?: string } } }).incomingRequestContext;
+    if (incoming?.operation?.operation !== 'query') return false;
+    if (!options.context?.viewerId) return true;
+    return query.includes('_entities(') && !this.selectsViewerDependentField(query);
   }
 
   private selectsViewerDependentField(query: string): boolean {

@@ -3,13 +3,15 @@ import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 /** The most a subgraph may answer one fetch with; beyond it the fetch fails rather than the router's memory. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 const TIMEOUT_MS = 30_000;
+/** Idle pooled sockets are closed well before a subgraph would close them (its keepAliveTimeout is 65 s). */
+const IDLE_SOCKET_MS = 30_000;
 
 /**
  * The router's HTTP client for subgraph fetches: node:http with a keep-alive pool. It replaces fetch (undici's web
  * streams, abort signals and transferables were about 15% of the router's CPU in a profile of one-subgraph queries)
  * and reads the answer as one string, which is all the gateway does with it.
  */
-const agent = new Agent({ keepAlive: true, keepAliveMsecs: 1_000, maxSockets: 256, maxFreeSockets: 64 });
+const agent = new Agent({ keepAlive: true, keepAliveMsecs: 1_000, maxSockets: 256, maxFreeSockets: 64, timeout: IDLE_SOCKET_MS });
 
 /** What the gateway reads from a subgraph's answer (a subset of fetch's Response). */
 export interface SubgraphResponse {
@@ -22,7 +24,19 @@ export interface SubgraphResponse {
   json(): Promise<unknown>;
 }
 
-export function postToSubgraph(url: string, headers: Record<string, string>, body: string): Promise<SubgraphResponse> {
+export async function postToSubgraph(url: string, headers: Record<string, string>, body: string): Promise<SubgraphResponse> {
+  try {
+    return await post(url, headers, body);
+  } catch (error) {
+    // A pooled socket the subgraph closed just as it was reused: the request never reached it (Node's documented
+    // keep-alive race); send it once more on a fresh socket.
+    if ((error as { reusedSocket?: boolean }).reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET')
+      return post(url, headers, body);
+    throw error;
+  }
+}
+
+function post(url: string, headers: Record<string, string>, body: string): Promise<SubgraphResponse> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
@@ -43,7 +57,7 @@ export function postToSubgraph(url: string, headers: Record<string, string>, bod
         });
       },
     );
-    outgoing.on('error', reject);
+    outgoing.on('error', (error) => reject(Object.assign(error, { reusedSocket: outgoing.reusedSocket })));
     outgoing.setTimeout(TIMEOUT_MS, () =>
       outgoing.destroy(Object.assign(new Error('subgraph did not answer in time'), { code: 'ETIMEDOUT' })),
     );

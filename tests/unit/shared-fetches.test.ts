@@ -70,3 +70,40 @@ describe('shared entity fetches for subscription events', () => {
     expect(calls.map((call) => call.viewerId)).toEqual(['bob', 'carol']);
   });
 });
+
+describe('identical fetches in flight for queries over HTTP', () => {
+  const askIn = (source: GraphQLDataSource<RequestScope>, operation: string, query: string, viewerId: string | null) =>
+    source.process({
+      kind: 'incoming operation',
+      request: { query, variables: { representations: [{ __typename: 'User', id: 'a' }] } },
+      incomingRequestContext: { operation: { operation } },
+      context: { viewerId, clientAddress: null, correlationId: 'c' },
+    } as never);
+
+  it('shares viewer-independent entity fetches and anonymous queries while in flight, never afterwards', async () => {
+    const { calls, dataSource } = recordingDataSource();
+    const inFlight = new SharedFetches(SUPERGRAPH, { inFlightOnly: true }).wrap('users', dataSource);
+    await Promise.all(['bob', 'carol'].map((viewerId) => askIn(inFlight, 'query', ENTITIES('username'), viewerId)));
+    await Promise.all([null, null].map((viewerId) => askIn(inFlight, 'query', '{ me { id } }', viewerId)));
+    expect(calls).toEqual([
+      { query: ENTITIES('username'), viewerId: null },
+      { query: '{ me { id } }', viewerId: null },
+    ]);
+    await askIn(inFlight, 'query', ENTITIES('username'), 'bob');
+    expect(calls).toHaveLength(3);
+  });
+
+  it("never shares a mutation's fetches, a viewer's own root fetch, or a viewer-dependent field", async () => {
+    const { calls, dataSource } = recordingDataSource();
+    const inFlight = new SharedFetches(SUPERGRAPH, { inFlightOnly: true }).wrap('users', dataSource);
+    await Promise.all([
+      askIn(inFlight, 'mutation', ENTITIES('username'), 'bob'),
+      askIn(inFlight, 'mutation', ENTITIES('username'), 'bob'),
+      askIn(inFlight, 'query', '{ me { id } }', 'bob'),
+      askIn(inFlight, 'query', '{ me { id } }', 'carol'),
+      askIn(inFlight, 'query', ENTITIES('username viewerIsFollowing'), 'bob'),
+      askIn(inFlight, 'query', ENTITIES('username viewerIsFollowing'), 'carol'),
+    ]);
+    expect(calls.map((call) => call.viewerId)).toEqual(['bob', 'bob', 'bob', 'carol', 'bob', 'carol']);
+  });
+});
