@@ -243,7 +243,10 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
   };
 }
 
-/** A few requests before measuring, so no target is measured while it compiles, plans and connects. */
+/**
+ * A few requests before measuring, so no target is measured while it compiles, plans and connects; each answer must be
+ * data without errors.
+ */
 async function warmUp(scenario: Scenario, target: Scenario['targets'][string]) {
   for (let i = 0; i < 20; i++) {
     const token = scenario.tokens?.[i % scenario.tokens.length];
@@ -252,7 +255,10 @@ async function warmUp(scenario: Scenario, target: Scenario['targets'][string]) {
       headers: { 'content-type': 'application/json', ...target.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: scenario.body,
     });
-    await response.arrayBuffer();
+    const answer = (await response.json()) as { data?: unknown; errors?: unknown[] };
+    // A target that answers with errors would be measured doing less work than the others.
+    if (!response.ok || answer.errors || !answer.data)
+      throw new Error(`${target.url} answered ${scenario.name} with ${response.status} ${JSON.stringify(answer).slice(0, 300)}`);
   }
 }
 

@@ -13,19 +13,18 @@ import { viewerFromHeaders } from '../../router/src/viewer.js';
  */
 const config = loadConfig();
 const subgraphOf = new Map(SUBGRAPH_NAMES.map((name) => [config[urlVariable(name)], name]));
-const viewers = new WeakMap<object, string | null>();
+/** The viewer of each client request, verified once per request (keyed by the request, never shared between them). */
+const viewers = new WeakMap<Request, string | null>();
 
 const assertRouterIdentity: GatewayPlugin = {
   onFetch({ url, context, options, setOptions }) {
     const subgraph = subgraphOf.get(url);
-    if (!subgraph || !context) return;
-    const request = (context as { request?: Request }).request;
-    let viewerId = viewers.get(context);
+    const request = (context as { request?: Request } | undefined)?.request;
+    if (!subgraph || !request) return;
+    let viewerId = viewers.get(request);
     if (viewerId === undefined) {
-      viewerId = request
-        ? viewerFromHeaders({ authorization: request.headers.get('authorization') ?? undefined }, config.JWT_SECRET)
-        : null;
-      viewers.set(context, viewerId);
+      viewerId = viewerFromHeaders({ authorization: request.headers.get('authorization') ?? undefined }, config.JWT_SECRET);
+      viewers.set(request, viewerId);
     }
     const assertion = signRequestAssertion({ viewerId, clientAddress: '127.0.0.1' }, config.INTERNAL_IDENTITY_SECRET, subgraph);
     setOptions({
