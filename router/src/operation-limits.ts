@@ -104,10 +104,20 @@ export function rememberedOperationLimits(limits: OperationLimits) {
   ) => {
     let byRequest = verdicts.get(document);
     if (!byRequest) verdicts.set(document, (byRequest = new LRUCache({ max: VERDICTS_PER_DOCUMENT })));
-    const key = `${operationName ?? ''}\u0000${JSON.stringify(variables ?? {})}`;
+    const key = requestKey(operationName, variables);
+    // Variables too deeply nested to serialise are not remembered; operationLimitError still judges them.
+    if (key === undefined) return operationLimitError(schema, document, variables, operationName, limits);
     let verdict = byRequest.get(key);
     if (!verdict)
       byRequest.set(key, (verdict = { error: operationLimitError(schema, document, variables, operationName, limits) }));
     return verdict.error;
   };
+}
+
+function requestKey(operationName: string | undefined, variables: Record<string, unknown> | undefined): string | undefined {
+  try {
+    return `${operationName ?? ''}\u0000${JSON.stringify(variables ?? {})}`;
+  } catch {
+    return undefined;
+  }
 }
