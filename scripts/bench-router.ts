@@ -207,6 +207,7 @@ const scenarios: Scenario[] = [
 
 async function load(scenario: Scenario, target: Scenario['targets'][string]) {
   let nextToken = 0;
+  let graphqlErrors = 0;
   const cpuBefore = cpuSecondsOf(target.pid);
   const subgraphCpu = () => SUBGRAPH_NAMES.reduce((sum, name) => sum + cpuSecondsOf(system.children[name].pid!), 0);
   const subgraphCpuBefore = subgraphCpu();
@@ -220,6 +221,11 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
       {
         method: 'POST',
         body: scenario.body,
+        // A 200 can still carry errors (a failed subgraph fetch): counted as errors, so no target is credited for
+        // answers that skipped work.
+        onResponse: (_status: number, body: string) => {
+          if (body.includes('"errors"')) graphqlErrors++;
+        },
         setupRequest: (request: any, context: any) => {
           if (!scenario.tokens) return request;
           context.token ??= scenario.tokens[nextToken++ % scenario.tokens.length];
@@ -239,7 +245,7 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
     p50: result.latency.p50,
     p90: result.latency.p90,
     p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
+    errors: result.errors + result.timeouts + result.non2xx + graphqlErrors,
   };
 }
 
