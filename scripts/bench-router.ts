@@ -9,6 +9,7 @@ import autocannon from 'autocannon';
 import { loadConfig } from '../platform/config.js';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/identity/tokens.js';
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
+import { ok } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
 import { renderBenchmarks, type ScenarioResult } from './bench-report.js';
 import { migrateAll } from './migrate.js';
@@ -104,16 +105,8 @@ process.once('unhandledRejection', (error) => {
   void stopAll().finally(() => process.exit(1));
 });
 
-async function post(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const post = (url: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
+  ok(query, variables, { url, token });
 const until = async (check: () => Promise<boolean>, timeoutMs = 60_000) => {
   for (const deadline = Date.now() + timeoutMs; !(await check().catch(() => false));) {
     if (Date.now() > deadline) throw new Error('timed out');

@@ -9,6 +9,7 @@ import { connectCassandra } from '../platform/cassandra/client.js';
 import { issueAccessToken } from '../platform/identity/tokens.js';
 import { createLogger } from '../platform/logging.js';
 import { startRouter } from '../router/src/server.js';
+import { ok } from '../tests/support/client.js';
 import { startStack } from '../tests/support/stack.js';
 import { migrateAll } from './migrate.js';
 
@@ -25,16 +26,8 @@ await migrateAll();
 const stack = await startStack();
 const feedCassandra = await connectCassandra(stack.config, 'feed');
 
-async function gql(query: string, variables: Record<string, unknown> = {}, token?: string) {
-  const response = await fetch(stack.routerUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const gql = (query: string, variables: Record<string, unknown> = {}, token?: string) =>
+  ok(query, variables, { url: stack.routerUrl, token });
 
 const signUp = async (prefix: string) => {
   const username = `${prefix.slice(0, 6)}_${randomUUID().slice(0, 8)}`;
