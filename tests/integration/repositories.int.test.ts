@@ -112,6 +112,18 @@ describe('FollowRepository', () => {
     expect(await follows.followedAmong(b, [a])).toEqual(new Set());
   });
 
+  it('tells a follower row an interrupted unfollow left behind from one a concurrent follow just wrote', async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    const { followedAt } = await follows.claimFollow(b, a);
+    await apply(session, follows.followRows(b, a, followedAt));
+    expect(await follows.orphanedFollow(b, a)).toBeNull();
+    await follows.releaseFollow(b, a);
+    expect(String(await follows.orphanedFollow(b, a))).toBe(String(followedAt));
+    const again = await follows.claimFollow(b, a);
+    await apply(session, follows.followRows(b, a, again.followedAt));
+    expect(await follows.orphanedFollow(b, a)).toBeNull();
+  });
+
   it('lists relationships newest first and counts them exactly', async () => {
     const followee = randomUUID();
     const followerIds = [randomUUID(), randomUUID(), randomUUID()];

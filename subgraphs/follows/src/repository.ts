@@ -65,11 +65,8 @@ export class FollowRepository {
     throw new Error('the relationship kept changing while it was being ended');
   }
 
-  /**
-   * When a follower row outlived its relationship (an unfollow that died between its two writes), when that
-   * relationship began; otherwise null.
-   */
-  async leftoverFollow(followerId: string, followeeId: string): Promise<TimeUuid | null> {
+  /** When the relationship the pair's follower row was written for began; null when there is no such row. */
+  async followerRowSince(followerId: string, followeeId: string): Promise<TimeUuid | null> {
     const row = (
       await this.cassandra.execute('SELECT followed_at FROM followers WHERE followee_id = ? AND follower_id = ?', [
         followeeId,
@@ -77,6 +74,18 @@ export class FollowRepository {
       ])
     ).first();
     return (row?.get('followed_at') as TimeUuid | undefined) ?? null;
+  }
+
+  /**
+   * When a follower row outlived its relationship (an unfollow that died between its two writes), when that
+   * relationship began; otherwise null. A follower row of the current relationship is no leftover: a follow that
+   * began after the caller found none wrote it.
+   */
+  async orphanedFollow(followerId: string, followeeId: string): Promise<TimeUuid | null> {
+    const leftover = await this.followerRowSince(followerId, followeeId);
+    if (!leftover) return null;
+    const current = await this.currentFollow(followerId, followeeId);
+    return current?.equals(leftover) ? null : leftover;
   }
 
   /** The relationship's start (null if unknown), or undefined when there is none; read at SERIAL. */

@@ -44,7 +44,7 @@ export class FollowsService {
     const viewerId = await this.checkTarget(userId);
     await this.deps.rateLimits.perViewer('follow', viewerId);
     const { followedAt, isNew } = await this.deps.follows.claimFollow(viewerId, userId);
-    if (!isNew && (await this.deps.follows.leftoverFollow(viewerId, userId))?.equals(followedAt)) return { id: userId };
+    if (!isNew && (await this.deps.follows.followerRowSince(viewerId, userId))?.equals(followedAt)) return { id: userId };
     const version = versionOf(followedAt);
     await this.deps.outbox.commit(
       this.deps.follows.followRows(viewerId, userId, followedAt),
@@ -62,7 +62,7 @@ export class FollowsService {
     const viewerId = await this.checkTarget(userId);
     await this.deps.rateLimits.perViewer('follow', viewerId);
     const followedAt =
-      (await this.deps.follows.releaseFollow(viewerId, userId)) ?? (await this.deps.follows.leftoverFollow(viewerId, userId));
+      (await this.deps.follows.releaseFollow(viewerId, userId)) ?? (await this.deps.follows.orphanedFollow(viewerId, userId));
     if (!followedAt) return { id: userId };
     // Just after the relationship's own writes: these deletes undo exactly that relationship, and lose to the writes
     // of any later one (whose version is its own, later, start time), whatever order the writes arrive in.
