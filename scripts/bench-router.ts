@@ -91,9 +91,16 @@ const baseline: ChildProcess | undefined = baselineDir
 const baselineUrl = `http://127.0.0.1:${baselinePort}/graphql`;
 
 // Whatever happens, the processes started here stop with the bench.
+const stopped = (child: ChildProcess | undefined) =>
+  child && child.exitCode === null && child.signalCode === null
+    ? new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      })
+    : Promise.resolve();
+// The gateways first: requests still in flight in them would otherwise fail, noisily, against stopped subgraphs.
 const stopAll = async () => {
-  hive.kill('SIGTERM');
-  baseline?.kill('SIGTERM');
+  await Promise.all([stopped(hive), stopped(baseline)]);
   await system.stop();
 };
 process.once('uncaughtException', (error) => {
@@ -154,6 +161,8 @@ interface Scenario {
   body: string;
   /** One token per connection (each connection a different viewer), or none. */
   tokens?: string[];
+  /** Why the answer to the viewer of tokens[index] is not that viewer's, if it is not. */
+  wrongAnswer?: (data: any, index: number) => string | undefined;
   targets: Record<string, { url: string; pid: number; headers?: Record<string, string> }>;
 }
 const body = (query: string, variables: Record<string, unknown> = {}) => JSON.stringify({ query, variables });
@@ -194,6 +203,11 @@ const scenarios: Scenario[] = [
     connections: 64,
     body: body(FEED),
     tokens: viewers.map((viewer) => viewer.token),
+    wrongAnswer: (data, index) => {
+      const followed = new Set(Array.from({ length: 5 }, (_, k) => authors[(index + k) % authors.length].username));
+      const strangers = data.feed.edges.filter((edge: any) => !followed.has(edge.node.author.username));
+      return strangers.length ? `viewer ${index}'s feed holds ${strangers.length} tweets of authors they do not follow` : undefined;
+    },
     targets: routers(),
   },
 ];
@@ -247,18 +261,24 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
  * data without errors.
  */
 async function warmUp(scenario: Scenario, target: Scenario['targets'][string]) {
-  for (let i = 0; i < 20; i++) {
-    const token = scenario.tokens?.[i % scenario.tokens.length];
+  const ask = async (index: number) => {
+    const token = scenario.tokens?.[index % scenario.tokens.length];
     const response = await fetch(target.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...target.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: scenario.body,
     });
     const answer = (await response.json()) as { data?: unknown; errors?: unknown[] };
-    // A target that answers with errors would be measured doing less work than the others.
-    if (!response.ok || answer.errors || !answer.data)
-      throw new Error(`${target.url} answered ${scenario.name} with ${response.status} ${JSON.stringify(answer).slice(0, 300)}`);
-  }
+    // A target that answers with errors, or with another viewer's data, would be measured doing less work.
+    const wrong =
+      !response.ok || answer.errors || !answer.data
+        ? `${response.status} ${JSON.stringify(answer).slice(0, 300)}`
+        : scenario.wrongAnswer?.(answer.data, index % scenario.tokens!.length);
+    if (wrong) throw new Error(`${target.url} answered ${scenario.name} with ${wrong}`);
+  };
+  for (let i = 0; i < 20; i++) await ask(i);
+  // Every viewer at once, as under load: an answer shared between viewers shows here.
+  if (scenario.tokens) for (let i = 0; i < 3; i++) await Promise.all(scenario.tokens.map((_, index) => ask(index)));
 }
 
 const results: ScenarioResult[] = [];
