@@ -2,7 +2,6 @@ import '../router/src/no-telemetry.js';
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 
 import autocannon from 'autocannon';
 
@@ -11,7 +10,7 @@ import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/iden
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { ok } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
-import { renderBenchmarks, type ScenarioResult } from './bench-report.js';
+import { machine, type ScenarioResult, writeBenchmarks } from './bench-report.js';
 import { migrateAll } from './migrate.js';
 
 /**
@@ -206,7 +205,9 @@ const scenarios: Scenario[] = [
     wrongAnswer: (data, index) => {
       const followed = new Set(Array.from({ length: 5 }, (_, k) => authors[(index + k) % authors.length].username));
       const strangers = data.feed.edges.filter((edge: any) => !followed.has(edge.node.author.username));
-      return strangers.length ? `viewer ${index}'s feed holds ${strangers.length} tweets of authors they do not follow` : undefined;
+      return strangers.length
+        ? `viewer ${index}'s feed holds ${strangers.length} tweets of authors they do not follow`
+        : undefined;
     },
     targets: routers(),
   },
@@ -306,20 +307,12 @@ try {
   await stopAll();
 }
 
-const machine = {
-  cores: cpus().length,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  memoryGiB: Math.round(totalmem() / 2 ** 30),
-  node: process.version,
-  cassandra: '5.0.9 (cassandra-all, one local node)',
-  rabbitmq: "3.10 (the machine's)",
-};
 const report = {
   at: new Date().toISOString(),
   command: `npx tsx scripts/bench-router.ts ${args.join(' ')}`.trim(),
   seconds,
   rounds,
-  machine,
+  machine: machine(),
   results,
 };
 const out = smoke
@@ -329,9 +322,8 @@ mkdirSync('bench/results', { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 progress(`wrote ${out}`);
 if (!smoke) {
-  const { markdown, svg } = renderBenchmarks(report);
-  writeFileSync('BENCHMARKS.md', markdown);
-  writeFileSync('bench/results/latest.svg', svg);
+  writeFileSync('bench/results/latest-router.json', `${JSON.stringify(report, null, 2)}\n`);
+  writeBenchmarks();
   progress('wrote BENCHMARKS.md and bench/results/latest.svg');
 }
 process.exit(0);

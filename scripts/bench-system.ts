@@ -1,0 +1,288 @@
+import '../router/src/no-telemetry.js';
+
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+
+import { connectCassandra, cql, executeConcurrent } from '../platform/cassandra/client.js';
+import { loadConfig } from '../platform/config.js';
+import { issueAccessToken } from '../platform/identity/tokens.js';
+import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
+import { ok } from '../tests/support/client.js';
+import { scrape, total } from '../tests/support/metrics.js';
+import { startSystemProcesses } from '../tests/support/processes.js';
+import { machine, median, percentile, writeBenchmarks } from './bench-report.js';
+import { migrateAll } from './migrate.js';
+
+/**
+ * The system under write load (npm run bench:system; part of npm run bench): fan-out, live delivery, memory per idle
+ * subscription. Every service runs as its own process, as `npm start` runs it; the bench process is the clients and
+ * reads Cassandra directly. Bounded in count and time, loopback only. Writes bench/results/system-<timestamp>.json and
+ * the system section of BENCHMARKS.md.
+ *   --smoke   tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
+ *
+ * "Acknowledged → last timeline row" is the largest WRITETIME of the tweet's rows (the feed's client-side write
+ * timestamps, same clock) minus the moment the postTweet answer arrived. The raw figure is the same number of
+ * INSERTs into home_timeline through executeConcurrent from this process, timed start to finish, alternating with
+ * the posts in the same run.
+ */
+const args = process.argv.slice(2);
+const smoke = args.includes('--smoke');
+const size = (full: number, small: number) => (smoke ? small : full);
+const progress = (message: string) => process.stderr.write(`[bench:system] ${message}\n`);
+
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  LOG_LEVEL: 'error',
+  APOLLO_TELEMETRY_DISABLED: 'true',
+  RATE_LIMIT_SIGN_UP: '100000/60',
+  RATE_LIMIT_POST_TWEET: '100000/60',
+  RATE_LIMIT_FOLLOW: '100000/60',
+};
+await migrateAll(loadConfig(env));
+progress('starting the subgraphs and the router as processes');
+const system = await startSystemProcesses(env);
+const config = loadConfig({
+  ...env,
+  ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
+});
+const feedDb = await connectCassandra(config, 'feed');
+const stop = async () => {
+  await feedDb.shutdown();
+  await system.stop();
+};
+process.once('uncaughtException', (error) => {
+  console.error(error);
+  void stop().finally(() => process.exit(1));
+});
+
+const gql = (query: string, variables: Record<string, unknown> = {}, token?: string) =>
+  ok(query, variables, { url: system.routerUrl, token });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 60_000) => {
+  for (const deadline = Date.now() + timeoutMs; !(await check()); await sleep(20))
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+};
+const signUp = async (prefix: string) => {
+  const username = `${prefix.slice(0, 6)}_${randomUUID().slice(0, 8)}`;
+  const { signUp } = await gql(
+    `mutation ($u: String!) { signUp(username: $u, password: "bench password", displayName: "Bench ${prefix}") { token user { id } } }`,
+    { u: username },
+  );
+  return { id: signUp.user.id as string, token: signUp.token as string };
+};
+const post = async (author: { token: string }, text: string) =>
+  (await gql('mutation ($t: String!) { postTweet(text: $t) { id } }', { t: text }, author.token)).postTweet.id as string;
+/** Followers written straight into the feed's copy of the graph (what follow.created events write). */
+const seedFollowers = async (authorId: string, count: number) => {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await executeConcurrent(
+    feedDb,
+    'INSERT INTO followers_by_user (user_id, follower_id) VALUES (?, ?)',
+    ids.map((id) => [authorId, id]),
+  );
+  return ids;
+};
+const chunksOf = <T>(items: T[], size: number) =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+/** Once every follower's timeline holds the tweet: the latest write time among its rows, in epoch milliseconds. */
+async function lastRowWrittenAt(followerIds: string[], tweetId: string, timeoutMs = 120_000): Promise<number> {
+  let waiting = followerIds;
+  let latest = 0;
+  for (const deadline = Date.now() + timeoutMs; waiting.length > 0; await sleep(waiting.length > 50 ? 50 : 5)) {
+    if (Date.now() > deadline) throw new Error(`${waiting.length} timelines never got ${tweetId}`);
+    const found = new Set<string>();
+    for (const chunk of chunksOf(waiting, 100)) {
+      const result = await feedDb.execute(
+        'SELECT user_id, WRITETIME(author_id) AS written FROM home_timeline WHERE user_id IN ? AND tweet_id = ?',
+        [chunk, tweetId],
+      );
+      for (const row of result.rows) {
+        found.add(row.get('user_id').toString());
+        latest = Math.max(latest, Number(row.get('written')) / 1000);
+      }
+    }
+    waiting = waiting.filter((id) => !found.has(id));
+  }
+  return latest;
+}
+
+/** What the database needs for the same rows: `rows` timeline INSERTs through executeConcurrent, in milliseconds. */
+async function rawInsertMs(rows: number): Promise<number> {
+  const tweetId = cql.TimeUuid.now();
+  const authorId = randomUUID();
+  const parameters = Array.from({ length: rows }, () => [randomUUID(), tweetId, authorId]);
+  const started = performance.now();
+  await executeConcurrent(feedDb, 'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)', parameters);
+  return performance.now() - started;
+}
+
+/** Fan-out to `followers` (seeded), `posts` times, each post alternating with a raw insert of as many rows. */
+async function fanout(followers: number, posts: number) {
+  const author = await signUp(`fan${followers}`);
+  const followerIds = await seedFollowers(author.id, followers);
+  const fanoutMs: number[] = [];
+  const rawMs: number[] = [];
+  for (let i = 0; i < posts; i++) {
+    rawMs.push(await rawInsertMs(followers));
+    const tweetId = await post(author, `to ${followers} followers, ${i}`);
+    const acknowledgedAt = Date.now();
+    fanoutMs.push((await lastRowWrittenAt(followerIds, tweetId)) - acknowledgedAt);
+    progress(`fan-out to ${followers}: ${fanoutMs.at(-1)!.toFixed(0)} ms (raw ${rawMs.at(-1)!.toFixed(0)} ms)`);
+  }
+  return { followers, posts, fanoutMs, rawMs, ratio: median(fanoutMs) / median(rawMs) };
+}
+
+/** An ordinary author's post → all of its followers' timelines, alone and while a hot author posts every 2 s. */
+async function isolation(ordinaryFollowers: number, hotFollowers: number, posts: number) {
+  const ordinary = await signUp('ordinary');
+  const ordinaryFollowerIds = await seedFollowers(ordinary.id, ordinaryFollowers);
+  const hot = await signUp('hot');
+  await seedFollowers(hot.id, hotFollowers);
+  const measure = async () => {
+    const latencies: number[] = [];
+    for (let i = 0; i < posts; i++) {
+      const sentAt = Date.now();
+      const tweetId = await post(ordinary, `ordinary ${i}`);
+      latencies.push((await lastRowWrittenAt(ordinaryFollowerIds, tweetId)) - sentAt);
+      await sleep(100);
+    }
+    return latencies;
+  };
+  const alone = await measure();
+  let hotPosting = true;
+  const hotPosts = (async () => {
+    for (let i = 0; hotPosting; i++) {
+      await post(hot, `hot ${i}`);
+      await sleep(2_000);
+    }
+  })();
+  const withHot = await measure();
+  hotPosting = false;
+  await hotPosts;
+  const summary = (values: number[]) => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
+  return { ordinaryFollowers, hotFollowers, posts, alone: summary(alone), withHot: summary(withHot) };
+}
+
+const metric = async (url: string, name: string) => total(await scrape(url), name);
+const liveOnFeed = () => metric(system.subgraphUrls.feed, 'twtr_live_subscriptions');
+
+/** `count` viewers following `authorId` (seeded), each with a graphql-ws connection and a feed subscription. */
+async function subscribe(authorId: string, count: number, onItem: (viewer: number, at: number) => void) {
+  const before = await liveOnFeed();
+  const viewerIds = await seedFollowers(authorId, count);
+  const clients = viewerIds.map((viewerId, viewer) => {
+    const client = createClient({
+      url: system.routerUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${issueAccessToken(viewerId, config.JWT_SECRET, 3600).token}` },
+    });
+    client.subscribe(
+      { query: 'subscription { feedItemAdded { id text author { username } } }' },
+      {
+        next: (event) => {
+          if (!(event.data as any)?.feedItemAdded?.text) throw new Error(`incomplete item ${JSON.stringify(event)}`);
+          onItem(viewer, performance.now());
+        },
+        error: (error) => console.error('subscription error', error),
+        complete: () => undefined,
+      },
+    );
+    return client;
+  });
+  await until(async () => (await liveOnFeed()) >= before + count, `${count} subscriptions`, 120_000);
+  return {
+    clients,
+    close: async () => {
+      await Promise.all(clients.map((client) => client.dispose()));
+      await until(async () => (await liveOnFeed()) <= before, 'subscriptions to close');
+    },
+  };
+}
+
+/** Post → frame at every subscriber: `subscribers` viewers, `posts` posts, one at a time. */
+async function live(subscribers: number, posts: number) {
+  const author = await signUp(`live${subscribers}`);
+  let sentAt = 0;
+  let received = 0;
+  const latencies: number[] = [];
+  const connections = await subscribe(author.id, subscribers, (_, at) => {
+    latencies.push(at - sentAt);
+    received++;
+  });
+  for (let i = 0; i < posts; i++) {
+    sentAt = performance.now();
+    await post(author, `live ${i}`);
+    await until(async () => received === subscribers * (i + 1), `frame ${i} at every subscriber`);
+    await sleep(200);
+  }
+  await connections.close();
+  return { subscribers, posts, frames: received, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** Resident memory (and heap used) each idle subscription adds to the router and the feed, from their /metrics. */
+async function idleMemory(subscriptions: number) {
+  const author = await signUp('idle');
+  const memory = async () => ({
+    router: await metric(system.routerUrl, 'process_resident_memory_bytes'),
+    routerHeap: await metric(system.routerUrl, 'nodejs_heap_size_used_bytes'),
+    feed: await metric(system.subgraphUrls.feed, 'process_resident_memory_bytes'),
+    feedHeap: await metric(system.subgraphUrls.feed, 'nodejs_heap_size_used_bytes'),
+  });
+  await sleep(2_000);
+  const before = await memory();
+  const connections = await subscribe(author.id, subscriptions, () => undefined);
+  await sleep(5_000);
+  const after = await memory();
+  await connections.close();
+  const perSubscriptionKiB = (key: keyof typeof before) => (after[key] - before[key]) / subscriptions / 1024;
+  return {
+    subscriptions,
+    routerKiB: perSubscriptionKiB('router'),
+    routerHeapKiB: perSubscriptionKiB('routerHeap'),
+    feedKiB: perSubscriptionKiB('feed'),
+    feedHeapKiB: perSubscriptionKiB('feedHeap'),
+  };
+}
+
+const results: Record<string, unknown> = {};
+try {
+  progress('fan-out to 1,000 followers (at once)');
+  results.fanout1k = await fanout(size(1_000, 50), size(5, 1));
+  progress('fan-out to 9,000 followers (the queued path: work items of 1,000)');
+  results.fanout9k = await fanout(size(9_000, 2_500), size(3, 1));
+  progress('an ordinary author alone, then beside a hot author');
+  results.isolation = await isolation(5, size(9_000, 2_500), size(30, 2));
+  progress('post → live frame, one subscriber');
+  results.live1 = await live(1, size(20, 2));
+  progress('post → live frame, 1,000 subscribers');
+  results.live1k = await live(size(1_000, 20), size(5, 1));
+  progress('memory per idle subscription');
+  results.idle = await idleMemory(size(5_000, 50));
+} finally {
+  await stop();
+}
+
+const report = {
+  at: new Date().toISOString(),
+  command: `npm run bench:system${smoke ? ' -- --smoke' : ''}`,
+  machine: machine(),
+  results,
+};
+const out = smoke
+  ? (process.env.BENCH_OUT ?? 'bench/results/system-smoke.json')
+  : `bench/results/system-${report.at.replace(/[:.]/g, '-')}.json`;
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+progress(`wrote ${out}`);
+if (!smoke) {
+  writeFileSync('bench/results/latest-system.json', `${JSON.stringify(report, null, 2)}\n`);
+  writeBenchmarks();
+  progress('wrote BENCHMARKS.md');
+}
+process.exit(0);
