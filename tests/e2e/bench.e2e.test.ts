@@ -4,16 +4,19 @@ import { promisify } from 'node:util';
 
 import { describe, expect, it } from 'vitest';
 
-import type { BenchReport } from '../../scripts/bench-report.js';
+import type { BenchReport, SystemReport } from '../../scripts/bench-report.js';
 
-/** A smoke run of every router benchmark scenario (2-second rounds): the harness works; the figures are not judged. */
+const run = (script: string, out: string) =>
+  promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--smoke'], {
+    env: { ...process.env, BENCH_OUT: out },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+
+/** Smoke runs of every benchmark scenario (seconds each): the harnesses work; the figures are not judged. */
 describe('npm run bench:router -- --smoke', () => {
   it('drives every scenario against twtr, Hive Gateway and the subgraph, and records what it measured', async () => {
     const out = `bench/results/smoke-${process.pid}.json`;
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/bench-router.ts', '--smoke'], {
-      env: { ...process.env, BENCH_OUT: out },
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await run('scripts/bench-router.ts', out);
     const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
     expect(report.results.map((result) => Object.keys(result.runs))).toEqual([
       ['twtr', 'hive'],
@@ -26,5 +29,22 @@ describe('npm run bench:router -- --smoke', () => {
         expect(run.cpuMsPerRequest, `${result.scenario} ${target}`).toBeGreaterThan(0);
         expect(run.errors, `${result.scenario} ${target}`).toBe(0);
       }
+  }, 240_000);
+});
+
+describe('npm run bench:system -- --smoke', () => {
+  it('fans out, delivers live frames and holds idle subscriptions, and records what it measured', async () => {
+    const out = `bench/results/system-smoke-${process.pid}.json`;
+    await run('scripts/bench-system.ts', out);
+    const { results } = JSON.parse(readFileSync(out, 'utf8')) as SystemReport;
+    for (const fanout of [results.fanout1k, results.fanout9k]) {
+      expect(fanout.fanoutMs).toHaveLength(fanout.posts);
+      expect(Math.min(...fanout.fanoutMs, ...fanout.rawMs)).toBeGreaterThan(0);
+    }
+    expect(results.isolation.withHot.p99).toBeGreaterThan(0);
+    // Every subscriber got every post's frame.
+    expect(results.live1.frames).toBe(results.live1.posts);
+    expect(results.live1k.frames).toBe(results.live1k.subscribers * results.live1k.posts);
+    expect(results.idle.subscriptions).toBeGreaterThan(0);
   }, 240_000);
 });
