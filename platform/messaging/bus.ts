@@ -27,6 +27,11 @@ export interface SubscribeOptions<Events = DomainEvents, T extends keyof Events 
   events: readonly T[];
   /** Messages the broker sends ahead of the one being handled. Defaults to 32. */
   prefetch?: number;
+  /**
+   * Handle messages one at a time, in queue order (the default). With false, every message prefetched is handled at
+   * once (so `prefetch` is how many run side by side): for work items whose order does not matter.
+   */
+  ordered?: boolean;
   /** Deliveries of one message before it is dead-lettered. Defaults to 5. */
   deliveryLimit?: number;
   /**
@@ -65,11 +70,12 @@ const RETRY_MAX_DELAY_MS = 5_000;
 /** How long close() waits for the messages being handled to finish. */
 const CLOSE_GRACE_MS = 10_000;
 
-/** A consumer of one queue: its channel, its tag, and the chain of its deliveries (handled one at a time). */
+/** A consumer of one queue: its channel, its tag, and the deliveries it is handling. */
 interface Consumer {
   channel: Channel;
   tag: string;
-  inOrder: Promise<void>;
+  /** Settles when every delivery taken so far has been handled. */
+  handled: Promise<void>;
   /** False once its channel has closed (the broker link dropped, or the bus closed). */
   open: boolean;
 }
@@ -141,14 +147,17 @@ export async function connectEventBus(
     for (const type of options.events) await channel.bindQueue(options.queue, exchange, type);
     await channel.prefetch(options.prefetch ?? 32);
 
-    const consumer: Consumer = { channel, tag: '', inOrder: Promise.resolve(), open: true };
+    const consumer: Consumer = { channel, tag: '', handled: Promise.resolve(), open: true };
     channel.once('close', () => {
       consumer.open = false;
       consumers.delete(consumer);
     });
     const { consumerTag } = await channel.consume(options.queue, (message) => {
       if (!message) return; // the broker cancelled the consumer; recovery re-creates it
-      consumer.inOrder = consumer.inOrder.then(() => deliver(consumer, message, options));
+      consumer.handled =
+        options.ordered === false
+          ? Promise.all([consumer.handled, deliver(consumer, message, options)]).then(() => undefined)
+          : consumer.handled.then(() => deliver(consumer, message, options));
     });
     consumer.tag = consumerTag;
     consumers.add(consumer);
@@ -352,7 +361,7 @@ export async function connectEventBus(
       await Promise.all(
         [...consumers].map(async (consumer) => {
           await consumer.channel.cancel(consumer.tag).catch(() => undefined);
-          await Promise.race([consumer.inOrder, new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS))]);
+          await Promise.race([consumer.handled, new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS))]);
           // Closing the channel itself first makes the broker take its acks before it returns the rest to the queue.
           await consumer.channel.close().catch(() => undefined);
         }),

@@ -89,6 +89,7 @@ function repositoriesOf(feed: InMemoryFeed): FeedRepositories {
     },
     timelines: {
       addToTimelines: async (userIds: readonly string[], item: TimelineItem) => userIds.forEach((userId) => add(userId, item)),
+      trimAfterAdding: async () => undefined,
       addItemsToTimeline: async (userId: string, items: readonly TimelineItem[]) => items.forEach((item) => add(userId, item)),
       removeFromTimelines: async (userIds: readonly string[], id: string) =>
         userIds.forEach((userId) => feed.homes.get(userId)?.delete(id)),

@@ -36,7 +36,9 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<
   await bus.subscribe<FeedWork>({
     queue: 'feed.fanout',
     events: ['feed.fanout-requested'],
+    // Work items of one fan-out are independent: a few at once keep the node busy while each waits on its reads.
     prefetch: 4,
+    ordered: false,
     handle: async function applyFanoutWorkWhenRequested(event) {
       await fanout.apply(event.data);
     },

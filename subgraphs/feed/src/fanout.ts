@@ -56,21 +56,29 @@ export class Fanout {
     // A creation that arrives after its deletion (a retry, a redrive) must not bring the tweet back.
     if (await this.repositories.authorTweets.wasDeleted(tweet.authorId, tweet.tweetId)) return;
     const item = { tweetId: tweet.tweetId, authorId: tweet.authorId };
-    await this.repositories.authorTweets.recordTweet(tweet.authorId, tweet.tweetId);
-    await this.repositories.timelines.addToTimelines([tweet.authorId], item);
-    await this.announce(item, [tweet.authorId]);
+    // The author's own copies and the reading of the followers do not depend on each other: side by side.
+    const ownCopies = (async () => {
+      await this.repositories.authorTweets.recordTweet(tweet.authorId, tweet.tweetId);
+      await this.addToTimelines([tweet.authorId], item);
+    })();
 
     // Followers are read once: up to the threshold they are kept for the fan-out itself.
     const pages = this.repositories.graph.followerIdPages(tweet.authorId, this.options.chunkSize);
     const audience: string[][] = [];
     let followerCount = 0;
     // Read by hand, not with for-await and break, which would close the reading that a read-time author continues.
-    while (followerCount <= this.options.threshold) {
-      const page = await pages.next();
-      if (page.done) break;
-      audience.push(page.value);
-      followerCount += page.value.length;
-    }
+    const reading = (async () => {
+      while (followerCount <= this.options.threshold) {
+        const page = await pages.next();
+        if (page.done) break;
+        audience.push(page.value);
+        followerCount += page.value.length;
+      }
+    })();
+    // Both settle before either failure is thrown: nothing of this event is left running when it is retried.
+    const [own, read] = await Promise.allSettled([ownCopies, reading]);
+    if (own.status === 'rejected') throw own.reason;
+    if (read.status === 'rejected') throw read.reason;
     if (followerCount > this.options.threshold) {
       await this.repositories.readTimeAuthors.markReadTimeAuthor(tweet.authorId);
       // Nothing is written, but live subscribers still hear of it, as if it had been.
@@ -113,15 +121,21 @@ export class Fanout {
 
   /** One work item: re-checked against the current followers and the author's current tweets before it is applied. */
   apply(work: FanoutWork): Promise<void> {
-    return measured(work.kind, () => this.applyWork(work));
+    return measured(work.kind, () => this.applyWork(work, { current: false }));
   }
 
-  private async applyWork(work: FanoutWork): Promise<void> {
+  /**
+   * `current`: the followers were read and the tweet recorded by this same handler just now (work applied at once,
+   * not queued), so checking them again would only cost two more reads.
+   */
+  private async applyWork(work: FanoutWork, { current }: { current: boolean }): Promise<void> {
     if (work.kind === 'remove') {
       await this.repositories.timelines.removeFromTimelines(work.followerIds, work.tweetId);
       return;
     }
-    const followerIds = await this.repositories.graph.followersAmong(work.authorId, work.followerIds);
+    const followerIds = current
+      ? work.followerIds
+      : await this.repositories.graph.followersAmong(work.authorId, work.followerIds);
     if (work.kind === 'backfill') {
       const items: TimelineItem[] = (
         await this.repositories.authorTweets.recentTweetIds(work.authorId, FOLLOW_BACKFILL_TWEETS)
@@ -134,9 +148,16 @@ export class Fanout {
     }
     // A tweet deleted since this item was queued is no longer in the author's list: skip it.
     const item = { tweetId: work.tweetId, authorId: work.authorId };
-    if (!(await this.repositories.authorTweets.hasTweet(work.authorId, work.tweetId))) return;
-    if (work.kind === 'add') await this.repositories.timelines.addToTimelines(followerIds, item);
-    await this.announce(item, followerIds);
+    if (!current && !(await this.repositories.authorTweets.hasTweet(work.authorId, work.tweetId))) return;
+    if (work.kind === 'add') await this.addToTimelines(followerIds, item);
+    else await this.announce(item, followerIds);
+  }
+
+  /** Writes the item, announces it to live subscribers, then trims: a frame never waits for upkeep. */
+  private async addToTimelines(userIds: readonly string[], item: TimelineItem): Promise<void> {
+    await this.repositories.timelines.addToTimelines(userIds, item);
+    await this.announce(item, userIds);
+    await this.repositories.timelines.trimAfterAdding(userIds, item);
   }
 
   /**
@@ -189,7 +210,10 @@ export class Fanout {
     }
     if (!held) return;
     if (queued) await queue(held);
-    else await this.apply(workFor(held));
+    else {
+      const work = workFor(held);
+      await measured(work.kind, () => this.applyWork(work, { current: true }));
+    }
   }
 }
 
