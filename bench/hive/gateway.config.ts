@@ -33,7 +33,11 @@ const assertRouterIdentity: GatewayPlugin = {
   onSubgraphExecute({ subgraphName, executionRequest, setExecutionRequest }) {
     const request = (executionRequest.context as { request?: Request } | undefined)?.request;
     const viewerId = request ? viewerOf(request) : null;
-    const assertion = signRequestAssertion({ viewerId, clientAddress: '127.0.0.1' }, config.INTERNAL_IDENTITY_SECRET, subgraphName);
+    const assertion = signRequestAssertion(
+      { viewerId, clientAddress: '127.0.0.1' },
+      config.INTERNAL_IDENTITY_SECRET,
+      subgraphName,
+    );
     const extensions = executionRequest.extensions ?? {};
     setExecutionRequest({
       ...executionRequest,
