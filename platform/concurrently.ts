@@ -1,14 +1,46 @@
-/** Runs `work` for every item, at most `limit` at a time; rejects with the first failure once the running ones end. */
-export async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]);
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const failure = results.find((result) => result.status === 'rejected');
-  if (failure) throw failure.reason;
+export type Urgency = 'urgent' | 'background';
+
+/**
+ * A bound on how much work runs at once, shared by every caller in the process; when it is reached, waiting urgent work
+ * goes ahead of waiting background work, each in arrival order.
+ */
+export class WorkBudget {
+  private running = 0;
+  private readonly waiting: Record<Urgency, Fifo<() => void>> = { urgent: new Fifo(), background: new Fifo() };
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(urgency: Urgency, work: () => Promise<T>): Promise<T> {
+    // A finishing caller hands its place straight to the next in line, so `running` never overshoots.
+    if (this.running < this.limit) this.running++;
+    else await new Promise<void>((resolve) => this.waiting[urgency].push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.urgent.shift() ?? this.waiting.background.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+/** A queue whose shift does not copy the rest (Array#shift does, and the waiting lines hold thousands). */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head === this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    }
+    return item;
+  }
 }

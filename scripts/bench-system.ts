@@ -21,7 +21,8 @@ import { migrateAll } from './migrate.js';
  * subscription. Every service runs as its own process, as `npm start` runs it; the bench process is the clients and
  * reads Cassandra directly. Bounded in count and time, loopback only. Writes bench/results/system-<timestamp>.json and
  * the system section of BENCHMARKS.md.
- *   --smoke   tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
+ *   --smoke      tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
+ *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle), no BENCHMARKS.md
  *
  * "Acknowledged → last timeline row" is the largest WRITETIME of the tweet's rows (the feed's client-side write
  * timestamps, same clock) minus the moment the postTweet answer arrived. The raw figure is the same number of
@@ -267,20 +268,23 @@ async function idleMemory(subscriptions: number) {
   };
 }
 
+const scenarios: Record<string, [label: string, run: () => Promise<unknown>]> = {
+  fanout1k: ['fan-out to 1,000 followers (at once)', () => fanout(size(1_000, 50), size(7, 1))],
+  fanout9k: ['fan-out to 9,000 followers (the queued path: work items of 1,000)', () => fanout(size(9_000, 2_500), size(5, 1))],
+  isolation: ['an ordinary author alone, then beside a hot author', () => isolation(5, size(9_000, 2_500), size(30, 2))],
+  live1: ['post → live frame, one subscriber', () => live(1, size(20, 2))],
+  live1k: ['post → live frame, 1,000 subscribers', () => live(size(1_000, 20), size(5, 1))],
+  idle: ['memory per idle subscription', () => idleMemory(size(5_000, 50))],
+};
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
 const results: Record<string, unknown> = {};
 try {
-  progress('fan-out to 1,000 followers (at once)');
-  results.fanout1k = await fanout(size(1_000, 50), size(7, 1));
-  progress('fan-out to 9,000 followers (the queued path: work items of 1,000)');
-  results.fanout9k = await fanout(size(9_000, 2_500), size(5, 1));
-  progress('an ordinary author alone, then beside a hot author');
-  results.isolation = await isolation(5, size(9_000, 2_500), size(30, 2));
-  progress('post → live frame, one subscriber');
-  results.live1 = await live(1, size(20, 2));
-  progress('post → live frame, 1,000 subscribers');
-  results.live1k = await live(size(1_000, 20), size(5, 1));
-  progress('memory per idle subscription');
-  results.idle = await idleMemory(size(5_000, 50));
+  for (const [name, [label, run]] of Object.entries(scenarios)) {
+    if (only && !only.includes(name)) continue;
+    progress(label);
+    results[name] = await run();
+    if (only) progress(JSON.stringify(results[name]));
+  }
 } finally {
   await stop();
 }
@@ -297,7 +301,7 @@ const out = smoke
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 progress(`wrote ${out}`);
-if (!smoke) {
+if (!smoke && !only) {
   writeFileSync('bench/results/latest-system.json', `${JSON.stringify(report, null, 2)}\n`);
   writeBenchmarks();
   progress('wrote BENCHMARKS.md');

@@ -50,3 +50,25 @@ export async function executeConcurrent(
 export function outcomeUnknown(error: unknown): boolean {
   return (error as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout;
 }
+
+/**
+ * Groups single-row writes into unlogged batches of up to `size` rows whose partitions have the same first replica: one
+ * round trip per batch instead of per row, and each batch applied where its rows live (the coordinator forwards
+ * nothing when the driver routes the batch to that replica). For writing one row into each of many partitions.
+ */
+export function batchesByReplica(
+  client: CassandraClient,
+  rows: unknown[][],
+  partitionKeyOf: (row: unknown[]) => Buffer,
+  size: number,
+): unknown[][][] {
+  const byReplica = new Map<string, unknown[][][]>();
+  for (const row of rows) {
+    const replica = client.metadata.getReplicas(client.keyspace, partitionKeyOf(row))?.[0]?.address ?? '';
+    let batches = byReplica.get(replica);
+    if (!batches) byReplica.set(replica, (batches = [[]]));
+    if (batches.at(-1)!.length === size) batches.push([]);
+    batches.at(-1)!.push(row);
+  }
+  return [...byReplica.values()].flat();
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { CassandraClient, Statement } from '../../platform/cassandra/client.js';
+import { batchesByReplica, type CassandraClient, cql, type Statement } from '../../platform/cassandra/client.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
@@ -179,5 +179,16 @@ describe('the feed repositories and fan-out', () => {
       expect((await repositories.timelines.timeline(userId, { limit: 10 })).items).toEqual([{ tweetId, authorId }]);
     }
     expect((await repositories.timelines.timeline(followerIds[0], { limit: 10 })).items).toEqual([]);
+  });
+
+  it('groups single-row writes into batches of at most the given size, every row in exactly one', () => {
+    const rows = Array.from({ length: 45 }, () => [randomUUID(), 'x']);
+    const batches = batchesByReplica(cassandra, rows, ([userId]) => cql.Uuid.fromString(String(userId)).getBuffer(), 20);
+    expect(batches.map((batch) => batch.length)).toEqual([20, 20, 5]); // one node: one replica for every row
+    expect(batches.flat()).toEqual(rows);
+    // The driver knows the ring: the grouping is by a real replica, not the fallback.
+    expect(cassandra.metadata.getReplicas(cassandra.keyspace, cql.Uuid.fromString(String(rows[0][0])).getBuffer())).toHaveLength(
+      1,
+    );
   });
 });

@@ -1,9 +1,13 @@
+import type { Urgency } from '../../../platform/concurrently.js';
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import { causedBy, createEvent, type DomainEvent, type DomainEvents } from '../../../platform/messaging/events.js';
 import { fanoutDuration, secondsSince } from '../../../platform/observability/metrics.js';
 import { inSpan } from '../../../platform/observability/tracing.js';
 import type { TimelineItem } from './model.js';
 import type { FeedRepositories } from './repositories/index.js';
+
+/** Work items published before their confirms are awaited (a read-time author's audience has no bound). */
+const PUBLISH_WINDOW = 16;
 
 /** How many of a newly followed author's tweets join the follower's timeline. */
 export const FOLLOW_BACKFILL_TWEETS = 200;
@@ -129,8 +133,10 @@ export class Fanout {
    * not queued), so checking them again would only cost two more reads.
    */
   private async applyWork(work: FanoutWork, { current }: { current: boolean }): Promise<void> {
+    // Work applied at once holds up the main queue, every author's next event behind it: it goes first.
+    const urgency = current ? 'urgent' : 'background';
     if (work.kind === 'remove') {
-      await this.repositories.timelines.removeFromTimelines(work.followerIds, work.tweetId);
+      await this.repositories.timelines.removeFromTimelines(work.followerIds, work.tweetId, urgency);
       return;
     }
     const followerIds = current
@@ -143,19 +149,19 @@ export class Fanout {
         tweetId,
         authorId: work.authorId,
       }));
-      for (const followerId of followerIds) await this.repositories.timelines.addItemsToTimeline(followerId, items);
+      for (const followerId of followerIds) await this.repositories.timelines.addItemsToTimeline(followerId, items, urgency);
       return;
     }
     // A tweet deleted since this item was queued is no longer in the author's list: skip it.
     const item = { tweetId: work.tweetId, authorId: work.authorId };
     if (!current && !(await this.repositories.authorTweets.hasTweet(work.authorId, work.tweetId))) return;
-    if (work.kind === 'add') await this.addToTimelines(followerIds, item);
+    if (work.kind === 'add') await this.addToTimelines(followerIds, item, urgency);
     else await this.announce(item, followerIds);
   }
 
   /** Writes the item, announces it to live subscribers, then trims: a frame never waits for upkeep. */
-  private async addToTimelines(userIds: readonly string[], item: TimelineItem): Promise<void> {
-    await this.repositories.timelines.addToTimelines(userIds, item);
+  private async addToTimelines(userIds: readonly string[], item: TimelineItem, urgency: Urgency = 'urgent'): Promise<void> {
+    await this.repositories.timelines.addToTimelines(userIds, item, urgency);
     await this.announce(item, userIds);
     await this.repositories.timelines.trimAfterAdding(userIds, item);
   }
@@ -196,8 +202,15 @@ export class Fanout {
     cause: DomainEvent,
     workFor: (followerIds: string[]) => FanoutWork,
   ): Promise<void> {
-    const queue = (followerIds: string[]) =>
-      this.bus.publish(createEvent<FeedWork>('feed.fanout-requested', workFor(followerIds), causedBy(cause)));
+    // Work items are published a window at a time, their confirms awaited together: a busy broker's confirm latency
+    // is paid once per window, not once per page, by the handler every other event on the main queue waits for.
+    let publishing: Promise<void>[] = [];
+    const queue = async (followerIds: string[]) => {
+      publishing.push(this.bus.publish(createEvent<FeedWork>('feed.fanout-requested', workFor(followerIds), causedBy(cause))));
+      if (publishing.length < PUBLISH_WINDOW) return;
+      await Promise.all(publishing);
+      publishing = [];
+    };
     let held: string[] | undefined;
     let queued = false;
     for await (const followerIds of pages) {
@@ -209,8 +222,10 @@ export class Fanout {
       held = followerIds;
     }
     if (!held) return;
-    if (queued) await queue(held);
-    else {
+    if (queued) {
+      await queue(held);
+      await Promise.all(publishing);
+    } else {
       const work = workFor(held);
       await measured(work.kind, () => this.applyWork(work, { current: true }));
     }

@@ -1,5 +1,5 @@
-import { type CassandraClient, executeConcurrent } from '../../../../platform/cassandra/client.js';
-import { forEachConcurrently } from '../../../../platform/concurrently.js';
+import { batchesByReplica, type CassandraClient, cql } from '../../../../platform/cassandra/client.js';
+import { type Urgency, WorkBudget } from '../../../../platform/concurrently.js';
 import type { Page, PageRequest } from '../../../../platform/graphql/paging.js';
 import { fanoutRowsWritten } from '../../../../platform/observability/metrics.js';
 import { inSpan } from '../../../../platform/observability/tracing.js';
@@ -7,31 +7,40 @@ import type { TimelineItem } from '../model.js';
 import { shouldTrim, trimToNewest } from './trim.js';
 
 export interface TimelineRepositoryOptions {
-  /** Timeline inserts in flight at once during fan-out. Defaults to 128. */
+  /** Timeline statements in flight at once, all fan-outs of the process together. Defaults to 128. */
   fanoutConcurrency?: number;
   /** Trim a timeline after about one in this many inserts. Defaults to 16. */
   trimEvery?: number;
 }
 
-/** Each trim reads up to a timeline's length of keys: a few at a time leave the node room for everything else. */
-const TRIMS_AT_ONCE = 8;
+/** Rows per batch: a fan-out to 1,000 followers is 50 round trips, and a batch stays far below the size warnings. */
+const BATCH_ROWS = 20;
 
-/** One home timeline per user (home_timeline), newest first, capped at TIMELINE_LENGTH items. */
+/**
+ * One home timeline per user (home_timeline), newest first, capped at TIMELINE_LENGTH items.
+ *
+ * Every write and trim of many timelines goes through one budget per process, so however many fan-outs run at once
+ * the node sees a bounded number of them; `urgent` work (an event off the main queue: an ordinary author's tweet, a
+ * follow) goes ahead of `background` work (a big audience's queued work items, trims) waiting for a place.
+ */
 export class TimelineRepository {
-  private readonly fanoutConcurrency: number;
+  private readonly budget: WorkBudget;
   private readonly trimEvery: number;
 
   constructor(
     private readonly cassandra: CassandraClient,
     options: TimelineRepositoryOptions = {},
   ) {
-    this.fanoutConcurrency = options.fanoutConcurrency ?? 128;
+    this.budget = new WorkBudget(options.fanoutConcurrency ?? 128);
     this.trimEvery = options.trimEvery ?? 16;
   }
 
   /** One item into many timelines (fan-out). Idempotent. Call `trimAfterAdding` with the same arguments after it. */
-  async addToTimelines(userIds: readonly string[], item: TimelineItem): Promise<void> {
-    await this.insertEntries(userIds.map((userId) => [userId, item]));
+  async addToTimelines(userIds: readonly string[], item: TimelineItem, urgency: Urgency = 'urgent'): Promise<void> {
+    await this.insertEntries(
+      userIds.map((userId) => [userId, item]),
+      urgency,
+    );
   }
 
   /**
@@ -43,17 +52,26 @@ export class TimelineRepository {
   }
 
   /** Several items into one user's timeline (a follow's backfill). Idempotent. */
-  async addItemsToTimeline(userId: string, items: readonly TimelineItem[]): Promise<void> {
-    await this.insertEntries(items.map((item) => [userId, item]));
+  async addItemsToTimeline(userId: string, items: readonly TimelineItem[], urgency: Urgency = 'urgent'): Promise<void> {
+    await this.insertEntries(
+      items.map((item) => [userId, item]),
+      urgency,
+    );
     if (items.length > 0) await this.trimSome([userId]);
   }
 
   removeItemsFromTimeline(userId: string, tweetIds: readonly string[]): Promise<void> {
-    return this.deleteEntries(tweetIds.map((tweetId) => [userId, tweetId]));
+    return this.deleteEntries(
+      tweetIds.map((tweetId) => [userId, tweetId]),
+      'urgent',
+    );
   }
 
-  removeFromTimelines(userIds: readonly string[], tweetId: string): Promise<void> {
-    return this.deleteEntries(userIds.map((userId) => [userId, tweetId]));
+  removeFromTimelines(userIds: readonly string[], tweetId: string, urgency: Urgency = 'urgent'): Promise<void> {
+    return this.deleteEntries(
+      userIds.map((userId) => [userId, tweetId]),
+      urgency,
+    );
   }
 
   /** Replaces a timeline wholesale (rebuild): one partition tombstone, then the items. */
@@ -81,32 +99,57 @@ export class TimelineRepository {
     }
   }
 
-  private async insertEntries(entries: [userId: string, item: TimelineItem][]): Promise<void> {
+  private async insertEntries(entries: [userId: string, item: TimelineItem][], urgency: Urgency): Promise<void> {
     if (entries.length === 0) return;
     await inSpan('timeline writes', { attributes: { 'twtr.timeline.rows': entries.length } }, () =>
-      executeConcurrent(
-        this.cassandra,
+      this.inBudget(
+        urgency,
         'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
         entries.map(([userId, item]) => [userId, item.tweetId, item.authorId]),
-        this.fanoutConcurrency,
       ),
     );
     fanoutRowsWritten.inc(entries.length);
   }
 
-  private deleteEntries(entries: [userId: string, tweetId: string][]): Promise<void> {
-    return executeConcurrent(
+  private deleteEntries(entries: [userId: string, tweetId: string][], urgency: Urgency): Promise<void> {
+    return this.inBudget(urgency, 'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?', entries);
+  }
+
+  /** One row per parameter list, in batches by replica, each batch taking a place in the budget. */
+  private async inBudget(urgency: Urgency, query: string, parameters: unknown[][]): Promise<void> {
+    const batches = batchesByReplica(
       this.cassandra,
-      'DELETE FROM home_timeline WHERE user_id = ? AND tweet_id = ?',
-      entries,
-      this.fanoutConcurrency,
+      parameters,
+      ([userId]) => cql.Uuid.fromString(String(userId)).getBuffer(),
+      BATCH_ROWS,
+    );
+    await Promise.all(
+      batches.map((rows) =>
+        this.budget.run(urgency, () =>
+          rows.length === 1
+            ? this.cassandra.execute(query, rows[0])
+            : this.cassandra.batch(
+                rows.map((params) => ({ query, params })),
+                { prepare: true, logged: false },
+              ),
+        ),
+      ),
     );
   }
 
-  /** A fan-out to 1,000 followers trims about 60 timelines: side by side, not one after another. */
-  private trimSome(userIds: readonly string[]): Promise<void> {
-    return forEachConcurrently(userIds, TRIMS_AT_ONCE, (userId) =>
-      trimToNewest(this.cassandra, { table: 'home_timeline', partitionKey: 'user_id', clusteringKey: 'tweet_id', key: userId }),
+  /** Upkeep: in the budget behind every write that is waiting. */
+  private async trimSome(userIds: readonly string[]): Promise<void> {
+    await Promise.all(
+      userIds.map((userId) =>
+        this.budget.run('background', () =>
+          trimToNewest(this.cassandra, {
+            table: 'home_timeline',
+            partitionKey: 'user_id',
+            clusteringKey: 'tweet_id',
+            key: userId,
+          }),
+        ),
+      ),
     );
   }
 }

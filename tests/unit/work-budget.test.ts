@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+
+import { WorkBudget } from '../../platform/concurrently.js';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('WorkBudget', () => {
+  it('runs at most its limit at once, and lets waiting urgent work go ahead of waiting background work', async () => {
+    const budget = new WorkBudget(2);
+    const started: string[] = [];
+    const finish = new Map<string, () => void>();
+    let running = 0;
+    let mostAtOnce = 0;
+    const job = (name: string) => async () => {
+      started.push(name);
+      mostAtOnce = Math.max(mostAtOnce, ++running);
+      await new Promise<void>((resolve) => finish.set(name, resolve));
+      running--;
+    };
+    const all = [
+      budget.run('background', job('b1')),
+      budget.run('background', job('b2')),
+      budget.run('background', job('b3')),
+      budget.run('background', job('b4')),
+      budget.run('urgent', job('u1')),
+    ];
+    await tick();
+    expect(started).toEqual(['b1', 'b2']);
+    finish.get('b1')!();
+    await tick();
+    expect(started).toEqual(['b1', 'b2', 'u1']);
+    for (const name of ['b2', 'u1', 'b3']) {
+      finish.get(name)!();
+      await tick();
+    }
+    finish.get('b4')!();
+    await Promise.all(all);
+    expect(started).toEqual(['b1', 'b2', 'u1', 'b3', 'b4']);
+    expect(mostAtOnce).toBe(2);
+  });
+
+  it('gives a failed job its place back', async () => {
+    const budget = new WorkBudget(1);
+    await expect(budget.run('urgent', async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
+    expect(await budget.run('background', async () => 'next')).toBe('next');
+  });
+});
