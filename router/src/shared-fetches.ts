@@ -75,7 +75,8 @@ export class SharedFetches {
     return query.includes('_entities(') && !this.selectsViewerDependentField(query);
   }
 
-  private selectsViewerDependentField(query: string): boolean {
+  /** Whether the operation selects a field marked @viewerDependent (then its answer depends on who asks). */
+  selectsViewerDependentField(query: string): boolean {
     let answer = this.dependsOnViewer.get(query);
     if (answer === undefined) {
       answer = false;

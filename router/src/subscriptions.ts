@@ -5,6 +5,7 @@ import { buildOperationContext, executeQueryPlan, type GraphQLDataSource } from 
 import { type FetchNode, type PlanNode, type QueryPlan, QueryPlanner, type SubscriptionNode } from '@apollo/query-planner';
 import { type DocumentNode, type ExecutionResult, type FormattedExecutionResult, GraphQLError, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
+import { LRUCache } from 'lru-cache';
 import WebSocket from 'ws';
 
 import { mapAsyncIterator } from '../../platform/async-iterators.js';
@@ -16,6 +17,9 @@ import { SharedFetches } from './shared-fetches.js';
 /** How often the router pings each subgraph it holds subscriptions on, and how long it waits for the pong. */
 const UPSTREAM_PING_INTERVAL_MS = 5_000;
 const UPSTREAM_PONG_TIMEOUT_MS = 5_000;
+
+/** Subscriptions sharing one connection to a subgraph. */
+const SUBSCRIPTIONS_PER_CONNECTION = 100;
 
 /** The name under which each received event is replayed into the query plan. */
 const REPLAYED_EVENT = '__subscription_event__';
@@ -40,7 +44,8 @@ export interface FederatedSubscriptionsOptions {
  * each subscription carrying its viewer's signed assertion), and for every event run the rest of the plan (entity
  * fetches to the other subgraphs, batched per subgraph by the planner) with the gateway's own executor, the event
  * standing in for the primary fetch's answer.
- * Fetches that do not depend on the viewer are shared between the subscribers of one event (shared-fetches.ts).
+ * Fetches that do not depend on the viewer are shared between the subscribers of one event (shared-fetches.ts), and
+ * when no field of the operation does, so is the whole resolved event.
  */
 export class FederatedSubscriptions {
   private readonly apiSchema;
@@ -49,13 +54,27 @@ export class FederatedSubscriptions {
   private readonly planner: QueryPlanner;
   /** Entity fetches made once for all subscribers of an event where the viewer does not matter. */
   private readonly dataSources: Record<string, GraphQLDataSource>;
-  private readonly clients = new Map<string, Client>();
+  private readonly shared: SharedFetches;
+  /**
+   * Whole events resolved once for every subscriber with the same operation and the same event, when nothing in the
+   * operation depends on the viewer: a tweet reaching a thousand subscribers runs the rest of the plan once, not a
+   * thousand times. Keyed by operation and event (bounded, and each entry lives only `sharedFetchTtlMs`).
+   */
+  private readonly resolvedEvents: LRUCache<string, Promise<ExecutionResult>> | undefined;
+  /** Per subgraph, its connections (never more than the router's subscription limit allows, over 100). */
+  private readonly clients = new Map<string, { client: Client; subscriptions: number }[]>();
+  /** Keyed by operation text, which clients choose: bounded (an entry evicted only costs planning again). */
+  private readonly plans = new LRUCache<string, { plan: QueryPlan; operationContext: ReturnType<typeof buildOperationContext> }>({
+    max: 1_000,
+  });
 
   constructor(private readonly options: FederatedSubscriptionsOptions) {
-    const shared = new SharedFetches(options.supergraphSdl, { ttlMs: options.sharedFetchTtlMs });
+    const ttlMs = options.sharedFetchTtlMs ?? 1_000;
+    this.shared = new SharedFetches(options.supergraphSdl, { ttlMs });
     this.dataSources = Object.fromEntries(
-      Object.entries(options.dataSources).map(([name, dataSource]) => [name, shared.wrap(name, dataSource)]),
+      Object.entries(options.dataSources).map(([name, dataSource]) => [name, this.shared.wrap(name, dataSource)]),
     );
+    this.resolvedEvents = ttlMs > 0 ? new LRUCache({ max: 10_000, ttl: ttlMs }) : undefined;
     const supergraph = Supergraph.build(options.supergraphSdl);
     this.apiSchema = supergraph.apiSchema();
     this.apiSchemaForExecution = this.apiSchema.toGraphQLJSSchema();
@@ -69,48 +88,77 @@ export class FederatedSubscriptions {
   }
 
   /**
-   * One connection per subgraph for all subscribers (graphql-ws multiplexes), opened on first use. It reconnects
-   * without end, resubscribing every live subscription; a connection that stops answering pings (a half-open link to
-   * a replica that died) is terminated within seconds, so that happens soon rather than never.
+   * Connections to a subgraph are shared by up to SUBSCRIPTIONS_PER_CONNECTION subscribers each (graphql-ws
+   * multiplexes), opened on first use: the client hands every incoming message to each subscription on its connection,
+   * so one connection for all would cost each event a pass over every subscriber. Each connection reconnects without
+   * end, resubscribing its live subscriptions; one that stops answering pings (a half-open link to a replica that
+   * died) is terminated within seconds, so that happens soon rather than never. Returns the connection and how to give
+   * the place back when the subscription ends.
    */
-  private clientFor(serviceName: string): Client {
-    let client = this.clients.get(serviceName);
-    if (!client) {
-      const url = this.options.webSocketUrls[serviceName];
-      if (!url) throw new Error(`no websocket URL for subgraph ${serviceName}`);
-      let pongDeadline: NodeJS.Timeout | undefined;
-      const created: Client = createClient({
-        url,
-        webSocketImpl: WebSocket,
-        // The router's own identity, signed afresh on every (re)connect; each subscription adds its subscriber's.
-        connectionParams: () => ({ assertion: this.assertionFor({ viewerId: null, clientAddress: null }, serviceName) }),
-        retryAttempts: Number.POSITIVE_INFINITY,
-        shouldRetry: () => true,
-        keepAlive: UPSTREAM_PING_INTERVAL_MS,
-        on: {
-          ping: (received) => {
-            if (received) return;
-            clearTimeout(pongDeadline);
-            pongDeadline = setTimeout(() => {
-              this.options.logger.warn('a subgraph stopped answering pings; reconnecting', { subgraph: serviceName });
-              created.terminate();
-            }, UPSTREAM_PONG_TIMEOUT_MS);
-          },
-          pong: (received) => {
-            if (received) clearTimeout(pongDeadline);
-          },
-          closed: () => clearTimeout(pongDeadline),
+  private connectionFor(serviceName: string): { client: Client; release: () => void } {
+    let pool = this.clients.get(serviceName);
+    if (!pool) this.clients.set(serviceName, (pool = []));
+    let connection = pool.find((candidate) => candidate.subscriptions < SUBSCRIPTIONS_PER_CONNECTION);
+    if (!connection) pool.push((connection = { client: this.connect(serviceName), subscriptions: 0 }));
+    const taken = connection;
+    taken.subscriptions++;
+    return { client: taken.client, release: () => void taken.subscriptions-- };
+  }
+
+  private connect(serviceName: string): Client {
+    const url = this.options.webSocketUrls[serviceName];
+    if (!url) throw new Error(`no websocket URL for subgraph ${serviceName}`);
+    let pongDeadline: NodeJS.Timeout | undefined;
+    const client: Client = createClient({
+      url,
+      webSocketImpl: WebSocket,
+      // The router's own identity, signed afresh on every (re)connect; each subscription adds its subscriber's.
+      connectionParams: () => ({ assertion: this.assertionFor({ viewerId: null, clientAddress: null }, serviceName) }),
+      retryAttempts: Number.POSITIVE_INFINITY,
+      shouldRetry: () => true,
+      keepAlive: UPSTREAM_PING_INTERVAL_MS,
+      on: {
+        ping: (received) => {
+          if (received) return;
+          clearTimeout(pongDeadline);
+          pongDeadline = setTimeout(() => {
+            this.options.logger.warn('a subgraph stopped answering pings; reconnecting', { subgraph: serviceName });
+            client.terminate();
+          }, UPSTREAM_PONG_TIMEOUT_MS);
         },
-      });
-      client = created;
-      this.clients.set(serviceName, client);
-    }
+        pong: (received) => {
+          if (received) clearTimeout(pongDeadline);
+        },
+        closed: () => clearTimeout(pongDeadline),
+      },
+    });
     return client;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.clients.values()].map((client) => client.dispose()));
+    await Promise.all([...this.clients.values()].flat().map(({ client }) => client.dispose()));
     this.clients.clear();
+  }
+
+  /**
+   * The plan and execution context of an operation, made once for every subscriber sending the same text: thousands of
+   * subscribers of one feed subscription hold one plan, not one each.
+   */
+  private planFor(source: string, document: DocumentNode, operationName: string | undefined) {
+    const key = `${operationName ?? ''}\n${source}`;
+    let planned = this.plans.get(key);
+    if (!planned) {
+      planned = {
+        plan: this.planner.buildQueryPlan(operationFromDocument(this.apiSchema, document, { operationName })),
+        operationContext: buildOperationContext({
+          schema: this.apiSchemaForExecution,
+          operationDocument: document,
+          operationName,
+        }),
+      };
+      this.plans.set(key, planned);
+    }
+    return planned;
   }
 
   subscribe(
@@ -119,12 +167,13 @@ export class FederatedSubscriptions {
     operationName: string | undefined,
     context: RequestScope,
   ): AsyncIterableIterator<ExecutionResult> {
-    const plan = this.planner.buildQueryPlan(operationFromDocument(this.apiSchema, document, { operationName }));
+    const source = document.loc?.source.body ?? print(document);
+    const { plan, operationContext } = this.planFor(source, document, operationName);
     const node = plan.node as SubscriptionNode | undefined;
     if (node?.kind !== 'Subscription') throw new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_REQUEST' } });
     const { primary, rest } = node;
 
-    const client = this.clientFor(primary.serviceName);
+    const { client, release } = this.connectionFor(primary.serviceName);
     const primaryVariables = Object.fromEntries(
       (primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]),
     );
@@ -137,12 +186,6 @@ export class FederatedSubscriptions {
       get: () => this.assertionFor(identity, primary.serviceName),
     });
     const events = client.iterate<Record<string, unknown>>({ query: primary.operation, variables: primaryVariables, extensions });
-    const source = print(document);
-    const operationContext = buildOperationContext({
-      schema: this.apiSchemaForExecution,
-      operationDocument: document,
-      operationName,
-    });
 
     const resolveEvent = async (event: FormattedExecutionResult<Record<string, unknown>, unknown>): Promise<ExecutionResult> => {
       if (event.errors?.length || !event.data)
@@ -175,7 +218,25 @@ export class FederatedSubscriptions {
       return { data: result.data ?? null, ...(result.errors?.length ? { errors: result.errors } : {}) };
     };
 
-    return mapAsyncIterator(events, resolveEvent);
+    const resolvedEvents = this.resolvedEvents;
+    if (!resolvedEvents || this.shared.selectsViewerDependentField(source))
+      return mapAsyncIterator(events, resolveEvent, release);
+    const operationKey = `${source}\n${operationName ?? ''}\n${JSON.stringify(variables)}\n`;
+    return mapAsyncIterator(
+      events,
+      (event) => {
+        const key = operationKey + JSON.stringify(event);
+        let resolved = resolvedEvents.get(key);
+        if (!resolved) {
+          resolved = resolveEvent(event);
+          resolvedEvents.set(key, resolved);
+          resolved.catch(() => resolvedEvents.delete(key));
+        }
+        // Shared as it is: nothing downstream changes a result (masking copies one that has errors).
+        return resolved;
+      },
+      release,
+    );
   }
 }
 

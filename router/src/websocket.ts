@@ -4,6 +4,7 @@ import { printSchema, Supergraph } from '@apollo/federation-internals';
 import type { ApolloServer } from '@apollo/server';
 import {
   buildSchema,
+  type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
   getOperationAST,
@@ -12,6 +13,7 @@ import {
   parse,
   validate,
 } from 'graphql';
+import { LRUCache } from 'lru-cache';
 import type { WebSocket } from 'ws';
 
 import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
@@ -80,6 +82,26 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     connection.expiryTimer = setTimeout(() => closeWhenExpired(connection), Math.min(remainingMs, MAX_TIMER_MS));
   };
 
+  /**
+   * Each operation text parsed and validated once: thousands of subscribers sending the same subscription share one
+   * document. Keyed by text clients choose, so bounded; a refusal is remembered as well as an acceptance.
+   */
+  const documents = new LRUCache<string, DocumentNode | readonly GraphQLError[]>({ max: 1_000 });
+  const validDocument = (query: string): DocumentNode | readonly GraphQLError[] => {
+    let known = documents.get(query);
+    if (!known) {
+      try {
+        const document = parse(query, { maxTokens: options.limits.maxTokens });
+        const errors = validate(apiSchema, document);
+        known = errors.length > 0 ? coded(errors, 'GRAPHQL_VALIDATION_FAILED') : document;
+      } catch (error) {
+        known = coded([error as GraphQLError], 'GRAPHQL_PARSE_FAILED');
+      }
+      documents.set(query, known);
+    }
+    return known;
+  };
+
   const served = serveGraphQLOverWebSocket<Record<string, unknown>, Record<PropertyKey, never>>(
     options.httpServer,
     {
@@ -115,14 +137,8 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
           closeWhenExpired(connection);
           return [unauthenticated('Your token has expired.')];
         }
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: options.limits.maxTokens });
-        } catch (error) {
-          return coded([error as GraphQLError], 'GRAPHQL_PARSE_FAILED');
-        }
-        const errors = validate(apiSchema, document);
-        if (errors.length > 0) return coded(errors, 'GRAPHQL_VALIDATION_FAILED');
+        const document = validDocument(payload.query);
+        if (!('kind' in document)) return document;
         const variableValues = payload.variables ?? {};
         const operationName = payload.operationName ?? undefined;
         const limitError = operationLimitError(apiSchema, document, variableValues, operationName, options.limits);

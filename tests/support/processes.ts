@@ -59,7 +59,11 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv, { compiled = 
   const children: Record<string, ChildProcess> = {};
   const launch = (name: string) => {
     const service = SERVICES.find((candidate) => candidate.name === name)!;
-    const command = compiled ? [`dist/${service.entry.replace(/\.ts$/, '.js')}`] : ['--import', 'tsx', service.entry];
+    // TWTR_CPU_PROFILE_DIR: every service writes a CPU profile there when it stops (for finding where time goes).
+    const profile = env.TWTR_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.TWTR_CPU_PROFILE_DIR}`] : [];
+    const command = compiled
+      ? [...profile, `dist/${service.entry.replace(/\.ts$/, '.js')}`]
+      : [...profile, '--import', 'tsx', service.entry];
     children[name] = spawn(process.execPath, command, {
       env: serviceEnv,
       stdio: ['ignore', 'ignore', 'inherit'],
