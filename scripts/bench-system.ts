@@ -22,7 +22,7 @@ import { migrateAll } from './migrate.js';
  * reads Cassandra directly. Bounded in count and time, loopback only. Writes bench/results/system-<timestamp>.json and
  * the system section of BENCHMARKS.md.
  *   --smoke      tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
- *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle), no BENCHMARKS.md
+ *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle), printed, not recorded
  *
  * "Acknowledged → last timeline row" is the largest WRITETIME of the tweet's rows (the feed's client-side write
  * timestamps, same clock) minus the moment the postTweet answer arrived. The raw figure is the same number of
@@ -295,13 +295,14 @@ const report = {
   machine: machine(),
   results,
 };
+if (only) process.exit(0); // a partial run: its figures were printed above, nothing is recorded
 const out = smoke
   ? (process.env.BENCH_OUT ?? 'bench/results/system-smoke.json')
   : `bench/results/system-${report.at.replace(/[:.]/g, '-')}.json`;
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 progress(`wrote ${out}`);
-if (!smoke && !only) {
+if (!smoke) {
   writeFileSync('bench/results/latest-system.json', `${JSON.stringify(report, null, 2)}\n`);
   writeBenchmarks();
   progress('wrote BENCHMARKS.md');
