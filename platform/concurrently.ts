@@ -10,6 +10,16 @@ export class WorkBudget {
 
   constructor(private readonly limit: number) {}
 
+  /**
+   * Runs every task in the budget and waits for all of them to settle, then throws the first failure: a caller that
+   * fails leaves none of its tasks still queued or running behind it (a retry does not pile up on the last try).
+   */
+  async runAll(urgency: Urgency, tasks: readonly (() => Promise<unknown>)[]): Promise<void> {
+    const results = await Promise.allSettled(tasks.map((task) => this.run(urgency, task)));
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
   async run<T>(urgency: Urgency, work: () => Promise<T>): Promise<T> {
     // A finishing caller hands its place straight to the next in line, so `running` never overshoots.
     if (this.running < this.limit) this.running++;

@@ -160,6 +160,8 @@ interface Scenario {
   body: string;
   /** One token per connection (each connection a different viewer), or none. */
   tokens?: string[];
+  /** Requests per second across all connections (an open loop), instead of as fast as answers come back. */
+  rate?: number;
   /** Why the answer to the viewer of tokens[index] is not that viewer's, if it is not. */
   wrongAnswer?: (data: any, index: number) => string | undefined;
   targets: Record<string, { url: string; pid: number; headers?: Record<string, string> }>;
@@ -212,6 +214,12 @@ const scenarios: Scenario[] = [
     targets: routers(),
   },
 ];
+// The same 64 viewers each reading their feed once a second: latency under an ordinary load, not at saturation.
+scenarios.push({
+  ...scenarios[2],
+  name: 'feed page (20 items, text + author), 64 viewers each reading once a second (64 requests/s)',
+  rate: 64,
+});
 
 async function load(scenario: Scenario, target: Scenario['targets'][string]) {
   let nextToken = 0;
@@ -223,6 +231,7 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
     url: target.url,
     method: 'POST',
     connections: scenario.connections,
+    ...(scenario.rate ? { overallRate: scenario.rate } : {}),
     duration: seconds,
     headers: { 'content-type': 'application/json', ...target.headers },
     requests: [
@@ -301,7 +310,7 @@ try {
         );
       }
     }
-    results.push({ scenario: scenario.name, runs });
+    results.push({ scenario: scenario.name, runs, ...(scenario.rate ? { rate: scenario.rate } : {}) });
   }
 } finally {
   await stopAll();

@@ -22,6 +22,7 @@ describe('npm run bench:router -- --smoke', () => {
       ['twtr', 'hive'],
       ['twtr', 'hive', 'users subgraph direct'],
       ['twtr', 'hive'],
+      ['twtr', 'hive'],
     ]);
     for (const result of report.results)
       for (const [target, [run]] of Object.entries(result.runs)) {

@@ -44,4 +44,16 @@ describe('WorkBudget', () => {
     await expect(budget.run('urgent', async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
     expect(await budget.run('background', async () => 'next')).toBe('next');
   });
+
+  it("runs all of a caller's tasks to the end before reporting the first failure", async () => {
+    const budget = new WorkBudget(2);
+    const finished: number[] = [];
+    const tasks = [0, 1, 2, 3].map((n) => async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5 * n));
+      finished.push(n);
+      if (n === 0) throw new Error('first');
+    });
+    await expect(budget.runAll('urgent', tasks)).rejects.toThrow('first');
+    expect(finished.sort()).toEqual([0, 1, 2, 3]);
+  });
 });

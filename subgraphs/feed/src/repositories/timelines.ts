@@ -123,32 +123,32 @@ export class TimelineRepository {
       ([userId]) => cql.Uuid.fromString(String(userId)).getBuffer(),
       BATCH_ROWS,
     );
-    await Promise.all(
-      batches.map((rows) =>
-        this.budget.run(urgency, () =>
+    await this.budget.runAll(
+      urgency,
+      batches.map(
+        (rows) => () =>
           rows.length === 1
             ? this.cassandra.execute(query, rows[0])
             : this.cassandra.batch(
                 rows.map((params) => ({ query, params })),
                 { prepare: true, logged: false },
               ),
-        ),
       ),
     );
   }
 
   /** Upkeep: in the budget behind every write that is waiting. */
   private async trimSome(userIds: readonly string[]): Promise<void> {
-    await Promise.all(
-      userIds.map((userId) =>
-        this.budget.run('background', () =>
+    await this.budget.runAll(
+      'background',
+      userIds.map(
+        (userId) => () =>
           trimToNewest(this.cassandra, {
             table: 'home_timeline',
             partitionKey: 'user_id',
             clusteringKey: 'tweet_id',
             key: userId,
           }),
-        ),
       ),
     );
   }
