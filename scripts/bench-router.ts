@@ -214,10 +214,13 @@ const scenarios: Scenario[] = [
     targets: routers(),
   },
 ];
-// The same 64 viewers each reading their feed once a second: latency under an ordinary load, not at saturation.
+// The same 64 viewers each reading their feed about once a second: latency under an ordinary load, not at saturation.
+// Eight connections, each request as the next viewer: autocannon paces each connection on its own timer, all started
+// together, so 64 connections at 1 request/s would arrive as one burst of 64 every second.
 scenarios.push({
   ...scenarios[2],
-  name: 'feed page (20 items, text + author), 64 viewers each reading once a second (64 requests/s)',
+  name: 'feed page (20 items, text + author), 64 viewers each reading about once a second (64 requests/s over 8 connections)',
+  connections: 8,
   rate: 64,
 });
 
@@ -245,8 +248,12 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
         },
         setupRequest: (request: any, context: any) => {
           if (!scenario.tokens) return request;
-          context.token ??= scenario.tokens[nextToken++ % scenario.tokens.length];
-          return { ...request, headers: { ...request.headers, authorization: `Bearer ${context.token}` } };
+          // A viewer per connection; with fewer connections than viewers (open loop), a viewer per request.
+          const token =
+            scenario.connections < scenario.tokens.length
+              ? scenario.tokens[nextToken++ % scenario.tokens.length]
+              : (context.token ??= scenario.tokens[nextToken++ % scenario.tokens.length]);
+          return { ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } };
         },
       },
     ],
