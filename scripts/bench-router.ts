@@ -9,6 +9,7 @@ import { loadConfig } from '../platform/config.js';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/identity/tokens.js';
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { ok } from '../tests/support/client.js';
+import { withoutTestLimits } from '../tests/support/env.js';
 import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
 import { machine, type ScenarioResult, writeBenchmarks } from './bench-report.js';
 import { migrateAll } from './migrate.js';
@@ -30,7 +31,7 @@ const rounds = smoke ? 1 : option('--rounds', 3);
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 const env: NodeJS.ProcessEnv = {
-  ...process.env,
+  ...withoutTestLimits(process.env),
   LOG_LEVEL: 'error',
   APOLLO_TELEMETRY_DISABLED: 'true',
   // The load comes from one address: per-address limits would measure the limiter.

@@ -9,8 +9,9 @@ import WebSocket from 'ws';
 import { connectCassandra, cql, executeConcurrent } from '../platform/cassandra/client.js';
 import { loadConfig } from '../platform/config.js';
 import { issueAccessToken } from '../platform/identity/tokens.js';
-import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
+import { keyspaceOf, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { ok } from '../tests/support/client.js';
+import { withoutTestLimits } from '../tests/support/env.js';
 import { scrape, total } from '../tests/support/metrics.js';
 import { startSystemProcesses } from '../tests/support/processes.js';
 import { machine, median, percentile, writeBenchmarks } from './bench-report.js';
@@ -35,7 +36,7 @@ const size = (full: number, small: number) => (smoke ? small : full);
 const progress = (message: string) => process.stderr.write(`[bench:system] ${message}\n`);
 
 const env: NodeJS.ProcessEnv = {
-  ...process.env,
+  ...withoutTestLimits(process.env),
   LOG_LEVEL: 'error',
   APOLLO_TELEMETRY_DISABLED: 'true',
   RATE_LIMIT_SIGN_UP: '100000/60',
@@ -49,7 +50,7 @@ const config = loadConfig({
   ...env,
   ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
 });
-const feedDb = await connectCassandra(config, 'feed');
+const feedDb = await connectCassandra(config, keyspaceOf('feed', config.TWTR_NAMESPACE));
 const stop = async () => {
   await feedDb.shutdown();
   await system.stop();

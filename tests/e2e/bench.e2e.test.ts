@@ -5,12 +5,23 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import type { BenchReport, SystemReport } from '../../scripts/bench-report.js';
+import { isolatedNamespace } from '../support/namespace.js';
 
-const run = (script: string, out: string) =>
-  promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--smoke'], {
-    env: { ...process.env, BENCH_OUT: out },
-    maxBuffer: 16 * 1024 * 1024,
-  });
+/**
+ * Each smoke run gets keyspaces, queues and an exchange of its own: its services must not share queues with the
+ * system the other end-to-end tests run (whose consumers would take its events, and it theirs).
+ */
+const run = async (script: string, out: string) => {
+  const isolated = await isolatedNamespace('b');
+  try {
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--smoke'], {
+      env: { ...isolated.env, BENCH_OUT: out },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } finally {
+    await isolated.remove();
+  }
+};
 
 /** Smoke runs of every benchmark scenario (seconds each): the harnesses work; the figures are not judged. */
 describe('npm run bench:router -- --smoke', () => {
