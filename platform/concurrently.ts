@@ -8,7 +8,18 @@ export class WorkBudget {
   private running = 0;
   private readonly waiting: Record<Urgency, Fifo<() => void>> = { urgent: new Fifo(), background: new Fifo() };
 
+  private turns: Promise<void> = Promise.resolve();
+
   constructor(private readonly limit: number) {}
+
+  /**
+   * Background work starts one piece per turn of the event loop: a burst of it (thousands of rows to encode) would
+   * otherwise run as one long synchronous stretch, and urgent work and incoming messages would wait behind it.
+   */
+  private nextTurn(): Promise<void> {
+    this.turns = this.turns.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    return this.turns;
+  }
 
   /**
    * Runs every task in the budget and waits for all of them to settle, then throws the first failure: a caller that
@@ -25,6 +36,7 @@ export class WorkBudget {
     if (this.running < this.limit) this.running++;
     else await new Promise<void>((resolve) => this.waiting[urgency].push(resolve));
     try {
+      if (urgency === 'background') await this.nextTurn();
       return await work();
     } finally {
       const next = this.waiting.urgent.shift() ?? this.waiting.background.shift();

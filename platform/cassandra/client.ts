@@ -63,8 +63,10 @@ export function batchesByReplica(
   size: number,
 ): unknown[][][] {
   const byReplica = new Map<string, unknown[][][]>();
+  // One node owns everything: no need to hash every key to learn that.
+  const oneNode = client.hosts.length === 1;
   for (const row of rows) {
-    const replica = client.metadata.getReplicas(client.keyspace, partitionKeyOf(row))?.[0]?.address ?? '';
+    const replica = oneNode ? '' : (client.metadata.getReplicas(client.keyspace, partitionKeyOf(row))?.[0]?.address ?? '');
     let batches = byReplica.get(replica);
     if (!batches) byReplica.set(replica, (batches = [[]]));
     if (batches.at(-1)!.length === size) batches.push([]);

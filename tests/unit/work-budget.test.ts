@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import { WorkBudget } from '../../platform/concurrently.js';
 
-const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** Long enough for work waiting on its turn of the event loop to have started. */
+const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
 
 describe('WorkBudget', () => {
   it('runs at most its limit at once, and lets waiting urgent work go ahead of waiting background work', async () => {
@@ -55,5 +56,19 @@ describe('WorkBudget', () => {
     });
     await expect(budget.runAll('urgent', tasks)).rejects.toThrow('first');
     expect(finished.sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('starts background work one piece per turn of the event loop, so other callbacks run in between', async () => {
+    const budget = new WorkBudget(100);
+    const order: string[] = [];
+    const background = [1, 2, 3].map((n) =>
+      budget.run('background', async () => {
+        order.push(`work ${n}`);
+        // Without turns, works 2 and 3 would start in the same burst as work 1, before this callback.
+        if (n === 1) setImmediate(() => order.push('other'));
+      }),
+    );
+    await Promise.all(background);
+    expect(order).toEqual(['work 1', 'other', 'work 2', 'work 3']);
   });
 });
