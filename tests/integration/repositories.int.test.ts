@@ -6,7 +6,7 @@ import { batchesByReplica, type CassandraClient, cql, type Statement } from '../
 import { createEvent } from '../../platform/messaging/events.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
-import { FollowRepository } from '../../subgraphs/follows/src/repository.js';
+import { FollowRepository, versionOf } from '../../subgraphs/follows/src/repository.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { UserRepository } from '../../subgraphs/users/src/repository.js';
 import { cassandraFor } from '../support/infra.js';
@@ -110,6 +110,13 @@ describe('FollowRepository', () => {
     expect(String(await follows.releaseFollow(b, a))).toBe(String(claims[0].followedAt));
     expect(await follows.releaseFollow(b, a)).toBeNull();
     expect(await follows.followedAmong(b, [a])).toEqual(new Set());
+  });
+
+  it("starts each relationship at least 2 µs after the last, so an unfollow's deletes never reach the next one", async () => {
+    const pairs = Array.from({ length: 20 }, () => [randomUUID(), randomUUID()] as const);
+    const claims = await Promise.all(pairs.map(([a, b]) => follows.claimFollow(b, a)));
+    const versions = claims.map((claim) => versionOf(claim.followedAt)).sort((x, y) => x - y);
+    for (let i = 1; i < versions.length; i++) expect(versions[i] - versions[i - 1]).toBeGreaterThanOrEqual(2);
   });
 
   it('tells a follower row an interrupted unfollow left behind from one a concurrent follow just wrote', async () => {

@@ -1,4 +1,5 @@
 import type { Urgency } from '../../../platform/concurrently.js';
+import type { Logger } from '../../../platform/logging.js';
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import { causedBy, createEvent, type DomainEvent, type DomainEvents } from '../../../platform/messaging/events.js';
 import { fanoutDuration, secondsSince } from '../../../platform/observability/metrics.js';
@@ -21,6 +22,8 @@ export interface FanoutOptions {
   chunkSize: number;
   /** Told about items that just entered these users' timelines (live subscriptions). */
   announce?: (item: TimelineItem, userIds: readonly string[]) => Promise<void>;
+  /** Where a failed trim is reported (a trim is upkeep: it never fails the event that caused it). */
+  logger?: Logger;
 }
 
 /**
@@ -159,11 +162,17 @@ export class Fanout {
     else await this.announce(item, followerIds);
   }
 
-  /** Writes the item, announces it to live subscribers, then trims: a frame never waits for upkeep. */
+  /**
+   * Writes the item, announces it to live subscribers, then trims: a frame never waits for upkeep. A failed trim is
+   * logged, not thrown: retrying the event for it would announce the item again, to subscribers who joined since, and
+   * the timeline is trimmed again by a later insert anyway.
+   */
   private async addToTimelines(userIds: readonly string[], item: TimelineItem, urgency: Urgency = 'urgent'): Promise<void> {
     await this.repositories.timelines.addToTimelines(userIds, item, urgency);
     await this.announce(item, userIds);
-    await this.repositories.timelines.trimAfterAdding(userIds, item);
+    await this.repositories.timelines
+      .trimAfterAdding(userIds, item)
+      .catch((error: unknown) => this.options.logger?.warn('timeline trim failed; a later insert trims again', { error }));
   }
 
   /**

@@ -10,7 +10,7 @@ import { FeedService } from './service.js';
 export const subgraph: SubgraphDefinition<Context> = {
   name: 'feed',
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, bus, config }) {
+  async setup({ cassandra, bus, config, logger }) {
     const repositories = feedRepositories(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
     const live = new LiveFeed(bus, { stillExists: (item) => repositories.authorTweets.hasTweet(item.authorId, item.tweetId) });
     await live.start();
@@ -18,6 +18,7 @@ export const subgraph: SubgraphDefinition<Context> = {
       threshold: config.FEED_FANOUT_THRESHOLD,
       chunkSize: config.FEED_FANOUT_CHUNK_SIZE,
       announce: (item, userIds) => live.announce(item, userIds),
+      logger,
     });
     await consumeFeedEvents(bus, fanout);
     return {

@@ -27,7 +27,7 @@ export class FollowRepository {
 
   /** Starts the relationship unless it exists; either way returns when it began, and whether this call began it. */
   async claimFollow(followerId: string, followeeId: string): Promise<{ followedAt: TimeUuid; isNew: boolean }> {
-    const followedAt = cql.TimeUuid.now();
+    const followedAt = newRelationshipStart();
     try {
       const result = await this.cassandra.execute(
         'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
@@ -166,6 +166,19 @@ export class FollowRepository {
     }));
     return { items: rows.slice(0, page.limit), hasNextPage: rows.length > page.limit };
   }
+}
+
+let lastStartMicros = 0;
+
+/**
+ * A relationship's start: a TimeUuid at least 2 µs after any other this process made. An unfollow deletes at its
+ * relationship's version + 1 µs; two starts made within the same microsecond (TimeUuid.now counts 100 ns ticks, so a
+ * burst of follows gets several) would let those deletes tie with, and so beat, the next relationship's writes.
+ */
+function newRelationshipStart(): TimeUuid {
+  const micros = Math.max(Date.now() * 1000, lastStartMicros + 2);
+  lastStartMicros = micros;
+  return cql.TimeUuid.fromDate(new Date(Math.floor(micros / 1000)), (micros % 1000) * 10);
 }
 
 /** A relationship's version: its start time in microseconds, the write time of everything it wrote. */
