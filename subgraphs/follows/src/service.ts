@@ -43,6 +43,10 @@ export class FollowsService {
   async follow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
     await this.deps.rateLimits.perViewer('follow', viewerId);
+    return onePairAtATime(viewerId, userId, () => this.startFollowing(viewerId, userId));
+  }
+
+  private async startFollowing(viewerId: string, userId: string): Promise<UserReference> {
     const { followedAt, isNew } = await this.deps.follows.claimFollow(viewerId, userId);
     if (!isNew && (await this.deps.follows.followerRowSince(viewerId, userId))?.equals(followedAt)) return { id: userId };
     const version = versionOf(followedAt);
@@ -61,6 +65,10 @@ export class FollowsService {
   async unfollow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
     await this.deps.rateLimits.perViewer('follow', viewerId);
+    return onePairAtATime(viewerId, userId, () => this.stopFollowing(viewerId, userId));
+  }
+
+  private async stopFollowing(viewerId: string, userId: string): Promise<UserReference> {
     const followedAt =
       (await this.deps.follows.releaseFollow(viewerId, userId)) ?? (await this.deps.follows.orphanedFollow(viewerId, userId));
     if (!followedAt) return { id: userId };
@@ -103,6 +111,28 @@ export class FollowsService {
     if (userId === viewerId) throw badUserInput('userId', 'You cannot follow yourself.');
     if (!(await this.deps.follows.userExists(userId))) throw notFound('There is no such user.');
     return viewerId;
+  }
+}
+
+/** The tail of each pair's follow/unfollow work in this process; an entry lives only while that pair has some. */
+const pairWork = new Map<string, Promise<unknown>>();
+
+/**
+ * Follows and unfollows of one pair run one after another in this process. A relationship's version is the start time
+ * it took before its claim, and an unfollow's deletes sit just after the version it ended; claims racing each other
+ * could succeed in another order than they took their times, and a later relationship's rows then lose to an earlier
+ * one's deletes. Across replicas the same race needs one user's requests for one pair on two replicas within the same
+ * milliseconds. Bounded: one entry per pair with a request in flight.
+ */
+async function onePairAtATime<T>(followerId: string, followeeId: string, work: () => Promise<T>): Promise<T> {
+  const key = `${followerId}:${followeeId}`;
+  const result = (pairWork.get(key) ?? Promise.resolve()).then(work);
+  const tail = result.catch(() => undefined);
+  pairWork.set(key, tail);
+  try {
+    return await result;
+  } finally {
+    if (pairWork.get(key) === tail) pairWork.delete(key);
   }
 }
 
