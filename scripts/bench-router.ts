@@ -5,14 +5,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 
 import autocannon from 'autocannon';
 
-import { loadConfig } from '../platform/config.js';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/identity/tokens.js';
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
-import { ok } from '../tests/support/client.js';
-import { withoutTestLimits } from '../tests/support/env.js';
-import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
+import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
+import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { machine, type ScenarioResult, writeBenchmarks } from './bench-report.js';
-import { migrateAll } from './migrate.js';
+import { startBenchedSystem } from './bench-setup.js';
 
 /**
  * The router against Hive Gateway (npm run bench:router; part of npm run bench). Subgraphs, twtr's router and Hive
@@ -30,22 +28,7 @@ const seconds = smoke ? 2 : option('--seconds', 8);
 const rounds = smoke ? 1 : option('--rounds', 3);
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
-const env: NodeJS.ProcessEnv = {
-  ...withoutTestLimits(process.env),
-  LOG_LEVEL: 'error',
-  APOLLO_TELEMETRY_DISABLED: 'true',
-  // The load comes from one address: per-address limits would measure the limiter.
-  RATE_LIMIT_SIGN_UP: '100000/60',
-  RATE_LIMIT_POST_TWEET: '100000/60',
-  RATE_LIMIT_FOLLOW: '100000/60',
-};
-await migrateAll(loadConfig(env));
-progress('starting the subgraphs and the router as processes');
-const system = await startSystemProcesses(env);
-const config = loadConfig({
-  ...env,
-  ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
-});
+const { env, system, config } = await startBenchedSystem(progress);
 
 progress('starting Hive Gateway');
 const hivePort = await freePort();
@@ -123,26 +106,13 @@ const until = async (check: () => Promise<boolean>, timeoutMs = 60_000) => {
 
 // Seed: one profile (an author with followers and 20 tweets), and 64 viewers, each following 5 of 10 authors.
 progress('seeding users, follows and tweets');
-const signUp = async (prefix: string) => {
-  const username = `${prefix}_${Math.random().toString(36).slice(2, 9)}`;
-  const { signUp } = await post(
-    system.routerUrl,
-    `mutation ($u: String!) { signUp(username: $u, password: "bench password", displayName: "Bench ${prefix}") { token user { id } } }`,
-    { u: username },
-  );
-  return { id: signUp.user.id as string, username, token: signUp.token as string };
-};
-const follow = (viewer: { token: string }, author: { id: string }) =>
-  until(async () =>
-    Boolean(await post(system.routerUrl, 'mutation ($id: ID!) { follow(userId: $id) { id } }', { id: author.id }, viewer.token)),
-  );
-const tweet = (author: { token: string }, text: string) =>
-  post(system.routerUrl, 'mutation ($t: String!) { postTweet(text: $t) { id } }', { t: text }, author.token);
+const signUp = (prefix: string) => signUpUser(prefix, `Bench ${prefix}`, system.routerUrl);
+const tweet = (author: TestUser, text: string) => postTweet(author, text, system.routerUrl);
 
 const authors = await Promise.all(Array.from({ length: 10 }, (_, index) => signUp(`a${index}`)));
 const viewers = await Promise.all(Array.from({ length: 64 }, (_, index) => signUp(`v${index}`)));
 for (const [index, viewer] of viewers.entries())
-  for (let k = 0; k < 5; k++) await follow(viewer, authors[(index + k) % authors.length]);
+  for (let k = 0; k < 5; k++) await follow(viewer, authors[(index + k) % authors.length], system.routerUrl);
 for (let round = 0; round < 4; round++) for (const author of authors) await tweet(author, `bench tweet ${round} by an author`);
 const profile = authors[0];
 for (let i = 0; i < 16; i++) await tweet(profile, `profile tweet ${i}`);

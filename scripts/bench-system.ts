@@ -7,15 +7,12 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
 import { connectCassandra, cql, executeConcurrent } from '../platform/cassandra/client.js';
-import { loadConfig } from '../platform/config.js';
 import { issueAccessToken } from '../platform/identity/tokens.js';
-import { keyspaceOf, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
-import { ok } from '../tests/support/client.js';
-import { withoutTestLimits } from '../tests/support/env.js';
+import { keyspaceOf } from '../platform/manifest.js';
+import { postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { scrape, total } from '../tests/support/metrics.js';
-import { startSystemProcesses } from '../tests/support/processes.js';
 import { machine, median, percentile, writeBenchmarks } from './bench-report.js';
-import { migrateAll } from './migrate.js';
+import { startBenchedSystem } from './bench-setup.js';
 
 /**
  * The system under write load (npm run bench:system; part of npm run bench): fan-out, live delivery, memory per idle
@@ -35,21 +32,7 @@ const smoke = args.includes('--smoke');
 const size = (full: number, small: number) => (smoke ? small : full);
 const progress = (message: string) => process.stderr.write(`[bench:system] ${message}\n`);
 
-const env: NodeJS.ProcessEnv = {
-  ...withoutTestLimits(process.env),
-  LOG_LEVEL: 'error',
-  APOLLO_TELEMETRY_DISABLED: 'true',
-  RATE_LIMIT_SIGN_UP: '100000/60',
-  RATE_LIMIT_POST_TWEET: '100000/60',
-  RATE_LIMIT_FOLLOW: '100000/60',
-};
-await migrateAll(loadConfig(env));
-progress('starting the subgraphs and the router as processes');
-const system = await startSystemProcesses(env);
-const config = loadConfig({
-  ...env,
-  ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
-});
+const { system, config } = await startBenchedSystem(progress);
 const feedDb = await connectCassandra(config, keyspaceOf('feed', config.TWTR_NAMESPACE));
 const stop = async () => {
   await feedDb.shutdown();
@@ -60,23 +43,13 @@ process.once('uncaughtException', (error) => {
   void stop().finally(() => process.exit(1));
 });
 
-const gql = (query: string, variables: Record<string, unknown> = {}, token?: string) =>
-  ok(query, variables, { url: system.routerUrl, token });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 60_000) => {
   for (const deadline = Date.now() + timeoutMs; !(await check()); await sleep(20))
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
 };
-const signUp = async (prefix: string) => {
-  const username = `${prefix.slice(0, 6)}_${randomUUID().slice(0, 8)}`;
-  const { signUp } = await gql(
-    `mutation ($u: String!) { signUp(username: $u, password: "bench password", displayName: "Bench ${prefix}") { token user { id } } }`,
-    { u: username },
-  );
-  return { id: signUp.user.id as string, token: signUp.token as string };
-};
-const post = async (author: { token: string }, text: string) =>
-  (await gql('mutation ($t: String!) { postTweet(text: $t) { id } }', { t: text }, author.token)).postTweet.id as string;
+const signUp = (prefix: string) => signUpUser(prefix, `Bench ${prefix}`, system.routerUrl);
+const post = (author: TestUser, text: string) => postTweet(author, text, system.routerUrl);
 /** Followers written straight into the feed's copy of the graph (what follow.created events write). */
 const seedFollowers = async (authorId: string, count: number) => {
   const ids = Array.from({ length: count }, () => randomUUID());

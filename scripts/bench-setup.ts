@@ -1,0 +1,29 @@
+import { loadConfig } from '../platform/config.js';
+import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
+import { withoutTestLimits } from '../tests/support/env.js';
+import { startSystemProcesses } from '../tests/support/processes.js';
+import { migrateAll } from './migrate.js';
+
+/**
+ * What both benchmarks measure: the product's defaults (not the tests' low limits), each service its own process,
+ * keyspaces migrated. Returns the environment the services got and the configuration that reaches them.
+ */
+export async function startBenchedSystem(progress: (message: string) => void) {
+  const env: NodeJS.ProcessEnv = {
+    ...withoutTestLimits(process.env),
+    LOG_LEVEL: 'error',
+    APOLLO_TELEMETRY_DISABLED: 'true',
+    // The load comes from one address: per-address limits would measure the limiter.
+    RATE_LIMIT_SIGN_UP: '100000/60',
+    RATE_LIMIT_POST_TWEET: '100000/60',
+    RATE_LIMIT_FOLLOW: '100000/60',
+  };
+  await migrateAll(loadConfig(env));
+  progress('starting the subgraphs and the router as processes');
+  const system = await startSystemProcesses(env);
+  const config = loadConfig({
+    ...env,
+    ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
+  });
+  return { env, system, config };
+}
