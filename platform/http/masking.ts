@@ -2,39 +2,73 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 
 import { CLIENT_ERROR_CODES, ErrorCode } from '../errors.js';
+import type { RequestScope } from '../identity/request-scope.js';
 import { isInfrastructureFailure } from '../infrastructure-errors.js';
 import type { Logger } from '../logging.js';
 
-/** Keeps client-facing codes; anything else becomes INTERNAL_SERVER_ERROR without internals, logged. */
-export function maskUnexpectedErrors(logger: Logger) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
-    if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) return formatted;
-    // Apollo Server's own refusals of a malformed request (e.g. a persisted query whose hash does not match) carry
-    // a 4xx status but no code: they are the client's doing, not ours.
-    const status = (error as { extensions?: { http?: { status?: number } } })?.extensions?.http?.status;
-    if (typeof status === 'number' && status >= 400 && status < 500) {
-      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
-    }
-    const cause = (error as { originalError?: unknown })?.originalError ?? error;
-    if (isInfrastructureFailure(cause)) {
-      // Expected while a dependency is away: no stack, not an error-level log per request.
-      logger.warn('a dependency is unavailable', { error: (cause as Error).message, path: formatted.path });
+/** What an error is: the client's own doing (its code is kept), a dependency that is away, or a fault of ours. */
+type Kind = 'client' | 'unavailable' | 'internal';
+
+function kindOf(error: unknown, code: unknown): Kind {
+  if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) return 'client';
+  // Apollo Server's own refusals of a malformed request (e.g. a persisted query whose hash does not match) carry
+  // a 4xx status but no code: they are the client's doing, not ours.
+  const status = (error as { extensions?: { http?: { status?: number } } })?.extensions?.http?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return 'client';
+  return isInfrastructureFailure(causeOf(error)) ? 'unavailable' : 'internal';
+}
+
+const causeOf = (error: unknown) => (error as { originalError?: unknown })?.originalError ?? error;
+
+/** Keeps client-facing codes; anything else becomes INTERNAL_SERVER_ERROR or SERVICE_UNAVAILABLE, without internals. */
+export function maskUnexpectedErrors(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  switch (kindOf(error, formatted.extensions?.code)) {
+    case 'client':
+      return CLIENT_ERROR_CODES.has(formatted.extensions?.code as string)
+        ? formatted
+        : { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
+    case 'unavailable':
       return {
         message: 'A service twtr depends on is unavailable; try again shortly.',
         path: formatted.path,
         extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
       };
-    }
-    logger.error('unexpected error', { error: cause, path: formatted.path });
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    case 'internal':
+      return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  }
+}
+
+/**
+ * Logs the errors that are not the client's, with the request's correlation id (and, inside a span, its trace id):
+ * a dependency that is away at warn without a stack (expected while it is away, not an error per request), anything
+ * else at error.
+ */
+export function logServerErrors(logger: Logger, errors: readonly GraphQLError[], correlationId: string | undefined): void {
+  for (const error of errors) {
+    const kind = kindOf(error, error.extensions?.code);
+    if (kind === 'unavailable')
+      logger.warn('a dependency is unavailable', { error: (causeOf(error) as Error).message, path: error.path, correlationId });
+    else if (kind === 'internal') logger.error('unexpected error', { error: causeOf(error), path: error.path, correlationId });
+  }
+}
+
+/** Apollo Server's side of `logServerErrors`: every request's errors, with the correlation id of its context. */
+export function errorLogging(logger: Logger): ApolloServerPlugin<Partial<Pick<RequestScope, 'correlationId'>>> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          logServerErrors(logger, errors, contextValue?.correlationId);
+        },
+      };
+    },
   };
 }
 
 type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 
 /** A result's errors through the same masking as HTTP responses (for results sent over websockets). */
-export function maskResult<T extends ExecutionResult>(result: T, format: FormatError): T {
+export function maskResult<T extends ExecutionResult>(result: T, format: FormatError = maskUnexpectedErrors): T {
   if (!result.errors?.length) return result;
   return { ...result, errors: result.errors.map((error: GraphQLError) => format(error.toJSON?.() ?? error, error)) };
 }

@@ -13,13 +13,13 @@ import express, { type RequestHandler } from 'express';
 import { type GraphQLError, type GraphQLSchema, parse } from 'graphql';
 
 import { ErrorCode, unauthenticated } from '../errors.js';
-import { type AssertedIdentity, correlationIdFrom, type RequestScope } from '../identity/request-scope.js';
+import { type AssertedIdentity, correlateRequests, correlationIdOf, type RequestScope } from '../identity/request-scope.js';
 import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from '../identity/tokens.js';
 import type { Logger } from '../logging.js';
 import { traceHttpRequests } from '../observability/tracing.js';
 import type { RunningServer } from '../runtime.js';
 import { serveGraphQLOverWebSocket } from './graphql-ws.js';
-import { maskResult, maskUnexpectedErrors } from './masking.js';
+import { errorLogging, logServerErrors, maskResult, maskUnexpectedErrors } from './masking.js';
 import { serveOperatorEndpoints } from './probes.js';
 import { MAX_BODY, refuseUnreadableBodies, sendGraphQLError } from './responses.js';
 import { rootFieldMetrics } from './root-field-metrics.js';
@@ -75,12 +75,13 @@ export async function startSubgraphServer<TContext extends object>(
   const stopWebSockets = schema.getSubscriptionType() ? serveSubscriptions(httpServer, schema, options) : undefined;
   const server = new ApolloServer<TContext>({
     schema,
-    formatError: maskUnexpectedErrors(logger),
+    formatError: maskUnexpectedErrors,
     // Inline traces only feed Apollo's hosted reporting, which twtr never uses.
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginInlineTraceDisabled(),
       rootFieldMetrics(options.name),
+      errorLogging(logger),
     ],
     // The router owns the public surface (landing page, introspection policy); subgraphs only answer it.
     introspection: true,
@@ -98,11 +99,12 @@ export async function startSubgraphServer<TContext extends object>(
     '/graphql',
     requireRouterAssertion(options.name, options.internalSecret),
     express.json({ limit: MAX_BODY }),
+    correlateRequests,
     traceHttpRequests(options.name),
     expressMiddleware(server, {
-      context: async ({ req, res }) => {
+      context: async ({ res }) => {
         const { viewerId, clientAddress } = res.locals.assertion as AssertedIdentity;
-        return options.context({ viewerId, clientAddress, correlationId: correlationIdFrom(req.headers) });
+        return options.context({ viewerId, clientAddress, correlationId: correlationIdOf(res) });
       },
     }),
   );
@@ -132,7 +134,6 @@ function serveSubscriptions<TContext extends object>(
   schema: GraphQLSchema,
   options: SubgraphOptions<TContext>,
 ) {
-  const mask = maskUnexpectedErrors(options.logger);
   const connectionScopes = new WeakMap<object, RequestScope>();
   const subscriptionScopes = new WeakMap<object, RequestScope>();
   const verify = (assertion: unknown): RequestScope => {
@@ -160,6 +161,10 @@ function serveSubscriptions<TContext extends object>(
       }
     },
     context: (ctx, _id, payload) => options.context(subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra)!),
-    onNext: (_ctx, _id, _payload, _args, result) => maskResult(result, mask),
+    onNext: (ctx, _id, payload, _args, result) => {
+      const scope = subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra);
+      if (result.errors) logServerErrors(options.logger, result.errors, scope?.correlationId);
+      return maskResult(result);
+    },
   }).stop;
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
+import type { RequestHandler, Response } from 'express';
+
 /**
  * Who is asking, from where, and which request: what the router learns from a client and what every subgraph
  * receives from the router (as a signed assertion), before each adds its own per-request context.
@@ -24,3 +26,17 @@ export function correlationIdFrom(headers: IncomingHttpHeaders): string {
   const value = headers[CORRELATION_HEADER];
   return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value) ? value : randomUUID();
 }
+
+/**
+ * Gives each HTTP request its correlation id (the caller's, or a new one) and answers it in the x-correlation-id
+ * header, so a client can quote it and an operator find the request's log lines and trace.
+ */
+export const correlateRequests: RequestHandler = (request, response, next) => {
+  const correlationId = correlationIdFrom(request.headers);
+  response.locals.correlationId = correlationId;
+  response.setHeader(CORRELATION_HEADER, correlationId);
+  next();
+};
+
+/** The correlation id `correlateRequests` gave this request. */
+export const correlationIdOf = (response: Response): string => response.locals.correlationId as string;

@@ -18,7 +18,7 @@ import {
   sharedFor,
 } from '../observability/metrics.js';
 import { contextFrom, currentTraceCarrier, inSpan, SpanKind } from '../observability/tracing.js';
-import type { DomainEvents, EventEnvelope, EventOf } from './events.js';
+import { type DomainEvents, type EventEnvelope, type EventOf, lineageOf } from './events.js';
 
 export interface SubscribeOptions<Events = DomainEvents, T extends keyof Events & string = keyof Events & string> {
   /** The consuming service's own durable queue, e.g. `feed`. */
@@ -197,7 +197,7 @@ export async function connectEventBus(
         eventsConsumed.inc({ queue: options.queue, type: event.type });
         eventHandleDuration.observe({ queue: options.queue }, secondsSince(startedAt));
         if (waits > 0)
-          logger.info('event handled after its dependency came back', { queue: options.queue, eventId: event.id, waits });
+          logger.info('event handled after its dependency came back', { queue: options.queue, ...lineageOf(event), waits });
         return;
       } catch (error) {
         if (!isInfrastructureFailure(error)) return retryLater(channel, message, options, event, error);
@@ -207,7 +207,7 @@ export async function connectEventBus(
         if (waits === 0 || waits % 20 === 0) {
           logger.warn('a dependency is unavailable; holding the event until it is back', {
             queue: options.queue,
-            eventId: event.id,
+            ...lineageOf(event),
             waits,
             error: (error as Error).message,
           });
@@ -233,9 +233,7 @@ export async function connectEventBus(
       deadLettered ? 'event handling failed at its delivery limit; dead-lettered' : 'event handling failed; will retry',
       {
         queue: options.queue,
-        eventId: event.id,
-        type: event.type,
-        correlationId: event.correlationId,
+        ...lineageOf(event),
         deliveries,
         error,
       },

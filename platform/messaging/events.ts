@@ -48,6 +48,14 @@ export interface Lineage {
 /** The lineage of what `cause` makes happen: the same request, caused by `cause`. */
 export const causedBy = (cause: EventEnvelope): Lineage => ({ correlationId: cause.correlationId, causationId: cause.id });
 
+/** What a log line about an event carries: which event, of which type, and the request that caused it. */
+export const lineageOf = (event: EventEnvelope) => ({
+  eventId: event.id,
+  type: event.type,
+  correlationId: event.correlationId,
+  ...(event.causationId ? { causationId: event.causationId } : {}),
+});
+
 /** A new event of the shared contract (DomainEvents) or, with `Events`, of a service's own work items. */
 export function createEvent<Events = DomainEvents, T extends keyof Events & string = keyof Events & string>(
   type: T,

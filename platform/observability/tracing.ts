@@ -83,7 +83,15 @@ export function traceHttpRequests(service: string): RequestHandler {
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const span = tracer.startSpan(
       `${request.method} ${request.baseUrl || request.path}`,
-      { kind: SpanKind.SERVER, attributes: { 'twtr.service': service, 'http.request.method': request.method } },
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'twtr.service': service,
+          'http.request.method': request.method,
+          // Set by correlateRequests: finds a trace from a log line or an event, and back.
+          'twtr.correlation_id': response.locals.correlationId as string | undefined,
+        },
+      },
       parent,
     );
     response.once('close', () => {

@@ -12,11 +12,11 @@ import express from 'express';
 import { GraphQLError } from 'graphql';
 
 import type { Config } from '../../platform/config.js';
-import { maskUnexpectedErrors, serviceUnavailableStatus } from '../../platform/http/masking.js';
+import { errorLogging, maskUnexpectedErrors, serviceUnavailableStatus } from '../../platform/http/masking.js';
 import { answersWithin, serveOperatorEndpoints } from '../../platform/http/probes.js';
 import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
-import { correlationIdFrom } from '../../platform/identity/request-scope.js';
+import { correlateRequests, correlationIdOf } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
 import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { RunningServer } from '../../platform/runtime.js';
@@ -72,10 +72,9 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   const supergraphSdl = readSupergraphSdl();
   const dataSources = createDataSources(config);
   const limits = operationLimitsOf(config);
-  const formatError = maskUnexpectedErrors(logger);
   const server = new ApolloServer<RequestScope>({
     gateway: createGateway(dataSources, supergraphSdl),
-    formatError,
+    formatError: maskUnexpectedErrors,
     // Off in production unless asked for (ROUTER_INTROSPECTION, ROUTER_LANDING_PAGE).
     introspection: config.ROUTER_INTROSPECTION,
     parseOptions: { maxTokens: limits.maxTokens },
@@ -87,6 +86,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       ApolloServerPluginUsageReportingDisabled(),
       subscriptionsOnlyOverWebSockets,
       serviceUnavailableStatus,
+      errorLogging(logger),
       enforceOperationLimits(limits),
       operationMetrics(),
       config.ROUTER_LANDING_PAGE
@@ -118,7 +118,6 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     jwtSecret: config.JWT_SECRET,
     trustedProxyHops: config.ROUTER_TRUST_PROXY,
     limits,
-    formatError,
     sockets: {
       maxSockets: config.ROUTER_WS_MAX_SOCKETS,
       maxSocketsPerClient: config.ROUTER_WS_MAX_SOCKETS_PER_CLIENT,
@@ -148,12 +147,13 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   app.use(
     '/graphql',
     express.json({ limit: MAX_BODY }),
+    correlateRequests,
     traceHttpRequests('router'),
     expressMiddleware(server, {
-      context: async ({ req }) => ({
+      context: async ({ req, res }) => ({
         viewerId: viewerFromHeaders(req.headers, config.JWT_SECRET),
         clientAddress: clientAddressOf(req, config.ROUTER_TRUST_PROXY),
-        correlationId: correlationIdFrom(req.headers),
+        correlationId: correlationIdOf(res),
       }),
     }),
   );

@@ -9,7 +9,6 @@ import {
   type ExecutionResult,
   getOperationAST,
   GraphQLError,
-  type GraphQLFormattedError,
   parse,
   validate,
 } from 'graphql';
@@ -19,7 +18,7 @@ import type { WebSocket } from 'ws';
 import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
 import { unauthenticated } from '../../platform/errors.js';
 import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
-import { maskResult } from '../../platform/http/masking.js';
+import { logServerErrors, maskResult } from '../../platform/http/masking.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
 import { liveItemsDelivered, liveSubscriptions, websocketSockets } from '../../platform/observability/metrics.js';
@@ -39,8 +38,6 @@ export interface WebSocketOptions {
   /** The same operation limits as over HTTP. */
   limits: OperationLimits;
   sockets: WebSocketLimitOptions;
-  /** The same error masking as over HTTP. */
-  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   logger: Logger;
 }
 
@@ -211,7 +208,7 @@ const MAX_UNSENT_BYTES = 1024 * 1024;
 function guardSubscription(
   events: AsyncIterableIterator<ExecutionResult>,
   context: OperationContext,
-  options: Pick<WebSocketOptions, 'formatError' | 'logger'>,
+  options: Pick<WebSocketOptions, 'logger'>,
 ): AsyncIterableIterator<ExecutionResult> {
   const { socket } = context.connection;
   return mapAsyncIterator(
@@ -223,7 +220,8 @@ function guardSubscription(
         return SKIP;
       }
       liveItemsDelivered.inc({ service: 'router' });
-      return maskResult(event, options.formatError);
+      if (event.errors) logServerErrors(options.logger, event.errors, context.correlationId);
+      return maskResult(event);
     },
     context.release,
   );

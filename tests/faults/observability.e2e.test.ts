@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { InMemorySpanExporter, NodeTracerProvider, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { eventually, feedOf, follow, ok, postTweet, signUp } from '../support/client.js';
 import { type IsolatedNamespace, isolatedNamespace } from '../support/namespace.js';
@@ -10,12 +10,13 @@ import { type FeedSubscription, subscribeToFeed } from '../support/subscriptions
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 /**
- * A whole twtr in this process (keyspaces and queues of its own), traced into memory, with the feed's link to
- * Cassandra through a proxy the test cuts.
+ * A whole twtr in this process (keyspaces and queues of its own), traced into memory, logging warnings into `logged`,
+ * with the feed's link to Cassandra through a proxy the test cuts.
  */
 const exporter = new InMemorySpanExporter();
 const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 provider.register();
+const logged: Record<string, unknown>[] = [];
 
 let isolated: IsolatedNamespace;
 let feedCassandraLink: TcpProxy;
@@ -23,7 +24,14 @@ let stack: Stack;
 
 beforeAll(async () => {
   feedCassandraLink = await startTcpProxy(9042);
-  isolated = await isolatedNamespace('o');
+  isolated = await isolatedNamespace('o', { LOG_LEVEL: 'warn' });
+  const write = process.stderr.write.bind(process.stderr);
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk, ...rest: any[]) => {
+    const text = String(chunk);
+    if (!text.startsWith('{"time"')) return write(chunk, ...rest);
+    logged.push(JSON.parse(text));
+    return true;
+  });
   stack = await startStack(isolated.env, { feed: { CASSANDRA_CONTACT_POINTS: `127.0.0.1:${feedCassandraLink.port}` } });
 }, 180_000);
 
@@ -32,6 +40,7 @@ afterAll(async () => {
   await feedCassandraLink?.close();
   await isolated?.remove();
   await provider.shutdown();
+  vi.restoreAllMocks();
 }, 60_000);
 
 const attribute = (span: ReadableSpan, name: string) => span.attributes[name];
@@ -101,6 +110,7 @@ describe("the feed's readiness", () => {
   };
 
   it('turns 503 naming Cassandra while its link is cut, and 200 again once it is back', async () => {
+    const reader = await signUp('ready', 'Reader', stack.routerUrl);
     expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } });
     feedCassandraLink.cut();
     try {
@@ -109,6 +119,31 @@ describe("the feed's readiness", () => {
         {
           timeoutMs: 15_000,
         },
+      );
+
+      // A client's request meanwhile: a coded answer, and the feed's log line says which request and which trace.
+      const traceId = randomBytes(16).toString('hex');
+      const correlationId = `support-ticket-${randomBytes(4).toString('hex')}`;
+      const response = await fetch(stack.routerUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${reader.token}`,
+          traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+          'x-correlation-id': correlationId,
+        },
+        body: JSON.stringify({ query: '{ feed(first: 1) { edges { node { id } } } }' }),
+      });
+      expect(response.headers.get('x-correlation-id')).toBe(correlationId);
+      expect(((await response.json()) as any).errors.map((error: any) => error.extensions.code)).toEqual(['SERVICE_UNAVAILABLE']);
+      expect(logged).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          message: 'a dependency is unavailable',
+          subgraph: 'feed',
+          correlationId,
+          traceId,
+        }),
       );
     } finally {
       feedCassandraLink.restore();
