@@ -29,6 +29,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 4000
-# Liveness of the process the container runs; compose and Kubernetes probe each service's own port and /readyz.
+# Liveness of the service the container runs (probe.js finds it from pid 1's command, and its port); compose probes
+# each service's /readyz, Kubernetes uses its own probes.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "dist/scripts/probe.js"]
 CMD ["node", "dist/router/src/index.js"]

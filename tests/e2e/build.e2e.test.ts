@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { eventually, feedOf, follow, ok, postTweet, signUp } from '../support/client.js';
 import { type IsolatedNamespace, isolatedNamespace } from '../support/namespace.js';
-import { startSystemProcesses, type SystemProcesses } from '../support/processes.js';
+import { freePort, startSystemProcesses, type SystemProcesses } from '../support/processes.js';
 
 /**
  * The production build (`npm run build`: tsc to dist/) run with plain node, as the image runs it, exporting traces
@@ -70,6 +70,14 @@ describe('the compiled services', () => {
       for (const path of ['/healthz', '/readyz', '/metrics'])
         expect((await fetch(url.replace(/\/graphql$/, path))).status, `${url} ${path}`).toBe(200);
     }
+    // The image's health check command: 0 while the service is ready, 1 where nothing answers.
+    const probe = (url: string) =>
+      promisify(execFile)(process.execPath, ['dist/scripts/probe.js', url]).then(
+        () => 0,
+        (failure: { code: number }) => failure.code,
+      );
+    expect(await probe(system.subgraphUrls.feed.replace(/\/graphql$/, '/readyz'))).toBe(0);
+    expect(await probe(`http://127.0.0.1:${await freePort()}/healthz`)).toBe(1);
   });
 
   it('export one trace per postTweet over OTLP, across the router, tweets and feed processes', async () => {

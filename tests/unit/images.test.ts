@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 import { entryOf, ROUTER_ENTRY, SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { ownHealthUrl } from '../../scripts/probe.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8');
@@ -30,6 +31,17 @@ describe('the production image (Dockerfile)', () => {
     expect(runtime).toMatch(/^USER node$/m);
     expect(runtime).toMatch(/^HEALTHCHECK .*CMD \["node", "dist\/scripts\/probe\.js"\]$/m);
     expect(runtime).toMatch(/APOLLO_TELEMETRY_DISABLED=true/);
+  });
+});
+
+describe("the image's HEALTHCHECK without a URL", () => {
+  it('probes /healthz of the service the container runs, on its port', () => {
+    expect(ownHealthUrl('node dist/router/src/index.js', {})).toBe('http://127.0.0.1:4000/healthz');
+    expect(ownHealthUrl('node dist/subgraphs/feed/src/index.js', {})).toBe('http://127.0.0.1:4004/healthz');
+    expect(ownHealthUrl('node dist/subgraphs/users/src/index.js', { USERS_PORT: '8080' })).toBe('http://127.0.0.1:8080/healthz');
+    expect(ownHealthUrl('node dist/router/src/index.js', { ROUTER_PORT: '8080', USERS_PORT: '9' })).toBe(
+      'http://127.0.0.1:8080/healthz',
+    );
   });
 });
 
