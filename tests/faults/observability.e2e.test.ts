@@ -112,6 +112,8 @@ describe("the feed's readiness", () => {
   it('turns 503 naming Cassandra while its link is cut, and 200 again once it is back', async () => {
     const reader = await signUp('ready', 'Reader', stack.routerUrl);
     expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } });
+    const cutAt = performance.now();
+    let unreadyAfterMs = NaN;
     feedCassandraLink.cut();
     try {
       await eventually(
@@ -120,6 +122,7 @@ describe("the feed's readiness", () => {
           timeoutMs: 15_000,
         },
       );
+      unreadyAfterMs = performance.now() - cutAt;
 
       // A client's request meanwhile: a coded answer, and the feed's log line says which request and which trace.
       const traceId = randomBytes(16).toString('hex');
@@ -148,9 +151,14 @@ describe("the feed's readiness", () => {
     } finally {
       feedCassandraLink.restore();
     }
+    const restoredAt = performance.now();
     await eventually(async () => expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } }), {
       timeoutMs: 30_000,
       intervalMs: 250,
     });
+    console.info(
+      `feed /readyz: 503 ${unreadyAfterMs.toFixed(0)} ms after its Cassandra link was cut, ` +
+        `200 ${(performance.now() - restoredAt).toFixed(0)} ms after it was restored`,
+    );
   }, 60_000);
 });
