@@ -1,6 +1,22 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { eventually, feedOf, follow, gql, ok, postTweet, signUp, type TestUser, unfollow } from '../support/client.js';
+import { loadConfig } from '../../platform/config.js';
+import { createLogger } from '../../platform/logging.js';
+import { type RunningServer, startSubgraph } from '../../platform/runtime.js';
+import { startRouter } from '../../router/src/server.js';
+import { subgraph as follows } from '../../subgraphs/follows/src/server.js';
+import {
+  eventually,
+  feedOf,
+  follow,
+  gql,
+  ok,
+  postTweet,
+  sharedSubgraphUrls,
+  signUp,
+  type TestUser,
+  unfollow,
+} from '../support/client.js';
 
 const PROFILE = `query ($u: String!) { user(username: $u) { followerCount followingCount viewerIsFollowing } }`;
 const LISTS = `query ($u: String!, $first: Int, $after: String) { user(username: $u) {
@@ -52,29 +68,61 @@ describe('the social graph', () => {
   });
 
   it('stays exact and consistent under concurrent follows and unfollows of one pair', async () => {
-    const [alice, bob] = await Promise.all([signUp('alice'), signUp('bob')]);
-    await follow(bob, alice);
-    const mutations = Array.from({ length: 12 }, (_, i) =>
-      gql(`mutation ($id: ID!) { ${i % 2 ? 'unfollow' : 'follow'}(userId: $id) { id } }`, { id: alice.id }, { token: bob.token }),
-    );
-    const responses = await Promise.all(mutations);
-    expect(responses.filter((response) => response.errors)).toEqual([]);
-
-    // Whatever won, every view agrees: the count, the flag, both lists and (eventually) who receives alice's posts.
-    const state = await profile(alice, bob);
-    expect([0, 1]).toContain(state.followerCount);
-    expect(state.viewerIsFollowing).toBe(state.followerCount === 1);
-    const { user } = await ok(LISTS, { u: alice.username, first: 10 });
-    expect(user.followers.edges.length).toBe(state.followerCount);
-    expect((await profile(bob)).followingCount).toBe(state.followerCount);
-
-    const probe = await postTweet(alice, 'who gets this?');
-    const marker = await postTweet(bob, 'marker after the probe');
-    // Carol's follow is published after the burst's follow events: once her feed has bob's marker (by backfill or
-    // fan-out), the feed has applied all of them, and the probe and the marker.
-    const carol = await signUp('carol');
-    await follow(carol, bob);
-    await eventually(async () => expect((await feedOf(carol)).map((item) => item.id)).toContain(marker));
-    expect((await feedOf(bob)).some((item) => item.id === probe)).toBe(state.followerCount === 1);
+    await burstOfFollowsAndUnfollows(() => inject('routerUrl'));
   });
 });
+
+describe('the social graph on two follows replicas', () => {
+  // A second follows replica on the same keyspace, behind a router of its own: requests alternate between the two,
+  // as a load balancer would spread them.
+  const logger = createLogger('error');
+  let replica: RunningServer;
+  let router: RunningServer;
+  beforeAll(async () => {
+    const config = loadConfig();
+    replica = await startSubgraph(follows, { config, logger, port: 0 });
+    router = await startRouter({ ...config, ...sharedSubgraphUrls(), FOLLOWS_URL: replica.url }, logger, 0);
+  });
+  afterAll(async () => {
+    await router?.stop();
+    await replica?.stop();
+  });
+
+  it('stays exact and consistent when one pair is followed and unfollowed on both at once', async () => {
+    await burstOfFollowsAndUnfollows((i) => (i % 4 < 2 ? inject('routerUrl') : router.url));
+  });
+});
+
+/**
+ * Bob follows alice, then 12 follows and unfollows of the pair race (sent through `routerFor(i)`); whatever won, every
+ * view agrees: the count, the flag, both lists and (eventually) who receives alice's posts.
+ */
+async function burstOfFollowsAndUnfollows(routerFor: (i: number) => string) {
+  const [alice, bob] = await Promise.all([signUp('alice'), signUp('bob')]);
+  await follow(bob, alice);
+  const mutations = Array.from({ length: 12 }, (_, i) =>
+    gql(
+      `mutation ($id: ID!) { ${i % 2 ? 'unfollow' : 'follow'}(userId: $id) { id } }`,
+      { id: alice.id },
+      { token: bob.token, url: routerFor(i) },
+    ),
+  );
+  const responses = await Promise.all(mutations);
+  expect(responses.filter((response) => response.errors)).toEqual([]);
+
+  const state = await profile(alice, bob);
+  expect([0, 1]).toContain(state.followerCount);
+  expect(state.viewerIsFollowing).toBe(state.followerCount === 1);
+  const { user } = await ok(LISTS, { u: alice.username, first: 10 });
+  expect(user.followers.edges.length).toBe(state.followerCount);
+  expect((await profile(bob)).followingCount).toBe(state.followerCount);
+
+  const probe = await postTweet(alice, 'who gets this?');
+  const marker = await postTweet(bob, 'marker after the probe');
+  // Carol's follow is published after the burst's follow events: once her feed has bob's marker (by backfill or
+  // fan-out), the feed has applied all of them, and the probe and the marker.
+  const carol = await signUp('carol');
+  await follow(carol, bob);
+  await eventually(async () => expect((await feedOf(carol)).map((item) => item.id)).toContain(marker));
+  expect((await feedOf(bob)).some((item) => item.id === probe)).toBe(state.followerCount === 1);
+}

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { batchesByReplica, type CassandraClient, cql, type Statement } from '../../platform/cassandra/client.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
-import { FollowRepository, versionOf } from '../../subgraphs/follows/src/repository.js';
+import { FollowRepository } from '../../subgraphs/follows/src/repository.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { UserRepository } from '../../subgraphs/users/src/repository.js';
 import { cassandraFor } from '../support/infra.js';
@@ -21,9 +21,9 @@ afterAll(async () => {
   await Promise.all(sessions.map((session) => session.shutdown()));
 });
 
-/** Runs the statements a repository prepares for the outbox's batch, one by one. */
-const apply = async (session: CassandraClient, statements: Statement[]) => {
-  for (const { query, params } of statements) await session.execute(query, params, { prepare: true });
+/** Runs the statements a repository prepares for the outbox's batch, one by one (at `timestamp`, as the outbox would). */
+const apply = async (session: CassandraClient, statements: Statement[], timestamp?: number) => {
+  for (const { query, params } of statements) await session.execute(query, params, { prepare: true, timestamp });
 };
 
 describe('UserRepository', () => {
@@ -104,30 +104,45 @@ describe('FollowRepository', () => {
   it('claims a relationship once and reports when it began', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
     const claims = await Promise.all(Array.from({ length: 5 }, () => follows.claimFollow(b, a)));
-    expect(new Set(claims.map((claim) => String(claim.followedAt))).size).toBe(1);
+    const [relationship] = claims.map((claim) => claim.relationship!);
+    expect(new Set(claims.map((claim) => String(claim.relationship?.followedAt))).size).toBe(1);
+    expect(new Set(claims.map((claim) => claim.relationship?.version)).size).toBe(1);
     expect(claims.filter((claim) => claim.isNew)).toHaveLength(1);
     expect(await follows.followedAmong(b, [a, randomUUID()])).toEqual(new Set([a]));
-    expect(String(await follows.releaseFollow(b, a))).toBe(String(claims[0].followedAt));
+    const ended = await follows.releaseFollow(b, a);
+    expect([String(ended?.followedAt), ended?.deleteAt]).toEqual([String(relationship.followedAt), relationship.version + 1]);
     expect(await follows.releaseFollow(b, a)).toBeNull();
     expect(await follows.followedAmong(b, [a])).toEqual(new Set());
   });
 
-  it("starts each relationship at least 2 µs after the last, so an unfollow's deletes never reach the next one", async () => {
-    const pairs = Array.from({ length: 20 }, () => [randomUUID(), randomUUID()] as const);
-    const claims = await Promise.all(pairs.map(([a, b]) => follows.claimFollow(b, a)));
-    const versions = claims.map((claim) => versionOf(claim.followedAt)).sort((x, y) => x - y);
-    for (let i = 1; i < versions.length; i++) expect(versions[i] - versions[i - 1]).toBeGreaterThanOrEqual(2);
+  it("versions each relationship by its claim's write time in the database, whatever the service's clock says", async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    const first = (await follows.claimFollow(b, a)).relationship!;
+    await apply(session, follows.followRows(b, a, first.followedAt), first.version);
+    const ended = (await follows.releaseFollow(b, a))!;
+    await apply(session, follows.unfollowRows(b, a, ended.followedAt), ended.deleteAt);
+    // The next follow runs on a replica whose clock is 10 s behind: its start is earlier, its version still later.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() - 10_000);
+    const second = await follows.claimFollow(b, a).finally(() => vi.useRealTimers());
+    const { followedAt, version } = second.relationship!;
+    expect(followedAt.getDate().getTime()).toBeLessThan(first.followedAt.getDate().getTime());
+    expect(version).toBeGreaterThan(ended.deleteAt);
+    await apply(session, follows.followRows(b, a, followedAt), version);
+    expect(await follows.followerCount(a)).toBe(1);
+    expect(String(await follows.followerRowSince(b, a))).toBe(String(followedAt));
   });
 
   it('tells a follower row an interrupted unfollow left behind from one a concurrent follow just wrote', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
-    const { followedAt } = await follows.claimFollow(b, a);
-    await apply(session, follows.followRows(b, a, followedAt));
+    const { followedAt, version } = (await follows.claimFollow(b, a)).relationship!;
+    await apply(session, follows.followRows(b, a, followedAt), version);
     expect(await follows.orphanedFollow(b, a)).toBeNull();
     await follows.releaseFollow(b, a);
-    expect(String(await follows.orphanedFollow(b, a))).toBe(String(followedAt));
-    const again = await follows.claimFollow(b, a);
-    await apply(session, follows.followRows(b, a, again.followedAt));
+    const leftover = await follows.orphanedFollow(b, a);
+    expect([String(leftover?.followedAt), leftover?.deleteAt]).toEqual([String(followedAt), version + 1]);
+    const again = (await follows.claimFollow(b, a)).relationship!;
+    await apply(session, follows.followRows(b, a, again.followedAt), again.version);
     expect(await follows.orphanedFollow(b, a)).toBeNull();
   });
 
@@ -135,8 +150,8 @@ describe('FollowRepository', () => {
     const followee = randomUUID();
     const followerIds = [randomUUID(), randomUUID(), randomUUID()];
     for (const followerId of followerIds) {
-      const { followedAt } = await follows.claimFollow(followerId, followee);
-      await apply(session, follows.followRows(followerId, followee, followedAt));
+      const { followedAt, version } = (await follows.claimFollow(followerId, followee)).relationship!;
+      await apply(session, follows.followRows(followerId, followee, followedAt), version);
     }
     const first = await follows.followersOf(followee, { limit: 2 });
     const rest = await follows.followersOf(followee, { limit: 2, afterId: first.items.at(-1)!.followedAt });

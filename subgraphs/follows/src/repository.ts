@@ -8,10 +8,28 @@ export interface Relationship {
   followedAt: string;
 }
 
+/** A relationship as the `following` row holds it: when it began, and its version (see below). */
+export interface FollowClaim {
+  followedAt: TimeUuid;
+  /**
+   * The write time of its claim, in microseconds: Cassandra writes a lightweight transaction at its Paxos ballot, and
+   * the ballots of one partition's transactions increase in the order they succeed, on whichever replica and clock
+   * they ran. So a relationship claimed after another ended has a later version than that one's end.
+   */
+  version: number;
+}
+
+/** A relationship ended: which one, and the write time just after everything it wrote, where its deletes go. */
+export interface EndedFollow {
+  followedAt: TimeUuid;
+  deleteAt: number;
+}
+
 /**
  * The follows keyspace (see migrations/follows). `following` is the source of truth for a pair and is only written
  * with lightweight transactions, which serialize concurrent follow/unfollow of one pair; the other tables are written
- * in a batch at the relationship's version, so a stale write can never overtake a newer one.
+ * in a batch at the relationship's version, and deleted just after it, so a stale write can never overtake a newer
+ * one, whatever order they arrive in.
  */
 export class FollowRepository {
   constructor(private readonly cassandra: CassandraClient) {}
@@ -25,40 +43,54 @@ export class FollowRepository {
     return result.rowLength > 0;
   }
 
-  /** Starts the relationship unless it exists; either way returns when it began, and whether this call began it. */
-  async claimFollow(followerId: string, followeeId: string): Promise<{ followedAt: TimeUuid; isNew: boolean }> {
-    const followedAt = newRelationshipStart();
-    try {
-      const result = await this.cassandra.execute(
-        'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
-        [followerId, followeeId, followedAt, followedAt.getDate()],
-      );
-      if (result.wasApplied()) return { followedAt, isNew: true };
-      return { followedAt: result.first().get('followed_at') ?? followedAt, isNew: false };
-    } catch (error) {
-      if (!outcomeUnknown(error)) throw error;
+  /**
+   * Starts the relationship unless one exists; returns the relationship that holds now and whether this call began it,
+   * or no relationship when the one this call began was already ended by a concurrent unfollow.
+   */
+  async claimFollow(followerId: string, followeeId: string): Promise<{ relationship: FollowClaim | null; isNew: boolean }> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const followedAt = cql.TimeUuid.now();
+      let applied: boolean;
+      try {
+        const result = await this.cassandra.execute(
+          'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
+          [followerId, followeeId, followedAt, followedAt.getDate()],
+        );
+        applied = result.wasApplied();
+      } catch (error) {
+        if (!outcomeUnknown(error)) throw error;
+        applied = (await this.currentFollow(followerId, followeeId))?.followedAt.equals(followedAt) ?? false;
+      }
+      // Read back at SERIAL for the claim's write time (its version), which only the database knows.
       const current = await this.currentFollow(followerId, followeeId);
-      if (current === undefined) return this.claimFollow(followerId, followeeId);
-      // Ours if the stored start is the one this call wrote; either way the caller checks its rows before publishing.
-      return { followedAt: current ?? followedAt, isNew: current?.equals(followedAt) ?? true };
+      if (applied) return { relationship: current?.followedAt.equals(followedAt) ? current : null, isNew: true };
+      if (current) return { relationship: current, isNew: false };
+      // The relationship that held the pair ended meanwhile: claim again.
     }
+    throw new Error('the relationship kept changing while it was being started');
   }
 
-  /** Ends the relationship; returns when it had begun, or null if there was none. */
-  async releaseFollow(followerId: string, followeeId: string): Promise<TimeUuid | null> {
+  /**
+   * Ends the relationship; returns which one it was and where its deletes go (just after the rows it wrote), or null
+   * if there was none.
+   */
+  async releaseFollow(followerId: string, followeeId: string): Promise<EndedFollow | null> {
     for (let attempt = 0; attempt < 10; attempt++) {
-      const followedAt = await this.currentFollow(followerId, followeeId);
-      if (followedAt === undefined) return null;
+      const current = await this.currentFollow(followerId, followeeId);
+      if (current === undefined) return null;
+      // Read while the relationship still holds the pair, so no later one can have written this row yet.
+      const rows = await this.followerRow(followerId, followeeId);
+      const ended = { followedAt: current.followedAt, deleteAt: deletesAfter(current, rows) };
       try {
         // Conditional on the relationship read, so a concurrent unfollow-and-follow is not deleted by mistake.
         const result = await this.cassandra.execute(
           'DELETE FROM following WHERE follower_id = ? AND followee_id = ? IF followed_at = ?',
-          [followerId, followeeId, followedAt],
+          [followerId, followeeId, current.followedAt],
         );
-        if (result.wasApplied()) return followedAt;
+        if (result.wasApplied()) return ended;
       } catch (error) {
         if (!outcomeUnknown(error)) throw error;
-        if ((await this.currentFollow(followerId, followeeId)) === undefined) return followedAt;
+        if (!(await this.currentFollow(followerId, followeeId))?.followedAt.equals(current.followedAt)) return ended;
       }
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
     }
@@ -67,35 +99,44 @@ export class FollowRepository {
 
   /** When the relationship the pair's follower row was written for began; null when there is no such row. */
   async followerRowSince(followerId: string, followeeId: string): Promise<TimeUuid | null> {
-    const row = (
-      await this.cassandra.execute('SELECT followed_at FROM followers WHERE followee_id = ? AND follower_id = ?', [
-        followeeId,
-        followerId,
-      ])
-    ).first();
-    return (row?.get('followed_at') as TimeUuid | undefined) ?? null;
+    return (await this.followerRow(followerId, followeeId))?.followedAt ?? null;
   }
 
   /**
-   * When a follower row outlived its relationship (an unfollow that died between its two writes), when that
-   * relationship began; otherwise null. A follower row of the current relationship is no leftover: a follow that
-   * began after the caller found none wrote it.
+   * A follower row that outlived its relationship (an unfollow that died between its two writes): which relationship
+   * and where its deletes go; otherwise null. A follower row of the current relationship is no leftover: a follow
+   * that began after the caller found none wrote it.
    */
-  async orphanedFollow(followerId: string, followeeId: string): Promise<TimeUuid | null> {
-    const leftover = await this.followerRowSince(followerId, followeeId);
+  async orphanedFollow(followerId: string, followeeId: string): Promise<EndedFollow | null> {
+    const leftover = await this.followerRow(followerId, followeeId);
     if (!leftover) return null;
     const current = await this.currentFollow(followerId, followeeId);
-    return current?.equals(leftover) ? null : leftover;
+    return current?.followedAt.equals(leftover.followedAt)
+      ? null
+      : { followedAt: leftover.followedAt, deleteAt: leftover.writtenAt + 1 };
   }
 
-  /** The relationship's start (null if unknown), or undefined when there is none; read at SERIAL. */
-  private async currentFollow(followerId: string, followeeId: string): Promise<TimeUuid | null | undefined> {
-    const current = await this.cassandra.execute(
-      'SELECT followed_at FROM following WHERE follower_id = ? AND followee_id = ?',
-      [followerId, followeeId],
-      { consistency: cql.consistencies.serial },
-    );
-    return current.rowLength === 0 ? undefined : ((current.first().get('followed_at') as TimeUuid | null) ?? null);
+  /** The pair's follower row: which relationship wrote it, and at what write time. */
+  private async followerRow(followerId: string, followeeId: string): Promise<FollowerRow | null> {
+    const row = (
+      await this.cassandra.execute(
+        'SELECT followed_at, WRITETIME(created_at) AS written_at FROM followers WHERE followee_id = ? AND follower_id = ?',
+        [followeeId, followerId],
+      )
+    ).first();
+    return row?.get('followed_at') ? { followedAt: row.get('followed_at'), writtenAt: Number(row.get('written_at')) } : null;
+  }
+
+  /** The relationship holding the pair, or undefined when there is none; read at SERIAL. */
+  private async currentFollow(followerId: string, followeeId: string): Promise<FollowClaim | undefined> {
+    const row = (
+      await this.cassandra.execute(
+        'SELECT followed_at, WRITETIME(created_at) AS version FROM following WHERE follower_id = ? AND followee_id = ?',
+        [followerId, followeeId],
+        { consistency: cql.consistencies.serial },
+      )
+    ).first();
+    return row ? { followedAt: row.get('followed_at'), version: Number(row.get('version')) } : undefined;
   }
 
   followRows(followerId: string, followeeId: string, followedAt: TimeUuid): Statement[] {
@@ -168,21 +209,17 @@ export class FollowRepository {
   }
 }
 
-let lastStartMicros = 0;
-
-/**
- * A relationship's start: a TimeUuid at least 2 µs after any other this process made. An unfollow deletes at its
- * relationship's version + 1 µs; two starts made within the same microsecond (TimeUuid.now counts 100 ns ticks, so a
- * burst of follows gets several) would let those deletes tie with, and so beat, the next relationship's writes.
- */
-function newRelationshipStart(): TimeUuid {
-  const micros = Math.max(Date.now() * 1000, lastStartMicros + 2);
-  lastStartMicros = micros;
-  return cql.TimeUuid.fromDate(new Date(Math.floor(micros / 1000)), (micros % 1000) * 10);
+interface FollowerRow {
+  followedAt: TimeUuid;
+  writtenAt: number;
 }
 
-/** A relationship's version: its start time in microseconds, the write time of everything it wrote. */
-export function versionOf(followedAt: TimeUuid): number {
-  const { date, ticks } = followedAt.getDatePrecision();
-  return date.getTime() * 1000 + Math.floor(ticks / 10);
+/**
+ * Where a relationship's deletes go: just after its version, or after the write time of its follower row when that is
+ * later (rows written before versions were the claim's write time were written at their start time by the service's
+ * clock, which could run ahead of the database's).
+ */
+function deletesAfter(relationship: FollowClaim, rows: FollowerRow | null): number {
+  const writtenAt = rows?.followedAt.equals(relationship.followedAt) ? rows.writtenAt : 0;
+  return Math.max(relationship.version, writtenAt) + 1;
 }

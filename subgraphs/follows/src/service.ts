@@ -8,7 +8,7 @@ import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { followEvents } from './events.js';
 import type { UserReference } from './model.js';
-import { type FollowRepository, type Relationship, versionOf } from './repository.js';
+import type { FollowRepository, Relationship } from './repository.js';
 
 export interface FollowsServiceDeps {
   follows: FollowRepository;
@@ -43,13 +43,11 @@ export class FollowsService {
   async follow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
     await this.deps.rateLimits.perViewer('follow', viewerId);
-    return onePairAtATime(viewerId, userId, () => this.startFollowing(viewerId, userId));
-  }
-
-  private async startFollowing(viewerId: string, userId: string): Promise<UserReference> {
-    const { followedAt, isNew } = await this.deps.follows.claimFollow(viewerId, userId);
+    const { relationship, isNew } = await this.deps.follows.claimFollow(viewerId, userId);
+    // None: an unfollow ended it before its rows were written, and nothing needs writing.
+    if (!relationship) return { id: userId };
+    const { followedAt, version } = relationship;
     if (!isNew && (await this.deps.follows.followerRowSince(viewerId, userId))?.equals(followedAt)) return { id: userId };
-    const version = versionOf(followedAt);
     await this.deps.outbox.commit(
       this.deps.follows.followRows(viewerId, userId, followedAt),
       [followEvents.created(viewerId, userId, followedAt.getDate(), version, this.scope.correlationId)],
@@ -65,20 +63,15 @@ export class FollowsService {
   async unfollow(userId: string): Promise<UserReference> {
     const viewerId = await this.checkTarget(userId);
     await this.deps.rateLimits.perViewer('follow', viewerId);
-    return onePairAtATime(viewerId, userId, () => this.stopFollowing(viewerId, userId));
-  }
-
-  private async stopFollowing(viewerId: string, userId: string): Promise<UserReference> {
-    const followedAt =
+    const ended =
       (await this.deps.follows.releaseFollow(viewerId, userId)) ?? (await this.deps.follows.orphanedFollow(viewerId, userId));
-    if (!followedAt) return { id: userId };
+    if (!ended) return { id: userId };
     // Just after the relationship's own writes: these deletes undo exactly that relationship, and lose to the writes
-    // of any later one (whose version is its own, later, start time), whatever order the writes arrive in.
-    const version = versionOf(followedAt) + 1;
+    // of any later one (whose version, its claim's write time, is later), whatever order the writes arrive in.
     await this.deps.outbox.commit(
-      this.deps.follows.unfollowRows(viewerId, userId, followedAt),
-      [followEvents.deleted(viewerId, userId, version, this.scope.correlationId)],
-      { timestampMicros: version },
+      this.deps.follows.unfollowRows(viewerId, userId, ended.followedAt),
+      [followEvents.deleted(viewerId, userId, ended.deleteAt, this.scope.correlationId)],
+      { timestampMicros: ended.deleteAt },
     );
     return { id: userId };
   }
@@ -111,28 +104,6 @@ export class FollowsService {
     if (userId === viewerId) throw badUserInput('userId', 'You cannot follow yourself.');
     if (!(await this.deps.follows.userExists(userId))) throw notFound('There is no such user.');
     return viewerId;
-  }
-}
-
-/** The tail of each pair's follow/unfollow work in this process; an entry lives only while that pair has some. */
-const pairWork = new Map<string, Promise<unknown>>();
-
-/**
- * Follows and unfollows of one pair run one after another in this process. A relationship's version is the start time
- * it took before its claim, and an unfollow's deletes sit just after the version it ended; claims racing each other
- * could succeed in another order than they took their times, and a later relationship's rows then lose to an earlier
- * one's deletes. Across replicas the same race needs one user's requests for one pair on two replicas within the same
- * milliseconds. Bounded: one entry per pair with a request in flight.
- */
-async function onePairAtATime<T>(followerId: string, followeeId: string, work: () => Promise<T>): Promise<T> {
-  const key = `${followerId}:${followeeId}`;
-  const result = (pairWork.get(key) ?? Promise.resolve()).then(work);
-  const tail = result.catch(() => undefined);
-  pairWork.set(key, tail);
-  try {
-    return await result;
-  } finally {
-    if (pairWork.get(key) === tail) pairWork.delete(key);
   }
 }
 
