@@ -75,6 +75,16 @@ const envSchema = z.object({
   FEED_FANOUT_CHUNK_SIZE: z.coerce.number().int().positive().default(1_000),
   /** A timeline is trimmed back to its newest items after about one in this many inserts. */
   FEED_TRIM_EVERY: z.coerce.number().int().positive().default(16),
+  /**
+   * The feed queues a feed replica consumes, comma-separated: `feed` (tweets and follows, in order) and `feed.fanout`
+   * (bulk fan-out work items). Both by default; a replica with only `feed.fanout` is a fan-out worker, so bulk fan-out
+   * never shares an event loop with the main queue or with serving reads.
+   */
+  FEED_QUEUES: z
+    .string()
+    .default('feed,feed.fanout')
+    .transform((value) => value.split(',').map((queue) => queue.trim()))
+    .pipe(z.array(z.enum(['feed', 'feed.fanout'])).min(1)),
   /** Per viewer (shared by every replica): posts, deletions, follows and unfollows together, profile changes. */
   RATE_LIMIT_POST_TWEET: rateLimit.default({ max: 100, windowSeconds: 900 }),
   RATE_LIMIT_DELETE_TWEET: rateLimit.default({ max: 100, windowSeconds: 900 }),

@@ -8,7 +8,7 @@ import { migrateAll } from './migrate.js';
  * What both benchmarks measure: the product's defaults (not the tests' low limits), each service its own process,
  * keyspaces migrated. Returns the environment the services got and the configuration that reaches them.
  */
-export async function startBenchedSystem(progress: (message: string) => void) {
+export async function startBenchedSystem(progress: (message: string) => void, { fanoutWorker = false } = {}) {
   const env: NodeJS.ProcessEnv = {
     ...withoutTestLimits(process.env),
     LOG_LEVEL: 'error',
@@ -20,7 +20,7 @@ export async function startBenchedSystem(progress: (message: string) => void) {
   };
   await migrateAll(loadConfig(env));
   progress('starting the subgraphs and the router as processes');
-  const system = await startSystemProcesses(env);
+  const system = await startSystemProcesses(env, { fanoutWorker });
   const config = loadConfig({
     ...env,
     ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),

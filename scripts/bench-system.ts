@@ -21,6 +21,7 @@ import { startBenchedSystem } from './bench-setup.js';
  * the system section of BENCHMARKS.md.
  *   --smoke      tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
  *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle), printed, not recorded
+ *   --fanout-worker  the feed split as in Kubernetes: one process for the main queue, one fan-out worker
  *
  * "Acknowledged → last timeline row" is the largest WRITETIME of the tweet's rows (the feed's client-side write
  * timestamps, same clock) minus the moment the postTweet answer arrived. The raw figure is the same number of
@@ -32,7 +33,7 @@ const smoke = args.includes('--smoke');
 const size = (full: number, small: number) => (smoke ? small : full);
 const progress = (message: string) => process.stderr.write(`[bench:system] ${message}\n`);
 
-const { system, config } = await startBenchedSystem(progress);
+const { system, config } = await startBenchedSystem(progress, { fanoutWorker: args.includes('--fanout-worker') });
 const feedDb = await connectCassandra(config, keyspaceOf('feed', config.TWTR_NAMESPACE));
 const stop = async () => {
   await feedDb.shutdown();

@@ -75,6 +75,8 @@ const containersOf = (object: Manifest) => [
   ...(podSpecOf(object)?.containers ?? []),
 ];
 const TWTR_SERVICES = ['router', ...SUBGRAPH_NAMES];
+/** Every twtr Deployment: the services, and the feed's fan-out workers. */
+const TWTR_DEPLOYMENTS = [...TWTR_SERVICES, 'feed-fanout'];
 
 describe.each(['overlays/dev', 'overlays/production'])('k8s/%s', (overlay) => {
   const objects = render(overlay);
@@ -86,7 +88,7 @@ describe.each(['overlays/dev', 'overlays/production'])('k8s/%s', (overlay) => {
   });
 
   it('runs every service as a probed, resource-bounded, non-root, read-only container with a pinned image', () => {
-    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual([...TWTR_SERVICES].sort());
+    expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual([...TWTR_DEPLOYMENTS].sort());
     for (const workload of objects.filter((object) => podSpecOf(object))) {
       const where = `${workload.kind}/${workload.metadata.name}`;
       expect(podSpecOf(workload).securityContext?.runAsNonRoot, where).toBe(true);
@@ -117,6 +119,24 @@ describe.each(['overlays/dev', 'overlays/production'])('k8s/%s', (overlay) => {
         'node dist/scripts/migrate.js --wait',
       ]);
     }
+  });
+
+  it('runs fan-out workers apart from the feed, reachable by nothing but Prometheus', () => {
+    const queuesOf = (name: string) =>
+      podSpecOf(named('Deployment', name)).containers[0].env.find((variable: any) => variable.name === 'FEED_QUEUES')?.value;
+    expect([queuesOf('feed'), queuesOf('feed-fanout')]).toEqual(['feed', 'feed.fanout']);
+    expect(podSpecOf(named('Deployment', 'feed-fanout')).containers[0].command).toEqual(
+      podSpecOf(named('Deployment', 'feed')).containers[0].command,
+    );
+    const workerLabels = named('Deployment', 'feed-fanout').spec.template.metadata.labels;
+    const selects = (selector: any) =>
+      Object.entries(selector?.matchLabels ?? {}).every(([key, value]) => workerLabels[key] === value) &&
+      (selector?.matchExpressions ?? []).every((expression: any) => expression.values.includes(workerLabels[expression.key]));
+    expect(objects.filter((object) => object.kind === 'Service' && selects({ matchLabels: object.spec.selector }))).toEqual([]);
+    const sources = objects
+      .filter((object) => object.kind === 'NetworkPolicy' && object.spec.ingress && selects(object.spec.podSelector))
+      .flatMap((policy) => policy.spec.ingress.flatMap((rule: any) => rule.from));
+    expect(sources).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
   });
 
   it('runs each release’s migrations in a Job of its own (a Job’s pod template cannot be changed by an apply)', () => {
@@ -195,12 +215,12 @@ describe('k8s/overlays/production', () => {
       ofKind('HorizontalPodAutoscaler')
         .map((hpa) => hpa.spec.scaleTargetRef.name)
         .sort(),
-    ).toEqual([...TWTR_SERVICES].sort());
+    ).toEqual([...TWTR_DEPLOYMENTS].sort());
     expect(
       ofKind('PodDisruptionBudget')
         .map((pdb) => pdb.spec.selector.matchLabels['app.kubernetes.io/name'])
         .sort(),
-    ).toEqual([...TWTR_SERVICES].sort());
+    ).toEqual([...TWTR_DEPLOYMENTS].sort());
     for (const deployment of ofKind('Deployment')) {
       // The HPA owns the replica count; an apply must not reset it.
       expect(deployment.spec.replicas).toBeUndefined();

@@ -44,6 +44,7 @@ export interface SubscribeOptions<Events = DomainEvents, T extends keyof Events 
 }
 
 type AnySubscription = SubscribeOptions<Record<string, unknown>, string>;
+type DeclaredQueue = Omit<AnySubscription, 'handle'>;
 
 export interface EventBus {
   /** Resolves once the broker has confirmed the event is stored. */
@@ -51,6 +52,13 @@ export interface EventBus {
   /** Events of the shared contract by default; a service's own work items with `Events`. */
   subscribe<Events = DomainEvents, T extends keyof Events & string = keyof Events & string>(
     options: SubscribeOptions<Events, T>,
+  ): Promise<void>;
+  /**
+   * Declares a subscription's queue and bindings without consuming from it, so what is published for it waits there
+   * for a process that does (a feed replica that publishes work items but leaves them to fan-out workers).
+   */
+  declare<Events = DomainEvents, T extends keyof Events & string = keyof Events & string>(
+    options: Omit<SubscribeOptions<Events, T>, 'handle'>,
   ): Promise<void>;
   /**
    * Live notifications: broadcast to every process listening on `topic` right now, not stored (a process that is
@@ -96,6 +104,7 @@ export async function connectEventBus(
   const deadLetterExchange = exchange + DEAD_LETTER_EXCHANGE_SUFFIX;
   const liveExchange = `${exchange}.live`;
   const subscriptions: AnySubscription[] = [];
+  const declarations: DeclaredQueue[] = [];
   const liveSubscriptions: { topic: string; handle: (payload: unknown) => void }[] = [];
   let publishChannel: ConfirmChannel | undefined;
   /** Set by close(): consumers stop waiting for dependencies. */
@@ -129,8 +138,7 @@ export async function connectEventBus(
     );
   };
 
-  const startConsumer = async (model: ChannelModel, options: AnySubscription) => {
-    const channel = await model.createChannel();
+  const declareQueue = async (channel: Channel, options: DeclaredQueue) => {
     await declareExchanges(channel);
     await channel.assertQueue(options.queue, {
       durable: true,
@@ -145,6 +153,21 @@ export async function connectEventBus(
     await channel.assertQueue(`${options.queue}.dead`, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await channel.bindQueue(`${options.queue}.dead`, deadLetterExchange, options.queue);
     for (const type of options.events) await channel.bindQueue(options.queue, exchange, type);
+  };
+
+  // On a channel of its own: a declaration the broker refuses closes its channel.
+  const declareOnly = async (model: ChannelModel, options: DeclaredQueue) => {
+    const channel = await model.createChannel();
+    try {
+      await declareQueue(channel, options);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  };
+
+  const startConsumer = async (model: ChannelModel, options: AnySubscription) => {
+    const channel = await model.createChannel();
+    await declareQueue(channel, options);
     await channel.prefetch(options.prefetch ?? 32);
 
     const consumer: Consumer = { channel, tag: '', handled: Promise.resolve(), open: true };
@@ -265,6 +288,7 @@ export async function connectEventBus(
         const channel = await model.createConfirmChannel();
         await declareExchanges(channel);
         publishChannel = channel;
+        for (const declaration of declarations) await declareOnly(model, declaration);
         for (const subscription of subscriptions) await startConsumer(model, subscription);
         for (const subscription of liveSubscriptions) await startLiveConsumer(model, subscription);
       },
@@ -342,6 +366,11 @@ export async function connectEventBus(
       };
       subscriptions.push(subscription);
       if (currentModel) await startConsumer(currentModel, subscription);
+    },
+    declare: async (options) => {
+      const declaration = { ...(options as unknown as DeclaredQueue), queue: `${config.TWTR_NAMESPACE ?? ''}${options.queue}` };
+      declarations.push(declaration);
+      if (currentModel) await declareOnly(currentModel, declaration);
     },
     publishLive: (topic, payload) => publishConfirmed(liveExchange, topic, payload),
     subscribeLive: async (topic, handle) => {

@@ -48,6 +48,19 @@ describe('the event bus on RabbitMQ', () => {
     expect(received).toEqual(published);
   });
 
+  it('keeps what is published for a queue declared but not yet consumed, for whoever consumes it later', async () => {
+    const publisher = await openBus();
+    const queue = `test.declared.${randomUUID()}`;
+    queues.push(queue);
+    await publisher.declare({ queue, events: ['follow.created'] });
+    const published = Array.from({ length: 5 }, (_, n) => followCreated(n));
+    for (const event of published) await publisher.publish(event);
+
+    const received: DomainEvent[] = [];
+    await (await openBus()).subscribe({ queue, events: ['follow.created'], handle: async (event) => void received.push(event) });
+    await eventually(async () => expect(received).toEqual(published));
+  });
+
   it('dead-letters a message that keeps failing and goes on with the next', async () => {
     const bus = await openBus();
     const queue = `test.poison.${randomUUID()}`;

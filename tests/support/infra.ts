@@ -15,17 +15,21 @@ export const cassandraFor = (keyspace: string): Promise<CassandraClient> => conn
 export const busOn = (exchange: string): Promise<EventBus> =>
   connectEventBus({ ...testConfig(), AMQP_EXCHANGE: exchange }, testLogger());
 
-/** How many messages wait in these queues' dead-letter queues. */
-export async function deadLettersIn(queues: readonly string[]): Promise<number> {
+/** Ready messages and consumers of a queue, as RabbitMQ reports them. */
+export async function queueState(queue: string): Promise<{ messages: number; consumers: number }> {
   const connection = await amqp.connect(testConfig().AMQP_URL);
   try {
-    const channel = await connection.createChannel();
-    let count = 0;
-    for (const queue of queues) count += (await channel.checkQueue(`${queue}.dead`)).messageCount;
-    return count;
+    const { messageCount, consumerCount } = await (await connection.createChannel()).checkQueue(queue);
+    return { messages: messageCount, consumers: consumerCount };
   } finally {
     await connection.close();
   }
+}
+
+/** How many messages wait in these queues' dead-letter queues. */
+export async function deadLettersIn(queues: readonly string[]): Promise<number> {
+  const states = await Promise.all(queues.map((queue) => queueState(`${queue}.dead`)));
+  return states.reduce((sum, state) => sum + state.messages, 0);
 }
 
 /** Deletes what a test declared on the real RabbitMQ: its queues (with their dead-letter queues) and its exchange. */

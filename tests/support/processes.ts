@@ -43,11 +43,22 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts every service as its own process: with tsx from the sources, as `npm start` does, or with `compiled`, the
- * production build (dist/, `npm run build`) with plain node, as the image does.
+ * production build (dist/, `npm run build`) with plain node, as the image does. With `fanoutWorker`, the feed is split
+ * as in Kubernetes: `feed` consumes the main queue and a `feed-fanout` process the fan-out work items.
  */
-export async function startSystemProcesses(env: NodeJS.ProcessEnv, { compiled = false } = {}): Promise<SystemProcesses> {
-  const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (service) => [service.name, await freePort()] as const)));
+export async function startSystemProcesses(
+  env: NodeJS.ProcessEnv,
+  { compiled = false, fanoutWorker = false } = {},
+): Promise<SystemProcesses> {
+  const worker = fanoutWorker ? [{ ...SERVICES.find((service) => service.name === 'feed')!, name: 'feed-fanout' }] : [];
+  const processes = [...SERVICES, ...worker];
+  const ports = Object.fromEntries(
+    await Promise.all(processes.map(async (service) => [service.name, await freePort()] as const)),
+  );
   const serviceEnv: NodeJS.ProcessEnv = { ...env, APOLLO_TELEMETRY_DISABLED: 'true' };
+  const ownEnv: Record<string, NodeJS.ProcessEnv> = fanoutWorker
+    ? { feed: { FEED_QUEUES: 'feed' }, 'feed-fanout': { FEED_QUEUES: 'feed.fanout', FEED_PORT: String(ports['feed-fanout']) } }
+    : {};
   const subgraphUrls: Record<string, string> = {};
   for (const service of SERVICES) {
     serviceEnv[service.portVariable] = String(ports[service.name]);
@@ -58,18 +69,18 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv, { compiled = 
   }
   const children: Record<string, ChildProcess> = {};
   const launch = (name: string) => {
-    const service = SERVICES.find((candidate) => candidate.name === name)!;
+    const service = processes.find((candidate) => candidate.name === name)!;
     // TWTR_CPU_PROFILE_DIR: every service writes a CPU profile there when it stops (for finding where time goes).
     const profile = env.TWTR_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.TWTR_CPU_PROFILE_DIR}`] : [];
     const command = compiled
       ? [...profile, `dist/${service.entry.replace(/\.ts$/, '.js')}`]
       : [...profile, '--import', 'tsx', service.entry];
     children[name] = spawn(process.execPath, command, {
-      env: serviceEnv,
+      env: { ...serviceEnv, ...ownEnv[name] },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   };
-  for (const service of SERVICES) launch(service.name);
+  for (const service of processes) launch(service.name);
   const routerUrl = `http://127.0.0.1:${ports.router}/graphql`;
   const healthOf = (url: string) => url.replace(/graphql$/, 'health');
   const healthy = (urls: string[]) =>
@@ -82,7 +93,8 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv, { compiled = 
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
-  await healthy([...Object.values(subgraphUrls), routerUrl]);
+  const workerUrls = worker.map((service) => `http://127.0.0.1:${ports[service.name]}/graphql`);
+  await healthy([...Object.values(subgraphUrls), ...workerUrls, routerUrl]);
   const exited = () =>
     Object.entries(children).flatMap(([name, child]) => (child.exitCode !== null || child.signalCode !== null ? [name] : []));
   return {
@@ -97,7 +109,7 @@ export async function startSystemProcesses(env: NodeJS.ProcessEnv, { compiled = 
       }),
     restart: async (name) => {
       launch(name);
-      await healthy([name === 'router' ? routerUrl : subgraphUrls[name]]);
+      await healthy([`http://127.0.0.1:${ports[name]}/graphql`]);
     },
     rssMiB: () =>
       Object.fromEntries(

@@ -1,21 +1,24 @@
-import type { EventBus } from '../../../platform/messaging/bus.js';
-import type { DomainEvent } from '../../../platform/messaging/events.js';
+import type { Config } from '../../../platform/config.js';
+import type { EventBus, SubscribeOptions } from '../../../platform/messaging/bus.js';
+import type { DomainEvent, DomainEvents } from '../../../platform/messaging/events.js';
 import type { Fanout, FeedWork } from './fanout.js';
+
+export type FeedQueue = Config['FEED_QUEUES'][number];
 
 /**
  * The feed keeps its own copy of who follows whom and of each author's recent tweets, and fans tweets out from it.
  * Events from different services may arrive in any order relative to each other; each handler converges anyway
  * (versions for follows, backfill on follow, removal on unfollow). One replica at a time consumes the main queue, so
  * live subscribers see each author's tweets in order; big fan-outs are split into work items on a queue of their own,
- * which all replicas share.
+ * which all replicas consuming it share (`queues`: FEED_QUEUES).
  */
-export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<void> {
+export async function consumeFeedEvents(bus: EventBus, fanout: Fanout, queues: readonly FeedQueue[]): Promise<void> {
   const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanout.tweetCreated(event);
   const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event);
   const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => fanout.followCreated(data);
   const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => fanout.followDeleted(data);
 
-  await bus.subscribe({
+  const mainQueue: SubscribeOptions<DomainEvents, FeedEventType> = {
     queue: 'feed',
     events: ['tweet.created', 'tweet.deleted', 'follow.created', 'follow.deleted'],
     // Events are applied in the order they were published, whichever replica is consuming.
@@ -32,8 +35,8 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<
           return clearAuthorFromTimelineWhenFollowDeleted(event);
       }
     },
-  });
-  await bus.subscribe<FeedWork>({
+  };
+  const workQueue: SubscribeOptions<FeedWork> = {
     queue: 'feed.fanout',
     events: ['feed.fanout-requested'],
     // Work items of one fan-out are independent: a few at once keep the node busy while each waits on its reads.
@@ -42,5 +45,11 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout): Promise<
     handle: async function applyFanoutWorkWhenRequested(event) {
       await fanout.apply(event.data);
     },
-  });
+  };
+
+  // A queue this replica leaves to others is still declared, so nothing published for it is lost before they start.
+  await (queues.includes('feed') ? bus.subscribe(mainQueue) : bus.declare(mainQueue));
+  await (queues.includes('feed.fanout') ? bus.subscribe(workQueue) : bus.declare<FeedWork>(workQueue));
 }
+
+type FeedEventType = 'tweet.created' | 'tweet.deleted' | 'follow.created' | 'follow.deleted';

@@ -20,7 +20,7 @@ export const subgraph: SubgraphDefinition<Context> = {
       announce: (item, userIds) => live.announce(item, userIds),
       logger,
     });
-    await consumeFeedEvents(bus, fanout);
+    await consumeFeedEvents(bus, fanout, config.FEED_QUEUES);
     return {
       resolvers,
       context: (scope) => ({ ...scope, services: { feed: new FeedService(repositories, live, scope) } }),

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { createLogger } from '../../platform/logging.js';
+import { type RunningServer, startSubgraph } from '../../platform/runtime.js';
+import { eventually, feedOf, follow, postTweet, signUp } from '../support/client.js';
+import { queueState } from '../support/infra.js';
+import { type IsolatedNamespace, isolatedNamespace } from '../support/namespace.js';
+import { type Stack, startStack, subgraphDefinition } from '../support/stack.js';
+
+/**
+ * The feed split as in production: a replica consuming the main queue only (FEED_QUEUES=feed), and a fan-out worker
+ * (FEED_QUEUES=feed.fanout) that starts later. The tests' fan-out numbers send audiences of more than 2 through
+ * work items.
+ */
+let isolated: IsolatedNamespace;
+let stack: Stack;
+let worker: RunningServer | undefined;
+
+beforeAll(async () => {
+  isolated = await isolatedNamespace('w');
+  stack = await startStack(isolated.env, { feed: { FEED_QUEUES: ['feed'] } });
+}, 180_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await stack?.stop();
+  await isolated?.remove();
+}, 60_000);
+
+describe('fan-out workers', () => {
+  it('take big fan-outs off the main replica: work items wait for a worker, then reach every follower', async () => {
+    const url = stack.routerUrl;
+    const author = await signUp('workers', 'Author', url);
+    const followers = await Promise.all(Array.from({ length: 4 }, () => signUp('workers', 'Follower', url)));
+    // Posted while nobody follows; each follow then backfills it, which shows the main queue applied the follow.
+    const before = await postTweet(author, 'before the followers', url);
+    for (const follower of followers) await follow(follower, author, url);
+    for (const follower of followers)
+      await eventually(async () => expect((await feedOf(follower, 5, url)).map((item) => item.id)).toContain(before));
+
+    const queue = (name: string) => queueState(`${isolated.namespace}${name}`);
+    const posted = await postTweet(author, 'to four followers, through work items', url);
+    await eventually(async () => expect((await queue('feed.fanout')).messages).toBeGreaterThan(0));
+    expect((await feedOf(followers[0], 5, url)).map((item) => item.id)).not.toContain(posted);
+
+    const config = { ...stack.config, FEED_QUEUES: ['feed.fanout' as const] };
+    worker = await startSubgraph(await subgraphDefinition('feed'), { config, logger: createLogger('error'), port: 0 });
+    for (const follower of followers)
+      await eventually(async () => expect((await feedOf(follower, 5, url)).map((item) => item.id)).toContain(posted));
+    expect(await queue('feed')).toMatchObject({ consumers: 1 });
+    expect(await queue('feed.fanout')).toEqual({ messages: 0, consumers: 1 });
+  }, 60_000);
+});
