@@ -19,7 +19,7 @@ import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
 import { unauthenticated } from '../../platform/errors.js';
 import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
 import { logServerErrors, maskResult } from '../../platform/http/masking.js';
-import type { RequestScope } from '../../platform/identity/request-scope.js';
+import { CORRELATION_HEADER, correlationIdFrom, type RequestScope } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
 import { liveItemsDelivered, liveSubscriptions, websocketSockets } from '../../platform/observability/metrics.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
@@ -43,7 +43,8 @@ export interface WebSocketOptions {
 
 /** What the router knows about one socket: its viewer's context, until when its token is good, and its socket. */
 interface Connection {
-  context: RequestScope;
+  /** The viewer and address; each operation on the socket adds its own correlation id. */
+  context: Omit<RequestScope, 'correlationId'>;
   expiresAt: Date;
   socket: WebSocket;
   expiryTimer?: NodeJS.Timeout;
@@ -113,7 +114,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         try {
           const token = accessTokenFromHeaders({ authorization }, options.jwtSecret)!;
           const connection: Connection = {
-            context: { viewerId: token.userId, clientAddress: addressOf(ctx.extra.request), correlationId: crypto.randomUUID() },
+            context: { viewerId: token.userId, clientAddress: addressOf(ctx.extra.request) },
             expiresAt: token.expiresAt,
             socket: ctx.extra.socket as unknown as WebSocket,
           };
@@ -140,7 +141,11 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         const operationName = payload.operationName ?? undefined;
         const limitError = operationLimitError(apiSchema, document, variableValues, operationName, options.limits);
         if (limitError) return [limitError];
-        const contextValue: OperationContext = { ...connection.context, connection };
+        // Each operation its own correlation id: the client's (`extensions.correlationId`, as sane as the header's) or new.
+        const correlationId = correlationIdFrom({
+          [CORRELATION_HEADER]: payload.extensions?.correlationId as string | undefined,
+        });
+        const contextValue: OperationContext = { ...connection.context, correlationId, connection };
         if (getOperationAST(document, operationName)?.operation === 'subscription') {
           const reserved = limits.reserveSubscription(ctx.extra, connection.context.viewerId!);
           if (reserved instanceof GraphQLError) return [reserved];

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 
 import { InMemorySpanExporter, NodeTracerProvider, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
 
 import { eventually, feedOf, follow, ok, postTweet, signUp } from '../support/client.js';
 import { type IsolatedNamespace, isolatedNamespace } from '../support/namespace.js';
@@ -147,6 +149,29 @@ describe("the feed's readiness", () => {
           correlationId,
           traceId,
         }),
+      );
+
+      // Over a websocket, an operation's correlation id rides in its extensions.
+      const overSocket = `socket-ticket-${randomBytes(4).toString('hex')}`;
+      const client = createClient({
+        url: stack.routerUrl.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${reader.token}` },
+        retryAttempts: 0,
+      });
+      try {
+        const result = await client
+          .iterate({
+            query: '{ feed(first: 1) { edges { node { id } } } }',
+            extensions: { correlationId: overSocket },
+          })
+          .next();
+        expect(result.value.errors.map((error: any) => error.extensions.code)).toEqual(['SERVICE_UNAVAILABLE']);
+      } finally {
+        await client.dispose();
+      }
+      expect(logged).toContainEqual(
+        expect.objectContaining({ message: 'a dependency is unavailable', subgraph: 'feed', correlationId: overSocket }),
       );
     } finally {
       feedCassandraLink.restore();
