@@ -61,6 +61,14 @@ describe('docker-compose.yml', () => {
     expect(service.healthcheck?.test?.[3]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/readyz$/);
   });
 
+  it('runs the feed as in Kubernetes: the main queue in feed, bulk fan-out in feed-fanout', () => {
+    const feedQueues = (name: string) =>
+      (compose.services[name] as { environment?: Record<string, string> }).environment?.FEED_QUEUES;
+    expect([feedQueues('feed'), feedQueues('feed-fanout')]).toEqual(['feed', 'feed.fanout']);
+    expect(compose.services['feed-fanout'].command).toEqual(compose.services.feed.command);
+    expect((compose.services.feed as { environment?: Record<string, string> }).environment?.JWT_SECRET).toBeTruthy();
+  });
+
   it('starts the router once every subgraph is healthy', () => {
     expect(compose.services.router.depends_on).toEqual(
       Object.fromEntries(SUBGRAPH_NAMES.map((name) => [name, { condition: 'service_healthy' }])),
