@@ -65,12 +65,13 @@ export function errorLogging(logger: Logger): ApolloServerPlugin<Partial<Pick<Re
   };
 }
 
-type FormatError = (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
-
 /** A result's errors through the same masking as HTTP responses (for results sent over websockets). */
-export function maskResult<T extends ExecutionResult>(result: T, format: FormatError = maskUnexpectedErrors): T {
+export function maskResult<T extends ExecutionResult>(result: T): T {
   if (!result.errors?.length) return result;
-  return { ...result, errors: result.errors.map((error: GraphQLError) => format(error.toJSON?.() ?? error, error)) };
+  return {
+    ...result,
+    errors: result.errors.map((error: GraphQLError) => maskUnexpectedErrors(error.toJSON?.() ?? error, error)),
+  };
 }
 
 /**
