@@ -320,12 +320,14 @@ export async function connectEventBus(
    * On a channel of its own (checking a queue that is missing closes the channel); one answer serves a scrape.
    */
   const queueStatus = sharedFor(1_000, async () => {
-    if (!currentModel || subscriptions.length === 0) return [];
+    // Declared queues too: a queue nobody consumes must still show, with its backlog and its 0 consumers.
+    const queues = [...subscriptions, ...declarations];
+    if (!currentModel || queues.length === 0) return [];
     const channel = await currentModel.createChannel();
     channel.on('error', () => undefined);
     try {
       const answers: Replies.AssertQueue[] = [];
-      for (const { queue } of subscriptions) {
+      for (const { queue } of queues) {
         answers.push(await channel.checkQueue(queue), await channel.checkQueue(`${queue}.dead`));
       }
       return answers;

@@ -4,6 +4,7 @@ import { createLogger } from '../../platform/logging.js';
 import { type RunningServer, startSubgraph } from '../../platform/runtime.js';
 import { eventually, feedOf, follow, postTweet, signUp } from '../support/client.js';
 import { queueState } from '../support/infra.js';
+import { scrape, total } from '../support/metrics.js';
 import { type IsolatedNamespace, isolatedNamespace } from '../support/namespace.js';
 import { type Stack, startStack, subgraphDefinition } from '../support/stack.js';
 
@@ -42,6 +43,13 @@ describe('fan-out workers', () => {
     const posted = await postTweet(author, 'to four followers, through work items', url);
     await eventually(async () => expect((await queue('feed.fanout')).messages).toBeGreaterThan(0));
     expect((await feedOf(followers[0], 5, url)).map((item) => item.id)).not.toContain(posted);
+    // The main replica reports the queue it leaves to workers, so "no consumers" can alert.
+    const workQueue = { queue: `${isolated.namespace}feed.fanout` };
+    const metrics = await scrape(stack.subgraphUrls.feed);
+    expect(metrics.filter((sample) => sample.name === 'twtr_queue_consumers' && sample.labels.queue === workQueue.queue)).toEqual(
+      [expect.objectContaining({ value: 0 })],
+    );
+    expect(total(metrics, 'twtr_queue_messages', workQueue)).toBeGreaterThan(0);
 
     const config = { ...stack.config, FEED_QUEUES: ['feed.fanout' as const] };
     worker = await startSubgraph(await subgraphDefinition('feed'), { config, logger: createLogger('error'), port: 0 });
