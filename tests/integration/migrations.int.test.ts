@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { migrateKeyspace, pendingMigrations } from '../../migrations/runner.js';
 import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { migrateAll, waitForMigrations } from '../../scripts/migrate.js';
 import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
 
 describe('the migration runner', () => {
@@ -42,4 +44,25 @@ describe('the migration runner', () => {
     writeFileSync(join(dir, keyspace, '001_notes.cql'), 'CREATE TABLE IF NOT EXISTS notes (id int PRIMARY KEY);');
     await expect(run()).rejects.toThrow(/001_notes.cql was changed after it was applied/);
   });
+});
+
+describe('migrate --wait (the init container of every Deployment)', () => {
+  const namespace = `wait${Date.now().toString(36)}_`;
+  const config = { ...testConfig(), TWTR_NAMESPACE: namespace };
+
+  afterAll(async () => {
+    const admin = await cassandraFor('system');
+    for (const name of SUBGRAPH_NAMES) await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspaceOf(name, namespace)}`);
+    await admin.shutdown();
+  });
+
+  it('holds a new version back until the migration job has applied every migration it ships, then lets it start', async () => {
+    expect(await waitForMigrations(config, { timeoutMs: 300, intervalMs: 100 })).toBe(false);
+    let released = false;
+    const waiting = waitForMigrations(config, { timeoutMs: 60_000, intervalMs: 100 }).then((done) => (released = done));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(released).toBe(false);
+    await migrateAll(config);
+    expect(await waiting).toBe(true);
+  }, 90_000);
 });
