@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 
-import { printSchema, Supergraph } from '@apollo/federation-internals';
+import { operationFromDocument, printSchema, Supergraph } from '@apollo/federation-internals';
+import { type PlanNode, QueryPlanner, type SubscriptionNode } from '@apollo/query-planner';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { generate } from '@graphql-codegen/cli';
 import { parse } from 'graphql';
@@ -19,6 +20,29 @@ describe('the supergraph', () => {
 
   it('is committed as composed (run `npm run compose` after changing a subgraph schema)', () => {
     expect(readFileSync(SUPERGRAPH_FILE, 'utf8')).toBe(supergraphSdl);
+  });
+
+  it('plans a feed page and a live item in two hops: the feed, then tweets and users side by side', () => {
+    // The feed provides each tweet's author key (from its timeline rows), so users need not wait for tweets.
+    const supergraph = Supergraph.build(supergraphSdl);
+    const planner = new QueryPlanner(supergraph);
+    const hops = (query: string) => {
+      const plan = planner.buildQueryPlan(operationFromDocument(supergraph.apiSchema(), parse(query))).node!;
+      const steps = (node: PlanNode | SubscriptionNode): string[][] => {
+        if (node.kind === 'Fetch') return [[node.serviceName]];
+        if (node.kind === 'Flatten') return steps(node.node);
+        if (node.kind === 'Sequence') return node.nodes.flatMap(steps);
+        if (node.kind === 'Parallel') return [node.nodes.flatMap(steps).flat().sort()];
+        if (node.kind === 'Subscription') return [...steps(node.primary), ...(node.rest ? steps(node.rest) : [])];
+        throw new Error(`unexpected plan node ${node.kind}`);
+      };
+      return steps(plan);
+    };
+    expect(hops('{ feed(first: 20) { edges { node { id text author { username } } } } }')).toEqual([
+      ['feed'],
+      ['tweets', 'users'],
+    ]);
+    expect(hops('subscription { feedItemAdded { id text author { username } } }')).toEqual([['feed'], ['tweets', 'users']]);
   });
 
   it('offers clients exactly the agreed API', () => {
@@ -101,8 +125,8 @@ describe('the supergraph', () => {
 
       type Tweet {
         id: ID!
-        text: String!
         author: User!
+        text: String!
         createdAt: DateTime!
       }
 

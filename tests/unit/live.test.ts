@@ -26,10 +26,10 @@ describe('live feed delivery', () => {
     await live.announce(tweet(2), ['alice']); // deleted meanwhile
     await live.announce(tweet(3), ['alice']);
     expect([await alice.next(), await alice.next()]).toEqual([
-      { done: false, value: { id: 't1' } },
-      { done: false, value: { id: 't3' } },
+      { done: false, value: { id: 't1', authorId: 'author' } },
+      { done: false, value: { id: 't3', authorId: 'author' } },
     ]);
-    expect(await bob.next()).toEqual({ done: false, value: { id: 't1' } });
+    expect(await bob.next()).toEqual({ done: false, value: { id: 't1', authorId: 'author' } });
     expect(live.size).toBe(2);
     await alice.return!();
     await bob.return!();

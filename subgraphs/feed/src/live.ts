@@ -81,7 +81,9 @@ export class LiveFeed {
     set.add(subscriber);
     this.subscribers.set(viewerId, set);
     // Checked just before handing an item over, so a tweet deleted meanwhile is not delivered.
-    return mapAsyncIterator(subscriber.queue, async (item) => ((await this.stillExists(item)) ? { id: item.tweetId } : SKIP));
+    return mapAsyncIterator(subscriber.queue, async (item) =>
+      (await this.stillExists(item)) ? { id: item.tweetId, authorId: item.authorId } : SKIP,
+    );
   }
 
   private stillExists(item: TimelineItem): Promise<boolean> {

@@ -1,6 +1,7 @@
-/** A tweet as the feed knows it: the key only; the tweets subgraph resolves the rest. */
+/** A tweet as the feed lists it: its key and its author's (provided to the router); the tweets subgraph has the rest. */
 export interface TweetReference {
   id: string;
+  authorId: string;
 }
 
 export interface TimelineItem {

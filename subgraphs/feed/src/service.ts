@@ -63,7 +63,7 @@ function connection(items: TimelineItem[], hasNextPage: boolean, position: numbe
   return toConnection(
     { items, hasNextPage },
     (item) => item.tweetId,
-    (item): TweetReference => ({ id: item.tweetId }),
+    (item): TweetReference => ({ id: item.tweetId, authorId: item.authorId }),
     position,
   );
 }

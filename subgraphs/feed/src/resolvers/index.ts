@@ -1,5 +1,6 @@
 import type { Resolvers } from '../__generated__/resolvers-types.js';
 import { Query } from './Query.js';
 import { Subscription } from './Subscription.js';
+import { Tweet } from './Tweet.js';
 
-export const resolvers: Resolvers = { Query, Subscription };
+export const resolvers: Resolvers = { Query, Subscription, Tweet };
