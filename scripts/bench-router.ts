@@ -1,6 +1,6 @@
 import '../router/src/no-telemetry.js';
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 
 import autocannon from 'autocannon';
@@ -300,6 +300,10 @@ const report = {
   seconds,
   rounds,
   machine: machine(),
+  // Which commit "twtr before" ran: its checkout's last commit, as `git log --oneline` shows it.
+  ...(baselineDir
+    ? { baseline: execFileSync('git', ['-C', baselineDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).trim() }
+    : {}),
   results,
 };
 const out = smoke
