@@ -136,6 +136,8 @@ function serveSubscriptions<TContext extends object>(
 ) {
   const connectionScopes = new WeakMap<object, RequestScope>();
   const subscriptionScopes = new WeakMap<object, RequestScope>();
+  // A subscription's own assertion when it sent one, else its connection's.
+  const scopeOf = (connection: object, payload: object) => subscriptionScopes.get(payload) ?? connectionScopes.get(connection)!;
   const verify = (assertion: unknown): RequestScope => {
     if (typeof assertion !== 'string') throw unauthenticated('Only the router may call a subgraph.');
     return { ...verifyRequestAssertion(assertion, options.internalSecret, options.name), correlationId: randomUUID() };
@@ -160,10 +162,9 @@ function serveSubscriptions<TContext extends object>(
         return [error as GraphQLError];
       }
     },
-    context: (ctx, _id, payload) => options.context(subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra)!),
+    context: (ctx, _id, payload) => options.context(scopeOf(ctx.extra, payload)),
     onNext: (ctx, _id, payload, _args, result) => {
-      const scope = subscriptionScopes.get(payload) ?? connectionScopes.get(ctx.extra);
-      if (result.errors) logServerErrors(options.logger, result.errors, scope?.correlationId);
+      if (result.errors) logServerErrors(options.logger, result.errors, scopeOf(ctx.extra, payload).correlationId);
       return maskResult(result);
     },
   }).stop;

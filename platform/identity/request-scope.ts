@@ -23,7 +23,11 @@ export const CORRELATION_HEADER = 'x-correlation-id';
 
 /** The caller's correlation id when it sent a sensible one, else a new one. */
 export function correlationIdFrom(headers: IncomingHttpHeaders): string {
-  const value = headers[CORRELATION_HEADER];
+  return sensibleCorrelationId(headers[CORRELATION_HEADER]);
+}
+
+/** `value` when it is a sensible correlation id (up to 128 of A-Za-z0-9_.:-), else a new one. */
+export function sensibleCorrelationId(value: unknown): string {
   return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value) ? value : randomUUID();
 }
 

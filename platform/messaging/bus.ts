@@ -105,6 +105,8 @@ export async function connectEventBus(
   const liveExchange = `${exchange}.live`;
   const subscriptions: AnySubscription[] = [];
   const declarations: DeclaredQueue[] = [];
+  // Queue names live in the configured namespace (TWTR_NAMESPACE), like keyspaces.
+  const namespaced = (queue: string) => `${config.TWTR_NAMESPACE ?? ''}${queue}`;
   const liveSubscriptions: { topic: string; handle: (payload: unknown) => void }[] = [];
   let publishChannel: ConfirmChannel | undefined;
   /** Set by close(): consumers stop waiting for dependencies. */
@@ -361,16 +363,12 @@ export async function connectEventBus(
       }
     },
     subscribe: async (options) => {
-      // Queue names live in the configured namespace (TWTR_NAMESPACE), like keyspaces.
-      const subscription = {
-        ...(options as unknown as AnySubscription),
-        queue: `${config.TWTR_NAMESPACE ?? ''}${options.queue}`,
-      };
+      const subscription = { ...(options as unknown as AnySubscription), queue: namespaced(options.queue) };
       subscriptions.push(subscription);
       if (currentModel) await startConsumer(currentModel, subscription);
     },
     declare: async (options) => {
-      const declaration = { ...(options as unknown as DeclaredQueue), queue: `${config.TWTR_NAMESPACE ?? ''}${options.queue}` };
+      const declaration = { ...(options as unknown as DeclaredQueue), queue: namespaced(options.queue) };
       declarations.push(declaration);
       if (currentModel) await declareOnly(currentModel, declaration);
     },

@@ -15,6 +15,8 @@ import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { RequestHandler } from 'express';
 
+import { correlationIdOf } from '../identity/request-scope.js';
+
 /**
  * Distributed tracing with OpenTelemetry. Code here only uses the API, which does nothing until a provider is
  * registered: `startTracing` registers one that exports over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set (tests
@@ -89,7 +91,7 @@ export function traceHttpRequests(service: string): RequestHandler {
           'twtr.service': service,
           'http.request.method': request.method,
           // Set by correlateRequests: finds a trace from a log line or an event, and back.
-          'twtr.correlation_id': response.locals.correlationId as string | undefined,
+          'twtr.correlation_id': correlationIdOf(response),
         },
       },
       parent,

@@ -19,7 +19,7 @@ import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
 import { unauthenticated } from '../../platform/errors.js';
 import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
 import { logServerErrors, maskResult } from '../../platform/http/masking.js';
-import { CORRELATION_HEADER, correlationIdFrom, type RequestScope } from '../../platform/identity/request-scope.js';
+import { type RequestScope, sensibleCorrelationId } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
 import { liveItemsDelivered, liveSubscriptions, websocketSockets } from '../../platform/observability/metrics.js';
 import { operationLimitError, type OperationLimits } from './operation-limits.js';
@@ -142,9 +142,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         const limitError = operationLimitError(apiSchema, document, variableValues, operationName, options.limits);
         if (limitError) return [limitError];
         // Each operation its own correlation id: the client's (`extensions.correlationId`, as sane as the header's) or new.
-        const correlationId = correlationIdFrom({
-          [CORRELATION_HEADER]: payload.extensions?.correlationId as string | undefined,
-        });
+        const correlationId = sensibleCorrelationId(payload.extensions?.correlationId);
         const contextValue: OperationContext = { ...connection.context, correlationId, connection };
         if (getOperationAST(document, operationName)?.operation === 'subscription') {
           const reserved = limits.reserveSubscription(ctx.extra, connection.context.viewerId!);

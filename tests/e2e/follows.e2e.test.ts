@@ -1,22 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { loadConfig } from '../../platform/config.js';
-import { createLogger } from '../../platform/logging.js';
-import { type RunningServer, startSubgraph } from '../../platform/runtime.js';
-import { startRouter } from '../../router/src/server.js';
-import { subgraph as follows } from '../../subgraphs/follows/src/server.js';
-import {
-  eventually,
-  feedOf,
-  follow,
-  gql,
-  ok,
-  postTweet,
-  sharedSubgraphUrls,
-  signUp,
-  type TestUser,
-  unfollow,
-} from '../support/client.js';
+import { eventually, feedOf, follow, gql, ok, postTweet, signUp, type TestUser, unfollow } from '../support/client.js';
+import { startSecondReplica } from '../support/stack.js';
 
 const PROFILE = `query ($u: String!) { user(username: $u) { followerCount followingCount viewerIsFollowing } }`;
 const LISTS = `query ($u: String!, $first: Int, $after: String) { user(username: $u) {
@@ -73,23 +58,16 @@ describe('the social graph', () => {
 });
 
 describe('the social graph on two follows replicas', () => {
-  // A second follows replica on the same keyspace, behind a router of its own: requests alternate between the two,
-  // as a load balancer would spread them.
-  const logger = createLogger('error');
-  let replica: RunningServer;
-  let router: RunningServer;
+  let second: Awaited<ReturnType<typeof startSecondReplica>>;
   beforeAll(async () => {
-    const config = loadConfig();
-    replica = await startSubgraph(follows, { config, logger, port: 0 });
-    router = await startRouter({ ...config, ...sharedSubgraphUrls(), FOLLOWS_URL: replica.url }, logger, 0);
+    second = await startSecondReplica('follows');
   });
   afterAll(async () => {
-    await router?.stop();
-    await replica?.stop();
+    await second?.stop();
   });
 
   it('stays exact and consistent when one pair is followed and unfollowed on both at once', async () => {
-    await burstOfFollowsAndUnfollows((i) => (i % 4 < 2 ? inject('routerUrl') : router.url));
+    await burstOfFollowsAndUnfollows((i) => (i % 4 < 2 ? inject('routerUrl') : second.routerUrl));
   });
 });
 

@@ -1,23 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-import { loadConfig } from '../../platform/config.js';
-import { createLogger } from '../../platform/logging.js';
-import type { RunningServer } from '../../platform/runtime.js';
-import { startSubgraph } from '../../platform/runtime.js';
-import { startRouter } from '../../router/src/server.js';
-import { subgraph as feed } from '../../subgraphs/feed/src/server.js';
-import {
-  codes,
-  eventually,
-  feedOf,
-  follow,
-  gql,
-  ok,
-  postTweet,
-  sharedSubgraphUrls,
-  signUp,
-  unfollow,
-} from '../support/client.js';
+import { codes, eventually, feedOf, follow, gql, ok, postTweet, signUp, unfollow } from '../support/client.js';
+import { startSecondReplica } from '../support/stack.js';
 import { closeCodeFor, subscribeToFeed } from '../support/subscriptions.js';
 
 const feedItem = (event: any) => event.data?.feedItemAdded;
@@ -154,19 +138,14 @@ describe('feedItemAdded through the router', () => {
 });
 
 describe('two feed replicas and two routers', () => {
-  let secondFeed: RunningServer;
-  let secondRouter: RunningServer;
+  let second: Awaited<ReturnType<typeof startSecondReplica>>;
 
   beforeAll(async () => {
-    const logger = createLogger('error');
-    const config = loadConfig();
-    secondFeed = await startSubgraph(feed, { config, logger, port: 0 });
-    secondRouter = await startRouter({ ...config, ...sharedSubgraphUrls(), FEED_URL: secondFeed.url }, logger, 0);
+    second = await startSecondReplica('feed');
   });
 
   afterAll(async () => {
-    await secondRouter?.stop();
-    await secondFeed?.stop();
+    await second?.stop();
   });
 
   it('gets every subscriber exactly its items, whichever replica fanned them out', async () => {
@@ -185,8 +164,8 @@ describe('two feed replicas and two routers', () => {
       await eventually(async () => expect((await feedOf(follower)).map((item) => item.id)).toContain(before));
     const subscriptions = await Promise.all([
       subscribeToFeed(onFirst),
-      subscribeToFeed(onSecond, secondRouter.url),
-      subscribeToFeed(bystander, secondRouter.url),
+      subscribeToFeed(onSecond, second.routerUrl),
+      subscribeToFeed(bystander, second.routerUrl),
     ]);
     try {
       const posted = [];
@@ -201,7 +180,7 @@ describe('two feed replicas and two routers', () => {
       const { feed } = await ok(
         `{ feed(first: 10) { edges { node { id } } } }`,
         {},
-        { token: onSecond.token, url: secondRouter.url },
+        { token: onSecond.token, url: second.routerUrl },
       );
       expect(feed.edges.map((edge: any) => edge.node.id).slice(0, 5)).toEqual([marks[1], ...[...posted].reverse()]);
     } finally {

@@ -59,11 +59,12 @@ export async function startSystemProcesses(
   const ownEnv: Record<string, NodeJS.ProcessEnv> = fanoutWorker
     ? { feed: { FEED_QUEUES: 'feed' }, 'feed-fanout': { FEED_QUEUES: 'feed.fanout', FEED_PORT: String(ports['feed-fanout']) } }
     : {};
+  const urlOf = (name: string) => `http://127.0.0.1:${ports[name]}/graphql`;
   const subgraphUrls: Record<string, string> = {};
   for (const service of SERVICES) {
     serviceEnv[service.portVariable] = String(ports[service.name]);
     if (service.urlVariable) {
-      subgraphUrls[service.name] = `http://127.0.0.1:${ports[service.name]}/graphql`;
+      subgraphUrls[service.name] = urlOf(service.name);
       serviceEnv[service.urlVariable] = subgraphUrls[service.name];
     }
   }
@@ -81,7 +82,7 @@ export async function startSystemProcesses(
     });
   };
   for (const service of processes) launch(service.name);
-  const routerUrl = `http://127.0.0.1:${ports.router}/graphql`;
+  const routerUrl = urlOf('router');
   const healthOf = (url: string) => url.replace(/graphql$/, 'health');
   const healthy = (urls: string[]) =>
     eventually(
@@ -93,8 +94,7 @@ export async function startSystemProcesses(
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
-  const workerUrls = worker.map((service) => `http://127.0.0.1:${ports[service.name]}/graphql`);
-  await healthy([...Object.values(subgraphUrls), ...workerUrls, routerUrl]);
+  await healthy(processes.map((service) => urlOf(service.name)));
   const exited = () =>
     Object.entries(children).flatMap(([name, child]) => (child.exitCode !== null || child.signalCode !== null ? [name] : []));
   return {
@@ -109,7 +109,7 @@ export async function startSystemProcesses(
       }),
     restart: async (name) => {
       launch(name);
-      await healthy([`http://127.0.0.1:${ports[name]}/graphql`]);
+      await healthy([urlOf(name)]);
     },
     rssMiB: () =>
       Object.fromEntries(

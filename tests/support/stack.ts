@@ -5,6 +5,7 @@ import { createLogger } from '../../platform/logging.js';
 import { SUBGRAPH_NAMES, type SubgraphName, urlVariable } from '../../platform/manifest.js';
 import { type RunningServer, startSubgraph, type SubgraphDefinition } from '../../platform/runtime.js';
 import { startRouter } from '../../router/src/server.js';
+import { sharedSubgraphUrls } from './client.js';
 
 export interface Stack {
   routerUrl: string;
@@ -50,6 +51,25 @@ export async function startStack(
     config,
     stop: async () => {
       for (const server of servers) await server.stop();
+    },
+  };
+}
+
+/**
+ * A second replica of one subgraph on the shared system's keyspaces and queues, and a router of its own that calls it
+ * (and the shared system for the other subgraphs): requests sent through both routers are spread over two replicas, as
+ * a load balancer would spread them.
+ */
+export async function startSecondReplica(name: SubgraphName): Promise<{ routerUrl: string; stop(): Promise<void> }> {
+  const logger = createLogger('error');
+  const config = loadConfig();
+  const replica = await startSubgraph(await subgraphDefinition(name), { config, logger, port: 0 });
+  const router = await startRouter({ ...config, ...sharedSubgraphUrls(), [urlVariable(name)]: replica.url }, logger, 0);
+  return {
+    routerUrl: router.url,
+    stop: async () => {
+      await router.stop();
+      await replica.stop();
     },
   };
 }
