@@ -32,7 +32,7 @@ export interface SubscribeOptions<Events = DomainEvents, T extends keyof Events 
    * once (so `prefetch` is how many run side by side): for work items whose order does not matter.
    */
   ordered?: boolean;
-  /** Deliveries of one message before it is dead-lettered. Defaults to 5. */
+  /** Failures of its own (outages do not count) before a message is dead-lettered. Defaults to 5. */
   deliveryLimit?: number;
   /**
    * Only one consumer across all replicas receives at a time (the others stand by and take over), so the queue's
@@ -189,9 +189,10 @@ export async function connectEventBus(
   };
 
   /**
-   * Handles one message. A dependency that is away (Cassandra, RabbitMQ itself) is waited out with the message held,
-   * retrying with a capped backoff for as long as it takes, so an outage never counts against the delivery limit and
-   * the queue's order holds; only a failure of the message's own (after `deliveryLimit` tries) dead-letters it.
+   * Handles one message, retrying it in place so the queue's order holds (handing it back to the broker would let the
+   * messages prefetched behind it go first). A dependency that is away (Cassandra, RabbitMQ itself) is waited out with
+   * the message held, with a capped backoff for as long as it takes, so an outage never counts against the delivery
+   * limit; only a failure of the message's own, `deliveryLimit` times, dead-letters it.
    */
   const deliver = async ({ channel, ...consumer }: Consumer, message: ConsumeMessage, options: AnySubscription) => {
     // Stopping: leave it unsettled, so it goes back to the queue when the channel closes.
@@ -207,7 +208,10 @@ export async function connectEventBus(
     // The trace continues from whoever published it (its headers), or from the request that caused the event.
     const parent = contextFrom(message.properties.headers?.traceparent ? message.properties.headers : event.traceContext);
     const startedAt = process.hrtime.bigint();
-    for (let waits = 0; ; waits++) {
+    const deliveryLimit = options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT;
+    // Failures of its own so far: earlier deliveries (a consumer that died or lost its channel handed it back) count.
+    let failures = Number(message.properties.headers?.['x-delivery-count'] ?? 0);
+    for (let waits = 0; ;) {
       try {
         await inSpan(
           `consume ${options.queue} ${event.type}`,
@@ -225,50 +229,39 @@ export async function connectEventBus(
           logger.info('event handled after its dependency came back', { queue: options.queue, ...lineageOf(event), waits });
         return;
       } catch (error) {
-        if (!isInfrastructureFailure(error)) return retryLater(channel, message, options, event, error);
         // The channel is gone (the broker link dropped) or the process is stopping: leave the message unsettled; the
         // broker gives it to the next consumer.
         if (!consumer.open || stopped) return;
-        if (waits === 0 || waits % 20 === 0) {
-          logger.warn('a dependency is unavailable; holding the event until it is back', {
-            queue: options.queue,
-            ...lineageOf(event),
-            waits,
-            error: (error as Error).message,
-          });
+        let delayMs: number;
+        if (isInfrastructureFailure(error)) {
+          if (waits === 0 || waits % 20 === 0) {
+            logger.warn('a dependency is unavailable; holding the event until it is back', {
+              queue: options.queue,
+              ...lineageOf(event),
+              waits,
+              error: (error as Error).message,
+            });
+          }
+          delayMs = Math.min(RETRY_BASE_DELAY_MS * 2 ** waits, INFRASTRUCTURE_MAX_DELAY_MS);
+          waits++;
+        } else {
+          failures++;
+          const deadLettered = failures >= deliveryLimit;
+          logger.warn(
+            deadLettered ? 'event handling failed at its delivery limit; dead-lettered' : 'event handling failed; will retry',
+            { queue: options.queue, ...lineageOf(event), deliveries: failures, error },
+          );
+          if (deadLettered) {
+            eventsDeadLettered.inc({ queue: options.queue });
+            return settle(() => channel.nack(message, false, false));
+          }
+          eventsRetried.inc({ queue: options.queue });
+          delayMs = Math.min(RETRY_BASE_DELAY_MS * 2 ** failures, RETRY_MAX_DELAY_MS);
         }
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(RETRY_BASE_DELAY_MS * 2 ** waits, INFRASTRUCTURE_MAX_DELAY_MS)),
-        );
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (!consumer.open || stopped) return;
       }
     }
-  };
-
-  /** A failure of the event's own: back off, then hand it back to the broker, which dead-letters it at the limit. */
-  const retryLater = async (
-    channel: Channel,
-    message: ConsumeMessage,
-    options: AnySubscription,
-    event: EventEnvelope,
-    error: unknown,
-  ) => {
-    const deliveries = Number(message.properties.headers?.['x-delivery-count'] ?? 0) + 1;
-    const deadLettered = deliveries >= (options.deliveryLimit ?? DEFAULT_DELIVERY_LIMIT);
-    logger.warn(
-      deadLettered ? 'event handling failed at its delivery limit; dead-lettered' : 'event handling failed; will retry',
-      {
-        queue: options.queue,
-        ...lineageOf(event),
-        deliveries,
-        error,
-      },
-    );
-    // The broker dead-letters it when it comes back this time.
-    if (deadLettered) eventsDeadLettered.inc({ queue: options.queue });
-    else eventsRetried.inc({ queue: options.queue });
-    // The queue waits meanwhile, which keeps per-queue order.
-    await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_BASE_DELAY_MS * 2 ** deliveries, RETRY_MAX_DELAY_MS)));
-    settle(() => channel.nack(message, false, true));
   };
 
   // Acking on a channel that closed meanwhile throws; the broker redelivers the message and handlers are idempotent.

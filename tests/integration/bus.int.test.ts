@@ -61,6 +61,35 @@ describe('the event bus on RabbitMQ', () => {
     await eventually(async () => expect(received).toEqual(published));
   });
 
+  it('keeps the queue order when an event fails and is tried again', async () => {
+    const publisher = await openBus();
+    const queue = `test.retried.${randomUUID()}`;
+    queues.push(queue);
+    await publisher.declare({ queue, events: ['follow.created'] });
+    const published = Array.from({ length: 5 }, (_, n) => followCreated(n));
+    // All five wait in the queue, so the consumer has the ones behind the failing event in hand when it fails.
+    for (const event of published) await publisher.publish(event);
+
+    const handled: string[] = [];
+    let failed = false;
+    await (
+      await openBus()
+    ).subscribe({
+      queue,
+      events: ['follow.created'],
+      handle: async (event) => {
+        if (event.id === published[1].id && !failed) {
+          failed = true;
+          throw new Error('not this time');
+        }
+        handled.push(event.id);
+      },
+    });
+    await eventually(async () => expect(handled).toHaveLength(5));
+    expect(failed).toBe(true);
+    expect(handled).toEqual(published.map((event) => event.id));
+  });
+
   it('dead-letters a message that keeps failing and goes on with the next', async () => {
     const bus = await openBus();
     const queue = `test.poison.${randomUUID()}`;
