@@ -228,7 +228,12 @@ export class OutboxRelay {
     await inSpan(`outbox relay ${event.type}`, { kind: SpanKind.PRODUCER, parent: contextFrom(event.traceContext) }, async () => {
       await this.fence();
       await this.bus.publish(event);
-      await this.cassandra.execute('UPDATE outbox SET published = true WHERE bucket = ? AND id = ?', [bucket, id]);
+      // With the row's TTL: a mark without one would keep the row (and its partition) alive after the rest expired.
+      await this.cassandra.execute('UPDATE outbox USING TTL ? SET published = true WHERE bucket = ? AND id = ?', [
+        ROW_TTL_SECONDS,
+        bucket,
+        id,
+      ]);
     });
   }
 

@@ -69,6 +69,20 @@ describe('the transactional outbox', () => {
     const events = [1, 2, 3].map(tweetCreated);
     for (const event of events) await outbox.commit([], [event]);
     await eventually(async () => expect(firstOccurrences(received)).toEqual(events.map((event) => event.id)));
+    // Marked published, and every cell of each row still expires: nothing outlives the outbox's TTL.
+    const rows = await eventually(async () => {
+      const { rows } = await cassandra.execute(
+        'SELECT id, published, TTL(payload) AS payload_ttl, TTL(published) AS published_ttl FROM outbox WHERE bucket IN ?',
+        [buckets()],
+      );
+      expect(rows.length).toBeGreaterThanOrEqual(3);
+      expect(rows.every((row) => row.get('published'))).toBe(true);
+      return rows;
+    });
+    for (const row of rows) {
+      expect(row.get('payload_ttl')).toBeGreaterThan(0);
+      expect(row.get('published_ttl')).toBeGreaterThan(0);
+    }
   });
 
   it('accepts posts while RabbitMQ is unreachable and delivers their events, in order, once it is back', async () => {
