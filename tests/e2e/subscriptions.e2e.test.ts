@@ -174,7 +174,14 @@ describe('two feed replicas and two routers', () => {
       for (const [index, subscription] of subscriptions.entries()) {
         const expected = index < 2 ? [...posted, marks[index]] : [marks[index]];
         const received = [];
-        for (const _ of expected) received.push(feedItem(await subscription.next()).id);
+        let repeats = 0;
+        while (received.length < expected.length) {
+          const id = feedItem(await subscription.next()).id;
+          // Delivery is at least once: a fan-out retried after its write had landed (a write that timed out under
+          // load) announces `before` again, once, though the feed showed it before the subscription opened.
+          if (id === before && index < 2 && repeats++ === 0) continue;
+          received.push(id);
+        }
         expect(received).toEqual(expected);
       }
       const { feed } = await ok(
