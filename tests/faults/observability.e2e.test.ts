@@ -60,7 +60,7 @@ describe('one traced postTweet', () => {
     // Once an earlier post reached the follower, the follow is in the feed's copy of the graph.
     const earlier = await postTweet(author, 'before the traced one', stack.routerUrl);
     await eventually(async () => expect((await feedOf(follower, 5, stack.routerUrl)).map((item) => item.id)).toContain(earlier));
-    subscription = await subscribeToFeed(follower, stack.routerUrl);
+    subscription = await subscribeToFeed(follower, stack.routerUrl, undefined, { shownBefore: [earlier] });
 
     const traceId = randomBytes(16).toString('hex');
     const clientSpanId = randomBytes(8).toString('hex');
