@@ -90,6 +90,11 @@ export class OutboxRelay {
   private checkpoint: TimeUuid | undefined;
   private checkpointSavedAt = 0;
   private sweptAt = 0;
+  /**
+   * Rows the broker confirmed whose mark did not get written: marked, not sent again, when next read. At most one per
+   * failed pass (a failure ends the pass, and the next pass reads that row again first).
+   */
+  private readonly confirmedUnmarked = new Set<string>();
 
   constructor(
     private readonly cassandra: CassandraClient,
@@ -190,6 +195,7 @@ export class OutboxRelay {
   private letGo() {
     this.leaseRenewedAt = 0;
     this.checkpoint = undefined;
+    this.confirmedUnmarked.clear();
   }
 
   /** Before every publish: the lease must still be ours, renewed in time, or nothing more is published. */
@@ -226,14 +232,20 @@ export class OutboxRelay {
     const event = JSON.parse(payload) as DomainEvent;
     // Part of the trace of the request that wrote the event.
     await inSpan(`outbox relay ${event.type}`, { kind: SpanKind.PRODUCER, parent: contextFrom(event.traceContext) }, async () => {
-      await this.fence();
-      await this.bus.publish(event);
+      const key = id.toString();
+      if (!this.confirmedUnmarked.has(key)) {
+        await this.fence();
+        await this.bus.publish(event);
+        // Cassandra may fail the mark (the link drops between the confirm and the update): the retry only marks.
+        this.confirmedUnmarked.add(key);
+      }
       // With the row's TTL: a mark without one would keep the row (and its partition) alive after the rest expired.
       await this.cassandra.execute('UPDATE outbox USING TTL ? SET published = true WHERE bucket = ? AND id = ?', [
         ROW_TTL_SECONDS,
         bucket,
         id,
       ]);
+      this.confirmedUnmarked.delete(key);
     });
   }
 

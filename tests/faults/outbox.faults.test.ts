@@ -1,23 +1,25 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { type CassandraClient, cql } from '../../platform/cassandra/client.js';
+import { type CassandraClient, connectCassandra, cql } from '../../platform/cassandra/client.js';
 import type { EventBus } from '../../platform/messaging/bus.js';
 import { createEvent, type DomainEvent } from '../../platform/messaging/events.js';
 import { Outbox, OutboxRelay } from '../../platform/messaging/outbox.js';
 import { eventually } from '../support/client.js';
-import { testLogger } from '../support/infra.js';
+import { testConfig, testLogger } from '../support/infra.js';
 import { scratchKeyspaceLike } from '../support/scratch-keyspace.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * Relays over a scratch keyspace with the tweets outbox, publishing to recording buses: what each relay published,
  * in order, is what the test checks.
  */
+const KEYSPACE = `outbox_faults_${Date.now()}`;
 let scratch: Awaited<ReturnType<typeof scratchKeyspaceLike>>;
 let cassandra: CassandraClient;
 const relays: OutboxRelay[] = [];
 
 beforeAll(async () => {
-  scratch = await scratchKeyspaceLike('tweets', `outbox_faults_${Date.now()}`);
+  scratch = await scratchKeyspaceLike('tweets', KEYSPACE);
   cassandra = scratch.cassandra;
 });
 
@@ -30,13 +32,17 @@ afterAll(async () => {
   await scratch?.drop();
 });
 
-/** A bus that records what it is asked to publish, each publish taking `delayMs` (a slow broker's confirms). */
-function recordingBus(delayMs = 0) {
+/**
+ * A bus that records what it is asked to publish, each publish taking `delayMs` (a slow broker's confirms);
+ * `confirmed` runs after each.
+ */
+function recordingBus(delayMs = 0, confirmed: (event: DomainEvent) => void = () => {}) {
   const published: string[] = [];
   const bus = {
     publish: async (event: DomainEvent) => {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       published.push(event.id);
+      confirmed(event);
     },
   } as unknown as EventBus;
   return { bus, published };
@@ -49,8 +55,8 @@ const event = (n: number) =>
     { correlationId: `c${n}` },
   );
 
-function startRelay(bus: EventBus, options: ConstructorParameters<typeof OutboxRelay>[3] = {}) {
-  const relay = new OutboxRelay(cassandra, bus, testLogger(), { pollIntervalMs: 50, ...options });
+function startRelay(bus: EventBus, options: ConstructorParameters<typeof OutboxRelay>[3] = {}, session = cassandra) {
+  const relay = new OutboxRelay(session, bus, testLogger(), { pollIntervalMs: 50, ...options });
   relays.push(relay);
   relay.start();
   return relay;
@@ -82,6 +88,40 @@ describe('the outbox relay under faults', () => {
     expect(slow.published).toEqual(ids.slice(0, slow.published.length));
   }, 40_000);
 
+  it('marks, and does not send again, an event the broker confirmed when Cassandra went away before its mark', async () => {
+    const proxy = await startTcpProxy(9042);
+    const throughProxy = await connectCassandra(
+      { ...testConfig(), CASSANDRA_CONTACT_POINTS: `127.0.0.1:${proxy.port}` },
+      KEYSPACE,
+    );
+    try {
+      const events = [200, 201, 202].map(event);
+      // The link to Cassandra drops just after the broker confirms the second event, and is back 500 ms later.
+      const recorder = recordingBus(0, (confirmed) => {
+        if (confirmed.id !== events[1].id || recorder.published.length > 2) return;
+        proxy.cut();
+        setTimeout(() => proxy.restore(), 500);
+      });
+      const outbox = new Outbox(cassandra);
+      for (const item of events) await outbox.commit([], [item]);
+      startRelay(recorder.bus, {}, throughProxy);
+
+      await eventually(async () => expect(new Set(recorder.published)).toEqual(new Set(events.map((item) => item.id))), {
+        timeoutMs: 20_000,
+      });
+      await eventually(async () => {
+        const marks = await cassandra.execute('SELECT payload, published FROM outbox WHERE bucket IN ?', [recentBuckets()]);
+        const ours = marks.rows.filter((row) => events.some((item) => row.get('payload').includes(item.id)));
+        expect(ours.map((row) => row.get('published'))).toEqual([true, true, true]);
+      });
+      expect(recorder.published).toEqual(events.map((item) => item.id));
+    } finally {
+      for (const relay of relays.splice(0)) await relay.stop();
+      await throughProxy.shutdown();
+      await proxy.close();
+    }
+  }, 40_000);
+
   it('relays a row that became visible after the checkpoint had passed it', async () => {
     const recorder = recordingBus();
     startRelay(recorder.bus, { sweepIntervalMs: 500 });
@@ -111,3 +151,8 @@ describe('the outbox relay under faults', () => {
     expect(recorder.published.filter((id) => id === late.id)).toHaveLength(1);
   }, 30_000);
 });
+
+function recentBuckets() {
+  const now = Math.floor(Date.now() / 60_000);
+  return [now - 1, now];
+}
