@@ -181,7 +181,17 @@ export interface SystemReport {
     };
     live1: Live;
     live1k: Live;
-    idle: { subscriptions: number; routerKiB: number; routerHeapKiB: number; feedKiB: number; feedHeapKiB: number };
+    idle: {
+      subscriptions: number;
+      routerKiB: number;
+      routerHeapKiB: number;
+      feedKiB: number;
+      feedHeapKiB: number;
+      /** Absent from reports made before 2026-11-27 22:00. */
+      openSeconds?: number;
+      routerCpuMsPer1k?: number;
+      feedCpuMsPer1k?: number;
+    };
   };
 }
 interface Fanout {
@@ -225,7 +235,11 @@ ${fanoutRow(fanout9k)}
 | an ordinary author's post → all ${isolation.ordinaryFollowers} followers' timelines, ${isolation.posts} posts | alone p50 ${n(isolation.alone.p50)} ms, p99 ${n(isolation.alone.p99)} ms; beside a ${n(isolation.hotFollowers)}-follower author posting every 2 s p50 ${n(isolation.withHot.p50)} ms, p99 ${n(isolation.withHot.p99)} ms | — | p99 ${hotRatio.toFixed(2)}× | ≤ 2×: ${met(hotRatio <= 2)} |
 | post → live frame, 1 subscriber, ${live1.posts} posts | p50 ${n(live1.p50)} ms, p99 ${n(live1.p99)} ms | — | — | p50 ≤ 30 ms: ${met(live1.p50 <= 30)} |
 | post → live frame, ${n(live1k.subscribers)} subscribers × ${live1k.posts} posts | ${n(live1k.frames)} frames; p50 ${n(live1k.p50)} ms, p99 ${n(live1k.p99)} ms | — | — | p99 ≤ 250 ms: ${met(live1k.p99 <= 250)} |
-| memory per idle subscription, ${n(idle.subscriptions)} open | router ${idle.routerKiB.toFixed(1)} KiB (heap ${idle.routerHeapKiB.toFixed(1)}), feed ${idle.feedKiB.toFixed(1)} KiB (heap ${idle.feedHeapKiB.toFixed(1)}) | — | — | router ≤ 30 KiB: ${met(idle.routerKiB <= 30)}; feed ≤ 15 KiB: ${met(idle.feedKiB <= 15)} |
+${
+  idle.openSeconds === undefined
+    ? ''
+    : `| opening ${n(idle.subscriptions)} subscriptions at once (graphql-ws through the router) | all open in ${idle.openSeconds.toFixed(1)} s; CPU per 1,000: router ${n(idle.routerCpuMsPer1k!)} ms, feed ${n(idle.feedCpuMsPer1k!)} ms | — | — | — |\n`
+}| memory per idle subscription, ${n(idle.subscriptions)} open | router ${idle.routerKiB.toFixed(1)} KiB (heap ${idle.routerHeapKiB.toFixed(1)}), feed ${idle.feedKiB.toFixed(1)} KiB (heap ${idle.feedHeapKiB.toFixed(1)}) | — | — | router ≤ 30 KiB: ${met(idle.routerKiB <= 30)}; feed ≤ 15 KiB: ${met(idle.feedKiB <= 15)} |
 `;
 }
 

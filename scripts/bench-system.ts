@@ -230,7 +230,16 @@ async function idleMemory(subscriptions: number) {
     return { router: least('router'), routerHeap: least('routerHeap'), feed: least('feed'), feedHeap: least('feedHeap') };
   };
   const before = await memory();
+  // What opening them costs each side (parsing, validating, planning, subscribing upstream), CPU seconds from /metrics.
+  const cpu = async () => ({
+    router: await metric(system.routerUrl, 'process_cpu_seconds_total'),
+    feed: await metric(system.subgraphUrls.feed, 'process_cpu_seconds_total'),
+  });
+  const cpuBefore = await cpu();
+  const openingAt = performance.now();
   const connections = await subscribe(author.id, subscriptions, () => undefined);
+  const openSeconds = (performance.now() - openingAt) / 1000;
+  const cpuAfter = await cpu();
   const after = await memory();
   await connections.close();
   const perSubscriptionKiB = (key: keyof typeof before) => (after[key] - before[key]) / subscriptions / 1024;
@@ -240,6 +249,9 @@ async function idleMemory(subscriptions: number) {
     routerHeapKiB: perSubscriptionKiB('routerHeap'),
     feedKiB: perSubscriptionKiB('feed'),
     feedHeapKiB: perSubscriptionKiB('feedHeap'),
+    openSeconds,
+    routerCpuMsPer1k: ((cpuAfter.router - cpuBefore.router) * 1e6) / subscriptions,
+    feedCpuMsPer1k: ((cpuAfter.feed - cpuBefore.feed) * 1e6) / subscriptions,
   };
 }
 

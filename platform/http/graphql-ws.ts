@@ -1,7 +1,9 @@
 import type { Server } from 'node:http';
 
+import { type DocumentNode, GraphQLError, type GraphQLSchema, parse, validate } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { type Extra, useServer } from 'graphql-ws/use/ws';
+import { LRUCache } from 'lru-cache';
 import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 
 /** Largest websocket message accepted (a subscribe message is a few KiB). */
@@ -40,3 +42,33 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
     },
   };
 }
+
+/**
+ * Each operation text parsed and validated once against `schema`: thousands of subscribers sending the same
+ * subscription (and the router resubscribing all of them at once) share one document. Keyed by text the client
+ * chooses, so bounded; a refusal is remembered as well as an acceptance. Errors carry GRAPHQL_PARSE_FAILED or
+ * GRAPHQL_VALIDATION_FAILED, as over HTTP.
+ */
+export function validatedDocuments(
+  schema: GraphQLSchema,
+  { maxTokens }: { maxTokens?: number } = {},
+): (query: string) => DocumentNode | readonly GraphQLError[] {
+  const documents = new LRUCache<string, DocumentNode | readonly GraphQLError[]>({ max: 1_000 });
+  return (query) => {
+    let known = documents.get(query);
+    if (!known) {
+      try {
+        const document = parse(query, { maxTokens });
+        const errors = validate(schema, document);
+        known = errors.length > 0 ? coded(errors, 'GRAPHQL_VALIDATION_FAILED') : document;
+      } catch (error) {
+        known = coded([error as GraphQLError], 'GRAPHQL_PARSE_FAILED');
+      }
+      documents.set(query, known);
+    }
+    return known;
+  };
+}
+
+const coded = (errors: readonly GraphQLError[], code: string) =>
+  errors.map((error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } }));

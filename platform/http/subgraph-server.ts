@@ -18,7 +18,7 @@ import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from '../identity/to
 import type { Logger } from '../logging.js';
 import { traceHttpRequests } from '../observability/tracing.js';
 import type { RunningServer } from '../runtime.js';
-import { serveGraphQLOverWebSocket } from './graphql-ws.js';
+import { serveGraphQLOverWebSocket, validatedDocuments } from './graphql-ws.js';
 import { errorLogging, logServerErrors, maskResult, maskUnexpectedErrors } from './masking.js';
 import { serveOperatorEndpoints } from './probes.js';
 import { MAX_BODY, refuseUnreadableBodies, sendGraphQLError } from './responses.js';
@@ -142,6 +142,8 @@ function serveSubscriptions<TContext extends object>(
     if (typeof assertion !== 'string') throw unauthenticated('Only the router may call a subgraph.');
     return { ...verifyRequestAssertion(assertion, options.internalSecret, options.name), correlationId: randomUUID() };
   };
+  // The router sends each subscriber's subscription with the same text: parsed and validated once, not per subscriber.
+  const validDocument = validatedDocuments(schema);
   return serveGraphQLOverWebSocket<{ assertion?: string }, Record<PropertyKey, never>>(httpServer, {
     schema,
     onConnect: (ctx) => {
@@ -154,13 +156,14 @@ function serveSubscriptions<TContext extends object>(
     },
     onSubscribe: (_ctx, _id, payload) => {
       const assertion = payload.extensions?.assertion;
-      if (assertion === undefined) return undefined;
       try {
-        subscriptionScopes.set(payload, verify(assertion));
-        return undefined;
+        if (assertion !== undefined) subscriptionScopes.set(payload, verify(assertion));
       } catch (error) {
         return [error as GraphQLError];
       }
+      const document = validDocument(payload.query);
+      if (!('kind' in document)) return document;
+      return { schema, document, variableValues: payload.variables ?? {}, operationName: payload.operationName ?? undefined };
     },
     context: (ctx, _id, payload) => options.context(scopeOf(ctx.extra, payload)),
     onNext: (ctx, _id, payload, _args, result) => {

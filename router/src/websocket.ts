@@ -2,22 +2,12 @@ import type { IncomingMessage, Server } from 'node:http';
 
 import { printSchema, Supergraph } from '@apollo/federation-internals';
 import type { ApolloServer } from '@apollo/server';
-import {
-  buildSchema,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-  getOperationAST,
-  GraphQLError,
-  parse,
-  validate,
-} from 'graphql';
-import { LRUCache } from 'lru-cache';
+import { buildSchema, type ExecutionArgs, type ExecutionResult, getOperationAST, GraphQLError } from 'graphql';
 import type { WebSocket } from 'ws';
 
 import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
 import { unauthenticated } from '../../platform/errors.js';
-import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
+import { serveGraphQLOverWebSocket, validatedDocuments } from '../../platform/http/graphql-ws.js';
 import { logServerErrors, maskResult } from '../../platform/http/masking.js';
 import { type RequestScope, sensibleCorrelationId } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
@@ -80,25 +70,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     connection.expiryTimer = setTimeout(() => closeWhenExpired(connection), Math.min(remainingMs, MAX_TIMER_MS));
   };
 
-  /**
-   * Each operation text parsed and validated once: thousands of subscribers sending the same subscription share one
-   * document. Keyed by text clients choose, so bounded; a refusal is remembered as well as an acceptance.
-   */
-  const documents = new LRUCache<string, DocumentNode | readonly GraphQLError[]>({ max: 1_000 });
-  const validDocument = (query: string): DocumentNode | readonly GraphQLError[] => {
-    let known = documents.get(query);
-    if (!known) {
-      try {
-        const document = parse(query, { maxTokens: options.limits.maxTokens });
-        const errors = validate(apiSchema, document);
-        known = errors.length > 0 ? coded(errors, 'GRAPHQL_VALIDATION_FAILED') : document;
-      } catch (error) {
-        known = coded([error as GraphQLError], 'GRAPHQL_PARSE_FAILED');
-      }
-      documents.set(query, known);
-    }
-    return known;
-  };
+  const validDocument = validatedDocuments(apiSchema, { maxTokens: options.limits.maxTokens });
 
   const served = serveGraphQLOverWebSocket<Record<string, unknown>, Record<PropertyKey, never>>(
     options.httpServer,
@@ -189,9 +161,6 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
 }
 
 /** Refusals over websockets carry the codes Apollo Server gives the same refusals over HTTP. */
-const coded = (errors: readonly GraphQLError[], code: string) =>
-  errors.map((error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } }));
-
 /** What travels to the gateway and subgraphs: no socket, no slot. */
 const routerContext = ({ viewerId, clientAddress, correlationId }: OperationContext): RequestScope => ({
   viewerId,

@@ -77,9 +77,9 @@ describe('the trust boundary', () => {
     });
     try {
       // graphql-ws rejects with the errors of a refused subscription (or yields them, for errors during execution).
-      const errorCodes = async (extensions?: Record<string, unknown>) => {
+      const errorCodes = async (extensions?: Record<string, unknown>, query = 'subscription { feedItemAdded { id } }') => {
         try {
-          const result = await client.iterate({ query: 'subscription { feedItemAdded { id } }', extensions }).next();
+          const result = await client.iterate({ query, extensions }).next();
           return codes(result.value as never);
         } catch (errors) {
           return codes({ errors } as never);
@@ -87,6 +87,9 @@ describe('the trust boundary', () => {
       };
       expect(await errorCodes({ assertion: forged })).toEqual(['UNAUTHENTICATED']);
       expect(await errorCodes()).toEqual(['UNAUTHENTICATED']);
+      // Operations are checked against the subgraph's schema (once per text) before anything runs.
+      expect(await errorCodes(undefined, 'subscription { noSuchField }')).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      expect(await errorCodes(undefined, 'subscription {')).toEqual(['GRAPHQL_PARSE_FAILED']);
     } finally {
       await client.dispose();
     }
