@@ -83,7 +83,7 @@ export const eventsConsumed = new client.Counter({
 });
 export const eventsRetried = new client.Counter({
   name: 'twtr_events_retried_total',
-  help: 'Events whose handling failed and were handed back to the broker to retry, by queue.',
+  help: 'Events whose handling failed on their own content and were tried again (in place, so the queue keeps its order), by queue.',
   labelNames: ['queue'],
 });
 export const eventsDeadLettered = new client.Counter({
