@@ -3,8 +3,9 @@ import type { Server } from 'node:http';
 import { type DocumentNode, GraphQLError, type GraphQLSchema, parse, validate } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { type Extra, useServer } from 'graphql-ws/use/ws';
-import { LRUCache } from 'lru-cache';
 import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
+
+import { textKeyedCache } from '../limits/text-keyed-cache.js';
 
 /** Largest websocket message accepted (a subscribe message is a few KiB). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
@@ -46,14 +47,14 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
 /**
  * Each operation text parsed and validated once against `schema`: thousands of subscribers sending the same
  * subscription (and the router resubscribing all of them at once) share one document. Keyed by text the client
- * chooses, so bounded; a refusal is remembered as well as an acceptance. Errors carry GRAPHQL_PARSE_FAILED or
+ * chooses, so bounded in entries and characters; a refusal is remembered as well as an acceptance. Errors carry GRAPHQL_PARSE_FAILED or
  * GRAPHQL_VALIDATION_FAILED, as over HTTP.
  */
 export function validatedDocuments(
   schema: GraphQLSchema,
   { maxTokens }: { maxTokens?: number } = {},
 ): (query: string) => DocumentNode | readonly GraphQLError[] {
-  const documents = new LRUCache<string, DocumentNode | readonly GraphQLError[]>({ max: 1_000 });
+  const documents = textKeyedCache<DocumentNode | readonly GraphQLError[]>({ maxEntries: 1_000, maxCharacters: 16 << 20 });
   return (query) => {
     let known = documents.get(query);
     if (!known) {

@@ -3,9 +3,10 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { type DocumentNode, GraphQLError, type GraphQLSchema, validate, type ValidationContext } from 'graphql';
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
-import { LRUCache } from 'lru-cache';
+import { type LRUCache } from 'lru-cache';
 
 import { ErrorCode } from '../../platform/errors.js';
+import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 
 /** How big an operation may be; checked after parsing and validation, before the router plans or runs it. */
 export interface OperationLimits {
@@ -103,7 +104,8 @@ export function rememberedOperationLimits(limits: OperationLimits) {
     operationName?: string,
   ) => {
     let byRequest = verdicts.get(document);
-    if (!byRequest) verdicts.set(document, (byRequest = new LRUCache({ max: VERDICTS_PER_DOCUMENT })));
+    if (!byRequest)
+      verdicts.set(document, (byRequest = textKeyedCache({ maxEntries: VERDICTS_PER_DOCUMENT, maxCharacters: 256 << 10 })));
     const key = requestKey(operationName, variables);
     // Variables too deeply nested to serialise are not remembered; operationLimitError still judges them.
     if (key === undefined) return operationLimitError(schema, document, variables, operationName, limits);

@@ -1,8 +1,9 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { type DocumentNode, Kind, parse, visit } from 'graphql';
-import { LRUCache } from 'lru-cache';
+import { type LRUCache } from 'lru-cache';
 
 import type { RequestScope } from '../../platform/identity/request-scope.js';
+import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
@@ -29,7 +30,7 @@ export class SharedFetches {
    * Both keyed by fetch text, which follows from what clients subscribe with, so both are bounded: an entry evicted
    * early only costs a re-parse or an unshared fetch.
    */
-  private readonly dependsOnViewer = new LRUCache<string, boolean>({ max: 1_000 });
+  private readonly dependsOnViewer = textKeyedCache<boolean>({ maxEntries: 1_000, maxCharacters: 4 << 20 });
   private readonly answers: LRUCache<string, Promise<Response>>;
   private readonly ttlMs: number;
   private readonly inFlightOnly: boolean;
@@ -38,7 +39,7 @@ export class SharedFetches {
     this.viewerDependentFields = viewerDependentFieldNames(parse(supergraphSdl));
     this.ttlMs = options.ttlMs ?? 1_000;
     this.inFlightOnly = options.inFlightOnly ?? false;
-    this.answers = new LRUCache({ max: 10_000, ttl: Math.max(this.ttlMs, 1) });
+    this.answers = textKeyedCache({ maxEntries: 10_000, maxCharacters: 16 << 20, ttlMs: Math.max(this.ttlMs, 1) });
   }
 
   wrap(serviceName: string, dataSource: GraphQLDataSource<RequestScope>): GraphQLDataSource<RequestScope> {

@@ -5,12 +5,13 @@ import { buildOperationContext, executeQueryPlan, type GraphQLDataSource } from 
 import { type FetchNode, type PlanNode, type QueryPlan, QueryPlanner, type SubscriptionNode } from '@apollo/query-planner';
 import { type DocumentNode, type ExecutionResult, type FormattedExecutionResult, GraphQLError, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
-import { LRUCache } from 'lru-cache';
+import { type LRUCache } from 'lru-cache';
 import WebSocket from 'ws';
 
 import { mapAsyncIterator } from '../../platform/async-iterators.js';
 import type { AssertedIdentity, RequestScope } from '../../platform/identity/request-scope.js';
 import { signRequestAssertion } from '../../platform/identity/tokens.js';
+import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 import type { Logger } from '../../platform/logging.js';
 import { SharedFetches } from './shared-fetches.js';
 
@@ -64,8 +65,9 @@ export class FederatedSubscriptions {
   /** Per subgraph, its connections (never more than the router's subscription limit allows, over 100). */
   private readonly clients = new Map<string, { client: Client; subscriptions: number }[]>();
   /** Keyed by operation text, which clients choose: bounded (an entry evicted only costs planning again). */
-  private readonly plans = new LRUCache<string, { plan: QueryPlan; operationContext: ReturnType<typeof buildOperationContext> }>({
-    max: 1_000,
+  private readonly plans = textKeyedCache<{ plan: QueryPlan; operationContext: ReturnType<typeof buildOperationContext> }>({
+    maxEntries: 1_000,
+    maxCharacters: 16 << 20,
   });
 
   constructor(private readonly options: FederatedSubscriptionsOptions) {
@@ -74,7 +76,7 @@ export class FederatedSubscriptions {
     this.dataSources = Object.fromEntries(
       Object.entries(options.dataSources).map(([name, dataSource]) => [name, this.shared.wrap(name, dataSource)]),
     );
-    this.resolvedEvents = ttlMs > 0 ? new LRUCache({ max: 10_000, ttl: ttlMs }) : undefined;
+    this.resolvedEvents = ttlMs > 0 ? textKeyedCache({ maxEntries: 10_000, maxCharacters: 16 << 20, ttlMs }) : undefined;
     const supergraph = Supergraph.build(options.supergraphSdl);
     this.apiSchema = supergraph.apiSchema();
     this.apiSchemaForExecution = this.apiSchema.toGraphQLJSSchema();

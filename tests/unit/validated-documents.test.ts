@@ -14,6 +14,14 @@ describe('operation documents over websockets', () => {
     expect(documentOf('subscription  { ticks }')).not.toBe(first);
   });
 
+  it('does not keep a huge text, however often it is sent (a subscribe message may carry a megabyte)', () => {
+    const documentOf = validatedDocuments(schema);
+    const huge = `subscription { ticks }\n#${'x'.repeat(1 << 20)}`;
+    const first = documentOf(huge);
+    expect(first).toHaveProperty('kind', 'Document');
+    expect(documentOf(huge)).not.toBe(first);
+  });
+
   it('refuses with the codes HTTP uses, and remembers the refusal', () => {
     const documentOf = validatedDocuments(schema, { maxTokens: 20 });
     const invalid = documentOf('subscription { nope }');
