@@ -12,6 +12,7 @@ import express from 'express';
 import { GraphQLError } from 'graphql';
 
 import type { Config } from '../../platform/config.js';
+import { documentStore } from '../../platform/http/document-store.js';
 import { errorLogging, maskUnexpectedErrors, serviceUnavailableStatus } from '../../platform/http/masking.js';
 import { answersWithin, serveOperatorEndpoints } from '../../platform/http/probes.js';
 import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
@@ -78,6 +79,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     // Off in production unless asked for (ROUTER_INTROSPECTION, ROUTER_LANDING_PAGE).
     introspection: config.ROUTER_INTROSPECTION,
     parseOptions: { maxTokens: limits.maxTokens },
+    documentStore: documentStore(),
     includeStacktraceInErrorResponses: false,
     // The process's own signal handling (runUntilSignalled) stops everything in order.
     stopOnTerminationSignals: false,
