@@ -24,9 +24,9 @@ import { startBenchedSystem } from './bench-setup.js';
  *   --fanout-worker  the feed split as in Kubernetes: one process for the main queue, one fan-out worker
  *
  * "Acknowledged → last timeline row" is the largest WRITETIME of the tweet's rows (the feed's client-side write
- * timestamps, same clock) minus the moment the postTweet answer arrived. The raw figure is the same number of
- * INSERTs into home_timeline through executeConcurrent from this process, timed start to finish, alternating with
- * the posts in the same run.
+ * timestamps, same clock) minus the moment the tweets service accepted the post (the time in its id). The raw figure
+ * is the same number of INSERTs into home_timeline through executeConcurrent from this process, timed start to
+ * finish, alternating with the posts in the same run.
  */
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');

@@ -71,5 +71,6 @@ export function validatedDocuments(
   };
 }
 
+/** Refusals over websockets carry the codes Apollo Server gives the same refusals over HTTP. */
 const coded = (errors: readonly GraphQLError[], code: string) =>
   errors.map((error) => new GraphQLError(error.message, { nodes: error.nodes, extensions: { ...error.extensions, code } }));

@@ -6,15 +6,18 @@ import type { RequestScope } from '../identity/request-scope.js';
 import { isInfrastructureFailure } from '../infrastructure-errors.js';
 import type { Logger } from '../logging.js';
 
-/** What an error is: the client's own doing (its code is kept), a dependency that is away, or a fault of ours. */
-type Kind = 'client' | 'unavailable' | 'internal';
+/**
+ * What an error is: the client's own doing, with its code (kept) or refused by Apollo Server without one (a 4xx
+ * status), a dependency that is away, or a fault of ours.
+ */
+type Kind = 'client' | 'refused' | 'unavailable' | 'internal';
 
 function kindOf(error: unknown, code: unknown): Kind {
   if (typeof code === 'string' && CLIENT_ERROR_CODES.has(code)) return 'client';
   // Apollo Server's own refusals of a malformed request (e.g. a persisted query whose hash does not match) carry
   // a 4xx status but no code: they are the client's doing, not ours.
   const status = (error as { extensions?: { http?: { status?: number } } })?.extensions?.http?.status;
-  if (typeof status === 'number' && status >= 400 && status < 500) return 'client';
+  if (typeof status === 'number' && status >= 400 && status < 500) return 'refused';
   return isInfrastructureFailure(causeOf(error)) ? 'unavailable' : 'internal';
 }
 
@@ -24,9 +27,9 @@ const causeOf = (error: unknown) => (error as { originalError?: unknown })?.orig
 export function maskUnexpectedErrors(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   switch (kindOf(error, formatted.extensions?.code)) {
     case 'client':
-      return CLIENT_ERROR_CODES.has(formatted.extensions?.code as string)
-        ? formatted
-        : { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
+      return formatted;
+    case 'refused':
+      return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
     case 'unavailable':
       return {
         message: 'A service twtr depends on is unavailable; try again shortly.',

@@ -160,7 +160,6 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
   };
 }
 
-/** Refusals over websockets carry the codes Apollo Server gives the same refusals over HTTP. */
 /** What travels to the gateway and subgraphs: no socket, no slot. */
 const routerContext = ({ viewerId, clientAddress, correlationId }: OperationContext): RequestScope => ({
   viewerId,

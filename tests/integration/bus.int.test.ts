@@ -30,6 +30,17 @@ const followCreated = (n: number) =>
     { correlationId: `c${n}` },
   );
 
+/** A queue of its own, declared, with `count` events published and waiting in it before anyone consumes. */
+async function eventsWaitingIn(name: string, count = 5) {
+  const publisher = await openBus();
+  const queue = `test.${name}.${randomUUID()}`;
+  queues.push(queue);
+  await publisher.declare({ queue, events: ['follow.created'] });
+  const published = Array.from({ length: count }, (_, n) => followCreated(n));
+  for (const event of published) await publisher.publish(event);
+  return { queue, published };
+}
+
 describe('the event bus on RabbitMQ', () => {
   it('delivers confirmed events in publish order to the bound queue only', async () => {
     const bus = await openBus();
@@ -49,12 +60,7 @@ describe('the event bus on RabbitMQ', () => {
   });
 
   it('keeps what is published for a queue declared but not yet consumed, for whoever consumes it later', async () => {
-    const publisher = await openBus();
-    const queue = `test.declared.${randomUUID()}`;
-    queues.push(queue);
-    await publisher.declare({ queue, events: ['follow.created'] });
-    const published = Array.from({ length: 5 }, (_, n) => followCreated(n));
-    for (const event of published) await publisher.publish(event);
+    const { queue, published } = await eventsWaitingIn('declared');
 
     const received: DomainEvent[] = [];
     await (await openBus()).subscribe({ queue, events: ['follow.created'], handle: async (event) => void received.push(event) });
@@ -62,13 +68,8 @@ describe('the event bus on RabbitMQ', () => {
   });
 
   it('keeps the queue order when an event fails and is tried again', async () => {
-    const publisher = await openBus();
-    const queue = `test.retried.${randomUUID()}`;
-    queues.push(queue);
-    await publisher.declare({ queue, events: ['follow.created'] });
-    const published = Array.from({ length: 5 }, (_, n) => followCreated(n));
     // All five wait in the queue, so the consumer has the ones behind the failing event in hand when it fails.
-    for (const event of published) await publisher.publish(event);
+    const { queue, published } = await eventsWaitingIn('retried');
 
     const handled: string[] = [];
     let failed = false;
