@@ -106,6 +106,8 @@ const envSchema = z.object({
   ROUTER_MAX_DIRECTIVES: positive.default(10),
   /** Each field costs 1; a field with `first` multiplies what it selects by `first` (20 when not given). */
   ROUTER_MAX_COST: positive.default(5_000),
+  /** How long the query planner may work on one operation (on its own thread) before the operation is refused. */
+  ROUTER_MAX_PLANNING_MS: positive.default(1_000),
   /** Websocket limits: open sockets (all, and per client address), subscriptions per socket and per viewer. */
   ROUTER_WS_MAX_SOCKETS: positive.default(20_000),
   ROUTER_WS_MAX_SOCKETS_PER_CLIENT: positive.default(16),

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf dist
 npx tsc -p tsconfig.build.json
-for asset in schema/supergraph.graphql subgraphs/*/schema.graphql migrations/*/*.cql; do
+for asset in schema/supergraph.graphql subgraphs/*/schema.graphql migrations/*/*.cql router/src/*.mjs; do
   mkdir -p "dist/$(dirname "$asset")"
   cp "$asset" "dist/$asset"
 done

@@ -1,15 +1,18 @@
 import './no-telemetry.js';
 
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import type { ApolloGateway } from '@apollo/gateway';
+import type { QueryPlan } from '@apollo/query-planner';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, print } from 'graphql';
 
 import type { Config } from '../../platform/config.js';
 import { documentStore } from '../../platform/http/document-store.js';
@@ -24,6 +27,7 @@ import type { RunningServer } from '../../platform/runtime.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
 import { type OperationLimits, rememberedOperationLimits } from './operation-limits.js';
 import { operationMetrics } from './operation-metrics.js';
+import { QueryPlanning } from './query-planning.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
 import { serveWebSockets } from './websocket.js';
@@ -43,15 +47,38 @@ const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RequestScope> = {
   },
 };
 
-/** Refuses operations over the configured limits once they are validated, before the gateway plans them. */
-function enforceOperationLimits(limits: OperationLimits): ApolloServerPlugin<RequestScope> {
+/** The gateway's cache of plans (private in its types), keyed as its executor keys them. */
+interface PlanStore {
+  get(key: string): Promise<QueryPlan | undefined>;
+  set(key: string, plan: QueryPlan): Promise<void>;
+}
+
+/**
+ * Admits an operation once it is validated: refuses it when it is over the configured limits, then plans it off the
+ * main thread (query-planning.ts) unless the gateway already holds its plan, so the gateway never plans on the
+ * router's only thread. One hook, because Apollo runs every plugin's didResolveOperation side by side and nothing may
+ * be planned before its limits pass.
+ */
+function admitOperations(
+  limits: OperationLimits,
+  planning: QueryPlanning,
+  gateway: ApolloGateway,
+): ApolloServerPlugin<RequestScope> {
   const limitError = rememberedOperationLimits(limits);
+  const plans = (gateway as unknown as { queryPlanStore: PlanStore }).queryPlanStore;
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, request, operationName }) {
+        async didResolveOperation({ schema, document, request, operationName, queryHash, operation }) {
           const error = limitError(schema, document, request.variables, operationName ?? undefined);
           if (error) throw error;
+          if (operation?.operation === 'subscription') return;
+          // The gateway's own key for the plan of this text and operation name.
+          const key = request.operationName
+            ? createHash('sha256').update(queryHash).update(request.operationName).digest('hex')
+            : queryHash;
+          if (await plans.get(key)) return;
+          await plans.set(key, await planning.plan(request.query ?? print(document), request.operationName ?? undefined));
         },
       };
     },
@@ -73,8 +100,10 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   const supergraphSdl = readSupergraphSdl();
   const dataSources = createDataSources(config);
   const limits = operationLimitsOf(config);
+  const planning = new QueryPlanning({ supergraphSdl, deadlineMs: config.ROUTER_MAX_PLANNING_MS, logger });
+  const gateway = createGateway(dataSources, supergraphSdl);
   const server = new ApolloServer<RequestScope>({
-    gateway: createGateway(dataSources, supergraphSdl),
+    gateway,
     formatError: maskUnexpectedErrors,
     // Off in production unless asked for (ROUTER_INTROSPECTION, ROUTER_LANDING_PAGE).
     introspection: config.ROUTER_INTROSPECTION,
@@ -89,7 +118,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       subscriptionsOnlyOverWebSockets,
       serviceUnavailableStatus,
       errorLogging(logger),
-      enforceOperationLimits(limits),
+      admitOperations(limits, planning, gateway),
       operationMetrics(),
       config.ROUTER_LANDING_PAGE
         ? // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
@@ -104,6 +133,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   const subscriptions = new FederatedSubscriptions({
     supergraphSdl,
     dataSources,
+    planning,
     webSocketUrls: Object.fromEntries(
       Object.entries(subgraphUrls(config)).map(([name, url]) => [name, url.replace(/^http/, 'ws')]),
     ),
@@ -172,6 +202,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       await stopWebSockets();
       await subscriptions.close();
       await server.stop();
+      await planning.close();
     },
   };
 }

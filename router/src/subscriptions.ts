@@ -1,8 +1,8 @@
 import './no-telemetry.js';
 
-import { operationFromDocument, Supergraph } from '@apollo/federation-internals';
+import { Supergraph } from '@apollo/federation-internals';
 import { buildOperationContext, executeQueryPlan, type GraphQLDataSource } from '@apollo/gateway';
-import { type FetchNode, type PlanNode, type QueryPlan, QueryPlanner, type SubscriptionNode } from '@apollo/query-planner';
+import type { FetchNode, PlanNode, QueryPlan, SubscriptionNode } from '@apollo/query-planner';
 import { type DocumentNode, type ExecutionResult, type FormattedExecutionResult, GraphQLError, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { type LRUCache } from 'lru-cache';
@@ -13,6 +13,7 @@ import type { AssertedIdentity, RequestScope } from '../../platform/identity/req
 import { signRequestAssertion } from '../../platform/identity/tokens.js';
 import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 import type { Logger } from '../../platform/logging.js';
+import type { QueryPlanning } from './query-planning.js';
 import { SharedFetches } from './shared-fetches.js';
 
 /** How often the router pings each subgraph it holds subscriptions on, and how long it waits for the pong. */
@@ -27,6 +28,8 @@ const REPLAYED_EVENT = '__subscription_event__';
 
 export interface FederatedSubscriptionsOptions {
   supergraphSdl: string;
+  /** The planner the gateway's operations use too (off the main thread, with a deadline). */
+  planning: QueryPlanning;
   /** The same data sources the gateway uses for queries (identity assertions included). */
   dataSources: Record<string, GraphQLDataSource<RequestScope>>;
   /** Each subgraph's graphql-ws endpoint. */
@@ -52,7 +55,6 @@ export class FederatedSubscriptions {
   private readonly apiSchema;
   private readonly apiSchemaForExecution;
   private readonly supergraphSchema;
-  private readonly planner: QueryPlanner;
   /** Entity fetches made once for all subscribers of an event where the viewer does not matter. */
   private readonly dataSources: Record<string, GraphQLDataSource>;
   private readonly shared: SharedFetches;
@@ -81,7 +83,6 @@ export class FederatedSubscriptions {
     this.apiSchema = supergraph.apiSchema();
     this.apiSchemaForExecution = this.apiSchema.toGraphQLJSSchema();
     this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
-    this.planner = new QueryPlanner(supergraph);
   }
 
   /** An assertion of this identity for this subgraph, signed now. */
@@ -146,12 +147,12 @@ export class FederatedSubscriptions {
    * The plan and execution context of an operation, made once for every subscriber sending the same text: thousands of
    * subscribers of one feed subscription hold one plan, not one each.
    */
-  private planFor(source: string, document: DocumentNode, operationName: string | undefined) {
+  private async planFor(source: string, document: DocumentNode, operationName: string | undefined) {
     const key = `${operationName ?? ''}\n${source}`;
     let planned = this.plans.get(key);
     if (!planned) {
       planned = {
-        plan: this.planner.buildQueryPlan(operationFromDocument(this.apiSchema, document, { operationName })),
+        plan: await this.options.planning.plan(source, operationName),
         operationContext: buildOperationContext({
           schema: this.apiSchemaForExecution,
           operationDocument: document,
@@ -163,14 +164,14 @@ export class FederatedSubscriptions {
     return planned;
   }
 
-  subscribe(
+  async subscribe(
     document: DocumentNode,
     variables: Record<string, unknown>,
     operationName: string | undefined,
     context: RequestScope,
-  ): AsyncIterableIterator<ExecutionResult> {
+  ): Promise<AsyncIterableIterator<ExecutionResult>> {
     const source = document.loc?.source.body ?? print(document);
-    const { plan, operationContext } = this.planFor(source, document, operationName);
+    const { plan, operationContext } = await this.planFor(source, document, operationName);
     const node = plan.node as SubscriptionNode | undefined;
     if (node?.kind !== 'Subscription') throw new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_REQUEST' } });
     const { primary, rest } = node;

@@ -131,10 +131,10 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported over websockets');
         return response.body.singleResult as never;
       },
-      subscribe: (args) => {
+      subscribe: async (args) => {
         const context = args.contextValue as OperationContext;
         try {
-          const events = options.subscriptions.subscribe(
+          const events = await options.subscriptions.subscribe(
             args.document,
             (args.variableValues ?? {}) as Record<string, unknown>,
             args.operationName ?? undefined,
