@@ -1,14 +1,25 @@
 import type { Server } from 'node:http';
 
 import { type DocumentNode, GraphQLError, type GraphQLSchema, parse, validate } from 'graphql';
-import type { ServerOptions } from 'graphql-ws';
-import { type Extra, useServer } from 'graphql-ws/use/ws';
+import { handleProtocols, makeServer, MessageType, type ServerOptions, stringifyMessage } from 'graphql-ws';
+import type { Extra } from 'graphql-ws/use/ws';
 import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
 
 import { textKeyedCache } from '../limits/text-keyed-cache.js';
+import type { Logger } from '../logging.js';
 
 /** Largest websocket message accepted (a subscribe message is a few KiB). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** Bytes waiting in one socket's send buffer (any frame: results, events, pongs) before the socket is closed. */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
+
+/** A ping's payload is echoed in its pong only up to this size (JSON characters); a bigger one gets a bare pong. */
+const MAX_ECHOED_PING_CHARACTERS = 128;
+
+/** Close codes of our own, in the 4xxx range graphql-ws leaves to applications. */
+export const TOO_FAR_BEHIND = 4429;
+const INTERNAL_ERROR = 4500;
 
 export interface GraphQLWebSocketServer {
   wsServer: WebSocketServer;
@@ -20,26 +31,98 @@ export interface WebSocketServerOptions {
   keepAliveMs?: number;
   /** Admits or refuses an upgrade before the socket opens (ws's verifyClient). */
   verifyClient?: WsServerOptions['verifyClient'];
+  /** Where a failure inside message handling is reported (one line, no stack). Defaults to nowhere. */
+  logger?: Pick<Logger, 'warn'>;
+  /** See MAX_UNSENT_BYTES; tests lower it. */
+  maxUnsentBytes?: number;
 }
 
 /**
- * graphql-ws on the /graphql path of an HTTP server (the router's and the subgraphs'). graphql-ws pings every client
- * each `keepAliveMs` and terminates one that does not answer within as long, so a client that vanished without
- * closing (a dropped network) does not keep its subscriptions, here and upstream, forever.
+ * graphql-ws on the /graphql path of an HTTP server (the router's and the subgraphs'), through graphql-ws's own
+ * protocol engine (makeServer) with our socket adapter rather than its `useServer`, because a socket is shared by
+ * everyone's router and must not be one client's to fill:
+ * - every frame sent (a result, a subscription event, a pong) goes through one bound on what already waits in the
+ *   socket's send buffer: a client that does not read is closed with 4429 instead of growing the router's memory;
+ * - a ping's payload is echoed only when small (graphql-ws echoes any payload, up to the 1 MiB message limit);
+ * - a failure inside message handling closes that socket with 4500 and logs one line, where useServer printed a whole
+ *   stack trace to stderr for every such message;
+ * - graphql-ws pings every client each `keepAliveMs` and terminates one that does not answer within as long, so a
+ *   client that vanished without closing (a dropped network) does not keep its subscriptions, here and upstream.
  */
 export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | undefined, E extends Record<PropertyKey, unknown>>(
   httpServer: Server,
   options: ServerOptions<P, Extra & Partial<E>>,
-  { keepAliveMs = 12_000, verifyClient }: WebSocketServerOptions = {},
+  { keepAliveMs = 12_000, verifyClient, logger, maxUnsentBytes = MAX_UNSENT_BYTES }: WebSocketServerOptions = {},
 ): GraphQLWebSocketServer {
   // A bigger message closes its socket with 1009 before it is buffered further (ws's own default is 100 MiB).
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: MAX_MESSAGE_BYTES, verifyClient });
-  const served = useServer<P, E>(options, wsServer, keepAliveMs);
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: '/graphql',
+    maxPayload: MAX_MESSAGE_BYTES,
+    verifyClient,
+    handleProtocols,
+  });
+  const server = makeServer<P, Extra & Partial<E>>(options);
+
+  wsServer.on('connection', (socket, request) => {
+    const send = (data: string) =>
+      new Promise<void>((resolve) => {
+        if (socket.readyState !== socket.OPEN) return resolve();
+        if (socket.bufferedAmount + data.length > maxUnsentBytes) {
+          socket.close(TOO_FAR_BEHIND, 'Too far behind: the client is not reading what it is sent');
+          return resolve();
+        }
+        // A frame that cannot be written means the socket is going; its close ends everything on it.
+        socket.send(data, () => resolve());
+      });
+    socket.on('error', (error) => {
+      logger?.warn('a websocket failed', { error: error.message });
+      socket.close(INTERNAL_ERROR, 'Internal server error');
+    });
+
+    let pongWait: NodeJS.Timeout | undefined;
+    const pinging = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
+      socket.once('pong', () => clearTimeout(pongWait));
+      socket.ping();
+    }, keepAliveMs);
+
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send,
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (error) {
+              logger?.warn('closing a websocket whose message could not be handled', {
+                error: String((error as Error)?.message ?? error).slice(0, 200),
+              });
+              socket.close(INTERNAL_ERROR, 'Internal server error');
+            }
+          }),
+        onPing: (payload) => {
+          const echoed = payload && JSON.stringify(payload).length <= MAX_ECHOED_PING_CHARACTERS;
+          return send(stringifyMessage(echoed ? { type: MessageType.Pong, payload } : { type: MessageType.Pong }));
+        },
+      },
+      { socket, request } as Extra & Partial<E>,
+    );
+    socket.once('close', (code, reason) => {
+      clearTimeout(pongWait);
+      clearInterval(pinging);
+      void closed(code, String(reason));
+    });
+  });
+
   return {
     wsServer,
     stop: async () => {
-      await served.dispose();
-      wsServer.close();
+      for (const client of wsServer.clients) client.close(1001, 'Going away');
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
 }

@@ -144,31 +144,35 @@ function serveSubscriptions<TContext extends object>(
   };
   // The router sends each subscriber's subscription with the same text: parsed and validated once, not per subscriber.
   const validDocument = validatedDocuments(schema);
-  return serveGraphQLOverWebSocket<{ assertion?: string }, Record<PropertyKey, never>>(httpServer, {
-    schema,
-    onConnect: (ctx) => {
-      try {
-        connectionScopes.set(ctx.extra, verify(ctx.connectionParams?.assertion));
-        return true;
-      } catch {
-        return false;
-      }
+  return serveGraphQLOverWebSocket<{ assertion?: string }, Record<PropertyKey, never>>(
+    httpServer,
+    {
+      schema,
+      onConnect: (ctx) => {
+        try {
+          connectionScopes.set(ctx.extra, verify(ctx.connectionParams?.assertion));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onSubscribe: (_ctx, _id, payload) => {
+        const assertion = payload.extensions?.assertion;
+        try {
+          if (assertion !== undefined) subscriptionScopes.set(payload, verify(assertion));
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const document = validDocument(payload.query);
+        if (!('kind' in document)) return document;
+        return { schema, document, variableValues: payload.variables ?? {}, operationName: payload.operationName ?? undefined };
+      },
+      context: (ctx, _id, payload) => options.context(scopeOf(ctx.extra, payload)),
+      onNext: (ctx, _id, payload, _args, result) => {
+        if (result.errors) logServerErrors(options.logger, result.errors, scopeOf(ctx.extra, payload).correlationId);
+        return maskResult(result);
+      },
     },
-    onSubscribe: (_ctx, _id, payload) => {
-      const assertion = payload.extensions?.assertion;
-      try {
-        if (assertion !== undefined) subscriptionScopes.set(payload, verify(assertion));
-      } catch (error) {
-        return [error as GraphQLError];
-      }
-      const document = validDocument(payload.query);
-      if (!('kind' in document)) return document;
-      return { schema, document, variableValues: payload.variables ?? {}, operationName: payload.operationName ?? undefined };
-    },
-    context: (ctx, _id, payload) => options.context(scopeOf(ctx.extra, payload)),
-    onNext: (ctx, _id, payload, _args, result) => {
-      if (result.errors) logServerErrors(options.logger, result.errors, scopeOf(ctx.extra, payload).correlationId);
-      return maskResult(result);
-    },
-  }).stop;
+    { logger: options.logger },
+  ).stop;
 }
