@@ -113,6 +113,8 @@ const envSchema = z.object({
   ROUTER_WS_MAX_SOCKETS_PER_CLIENT: positive.default(16),
   ROUTER_WS_MAX_SUBSCRIPTIONS_PER_SOCKET: positive.default(16),
   ROUTER_WS_MAX_SUBSCRIPTIONS_PER_VIEWER: positive.default(32),
+  /** Queries and mutations in flight at once on one websocket. */
+  ROUTER_WS_MAX_OPERATIONS_PER_SOCKET: positive.default(16),
   /** Introspection and the Apollo Sandbox landing page; default to on, except with NODE_ENV=production. */
   ROUTER_INTROSPECTION: flag,
   ROUTER_LANDING_PAGE: flag,

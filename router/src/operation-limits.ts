@@ -1,11 +1,18 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import { type DocumentNode, GraphQLError, type GraphQLSchema, validate, type ValidationContext } from 'graphql';
+import {
+  type DocumentNode,
+  getVariableValues,
+  GraphQLError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  validate,
+  type ValidationContext,
+} from 'graphql';
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
-import { type LRUCache } from 'lru-cache';
 
-import { ErrorCode } from '../../platform/errors.js';
+import { badRequest, badUserInput, ErrorCode } from '../../platform/errors.js';
 import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 
 /** How big an operation may be; checked after parsing and validation, before the router plans or runs it. */
@@ -87,39 +94,86 @@ export function operationLimitError(
   return undefined;
 }
 
-/** Verdicts remembered per document for different operation names and variables. */
-const VERDICTS_PER_DOCUMENT = 64;
-
 /**
- * operationLimitError, remembered per parsed document (Apollo Server hands the same DocumentNode to every request with
- * the same text, from its bounded document store) and per operation name and variables. The check walked the whole
- * document twice per request; most requests repeat an operation someone sent before.
+ * operationLimitError, remembered per operation text (its hash, as Apollo Server computes it), operation name and
+ * variables: the check walks the whole document twice, and most requests repeat an operation someone sent before.
+ * One cache for all texts, bounded in entries and in the characters its keys hold; only acceptances and shape or cost
+ * refusals (whose messages are the router's own, a few dozen characters) are kept, never a refusal quoting a value.
  */
 export function rememberedOperationLimits(limits: OperationLimits) {
-  const verdicts = new WeakMap<DocumentNode, LRUCache<string, { error?: GraphQLError }>>();
+  const verdicts = textKeyedCache<{ error?: GraphQLError }>({ maxEntries: 10_000, maxCharacters: 4 << 20 });
   return (
     schema: GraphQLSchema,
     document: DocumentNode,
-    variables: Record<string, unknown> | undefined,
+    documentKey: string,
+    variables: Record<string, unknown>,
     operationName?: string,
   ) => {
-    let byRequest = verdicts.get(document);
-    if (!byRequest)
-      verdicts.set(document, (byRequest = textKeyedCache({ maxEntries: VERDICTS_PER_DOCUMENT, maxCharacters: 256 << 10 })));
-    const key = requestKey(operationName, variables);
-    // Variables too deeply nested to serialise are not remembered; operationLimitError still judges them.
-    if (key === undefined) return operationLimitError(schema, document, variables, operationName, limits);
-    let verdict = byRequest.get(key);
-    if (!verdict)
-      byRequest.set(key, (verdict = { error: operationLimitError(schema, document, variables, operationName, limits) }));
-    return verdict.error;
+    const key = `${documentKey}\u0000${operationName ?? ''}\u0000${JSON.stringify(variables)}`;
+    const known = verdicts.get(key);
+    if (known) return known.error;
+    const error = operationLimitError(schema, document, variables, operationName, limits);
+    if (!error || error.extensions.code === ErrorCode.QUERY_TOO_COMPLEX) verdicts.set(key, { error });
+    return error;
   };
 }
 
-function requestKey(operationName: string | undefined, variables: Record<string, unknown> | undefined): string | undefined {
-  try {
-    return `${operationName ?? ''}\u0000${JSON.stringify(variables ?? {})}`;
-  } catch {
-    return undefined;
+/** How deeply variable values may nest (lists and input objects); twtr's inputs nest at most twice. */
+const MAX_VARIABLE_DEPTH = 8;
+/** Values (scalars, lists, objects) all variables together may hold. */
+const MAX_VARIABLE_VALUES = 10_000;
+/** How much of a refused value's coercion message is kept: it may quote the whole value. */
+const MAX_MESSAGE_CHARACTERS = 300;
+
+/**
+ * The operation's declared variables, bounded in depth and count, then coerced to their types: what everything after
+ * works with, so nothing serialises or walks the client's raw input (a megabyte of nesting overflowed the stack of
+ * whatever JSON.stringify-ed it). Undeclared variables are dropped, as graphql-js ignores them.
+ */
+export function declaredVariables(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  raw: unknown,
+): { coerced: Record<string, unknown> } | { errors: GraphQLError[] } {
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw)))
+    return { errors: [badRequest('`variables` must be an object.')] };
+  const given = (raw ?? {}) as Record<string, unknown>;
+  const inputs: Record<string, unknown> = {};
+  let budget = MAX_VARIABLE_VALUES;
+  for (const definition of operation.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    if (!Object.hasOwn(given, name)) continue;
+    const counted = countValues(given[name], MAX_VARIABLE_DEPTH, budget);
+    if (counted === undefined)
+      return {
+        errors: [badUserInput(name, `Variable "$${name}" nests deeper than ${MAX_VARIABLE_DEPTH} or holds too many values.`)],
+      };
+    budget -= counted;
+    inputs[name] = given[name];
   }
+  const { coerced, errors } = getVariableValues(schema, operation.variableDefinitions ?? [], inputs, { maxErrors: 1 });
+  if (errors?.length)
+    return {
+      errors: errors.map(
+        (error) =>
+          new GraphQLError(error.message.slice(0, MAX_MESSAGE_CHARACTERS), {
+            extensions: { code: ErrorCode.BAD_USER_INPUT },
+          }),
+      ),
+    };
+  return { coerced: coerced ?? {} };
+}
+
+/** The values inside `value`, or undefined once it nests deeper than `maxDepth` or holds more than `budget`. */
+function countValues(value: unknown, maxDepth: number, budget: number): number | undefined {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  let count = 0;
+  while (stack.length > 0) {
+    const next = stack.pop()!;
+    if (++count > budget) return undefined;
+    if (next.value === null || typeof next.value !== 'object') continue;
+    if (next.depth >= maxDepth) return undefined;
+    for (const child of Object.values(next.value)) stack.push({ value: child, depth: next.depth + 1 });
+  }
+  return count;
 }

@@ -25,7 +25,7 @@ import type { Logger } from '../../platform/logging.js';
 import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
-import { type OperationLimits, rememberedOperationLimits } from './operation-limits.js';
+import { declaredVariables, type OperationLimits, rememberedOperationLimits } from './operation-limits.js';
 import { operationMetrics } from './operation-metrics.js';
 import { QueryPlanning } from './query-planning.js';
 import { FederatedSubscriptions } from './subscriptions.js';
@@ -70,9 +70,16 @@ function admitOperations(
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, request, operationName, queryHash, operation }) {
-          const error = limitError(schema, document, request.variables, operationName ?? undefined);
+          if (!operation) return; // Apollo Server refuses it next
+          // Bounded (depth, count) before anything walks or serialises what the client sent; only declared ones kept.
+          const variables = declaredVariables(schema, operation, request.variables);
+          if (!('coerced' in variables)) {
+            const [refusal] = variables.errors;
+            throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
+          }
+          const error = limitError(schema, document, queryHash, variables.coerced, operationName ?? undefined);
           if (error) throw error;
-          if (operation?.operation === 'subscription') return;
+          if (operation.operation === 'subscription') return;
           // The gateway's own key for the plan of this text and operation name.
           const key = request.operationName
             ? createHash('sha256').update(queryHash).update(request.operationName).digest('hex')
@@ -154,6 +161,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       maxSockets: config.ROUTER_WS_MAX_SOCKETS,
       maxSocketsPerClient: config.ROUTER_WS_MAX_SOCKETS_PER_CLIENT,
       maxSubscriptionsPerSocket: config.ROUTER_WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxOperationsPerSocket: config.ROUTER_WS_MAX_OPERATIONS_PER_SOCKET,
       maxSubscriptionsPerViewer: config.ROUTER_WS_MAX_SUBSCRIPTIONS_PER_VIEWER,
       exemptLoopback: config.RATE_LIMIT_EXEMPT_LOOPBACK,
     },

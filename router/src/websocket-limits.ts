@@ -11,6 +11,8 @@ export interface WebSocketLimitOptions {
   maxSockets: number;
   maxSocketsPerClient: number;
   maxSubscriptionsPerSocket: number;
+  /** Queries and mutations one socket may have in flight at once. */
+  maxOperationsPerSocket: number;
   /** Live subscriptions one viewer holds on this router, over all their sockets. */
   maxSubscriptionsPerViewer: number;
   /** Whether loopback clients skip the per-address cap (development and benchmarks). */
@@ -26,6 +28,7 @@ export class WebSocketLimits {
   private readonly socketsPerClient = new Map<string, number>();
   private readonly subscriptionsPerSocket = new WeakMap<object, number>();
   private readonly subscriptionsPerViewer = new Map<string, number>();
+  private readonly operationsPerSocket = new WeakMap<object, number>();
 
   constructor(
     private readonly options: WebSocketLimitOptions,
@@ -90,6 +93,24 @@ export class WebSocketLimits {
       released = true;
       this.subscriptionsPerSocket.set(socket, (this.subscriptionsPerSocket.get(socket) ?? 1) - 1);
       decrement(this.subscriptionsPerViewer, viewerId);
+    };
+  }
+
+  /** Reserves one query or mutation in flight on this socket, or refuses it; the release frees it (once). */
+  reserveOperation(socket: object): (() => void) | GraphQLError {
+    const inFlight = this.operationsPerSocket.get(socket) ?? 0;
+    if (inFlight >= this.options.maxOperationsPerSocket) {
+      return new GraphQLError(
+        `A connection may have at most ${this.options.maxOperationsPerSocket} queries and mutations in flight; wait for answers.`,
+        { extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: 1 } },
+      );
+    }
+    this.operationsPerSocket.set(socket, inFlight + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.operationsPerSocket.set(socket, (this.operationsPerSocket.get(socket) ?? 1) - 1);
     };
   }
 

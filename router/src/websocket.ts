@@ -5,14 +5,14 @@ import type { ApolloServer } from '@apollo/server';
 import { buildSchema, type ExecutionArgs, type ExecutionResult, getOperationAST, GraphQLError } from 'graphql';
 import type { WebSocket } from 'ws';
 
-import { mapAsyncIterator, SKIP } from '../../platform/async-iterators.js';
-import { unauthenticated } from '../../platform/errors.js';
+import { mapAsyncIterator } from '../../platform/async-iterators.js';
+import { badRequest, unauthenticated } from '../../platform/errors.js';
 import { serveGraphQLOverWebSocket, validatedDocuments } from '../../platform/http/graphql-ws.js';
 import { logServerErrors, maskResult } from '../../platform/http/masking.js';
 import { type RequestScope, sensibleCorrelationId } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
 import { liveItemsDelivered, liveSubscriptions, websocketSockets } from '../../platform/observability/metrics.js';
-import { operationLimitError, type OperationLimits } from './operation-limits.js';
+import { declaredVariables, operationLimitError, type OperationLimits } from './operation-limits.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
 import { accessTokenFromHeaders, clientAddressOf } from './viewer.js';
 import { type WebSocketLimitOptions, WebSocketLimits } from './websocket-limits.js';
@@ -109,27 +109,39 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         }
         const document = validDocument(payload.query);
         if (!('kind' in document)) return document;
-        const variableValues = payload.variables ?? {};
         const operationName = payload.operationName ?? undefined;
+        const operation = getOperationAST(document, operationName);
+        if (!operation) return [badRequest('Name the operation to run: the document has several, or none by that name.')];
+        // Only declared variables, coerced, and only once they are known to be small and shallow: nothing below (the
+        // cost estimate, the subgraph's subscribe message, cache keys) serialises what the client sent as it is.
+        const variables = declaredVariables(apiSchema, operation, payload.variables);
+        if (!('coerced' in variables)) return variables.errors;
+        const variableValues = variables.coerced;
         const limitError = operationLimitError(apiSchema, document, variableValues, operationName, options.limits);
         if (limitError) return [limitError];
         // Each operation its own correlation id: the client's (`extensions.correlationId`, as sane as the header's) or new.
         const correlationId = sensibleCorrelationId(payload.extensions?.correlationId);
         const contextValue: OperationContext = { ...connection.context, correlationId, connection };
-        if (getOperationAST(document, operationName)?.operation === 'subscription') {
-          const reserved = limits.reserveSubscription(ctx.extra, connection.context.viewerId!);
-          if (reserved instanceof GraphQLError) return [reserved];
-          contextValue.release = reserved;
-        }
+        const reserved =
+          operation.operation === 'subscription'
+            ? limits.reserveSubscription(ctx.extra, connection.context.viewerId!)
+            : limits.reserveOperation(ctx.extra);
+        if (reserved instanceof GraphQLError) return [reserved];
+        contextValue.release = reserved;
         return { schema: apiSchema, document, variableValues, operationName, contextValue };
       },
       execute: async (args) => {
-        const response = await options.apollo.executeOperation(
-          { query: payload(args), variables: args.variableValues ?? {}, operationName: args.operationName ?? undefined },
-          { contextValue: routerContext(args.contextValue as OperationContext) },
-        );
-        if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported over websockets');
-        return response.body.singleResult as never;
+        const context = args.contextValue as OperationContext;
+        try {
+          const response = await options.apollo.executeOperation(
+            { query: payload(args), variables: args.variableValues ?? {}, operationName: args.operationName ?? undefined },
+            { contextValue: routerContext(context) },
+          );
+          if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported over websockets');
+          return response.body.singleResult as never;
+        } finally {
+          context.release?.();
+        }
       },
       subscribe: async (args) => {
         const context = args.contextValue as OperationContext;
@@ -142,12 +154,20 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
           );
           return guardSubscription(events, context, options);
         } catch (error) {
+          // A refusal (planning, the subscribe message's size) or a fault: an answer with a coded error, never a throw,
+          // which graphql-ws would turn into closing the whole socket.
           context.release?.();
-          throw error;
+          const result = {
+            errors: [
+              error instanceof GraphQLError ? error : new GraphQLError('subscribe failed', { originalError: error as Error }),
+            ],
+          };
+          logServerErrors(options.logger, result.errors, context.correlationId);
+          return maskResult(result);
         }
       },
     },
-    { verifyClient: limits.verifyClient },
+    { verifyClient: limits.verifyClient, logger: options.logger },
   );
   limits.track(served.wsServer);
   const unobserve = [
@@ -167,29 +187,19 @@ const routerContext = ({ viewerId, clientAddress, correlationId }: OperationCont
   correlationId,
 });
 
-/** Bytes queued for a client that is not reading before the router gives up on it. */
-const MAX_UNSENT_BYTES = 1024 * 1024;
-
 /**
- * Each event of a client's subscription leaves through here: its errors pass the same masking as HTTP responses; a
- * client that stops reading must not make the router buffer without bound, so once too much is waiting to be sent its
- * socket is closed with a reason (graphql-ws then ends its subscriptions, here and on the subgraph); and when the
- * subscription ends, however it ends, its slot is freed.
+ * Each event of a client's subscription leaves through here: its errors pass the same masking as HTTP responses, and
+ * when the subscription ends, however it ends, its slot is freed. (A client that stops reading is closed by the socket
+ * adapter's one bound on what waits to be sent, platform/http/graphql-ws.ts.)
  */
 function guardSubscription(
   events: AsyncIterableIterator<ExecutionResult>,
   context: OperationContext,
   options: Pick<WebSocketOptions, 'logger'>,
 ): AsyncIterableIterator<ExecutionResult> {
-  const { socket } = context.connection;
   return mapAsyncIterator(
     events,
     (event) => {
-      if (socket.bufferedAmount > MAX_UNSENT_BYTES) {
-        options.logger.warn('closing a subscriber that stopped reading', { unsentBytes: socket.bufferedAmount });
-        socket.close(4429, 'Too far behind: the client is not reading its subscription');
-        return SKIP;
-      }
       liveItemsDelivered.inc({ service: 'router' });
       if (event.errors) logServerErrors(options.logger, event.errors, context.correlationId);
       return maskResult(event);
