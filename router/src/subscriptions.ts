@@ -9,16 +9,21 @@ import { type LRUCache } from 'lru-cache';
 import WebSocket from 'ws';
 
 import { mapAsyncIterator } from '../../platform/async-iterators.js';
+import { ErrorCode } from '../../platform/errors.js';
 import type { AssertedIdentity, RequestScope } from '../../platform/identity/request-scope.js';
 import { signRequestAssertion } from '../../platform/identity/tokens.js';
 import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 import type { Logger } from '../../platform/logging.js';
 import type { QueryPlanning } from './query-planning.js';
+import { resubscribing } from './resubscribing.js';
 import { SharedFetches } from './shared-fetches.js';
 
 /** How often the router pings each subgraph it holds subscriptions on, and how long it waits for the pong. */
 const UPSTREAM_PING_INTERVAL_MS = 5_000;
 const UPSTREAM_PONG_TIMEOUT_MS = 5_000;
+
+/** The most a subscribe message forwarded to a subgraph may carry (operation and variables), a 16th of its limit. */
+const MAX_FORWARDED_CHARACTERS = 64 << 10;
 
 /** Subscriptions sharing one connection to a subgraph. */
 const SUBSCRIPTIONS_PER_CONNECTION = 100;
@@ -176,10 +181,17 @@ export class FederatedSubscriptions {
     if (node?.kind !== 'Subscription') throw new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_REQUEST' } });
     const { primary, rest } = node;
 
-    const { client, release } = this.connectionFor(primary.serviceName);
     const primaryVariables = Object.fromEntries(
       (primary.variableUsages ?? []).filter((name) => name in variables).map((name) => [name, variables[name]]),
     );
+    // Everyone's subscriptions share the connection this message travels on: one the subgraph would refuse (its own
+    // message limit is 1 MiB, as the router's) would close it under all of them. Bounded far below that here.
+    const forwardedCharacters = primary.operation.length + JSON.stringify(primaryVariables).length;
+    if (forwardedCharacters > MAX_FORWARDED_CHARACTERS)
+      throw new GraphQLError(
+        `The subscription is too large to forward (${forwardedCharacters} characters of operation and variables, at most ${MAX_FORWARDED_CHARACTERS}).`,
+        { extensions: { code: ErrorCode.BAD_REQUEST } },
+      );
     // The subscriber's identity travels with its own subscribe message on the shared connection. graphql-ws sends the
     // same payload again when it resubscribes after a reconnect, so the assertion is a getter: signed afresh each time
     // the message is written, never a stale one.
@@ -188,7 +200,15 @@ export class FederatedSubscriptions {
       enumerable: true,
       get: () => this.assertionFor(identity, primary.serviceName),
     });
-    const events = client.iterate<Record<string, unknown>>({ query: primary.operation, variables: primaryVariables, extensions });
+    const events = resubscribing(() => {
+      const { client, release } = this.connectionFor(primary.serviceName);
+      const upstream = client.iterate<Record<string, unknown>>({
+        query: primary.operation,
+        variables: primaryVariables,
+        extensions,
+      });
+      return { events: upstream, release };
+    });
 
     const resolveEvent = async (event: FormattedExecutionResult<Record<string, unknown>, unknown>): Promise<ExecutionResult> => {
       if (event.errors?.length || !event.data)
@@ -222,24 +242,19 @@ export class FederatedSubscriptions {
     };
 
     const resolvedEvents = this.resolvedEvents;
-    if (!resolvedEvents || this.shared.selectsViewerDependentField(source))
-      return mapAsyncIterator(events, resolveEvent, release);
+    if (!resolvedEvents || this.shared.selectsViewerDependentField(source)) return mapAsyncIterator(events, resolveEvent);
     const operationKey = `${source}\n${operationName ?? ''}\n${JSON.stringify(variables)}\n`;
-    return mapAsyncIterator(
-      events,
-      (event) => {
-        const key = operationKey + JSON.stringify(event);
-        let resolved = resolvedEvents.get(key);
-        if (!resolved) {
-          resolved = resolveEvent(event);
-          resolvedEvents.set(key, resolved);
-          resolved.catch(() => resolvedEvents.delete(key));
-        }
-        // Shared as it is: nothing downstream changes a result (masking copies one that has errors).
-        return resolved;
-      },
-      release,
-    );
+    return mapAsyncIterator(events, (event) => {
+      const key = operationKey + JSON.stringify(event);
+      let resolved = resolvedEvents.get(key);
+      if (!resolved) {
+        resolved = resolveEvent(event);
+        resolvedEvents.set(key, resolved);
+        resolved.catch(() => resolvedEvents.delete(key));
+      }
+      // Shared as it is: nothing downstream changes a result (masking copies one that has errors).
+      return resolved;
+    });
   }
 }
 

@@ -1,0 +1,106 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
+import { GraphQLError } from 'graphql';
+
+import { ErrorCode } from '../../platform/errors.js';
+
+/** One subscription on a shared subgraph connection, and how to give its place on the connection back. */
+export interface UpstreamSubscription<T> {
+  events: AsyncIterator<T>;
+  release(): void;
+}
+
+export interface ResubscribingOptions {
+  /** Connection losses in a row, without an event between them, before the subscriber is told. Defaults to 5. */
+  maxAttempts?: number;
+  /** Wait before the n-th attempt in a row: n times this. Defaults to 250 ms. */
+  backoffMs?: number;
+}
+
+/**
+ * A subscriber's upstream subscription that outlives the connection it is on. Up to a hundred subscribers share one
+ * connection to a subgraph; graphql-ws's client reconnects by itself after ordinary closes, but a close it deems fatal
+ * (1009 for a message the subgraph found too big, 4500 for a failure on the subgraph's side) ends every subscription
+ * on the connection with a bare close event. Here such a loss makes each subscriber subscribe again (its own identity
+ * re-signed by `subscribe`), so no client's subscription ends for what happened on a connection it shares; only one
+ * that keeps losing its connection with no event in between is ended, with a coded SERVICE_UNAVAILABLE. A subgraph's
+ * refusal of the subscription itself (GraphQL errors) ends it at once, with the subgraph's code.
+ */
+export function resubscribing<T>(
+  subscribe: () => UpstreamSubscription<T>,
+  { maxAttempts = 5, backoffMs = 250 }: ResubscribingOptions = {},
+): AsyncIterableIterator<T> {
+  let current = once(subscribe());
+  /** Ended for the subscriber: returned by it, completed, or failed for good. */
+  let over = false;
+  let lossesInARow = 0;
+  const finished: IteratorResult<T> = { done: true, value: undefined };
+
+  const iterator: AsyncIterableIterator<T> = {
+    next: async () => {
+      for (;;) {
+        if (over) return finished;
+        try {
+          const result = await current.events.next();
+          if (result.done) {
+            over = true;
+            current.release();
+            return finished;
+          }
+          lossesInARow = 0;
+          return result;
+        } catch (error) {
+          current.release();
+          if (over) return finished;
+          if (Array.isArray(error)) {
+            over = true;
+            throw refusal(error as { message: string; extensions?: Record<string, unknown> }[]);
+          }
+          if (++lossesInARow > maxAttempts) {
+            over = true;
+            throw new GraphQLError('The live feed is unavailable right now; subscribe again shortly.', {
+              extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+            });
+          }
+          await delay(backoffMs * lossesInARow);
+          if (over) return finished;
+          current = once(subscribe());
+        }
+      }
+    },
+    return: async () => {
+      if (!over) {
+        over = true;
+        current.release();
+        await current.events.return?.();
+      }
+      return finished;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
+/** The subscription, whose release frees its place once however often it is called. */
+function once<T>(subscription: UpstreamSubscription<T>): UpstreamSubscription<T> {
+  const wrapped = {
+    events: subscription.events,
+    released: false,
+    release: () => {
+      if (wrapped.released) return;
+      wrapped.released = true;
+      subscription.release();
+    },
+  };
+  return wrapped;
+}
+
+/** The subgraph's first error, with its code (the subgraph masks its own errors before sending them). */
+function refusal(errors: { message: string; extensions?: Record<string, unknown> }[]): GraphQLError {
+  const [first] = errors;
+  return new GraphQLError(first?.message ?? 'The subscription was refused.', {
+    extensions: { ...first?.extensions, code: first?.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR },
+  });
+}
