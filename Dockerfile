@@ -29,7 +29,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 4000
-# Liveness of the service the container runs (probe.js finds it from pid 1's command, and its port); compose probes
-# each service's /readyz, Kubernetes uses its own probes.
+# Liveness of the service the container runs (probe.js finds it from pid 1's command, and its port: the router's
+# operator port, 9400 on the container's loopback); compose probes each service's /readyz, Kubernetes its own probes.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "dist/scripts/probe.js"]
 CMD ["node", "dist/router/src/index.js"]

@@ -99,6 +99,12 @@ const envSchema = z.object({
   SUBGRAPH_BIND_ADDRESS: z.string().default('127.0.0.1'),
   ROUTER_BIND_ADDRESS: z.string().default('0.0.0.0'),
   ROUTER_PORT: port.default(4000),
+  /**
+   * The router's /healthz, /readyz and /metrics, apart from its public port (which serves only /graphql): loopback
+   * unless probes and Prometheus come from elsewhere (a pod sets 0.0.0.0 and keeps the port from the public).
+   */
+  ROUTER_OPERATOR_PORT: port.default(9400),
+  ROUTER_OPERATOR_BIND_ADDRESS: z.string().default('127.0.0.1'),
   /** Operation limits, checked before an operation is planned (HTTP and websockets alike). */
   ROUTER_MAX_TOKENS: positive.default(2_000),
   ROUTER_MAX_DEPTH: positive.default(12),

@@ -66,6 +66,7 @@ const baseline: ChildProcess | undefined = baselineDir
       env: {
         ...env,
         ROUTER_PORT: String(baselinePort),
+        ROUTER_OPERATOR_PORT: String(await freePort()),
         ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
       },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -220,8 +220,8 @@ async function live(subscribers: number, posts: number) {
 async function idleMemory(subscriptions: number) {
   const author = await signUp('idle');
   const sample = async () => ({
-    router: await metric(system.routerUrl, 'process_resident_memory_bytes'),
-    routerHeap: await metric(system.routerUrl, 'nodejs_heap_size_used_bytes'),
+    router: await metric(system.routerOperatorUrl, 'process_resident_memory_bytes'),
+    routerHeap: await metric(system.routerOperatorUrl, 'nodejs_heap_size_used_bytes'),
     feed: await metric(system.subgraphUrls.feed, 'process_resident_memory_bytes'),
     feedHeap: await metric(system.subgraphUrls.feed, 'nodejs_heap_size_used_bytes'),
   });
@@ -235,7 +235,7 @@ async function idleMemory(subscriptions: number) {
   const before = await memory();
   // What opening them costs each side (parsing, validating, planning, subscribing upstream), CPU seconds from /metrics.
   const cpu = async () => ({
-    router: await metric(system.routerUrl, 'process_cpu_seconds_total'),
+    router: await metric(system.routerOperatorUrl, 'process_cpu_seconds_total'),
     feed: await metric(system.subgraphUrls.feed, 'process_cpu_seconds_total'),
   });
   const cpuBefore = await cpu();

@@ -17,6 +17,7 @@ const seconds = Number(process.argv[3] ?? 10);
 const env = { ...process.env, LOG_LEVEL: 'error', APOLLO_TELEMETRY_DISABLED: 'true' };
 const system = await startSystemProcesses(env);
 const port = await freePort();
+const operatorPort = await freePort();
 const router = spawn(
   process.execPath,
   ['--cpu-prof', '--cpu-prof-dir=bench/profiles', '--import', 'tsx', 'router/src/index.ts'],
@@ -24,6 +25,7 @@ const router = spawn(
     env: {
       ...env,
       ROUTER_PORT: String(port),
+      ROUTER_OPERATOR_PORT: String(operatorPort),
       ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -31,7 +33,7 @@ const router = spawn(
 );
 const url = `http://127.0.0.1:${port}/graphql`;
 for (;;) {
-  const ready = await fetch(url.replace(/graphql$/, 'readyz'))
+  const ready = await fetch(`http://127.0.0.1:${operatorPort}/readyz`)
     .then((response) => response.ok)
     .catch(() => false);
   if (ready) break;

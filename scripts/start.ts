@@ -22,4 +22,7 @@ process.on('SIGTERM', () => void stop());
 // Subgraphs first, then the router that calls them.
 await Promise.all(SERVICES.filter((s) => s.name !== 'router').map((s) => supervisor.start(s.name, s.entry)));
 await Promise.all(SERVICES.filter((s) => s.name === 'router').map((s) => supervisor.start(s.name, s.entry)));
-console.log(`\ntwtr is up: http://localhost:${config.ROUTER_PORT}/graphql  (Apollo Sandbox in a browser; Ctrl-C stops it)\n`);
+console.log(
+  `\ntwtr is up: http://localhost:${config.ROUTER_PORT}/graphql  (Apollo Sandbox in a browser; Ctrl-C stops it)\n` +
+    `the router's /healthz, /readyz and /metrics: http://127.0.0.1:${config.ROUTER_OPERATOR_PORT}\n`,
+);

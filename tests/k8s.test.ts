@@ -121,6 +121,40 @@ describe.each(['overlays/dev', 'overlays/production'])('k8s/%s', (overlay) => {
     }
   });
 
+  it('probes the router on its operator port, which only Prometheus reaches and no Service exposes', () => {
+    const router = named('Deployment', 'router');
+    const [container] = podSpecOf(router).containers;
+    const config = named('ConfigMap', 'twtr-config').data;
+    const portNamed = (name: string) => container.ports.find((port: any) => port.name === name)?.containerPort;
+    expect([portNamed('http'), portNamed('operator')]).toEqual([Number(config.ROUTER_PORT), Number(config.ROUTER_OPERATOR_PORT)]);
+    expect(config.ROUTER_OPERATOR_BIND_ADDRESS).toBe('0.0.0.0');
+    expect(
+      [container.startupProbe, container.readinessProbe, container.livenessProbe].map((probe) => probe.httpGet.port),
+    ).toEqual(['operator', 'operator', 'operator']);
+    // Subgraphs keep theirs beside /graphql.
+    for (const name of SUBGRAPH_NAMES)
+      expect(podSpecOf(named('Deployment', name)).containers[0].readinessProbe.httpGet.port, name).toBe('http');
+    expect(named('Service', 'router').spec.ports.map((port: any) => port.targetPort)).toEqual(['http']);
+    const labels = router.spec.template.metadata.labels;
+    const rules = objects
+      .filter((object) => object.kind === 'NetworkPolicy' && object.spec.ingress)
+      .filter(
+        ({ spec: { podSelector } }) =>
+          Object.entries(podSelector.matchLabels ?? {}).every(([key, value]) => labels[key] === value) &&
+          (podSelector.matchExpressions ?? []).every((expression: any) => expression.values.includes(labels[expression.key])),
+      )
+      .flatMap((policy) => policy.spec.ingress);
+    // A rule without ports admits every port.
+    const admitting = (port: string) =>
+      rules.filter((rule: any) => !rule.ports || rule.ports.some((p: any) => p.port === port)).flatMap((rule: any) => rule.from);
+    expect(admitting('operator')).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } },
+    ]);
+    expect(admitting('http')).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+    ]);
+  });
+
   it('runs fan-out workers apart from the feed, reachable by nothing but Prometheus', () => {
     const queuesOf = (name: string) =>
       podSpecOf(named('Deployment', name)).containers[0].env.find((variable: any) => variable.name === 'FEED_QUEUES')?.value;
@@ -259,7 +293,16 @@ describe('k8s/overlays/production', () => {
     const dashboard = objects.find((object) => object.metadata.name === 'twtr-grafana-dashboard')!;
     expect(dashboard.metadata.labels.grafana_dashboard).toBe('1');
     expect(JSON.parse(dashboard.data['twtr-dashboard.json']).uid).toBe('twtr-overview');
-    expect(ofKind('PodMonitor')[0].spec.podMetricsEndpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
+    // Every twtr pod scraped once: the router on its operator port, the others beside /graphql.
+    const scraped = ofKind('PodMonitor').flatMap((monitor) => {
+      const { selector, podMetricsEndpoints } = monitor.spec;
+      const names = selector.matchLabels?.['app.kubernetes.io/name'] ?? selector.matchExpressions[0].values;
+      return [names].flat().map((name: string) => [name, podMetricsEndpoints.map((e: any) => `${e.port} ${e.path}`)]);
+    });
+    expect(Object.fromEntries(scraped)).toEqual(
+      Object.fromEntries(TWTR_DEPLOYMENTS.map((name) => [name, [name === 'router' ? 'operator /metrics' : 'http /metrics']])),
+    );
+    expect(scraped).toHaveLength(TWTR_DEPLOYMENTS.length);
     expect(ofKind('PrometheusRule')[0].spec.groups.flatMap((group: any) => group.rules.map((rule: any) => rule.alert))).toEqual([
       'TwtrDeadLetters',
       'TwtrOutboxLagging',

@@ -1,6 +1,10 @@
-import type { Express } from 'express';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import express, { type Express } from 'express';
 
 import { collectProcessMetrics, metricsText } from '../observability/metrics.js';
+import type { RunningServer } from '../runtime.js';
 
 /**
  * GET /healthz: the process works (liveness; a dependency being away is no reason to restart it).
@@ -20,6 +24,39 @@ export function serveOperatorEndpoints(app: Express, unavailableDependencies: ()
     const { contentType, body } = await metricsText();
     response.type(contentType).send(body);
   });
+}
+
+export interface OperatorServerOptions {
+  /** Port 0 picks a free one. */
+  port: number;
+  /** Where to listen: loopback unless probes and Prometheus come from elsewhere (a pod's IP). */
+  bindAddress: string;
+  /** Names the dependencies that do not work right now (empty when ready), for GET /readyz. */
+  unavailableDependencies: () => Promise<string[]>;
+}
+
+/**
+ * The operator endpoints (/healthz, /readyz, /metrics) on a port of their own, apart from a public one that anyone
+ * reaches; `url` is its origin (`http://127.0.0.1:9400`), the paths go after it.
+ */
+export async function startOperatorServer(options: OperatorServerOptions): Promise<RunningServer> {
+  const app = express();
+  serveOperatorEndpoints(app, options.unavailableDependencies);
+  const httpServer = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port, options.bindAddress, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = ['0.0.0.0', '::'].includes(options.bindAddress) ? '127.0.0.1' : options.bindAddress;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    // close() ends idle keep-alive connections (a scraper's) and waits for requests in flight.
+    stop: () => new Promise<void>((resolve, reject) => httpServer.close((error) => (error ? reject(error) : resolve()))),
+  };
 }
 
 /** Runs `check` with a deadline: a dependency that does not answer in time is as unavailable as one that refuses. */

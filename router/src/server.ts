@@ -17,7 +17,7 @@ import { GraphQLError, print } from 'graphql';
 import type { Config } from '../../platform/config.js';
 import { documentStore } from '../../platform/http/document-store.js';
 import { errorLogging, maskUnexpectedErrors, serviceUnavailableStatus } from '../../platform/http/masking.js';
-import { answersWithin, serveOperatorEndpoints } from '../../platform/http/probes.js';
+import { answersWithin, startOperatorServer } from '../../platform/http/probes.js';
 import { MAX_BODY, refuseUnreadableBodies } from '../../platform/http/responses.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { correlateRequests, correlationIdOf } from '../../platform/identity/request-scope.js';
@@ -100,8 +100,15 @@ export const operationLimitsOf = (config: Config): OperationLimits => ({
   maxCost: config.ROUTER_MAX_COST,
 });
 
-/** The public endpoint: the supergraph on /graphql (Apollo Sandbox in a browser), /health for probes. */
-export async function startRouter(config: Config, logger: Logger, port = config.ROUTER_PORT): Promise<RunningServer> {
+/**
+ * The public endpoint: the supergraph on /graphql (Apollo Sandbox in a browser), and nothing else; /healthz, /readyz
+ * and /metrics are on the operator port (`operatorUrl`).
+ */
+export async function startRouter(
+  config: Config,
+  logger: Logger,
+  port = config.ROUTER_PORT,
+): Promise<RunningServer & { operatorUrl: string }> {
   const app = express();
   const httpServer = createServer(app);
   const supergraphSdl = readSupergraphSdl();
@@ -168,11 +175,8 @@ export async function startRouter(config: Config, logger: Logger, port = config.
     logger,
   });
 
-  app.get('/health', (_request, response) => {
-    response.json({ status: 'ok' });
-  });
   // The router is ready when every subgraph is.
-  serveOperatorEndpoints(app, async () => {
+  const unavailableSubgraphs = async () => {
     const ready = await Promise.all(
       Object.entries(subgraphUrls(config)).map(async ([name, url]) => {
         const answered = await answersWithin(async () => {
@@ -183,7 +187,7 @@ export async function startRouter(config: Config, logger: Logger, port = config.
       }),
     );
     return ready.flat();
-  });
+  };
   app.use(
     '/graphql',
     express.json({ limit: MAX_BODY }),
@@ -203,14 +207,22 @@ export async function startRouter(config: Config, logger: Logger, port = config.
   await new Promise<void>((resolve) => httpServer.listen(port, config.ROUTER_BIND_ADDRESS, resolve));
   const { port: boundPort } = httpServer.address() as AddressInfo;
   const url = `http://localhost:${boundPort}/graphql`;
-  logger.info('router listening', { url });
+  // Apart from the public port: each /readyz calls every subgraph, and metrics are for operators.
+  const operator = await startOperatorServer({
+    port: config.ROUTER_OPERATOR_PORT,
+    bindAddress: config.ROUTER_OPERATOR_BIND_ADDRESS,
+    unavailableDependencies: unavailableSubgraphs,
+  });
+  logger.info('router listening', { url, operatorUrl: operator.url });
   return {
     url,
+    operatorUrl: operator.url,
     stop: async () => {
       await stopWebSockets();
       await subscriptions.close();
       await server.stop();
       await planning.close();
+      await operator.stop();
     },
   };
 }

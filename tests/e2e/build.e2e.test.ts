@@ -66,10 +66,13 @@ describe('the compiled services', () => {
   }, 60_000);
 
   it('answer the probes the image and the cluster use', async () => {
-    for (const url of [system.routerUrl, ...Object.values(system.subgraphUrls)]) {
+    // The router on its operator port only, subgraphs beside their /graphql.
+    for (const url of [system.routerOperatorUrl, ...Object.values(system.subgraphUrls)]) {
       for (const path of ['/healthz', '/readyz', '/metrics'])
-        expect((await fetch(url.replace(/\/graphql$/, path))).status, `${url} ${path}`).toBe(200);
+        expect((await fetch(`${url.replace(/\/graphql$/, '')}${path}`)).status, `${url} ${path}`).toBe(200);
     }
+    for (const path of ['/healthz', '/readyz', '/metrics'])
+      expect((await fetch(system.routerUrl.replace(/\/graphql$/, path))).status, `public ${path}`).toBe(404);
     // The image's health check command: 0 while the service is ready, 1 where nothing answers.
     const probe = (url: string) =>
       promisify(execFile)(process.execPath, ['dist/scripts/probe.js', url]).then(

@@ -7,8 +7,9 @@ import { SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { eventually, feedOf, follow, ok, signUp } from '../support/client.js';
 import { parseMetrics, scrape, total } from '../support/metrics.js';
 
-const services = () => ({ router: inject('routerUrl'), ...inject('subgraphUrls') });
-const endpoint = (graphqlUrl: string, path: string) => graphqlUrl.replace(/\/graphql$/, path);
+/** Where each service serves /healthz, /readyz and /metrics: the router on its operator port, a subgraph beside /graphql. */
+const services = () => ({ router: inject('routerOperatorUrl'), ...inject('subgraphUrls') });
+const endpoint = (url: string, path: string) => `${url.replace(/\/graphql$/, '')}${path}`;
 
 describe('what an operator probes and scrapes', () => {
   it.each(['router', ...SUBGRAPH_NAMES])('%s serves /healthz, /readyz and /metrics', async (name) => {
@@ -31,7 +32,7 @@ describe('what an operator probes and scrapes', () => {
   it('moves when a tweet is posted: the request, the events published and consumed, the rows fanned out', async () => {
     const [author, follower] = await Promise.all([signUp('metric'), signUp('metric')]);
     await follow(follower, author);
-    const router = inject('routerUrl');
+    const router = inject('routerOperatorUrl');
     const feed = inject('subgraphUrls').feed;
     const before = { router: await scrape(router), feed: await scrape(feed) };
 
@@ -61,7 +62,7 @@ describe('what an operator probes and scrapes', () => {
   });
 
   it('reports the outbox backlog per keyspace and the depth of each consumed queue', async () => {
-    const samples = await scrape(inject('routerUrl'));
+    const samples = await scrape(inject('routerOperatorUrl'));
     const keyspaces = samples
       .filter((sample) => sample.name === 'twtr_outbox_lag_seconds')
       .map((sample) => sample.labels.keyspace);
@@ -75,9 +76,9 @@ describe('what an operator probes and scrapes', () => {
     const names = Array.from({ length: 5 }, (_, index) => `Probe${Date.now()}x${index}`);
     const requests = (samples: Awaited<ReturnType<typeof scrape>>, operation: string) =>
       total(samples, 'twtr_router_requests_total', { operation });
-    const before = await scrape(inject('routerUrl'));
+    const before = await scrape(inject('routerOperatorUrl'));
     for (const name of names) await ok(`query ${name} { __typename }`);
-    const after = await scrape(inject('routerUrl'));
+    const after = await scrape(inject('routerOperatorUrl'));
     // Each is counted once, in a series of its own or (past the cap) in "other", which other tests may share.
     const own = names.map((name) => requests(after, name));
     for (const count of own) expect([0, 1]).toContain(count);

@@ -7,6 +7,8 @@ export const TEST_ENV = {
   APOLLO_TELEMETRY_DISABLED: 'true',
   LOG_LEVEL: 'error',
   ROUTER_TRUST_PROXY: '1',
+  // Every router a test starts serves its operator endpoints on a free port (RunningServer.operatorUrl says which).
+  ROUTER_OPERATOR_PORT: '0',
   LOGIN_MAX_FAILURES_PER_CLIENT: '8',
   LOGIN_MAX_FAILURES_PER_USERNAME: '12',
   // Per viewer and per client address (tests sign up from a fresh address each time, see client.ts).

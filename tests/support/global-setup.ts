@@ -7,6 +7,7 @@ import { type Stack, startStack } from './stack.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     routerUrl: string;
+    routerOperatorUrl: string;
     subgraphUrls: Stack['subgraphUrls'];
   }
 }
@@ -19,6 +20,7 @@ export async function setup(project: TestProject) {
   await migrateAll();
   stack = await startStack();
   project.provide('routerUrl', stack.routerUrl);
+  project.provide('routerOperatorUrl', stack.routerOperatorUrl);
   project.provide('subgraphUrls', stack.subgraphUrls);
 }
 

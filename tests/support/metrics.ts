@@ -29,9 +29,9 @@ export const total = (samples: Sample[], name: string, labels: Record<string, st
     .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
     .reduce((sum, sample) => sum + sample.value, 0);
 
-/** Scrapes a service's /metrics (its GraphQL URL's sibling path). */
-export async function scrape(graphqlUrl: string): Promise<Sample[]> {
-  const response = await fetch(graphqlUrl.replace(/\/graphql$/, '/metrics'));
+/** Scrapes a service's /metrics: a subgraph's beside its GraphQL URL, the router's under its operator URL. */
+export async function scrape(url: string): Promise<Sample[]> {
+  const response = await fetch(`${url.replace(/\/graphql$/, '')}/metrics`);
   if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
   return parseMetrics(await response.text());
 }

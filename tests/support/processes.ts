@@ -8,6 +8,8 @@ import { eventually } from './client.js';
 /** The whole system as `npm start` runs it: one process per service, on free ports. */
 export interface SystemProcesses {
   routerUrl: string;
+  /** The router's /healthz, /readyz and /metrics are under this origin, not beside routerUrl. */
+  routerOperatorUrl: string;
   subgraphUrls: Record<string, string>;
   /** Every service's process, by name. */
   children: Record<string, ChildProcess>;
@@ -55,7 +57,12 @@ export async function startSystemProcesses(
   const ports = Object.fromEntries(
     await Promise.all(processes.map(async (service) => [service.name, await freePort()] as const)),
   );
-  const serviceEnv: NodeJS.ProcessEnv = { ...env, APOLLO_TELEMETRY_DISABLED: 'true' };
+  const routerOperatorPort = await freePort();
+  const serviceEnv: NodeJS.ProcessEnv = {
+    ...env,
+    APOLLO_TELEMETRY_DISABLED: 'true',
+    ROUTER_OPERATOR_PORT: String(routerOperatorPort),
+  };
   const ownEnv: Record<string, NodeJS.ProcessEnv> = fanoutWorker
     ? { feed: { FEED_QUEUES: 'feed' }, 'feed-fanout': { FEED_QUEUES: 'feed.fanout', FEED_PORT: String(ports['feed-fanout']) } }
     : {};
@@ -83,22 +90,26 @@ export async function startSystemProcesses(
   };
   for (const service of processes) launch(service.name);
   const routerUrl = urlOf('router');
-  const healthOf = (url: string) => url.replace(/graphql$/, 'health');
-  const healthy = (urls: string[]) =>
+  const routerOperatorUrl = `http://127.0.0.1:${routerOperatorPort}`;
+  // The router answers probes on its operator port only; a subgraph beside its /graphql.
+  const healthOf = (name: string) =>
+    name === 'router' ? `${routerOperatorUrl}/healthz` : urlOf(name).replace(/graphql$/, 'healthz');
+  const healthy = (names: string[]) =>
     eventually(
       async () => {
-        for (const url of urls) {
-          const response = await fetch(healthOf(url));
-          if (!response.ok) throw new Error(`${url} is not healthy yet`);
+        for (const name of names) {
+          const response = await fetch(healthOf(name));
+          if (!response.ok) throw new Error(`${name} is not healthy yet`);
         }
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
-  await healthy(processes.map((service) => urlOf(service.name)));
+  await healthy(processes.map((service) => service.name));
   const exited = () =>
     Object.entries(children).flatMap(([name, child]) => (child.exitCode !== null || child.signalCode !== null ? [name] : []));
   return {
     routerUrl,
+    routerOperatorUrl,
     subgraphUrls,
     children,
     exited,
@@ -109,7 +120,7 @@ export async function startSystemProcesses(
       }),
     restart: async (name) => {
       launch(name);
-      await healthy([urlOf(name)]);
+      await healthy([name]);
     },
     rssMiB: () =>
       Object.fromEntries(

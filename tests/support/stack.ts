@@ -9,6 +9,8 @@ import { sharedSubgraphUrls } from './client.js';
 
 export interface Stack {
   routerUrl: string;
+  /** The router's /healthz, /readyz and /metrics are under this origin, not beside routerUrl. */
+  routerOperatorUrl: string;
   subgraphUrls: Record<SubgraphName, string>;
   config: Config;
   stop(): Promise<void>;
@@ -43,10 +45,11 @@ export async function startStack(
     ...baseConfig,
     ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), subgraphUrls[name]])),
   };
-  const router = await startRouter(config, logger, 0);
+  const router = await startRouter({ ...config, ROUTER_OPERATOR_PORT: 0 }, logger, 0);
   const servers: RunningServer[] = [router, ...subgraphs];
   return {
     routerUrl: router.url,
+    routerOperatorUrl: router.operatorUrl,
     subgraphUrls,
     config,
     stop: async () => {
@@ -64,7 +67,11 @@ export async function startSecondReplica(name: SubgraphName): Promise<{ routerUr
   const logger = createLogger('error');
   const config = loadConfig();
   const replica = await startSubgraph(await subgraphDefinition(name), { config, logger, port: 0 });
-  const router = await startRouter({ ...config, ...sharedSubgraphUrls(), [urlVariable(name)]: replica.url }, logger, 0);
+  const router = await startRouter(
+    { ...config, ...sharedSubgraphUrls(), [urlVariable(name)]: replica.url, ROUTER_OPERATOR_PORT: 0 },
+    logger,
+    0,
+  );
   return {
     routerUrl: router.url,
     stop: async () => {

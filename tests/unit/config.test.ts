@@ -10,6 +10,8 @@ describe('configuration', () => {
   it('has development defaults', () => {
     expect(loadConfig({})).toMatchObject({
       ROUTER_PORT: 4000,
+      ROUTER_OPERATOR_PORT: 9400,
+      ROUTER_OPERATOR_BIND_ADDRESS: '127.0.0.1',
       USERS_URL: 'http://127.0.0.1:4001/graphql',
       JWT_TTL_SECONDS: 3600,
     });

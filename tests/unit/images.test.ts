@@ -35,13 +35,13 @@ describe('the production image (Dockerfile)', () => {
 });
 
 describe("the image's HEALTHCHECK without a URL", () => {
-  it('probes /healthz of the service the container runs, on its port', () => {
-    expect(ownHealthUrl('node dist/router/src/index.js', {})).toBe('http://127.0.0.1:4000/healthz');
+  it('probes /healthz of the service the container runs, on its port (the router: its operator port)', () => {
+    expect(ownHealthUrl('node dist/router/src/index.js', {})).toBe('http://127.0.0.1:9400/healthz');
     expect(ownHealthUrl('node dist/subgraphs/feed/src/index.js', {})).toBe('http://127.0.0.1:4004/healthz');
     expect(ownHealthUrl('node dist/subgraphs/users/src/index.js', { USERS_PORT: '8080' })).toBe('http://127.0.0.1:8080/healthz');
-    expect(ownHealthUrl('node dist/router/src/index.js', { ROUTER_PORT: '8080', USERS_PORT: '9' })).toBe(
-      'http://127.0.0.1:8080/healthz',
-    );
+    expect(
+      ownHealthUrl('node dist/router/src/index.js', { ROUTER_PORT: '8080', ROUTER_OPERATOR_PORT: '9401', USERS_PORT: '9' }),
+    ).toBe('http://127.0.0.1:9401/healthz');
   });
 });
 
@@ -59,6 +59,12 @@ describe('docker-compose.yml', () => {
     expect(service.command).toEqual(['node', compiled(entries[name])]);
     expect(service.healthcheck?.test?.slice(0, 3)).toEqual(['CMD', 'node', 'dist/scripts/probe.js']);
     expect(service.healthcheck?.test?.[3]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/readyz$/);
+  });
+
+  it('probes the router on its operator port, which it does not publish', () => {
+    const router = compose.services.router as { healthcheck?: { test?: string[] }; ports?: string[] };
+    expect(router.healthcheck?.test?.[3]).toBe('http://127.0.0.1:9400/readyz');
+    expect(router.ports).toEqual(['127.0.0.1:4000:4000']);
   });
 
   it('runs the feed as in Kubernetes: the main queue in feed, bulk fan-out in feed-fanout', () => {
