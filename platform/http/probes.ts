@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 
 import express, { type Express } from 'express';
 
-import { collectProcessMetrics, metricsText } from '../observability/metrics.js';
+import { collectProcessMetrics, metricsText, sharedFor } from '../observability/metrics.js';
 import type { RunningServer } from '../runtime.js';
 
 /**
@@ -33,6 +33,11 @@ export interface OperatorServerOptions {
   bindAddress: string;
   /** Names the dependencies that do not work right now (empty when ready), for GET /readyz. */
   unavailableDependencies: () => Promise<string[]>;
+  /**
+   * How long one readiness check answers every GET /readyz: concurrent and repeated probes share it, so however many
+   * arrive, at most one check of the dependencies starts per interval. Defaults to 1000 ms.
+   */
+  readinessCacheMs?: number;
 }
 
 /**
@@ -41,7 +46,7 @@ export interface OperatorServerOptions {
  */
 export async function startOperatorServer(options: OperatorServerOptions): Promise<RunningServer> {
   const app = express();
-  serveOperatorEndpoints(app, options.unavailableDependencies);
+  serveOperatorEndpoints(app, sharedFor(options.readinessCacheMs ?? 1_000, options.unavailableDependencies));
   const httpServer = createServer(app);
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
