@@ -3,7 +3,7 @@ import client from 'prom-client';
 /**
  * Every metric twtr exports, in one registry per process (README, "Metrics"). Label values come from code or from
  * the schema, never straight from a client: operation names, the one label a client chooses, go through
- * `boundedLabel`.
+ * `knownLabel`.
  */
 export const registry = client.register;
 
@@ -181,18 +181,13 @@ export const queueConsumers = new ObservedGauge({
 });
 
 /**
- * A label whose values a client chooses (an operation name): the first `max` distinct values keep their own series,
- * later ones share "other", so no client can grow the registry without bound.
+ * A label whose values a client chooses (an operation name): only the `known` values keep series of their own, any
+ * other shares "other" and none is "(anonymous)". No client can add a series, however many names it invents; a cap on
+ * distinct values instead would let one client's junk fill it before the names that matter arrive.
  */
-export function boundedLabel(max: number): (value: string | null | undefined) => string {
-  const seen = new Set<string>();
-  return (value) => {
-    const label = value || '(anonymous)';
-    if (seen.has(label)) return label;
-    if (seen.size >= max || label.length > 100) return 'other';
-    seen.add(label);
-    return label;
-  };
+export function knownLabel(known: Iterable<string>): (value: string | null | undefined) => string {
+  const names = new Set(known);
+  return (value) => (!value ? '(anonymous)' : names.has(value) ? value : 'other');
 }
 
 /** `read`, answered once per `ms` however many gauges ask during one scrape. */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-import { boundedLabel, collectProcessMetrics, registry } from '../../platform/observability/metrics.js';
+import { collectProcessMetrics, knownLabel, registry } from '../../platform/observability/metrics.js';
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -40,16 +40,13 @@ describe('the dashboard and the alert rules', () => {
 });
 
 describe('a label a client chooses', () => {
-  it('keeps its first values and folds the rest into "other"', () => {
-    const label = boundedLabel(2);
-    expect([label('A'), label('B'), label('C'), label('A'), label(null), label('x'.repeat(101))]).toEqual([
-      'A',
-      'B',
-      'other',
-      'A',
-      'other',
-      'other',
-    ]);
-    expect(boundedLabel(5)(undefined)).toBe('(anonymous)');
+  it('keeps the known values and folds every other into "other"', () => {
+    const label = knownLabel(['Feed', 'Profile']);
+    const junk = Array.from({ length: 10_000 }, (_, index) => label(`Junk${index}`));
+    expect(new Set([...junk, label('Feed'), label('Profile'), label(null), label(''), label(undefined)])).toEqual(
+      new Set(['other', 'Feed', 'Profile', '(anonymous)']),
+    );
+    // Known names are not prefixes or patterns.
+    expect([label('feed'), label('Feed '), label('FeedX')]).toEqual(['other', 'other', 'other']);
   });
 });
