@@ -137,7 +137,12 @@ export function validatedDocuments(
   schema: GraphQLSchema,
   { maxTokens }: { maxTokens?: number } = {},
 ): (query: string) => DocumentNode | readonly GraphQLError[] {
-  const documents = textKeyedCache<DocumentNode | readonly GraphQLError[]>({ maxEntries: 1_000, maxCharacters: 16 << 20 });
+  const documents = textKeyedCache<DocumentNode | readonly GraphQLError[]>({
+    maxEntries: 1_000,
+    maxCharacters: 16 << 20,
+    // A parsed document is several times its text (every node and location); a refusal keeps the nodes it points at.
+    valueSize: (known) => JSON.stringify('kind' in known ? known : known.map((error) => error.nodes ?? [])).length,
+  });
   return (query) => {
     let known = documents.get(query);
     if (!known) {

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 
-export interface TextKeyedCacheOptions {
+export interface TextKeyedCacheOptions<V = unknown> {
   maxEntries: number;
   /** Characters all keys together may hold. */
   maxCharacters: number;
@@ -8,6 +8,11 @@ export interface TextKeyedCacheOptions {
   maxEntryCharacters?: number;
   /** How long an entry lives; forever (until evicted) by default. */
   ttlMs?: number;
+  /**
+   * What a value weighs, in characters' worth, beside its key. By default nothing: a value assumed to grow no faster
+   * than its key (a result). A parsed document or a plan is several times its text, and says so here.
+   */
+  valueSize?: (value: V) => number;
 }
 
 /**
@@ -20,12 +25,13 @@ export function textKeyedCache<V extends NonNullable<unknown>>({
   maxCharacters,
   maxEntryCharacters = Math.floor(maxCharacters / 64),
   ttlMs,
-}: TextKeyedCacheOptions): LRUCache<string, V> {
+  valueSize,
+}: TextKeyedCacheOptions<V>): LRUCache<string, V> {
   return new LRUCache<string, V>({
     max: maxEntries,
     maxSize: maxCharacters,
     maxEntrySize: maxEntryCharacters,
-    sizeCalculation: (_value, key) => Math.max(1, key.length),
+    sizeCalculation: (value, key) => Math.max(1, key.length + (valueSize?.(value) ?? 0)),
     ...(ttlMs ? { ttl: ttlMs } : {}),
   });
 }

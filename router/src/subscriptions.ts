@@ -75,6 +75,8 @@ export class FederatedSubscriptions {
   private readonly plans = textKeyedCache<{ plan: QueryPlan; operationContext: ReturnType<typeof buildOperationContext> }>({
     maxEntries: 1_000,
     maxCharacters: 16 << 20,
+    // The plan's fetches carry operations of their own; the document and its context are the shared parsed one.
+    valueSize: ({ plan }) => JSON.stringify(plan).length,
   });
 
   constructor(private readonly options: FederatedSubscriptionsOptions) {

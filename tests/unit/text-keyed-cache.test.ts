@@ -29,4 +29,16 @@ describe('caches keyed by text a client chose', () => {
     for (let n = 0; n < 5; n++) cache.set(`${n}`, n);
     expect([...cache.keys()].sort()).toEqual(['2', '3', '4']);
   });
+
+  it('counts what a value weighs beside its key, so parsed documents cannot outweigh their texts unseen', () => {
+    const cache = textKeyedCache<string[]>({
+      maxEntries: 1_000,
+      maxCharacters: 1_000,
+      maxEntryCharacters: 200,
+      valueSize: (nodes) => nodes.join('').length,
+    });
+    for (let n = 0; n < 20; n++) cache.set(`k${n}`, ['x'.repeat(90)]);
+    expect(cache.calculatedSize).toBeLessThanOrEqual(1_000);
+    expect(cache.size).toBe(10); // 10 entries of 2-3 + 90 characters; a key-only count would have kept all 20
+  });
 });
