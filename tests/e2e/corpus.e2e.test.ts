@@ -174,6 +174,8 @@ function operation(query: string, variables: Record<string, unknown> = {}): WsCa
 function hostileWebSocketCases(): WsCase[] {
   const subscribe = (payload: unknown, id = '1') => JSON.stringify({ id, type: 'subscribe', payload });
   const huge = 'x'.repeat(500_000);
+  // JSON no JSON.stringify could write back without overflowing its stack.
+  const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
   const nested = (levels: number) =>
     `subscription { feedItemAdded { author { ${'followers(first: 100) { edges { node { '.repeat(levels)} id ${'} } } '.repeat(levels)} } } }`;
   return [
@@ -261,6 +263,34 @@ function hostileWebSocketCases(): WsCase[] {
     {
       name: 'a garbage cursor over the socket',
       run: operation('query ($a: String) { feed(after: $a) { edges { cursor } } }', { a: '!!!' }),
+    },
+    {
+      name: 'undeclared variables nested 200,000 deep',
+      mayAnswer: true,
+      run: rawExchange([`{"id":"1","type":"subscribe","payload":{"query":"{ __typename }","variables":{"v":${deep}}}}`], {
+        init: true,
+      }),
+    },
+    {
+      name: 'a declared variable nested 200,000 deep',
+      run: rawExchange(
+        [
+          `{"id":"1","type":"subscribe","payload":{"query":"query ($u: String!) { user(username: $u) { id } }","variables":{"u":${deep}}}}`,
+        ],
+        { init: true },
+      ),
+    },
+    {
+      name: 'a subscription with a 1 MiB alias',
+      run: operation(`subscription { ${'a'.repeat(1024 * 1024 - 200)}: feedItemAdded { id } }`),
+    },
+    {
+      name: '64 queries at once on one socket',
+      mayAnswer: true,
+      run: rawExchange(
+        Array.from({ length: 64 }, (_, id) => subscribe({ query: '{ __typename }' }, String(id))),
+        { init: true },
+      ),
     },
     {
       name: 'a fragment cycle',
