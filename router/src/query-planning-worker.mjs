@@ -18,4 +18,13 @@ parentPort.on('message', ({ id, query, operationName }) => {
     parentPort.postMessage({ id, failure: String(error instanceof Error ? error.message : error).slice(0, 300) });
   }
 });
+// Ready once warm: a cold planner takes a hundred times longer over its first operations, and a thread that takes over
+// after a refusal must not refuse ordinary operations for that.
+for (const query of workerData.warmUp ?? []) {
+  try {
+    planner.buildQueryPlan(operationFromDocument(apiSchema, parse(query)));
+  } catch {
+    // A warm-up operation the schema no longer has only warms less.
+  }
+}
 parentPort.postMessage({ ready: true });

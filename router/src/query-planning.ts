@@ -12,8 +12,12 @@ export interface QueryPlanningOptions {
   supergraphSdl: string;
   /** How long one operation may be planned before it is refused. Defaults to 1 s. */
   deadlineMs?: number;
-  /** Operations waiting for the planner before more are refused. Defaults to 64. */
+  /** Operations waiting for the planner, all clients together, before more are refused. Defaults to 64. */
   maxWaiting?: number;
+  /** Operations one client may have waiting or being planned at once. Defaults to 4. */
+  maxPerClient?: number;
+  /** Operations each planning thread plans before it takes work, to be warm. */
+  warmUp?: readonly string[];
   logger: Logger;
 }
 
@@ -21,6 +25,7 @@ interface Job {
   query: string;
   operationName: string | undefined;
   key: string;
+  client: string;
   resolve(plan: QueryPlan): void;
   reject(error: GraphQLError): void;
 }
@@ -30,32 +35,73 @@ type WorkerMessage = { ready: true } | { id: number; plan: QueryPlan } | { id: n
 /** Operations refused for their planning, remembered so that sending one again costs nothing. */
 const REMEMBERED_REFUSALS = 10_000;
 
+/** A planner's heap; a plan that needs more fails (and is refused) instead of growing the router. */
+const WORKER_HEAP_MB = 512;
+
+/** A worker thread running the planner over the supergraph, ready once it has built it and warmed up (a second or two). */
+class PlannerThread {
+  readonly worker: Worker;
+  ready = false;
+
+  constructor(
+    supergraphSdl: string,
+    warmUp: readonly string[],
+    onMessage: (thread: PlannerThread, message: WorkerMessage) => void,
+    onFailure: (thread: PlannerThread, error: Error) => void,
+  ) {
+    this.worker = new Worker(new URL('./query-planning-worker.mjs', import.meta.url), {
+      workerData: { supergraphSdl, warmUp },
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    });
+    this.worker.unref();
+    this.worker.on('message', (message: WorkerMessage) => {
+      if ('ready' in message) this.ready = true;
+      onMessage(this, message);
+    });
+    this.worker.on('error', (error) => onFailure(this, error));
+  }
+
+  stop(): Promise<number> {
+    this.worker.removeAllListeners();
+    return this.worker.terminate();
+  }
+}
+
 /**
  * The federation query planner on a worker thread, with a deadline. Planning is pure CPU whose cost grows steeply with
  * an operation's shape (a handful of aliased `feed { … author { tweets { … } } }` selections, within every limit, took
  * seconds): on the router's only thread it stalled every other client. Here a plan that takes too long is abandoned
- * (the worker is replaced) and the operation refused with QUERY_TOO_COMPLEX; operations are planned one at a time, so
- * planning never takes more than one core. The gateway and the subscriptions keep caching the plans they get.
+ * (its thread is replaced by a standby already warm) and the operation refused with QUERY_TOO_COMPLEX; operations are
+ * planned one at a time, so planning never takes more than one core, and one client may have only a few waiting, so it
+ * cannot keep others' new operations from being planned. The gateway and the subscriptions cache the plans they get.
  */
 export class QueryPlanning {
-  private worker!: Worker;
-  private ready = false;
+  private current: PlannerThread;
+  private standby: PlannerThread;
   private running: (Job & { id: number; timer: NodeJS.Timeout }) | undefined;
   private readonly waiting: Job[] = [];
+  /** Jobs waiting or running per client: only clients with some, so never more entries than jobs. */
+  private readonly perClient = new Map<string, number>();
   private readonly refused = new LRUCache<string, GraphQLError>({ max: REMEMBERED_REFUSALS });
   private nextId = 0;
   private closed = false;
   private readonly deadlineMs: number;
   private readonly maxWaiting: number;
+  private readonly maxPerClient: number;
 
   constructor(private readonly options: QueryPlanningOptions) {
     this.deadlineMs = options.deadlineMs ?? 1_000;
     this.maxWaiting = options.maxWaiting ?? 64;
-    this.startWorker();
+    this.maxPerClient = options.maxPerClient ?? 4;
+    this.current = this.startThread();
+    this.standby = this.startThread();
   }
 
-  /** The plan of one operation of `query`, planned off the main thread within the deadline, or a coded refusal. */
-  plan(query: string, operationName: string | undefined): Promise<QueryPlan> {
+  /**
+   * The plan of one operation of `query`, planned off the main thread within the deadline, or a coded refusal.
+   * `client` (its address) is what the per-client share counts.
+   */
+  plan(query: string, operationName: string | undefined, client = 'unknown'): Promise<QueryPlan> {
     const key = createHash('sha256')
       .update(query)
       .update(`\u0000${operationName ?? ''}`)
@@ -65,73 +111,91 @@ export class QueryPlanning {
     if (this.closed) return Promise.reject(unavailable('The router is shutting down.'));
     if (this.waiting.length >= this.maxWaiting)
       return Promise.reject(unavailable('The router is busy planning other operations; try again shortly.'));
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ query, operationName, key, resolve, reject });
+    const held = this.perClient.get(client) ?? 0;
+    if (held >= this.maxPerClient)
+      return Promise.reject(
+        new GraphQLError(`At most ${this.maxPerClient} new operations of yours are planned at once; try again shortly.`, {
+          extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: 1, http: { status: 429 } },
+        }),
+      );
+    this.perClient.set(client, held + 1);
+    return new Promise<QueryPlan>((resolve, reject) => {
+      this.waiting.push({ query, operationName, key, client, resolve, reject });
       this.dispatch();
+    }).finally(() => {
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (left > 0) this.perClient.set(client, left);
+      else this.perClient.delete(client);
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.waiting.splice(0)) job.reject(unavailable('The router is shutting down.'));
-    await this.worker.terminate();
+    if (this.running) this.finishRunning()?.reject(unavailable('The router is shutting down.'));
+    await Promise.all([this.current.stop(), this.standby.stop()]);
   }
 
-  private startWorker(): void {
-    this.ready = false;
-    const worker = new Worker(new URL('./query-planning-worker.mjs', import.meta.url), {
-      workerData: { supergraphSdl: this.options.supergraphSdl },
-    });
-    this.worker = worker;
-    worker.unref();
-    worker.on('message', (message: WorkerMessage) => this.received(message));
-    worker.on('error', (error) => {
-      this.options.logger.error('the query planning worker failed; starting another', { error: error.message });
-      this.replaceWorker(unavailable('The router could not plan this operation; try again.'));
-    });
+  private startThread(): PlannerThread {
+    return new PlannerThread(
+      this.options.supergraphSdl,
+      this.options.warmUp ?? [],
+      (thread, message) => this.received(thread, message),
+      (thread, error) => {
+        this.options.logger.error('a query planning thread failed; replacing it', { error: error.message });
+        if (thread === this.current) {
+          const job = this.finishRunning();
+          if (job) job.reject(this.remember(job.key, tooComplex('The router cannot plan this operation.')));
+          this.replaceCurrent();
+        } else if (thread === this.standby) {
+          void thread.stop();
+          if (!this.closed) this.standby = this.startThread();
+        }
+      },
+    );
   }
 
-  /** Ends the running job with `error` and starts a fresh worker (the old one may be deep inside a plan). */
-  private replaceWorker(error: GraphQLError): void {
+  /** The standby takes over (the current thread may be deep inside a plan); a new standby warms up behind it. */
+  private replaceCurrent(): void {
+    void this.current.stop();
+    if (this.closed) return;
+    this.current = this.standby;
+    this.standby = this.startThread();
+    this.dispatch();
+  }
+
+  private finishRunning(): Job | undefined {
     const job = this.running;
     this.running = undefined;
-    if (job) {
-      clearTimeout(job.timer);
-      job.reject(error);
-    }
-    const old = this.worker;
-    old.removeAllListeners();
-    void old.terminate();
-    if (!this.closed) this.startWorker();
+    if (job) clearTimeout(job.timer);
+    return job;
   }
 
-  private received(message: WorkerMessage): void {
-    if ('ready' in message) {
-      this.ready = true;
-      this.dispatch();
-      return;
-    }
-    const job = this.running;
-    if (!job || job.id !== message.id) return;
-    clearTimeout(job.timer);
-    this.running = undefined;
+  private received(thread: PlannerThread, message: WorkerMessage): void {
+    if (thread !== this.current) return; // the standby is ready: it waits for its turn
+    if ('ready' in message) return this.dispatch();
+    if (this.running?.id !== message.id) return;
+    const job = this.finishRunning()!;
     if ('plan' in message) job.resolve(message.plan);
     else job.reject(this.remember(job.key, tooComplex(`The router cannot plan this operation: ${message.failure}`)));
     this.dispatch();
   }
 
   private dispatch(): void {
-    if (!this.ready || this.running) return;
+    if (!this.current.ready || this.running) return;
     const job = this.waiting.shift();
     if (!job) return;
     const id = this.nextId++;
     const timer = setTimeout(() => {
       this.options.logger.warn('refused an operation that took too long to plan', { deadlineMs: this.deadlineMs });
-      this.remember(job.key, tooComplex(`The operation takes too long to plan (over ${this.deadlineMs} ms): simplify it.`));
-      this.replaceWorker(this.refused.get(job.key)!);
+      this.finishRunning();
+      job.reject(
+        this.remember(job.key, tooComplex(`The operation takes too long to plan (over ${this.deadlineMs} ms): simplify it.`)),
+      );
+      this.replaceCurrent();
     }, this.deadlineMs);
     this.running = { ...job, id, timer };
-    this.worker.postMessage({ id, query: job.query, operationName: job.operationName });
+    this.current.worker.postMessage({ id, query: job.query, operationName: job.operationName });
   }
 
   private remember(key: string, error: GraphQLError): GraphQLError {

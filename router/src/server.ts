@@ -47,6 +47,13 @@ const subscriptionsOnlyOverWebSockets: ApolloServerPlugin<RequestScope> = {
   },
 };
 
+/** Operations across every subgraph that each planning thread plans first, so that it starts warm. */
+const PLANNER_WARM_UP = [
+  '{ feed(first: 2) { edges { node { id text author { username followerCount tweets(first: 1) { edges { node { id } } } } } } } }',
+  '{ me { id following(first: 2) { edges { node { username viewerIsFollowing } } } } }',
+  'subscription { feedItemAdded { id text author { username displayName } } }',
+];
+
 /** The gateway's cache of plans (private in its types), keyed as its executor keys them. */
 interface PlanStore {
   get(key: string): Promise<QueryPlan | undefined>;
@@ -69,7 +76,7 @@ function admitOperations(
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, request, operationName, queryHash, operation }) {
+        async didResolveOperation({ schema, document, request, operationName, queryHash, operation, contextValue }) {
           if (!operation) return; // Apollo Server refuses it next
           // Bounded (depth, count) before anything walks or serialises what the client sent; only declared ones kept.
           const variables = declaredVariables(schema, operation, request.variables);
@@ -85,7 +92,11 @@ function admitOperations(
             ? createHash('sha256').update(queryHash).update(request.operationName).digest('hex')
             : queryHash;
           if (await plans.get(key)) return;
-          await plans.set(key, await planning.plan(request.query ?? print(document), request.operationName ?? undefined));
+          const source = request.query ?? print(document);
+          await plans.set(
+            key,
+            await planning.plan(source, request.operationName ?? undefined, contextValue.clientAddress ?? undefined),
+          );
         },
       };
     },
@@ -114,7 +125,12 @@ export async function startRouter(
   const supergraphSdl = readSupergraphSdl();
   const dataSources = createDataSources(config);
   const limits = operationLimitsOf(config);
-  const planning = new QueryPlanning({ supergraphSdl, deadlineMs: config.ROUTER_MAX_PLANNING_MS, logger });
+  const planning = new QueryPlanning({
+    supergraphSdl,
+    deadlineMs: config.ROUTER_MAX_PLANNING_MS,
+    warmUp: PLANNER_WARM_UP,
+    logger,
+  });
   const gateway = createGateway(dataSources, supergraphSdl);
   const server = new ApolloServer<RequestScope>({
     gateway,

@@ -154,12 +154,12 @@ export class FederatedSubscriptions {
    * The plan and execution context of an operation, made once for every subscriber sending the same text: thousands of
    * subscribers of one feed subscription hold one plan, not one each.
    */
-  private async planFor(source: string, document: DocumentNode, operationName: string | undefined) {
+  private async planFor(source: string, document: DocumentNode, operationName: string | undefined, client: string | undefined) {
     const key = `${operationName ?? ''}\n${source}`;
     let planned = this.plans.get(key);
     if (!planned) {
       planned = {
-        plan: await this.options.planning.plan(source, operationName),
+        plan: await this.options.planning.plan(source, operationName, client),
         operationContext: buildOperationContext({
           schema: this.apiSchemaForExecution,
           operationDocument: document,
@@ -178,7 +178,7 @@ export class FederatedSubscriptions {
     context: RequestScope,
   ): Promise<AsyncIterableIterator<ExecutionResult>> {
     const source = document.loc?.source.body ?? print(document);
-    const { plan, operationContext } = await this.planFor(source, document, operationName);
+    const { plan, operationContext } = await this.planFor(source, document, operationName, context.clientAddress ?? undefined);
     const node = plan.node as SubscriptionNode | undefined;
     if (node?.kind !== 'Subscription') throw new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_REQUEST' } });
     const { primary, rest } = node;
