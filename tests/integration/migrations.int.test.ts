@@ -66,3 +66,19 @@ describe('migrate --wait (the init container of every Deployment)', () => {
     expect(await waiting).toBe(true);
   }, 90_000);
 });
+
+describe('the feed keyspace', () => {
+  it('keeps home timeline tombstones for a day, not the default ten (see migrations/feed/004)', async () => {
+    const config = testConfig();
+    const admin = await cassandraFor('system');
+    try {
+      const table = await admin.execute(
+        'SELECT gc_grace_seconds FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?',
+        [keyspaceOf('feed', config.TWTR_NAMESPACE), 'home_timeline'],
+      );
+      expect(table.first().get('gc_grace_seconds')).toBe(86_400);
+    } finally {
+      await admin.shutdown();
+    }
+  });
+});
