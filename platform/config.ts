@@ -58,7 +58,7 @@ const envSchema = z.object({
   JWT_SECRET: secret.default(DEV_JWT_SECRET),
   JWT_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
   INTERNAL_IDENTITY_SECRET: secret.default(DEV_INTERNAL_SECRET),
-  /** Failed log-ins count against a username or client address for this long. */
+  /** Failed log-ins (and password checks) count against a username or client address for this long. */
   LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(900),
   /** Failures within the window after which one client address is refused for one username (RATE_LIMITED). */
   LOGIN_MAX_FAILURES_PER_USERNAME_AND_CLIENT: positive.default(5),
@@ -68,6 +68,11 @@ const envSchema = z.object({
   LOGIN_MAX_FAILURES_PER_CLIENT: positive.default(20),
   /** Failures after which each further attempt is answered more slowly. */
   LOGIN_SLOWDOWN_AFTER_FAILURES: z.coerce.number().int().min(0).default(3),
+  /**
+   * Passwords checked within the window for one client address, right or wrong (each is an argon2 verification),
+   * after which it is refused before its password is checked. Loopback is exempt with RATE_LIMIT_EXEMPT_LOOPBACK.
+   */
+  LOGIN_MAX_PASSWORD_CHECKS_PER_CLIENT: positive.default(60),
 
   /** Authors with more followers than this are not fanned out on write; their tweets are merged at read time. */
   FEED_FANOUT_THRESHOLD: z.coerce.number().int().positive().default(10_000),

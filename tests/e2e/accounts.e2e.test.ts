@@ -106,6 +106,51 @@ describe('log-in throttling', () => {
     await ok(LOG_IN, { username: user.username, password: 'correct horse battery' }, { clientAddress: uniqueClientAddress() });
   });
 
+  it('does not count attempts refused before their password was checked', async () => {
+    const victim = await signUp('burst');
+    const bystander = await signUp('bystand');
+    const guesser = uniqueClientAddress();
+    const guesses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        gql(LOG_IN, { username: victim.username, password: 'wrong guess' }, { clientAddress: guesser }),
+      ),
+    );
+    const outcome = guesses.flatMap(codes);
+    expect(outcome.filter((code) => code === 'UNAUTHENTICATED').length).toBeLessThanOrEqual(5);
+    expect(outcome.filter((code) => code === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(15);
+    // At most 5 failures count against the address (its limit is 8), not the 20 attempts: it may still log in.
+    await ok(LOG_IN, { username: bystander.username, password: 'correct horse battery' }, { clientAddress: guesser });
+  });
+
+  it('lets simultaneous right passwords from one address all in, more of them than its failure limits', async () => {
+    const user = await signUp('many');
+    const client = uniqueClientAddress();
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        gql(LOG_IN, { username: user.username, password: 'correct horse battery' }, { clientAddress: client }),
+      ),
+    );
+    expect(answers.flatMap(codes)).toEqual([]);
+    expect(answers.map((answer) => answer.data?.logIn.user.id)).toEqual(Array(10).fill(user.id));
+  });
+
+  it('bounds the passwords checked for one address, right ones included, before checking them', async () => {
+    const user = await signUp('budget');
+    const client = uniqueClientAddress();
+    const budget = Number(TEST_ENV.LOGIN_MAX_PASSWORD_CHECKS_PER_CLIENT);
+    const logIn = () => gql(LOG_IN, { username: user.username, password: 'correct horse battery' }, { clientAddress: client });
+    // One after another: none of them is a failure, none waits for another.
+    for (let i = 0; i < budget; i++) expect(codes(await logIn())).toEqual([]);
+
+    const refused = await logIn();
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    const retryAfter = (refused.errors?.[0].extensions as { retryAfterSeconds?: number }).retryAfterSeconds;
+    expect(retryAfter).toBeGreaterThan(800);
+    expect(retryAfter).toBeLessThanOrEqual(900);
+    // The budget is the address's, not the account's.
+    await ok(LOG_IN, { username: user.username, password: 'correct horse battery' }, { clientAddress: uniqueClientAddress() });
+  });
+
   it('forgets a username’s failures after a successful log-in', async () => {
     const user = await signUp('forget');
     const client = uniqueClientAddress();

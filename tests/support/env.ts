@@ -11,6 +11,7 @@ export const TEST_ENV = {
   ROUTER_OPERATOR_PORT: '0',
   LOGIN_MAX_FAILURES_PER_CLIENT: '8',
   LOGIN_MAX_FAILURES_PER_USERNAME: '12',
+  LOGIN_MAX_PASSWORD_CHECKS_PER_CLIENT: '12',
   // Per viewer and per client address (tests sign up from a fresh address each time, see client.ts).
   RATE_LIMIT_POST_TWEET: '40/60',
   RATE_LIMIT_SIGN_UP: '30/60',

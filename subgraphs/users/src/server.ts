@@ -19,6 +19,8 @@ export const subgraph: SubgraphDefinition<Context> = {
         maxPerUsername: config.LOGIN_MAX_FAILURES_PER_USERNAME,
         maxPerClient: config.LOGIN_MAX_FAILURES_PER_CLIENT,
         slowdownAfter: config.LOGIN_SLOWDOWN_AFTER_FAILURES,
+        maxPasswordChecksPerClient: config.LOGIN_MAX_PASSWORD_CHECKS_PER_CLIENT,
+        exemptLoopback: config.RATE_LIMIT_EXEMPT_LOOPBACK,
       }),
       jwtSecret: config.JWT_SECRET,
       tokenTtlSeconds: config.JWT_TTL_SECONDS,

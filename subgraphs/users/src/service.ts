@@ -79,10 +79,21 @@ export class UsersService {
     // A name that breaks the rules cannot have an account; its attempts still count, under one shared key.
     const key = usernameForLookup(username) ?? '(invalid)';
     const attempt = await this.deps.loginThrottle.attempt(key, this.scope.clientAddress);
-    const userId = key === '(invalid)' ? null : await this.deps.users.findIdByUsername(key);
-    const user = userId ? await this.byId.load(userId) : null;
-    const matches = await passwordMatches(user?.passwordHash ?? UNKNOWN_USER_HASH, password);
-    if (!user || !matches) throw unauthenticated(BAD_CREDENTIALS);
+    let user: StoredUser | null;
+    let matches: boolean;
+    try {
+      const userId = key === '(invalid)' ? null : await this.deps.users.findIdByUsername(key);
+      user = userId ? await this.byId.load(userId) : null;
+      matches = await passwordMatches(user?.passwordHash ?? UNKNOWN_USER_HASH, password);
+    } catch (error) {
+      // Cassandra away before the password was checked: no verdict, so nothing to count.
+      await attempt.abandoned().catch(() => undefined);
+      throw error;
+    }
+    if (!user || !matches) {
+      await attempt.failed();
+      throw unauthenticated(BAD_CREDENTIALS);
+    }
     await attempt.succeeded();
     return this.authPayload(user);
   }
