@@ -3,13 +3,21 @@ import amqp from 'amqplib';
 import { type CassandraClient, connectCassandra } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
+import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
 
 export const testConfig = () => loadConfig();
 export const testLogger = () => createLogger('error');
 
-/** A session on one subgraph's keyspace of the real Cassandra (migrated by the global setup). */
-export const cassandraFor = (keyspace: string): Promise<CassandraClient> => connectCassandra(testConfig(), keyspace);
+/**
+ * A session on one subgraph's keyspace of the real Cassandra (migrated by the global setup), in this run's
+ * TWTR_NAMESPACE like the system under test; any other keyspace (`system`, a test's own) as named.
+ */
+export const cassandraFor = (keyspace: string): Promise<CassandraClient> => {
+  const config = testConfig();
+  const subgraph = SUBGRAPH_NAMES.find((name) => name === keyspace);
+  return connectCassandra(config, subgraph ? keyspaceOf(subgraph, config.TWTR_NAMESPACE) : keyspace);
+};
 
 /** A bus on the real RabbitMQ, on its own exchange so tests never see each other's events. */
 export const busOn = (exchange: string): Promise<EventBus> =>
