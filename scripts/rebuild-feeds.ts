@@ -1,5 +1,6 @@
 import { connectCassandra } from '../platform/cassandra/client.js';
 import { loadConfig } from '../platform/config.js';
+import { keyspaceOf } from '../platform/manifest.js';
 import { rebuildTimeline } from '../subgraphs/feed/src/rebuild.js';
 import { feedRepositories } from '../subgraphs/feed/src/repositories/index.js';
 
@@ -17,7 +18,7 @@ if (userFlag >= 0 && !onlyUser) {
 }
 
 const config = loadConfig();
-const cassandra = await connectCassandra(config, 'feed');
+const cassandra = await connectCassandra(config, keyspaceOf('feed', config.TWTR_NAMESPACE));
 const repositories = feedRepositories(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
 const started = Date.now();
 
