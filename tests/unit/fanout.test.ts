@@ -27,12 +27,19 @@ class InMemoryFeed {
   tweets = new Map<string, string[]>();
   deleted = new Set<string>();
   readTime = new Set<string>();
+  /** read_time_authors.followers_indexed, and read_time_followees_by_user (follower -> authors). */
+  indexed = new Set<string>();
+  readTimeFollowees = new Map<string, Set<string>>();
   homes = new Map<string, Map<string, TimelineItem>>();
 
   follow(authorId: string, ...followerIds: string[]) {
     const set = this.followers.get(authorId) ?? new Set();
     for (const id of followerIds) set.add(id);
     this.followers.set(authorId, set);
+  }
+
+  indexReadTimeFollowers(authorId: string, ...followerIds: string[]) {
+    for (const id of followerIds) this.readTimeFollowees.set(id, new Set([...(this.readTimeFollowees.get(id) ?? []), authorId]));
   }
 
   home(userId: string): string[] {
@@ -57,6 +64,13 @@ function repositoriesOf(feed: InMemoryFeed): FeedRepositories {
     graph: {
       followersAmong: async (authorId: string, ids: readonly string[]) =>
         ids.filter((id) => feed.followers.get(authorId)?.has(id)),
+      followeesAmong: async (followerId: string, ids: readonly string[]) =>
+        ids.filter((id) => feed.followers.get(id)?.has(followerId)),
+      indexReadTimeFollowers: async (authorId: string, followerIds: readonly string[]) =>
+        feed.indexReadTimeFollowers(authorId, ...followerIds),
+      readTimeFolloweeCandidatePages: async function* (followerId: string) {
+        yield [...(feed.readTimeFollowees.get(followerId) ?? [])];
+      },
       followeeIds: async (followerId: string) =>
         [...feed.followers].filter(([, set]) => set.has(followerId)).map(([authorId]) => authorId),
       followerIdPages: async function* (authorId: string, pageSize: number) {
@@ -84,8 +98,9 @@ function repositoriesOf(feed: InMemoryFeed): FeedRepositories {
     readTimeAuthors: {
       isReadTimeAuthor: async (authorId: string) => feed.readTime.has(authorId),
       readTimeAuthorsAmong: async (ids: readonly string[]) => ids.filter((id) => feed.readTime.has(id)),
-      markReadTimeAuthor: async (authorId: string) => void feed.readTime.add(authorId),
-      unmarkReadTimeAuthor: async (authorId: string) => void feed.readTime.delete(authorId),
+      followersIndexed: async (authorId: string) => feed.indexed.has(authorId),
+      markReadTimeAuthor: async (authorId: string) => void [feed.readTime, feed.indexed].forEach((set) => set.add(authorId)),
+      unmarkReadTimeAuthor: async (authorId: string) => void [feed.readTime, feed.indexed].forEach((set) => set.delete(authorId)),
     },
     timelines: {
       addToTimelines: async (userIds: readonly string[], item: TimelineItem) => userIds.forEach((userId) => add(userId, item)),
@@ -171,6 +186,11 @@ describe('Fanout decides how a tweet reaches its audience', () => {
     expect(new Set(announced.flatMap((announcement) => announcement.userIds))).toEqual(
       new Set(['celebrity', ...followers(threshold + 1)]),
     );
+    // Every follower is recorded as following a read-time author, once: the next tweet does not do it again.
+    expect(followers(threshold + 1).every((userId) => feed.readTimeFollowees.get(userId)?.has('celebrity'))).toBe(true);
+    queued.length = 0;
+    await fanout.tweetCreated(post('celebrity', 2));
+    expect(queued.some((item) => item.data.kind === 'announce' && item.data.indexFollowers)).toBe(false);
   });
 
   it('backfills followers when an author falls back under the threshold, then fans out again', async () => {
@@ -218,13 +238,16 @@ describe('reading a home timeline merges read-time authors', () => {
     feed.follow('writer', 'viewer');
     feed.follow('celebrity', 'viewer');
     feed.readTime.add('celebrity');
+    feed.indexReadTimeFollowers('celebrity', 'viewer');
     for (const n of [1, 3, 5])
       await repositories.timelines.addToTimelines(['viewer'], { tweetId: tweetId(n), authorId: 'writer' });
     for (const n of [2, 4, 6]) await repositories.authorTweets.recordTweet('celebrity', tweetId(n));
     // An item stored before the author became read-time is not shown twice.
     await repositories.timelines.addToTimelines(['viewer'], { tweetId: tweetId(4), authorId: 'celebrity' });
-    // Someone the viewer does not follow is not merged.
+    // Someone the viewer does not follow (any more) is not merged, nor is someone no longer read-time.
     feed.readTime.add('stranger');
+    feed.indexReadTimeFollowers('stranger', 'viewer');
+    feed.indexReadTimeFollowers('writer', 'viewer');
     await repositories.authorTweets.recordTweet('stranger', tweetId(7));
 
     const service = new FeedService(repositories, undefined as never, viewer);

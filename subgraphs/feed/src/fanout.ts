@@ -32,7 +32,14 @@ export interface FanoutOptions {
  * read-time author's tweet), or `backfill` the author's recent tweets (an author back under the threshold).
  */
 export type FanoutWork =
-  | { kind: 'add' | 'remove' | 'announce'; authorId: string; followerIds: string[]; tweetId: string }
+  | {
+      kind: 'add' | 'remove' | 'announce';
+      authorId: string;
+      followerIds: string[];
+      tweetId: string;
+      /** `announce` of the tweet that made the author read-time: record these followers of a read-time author. */
+      indexFollowers?: boolean;
+    }
   | { kind: 'backfill'; authorId: string; followerIds: string[] };
 
 /** The feed's own work items, on its own queue (never part of the shared contract). */
@@ -87,14 +94,20 @@ export class Fanout {
     if (own.status === 'rejected') throw own.reason;
     if (read.status === 'rejected') throw read.reason;
     if (followerCount > this.options.threshold) {
-      await this.repositories.readTimeAuthors.markReadTimeAuthor(tweet.authorId);
+      // Reads find the read-time authors a viewer follows in an index of them: the tweet that takes an author over the
+      // threshold (or the first since the index existed) records every follower in passing. Follows from then on are
+      // recorded as they come (followCreated): this queue is handled in order, so none falls between the two.
+      const indexFollowers = !(await this.repositories.readTimeAuthors.followersIndexed(tweet.authorId));
       // Nothing is written, but live subscribers still hear of it, as if it had been.
       await this.forFollowers(concat(audience, pages), event, (followerIds) => ({
         kind: 'announce',
         authorId: tweet.authorId,
         followerIds,
         tweetId: tweet.tweetId,
+        ...(indexFollowers && { indexFollowers }),
       }));
+      // Once the index work is done or durably queued: a retry before this point indexes again (idempotent).
+      await this.repositories.readTimeAuthors.markReadTimeAuthor(tweet.authorId);
       return;
     }
     if (await this.repositories.readTimeAuthors.isReadTimeAuthor(tweet.authorId)) {
@@ -155,6 +168,9 @@ export class Fanout {
       for (const followerId of followerIds) await this.repositories.timelines.addItemsToTimeline(followerId, items, urgency);
       return;
     }
+    if (work.kind === 'announce' && work.indexFollowers) {
+      await this.repositories.graph.indexReadTimeFollowers(work.authorId, followerIds);
+    }
     // A tweet deleted since this item was queued is no longer in the author's list: skip it.
     const item = { tweetId: work.tweetId, authorId: work.authorId };
     if (!current && !(await this.repositories.authorTweets.hasTweet(work.authorId, work.tweetId))) return;
@@ -183,6 +199,9 @@ export class Fanout {
   async followCreated(follow: DomainEvents['follow.created']): Promise<void> {
     await this.repositories.graph.addFollower(follow.followeeId, follow.followerId, follow.version);
     if (!(await this.repositories.graph.isFollower(follow.followeeId, follow.followerId))) return;
+    if (await this.repositories.readTimeAuthors.isReadTimeAuthor(follow.followeeId)) {
+      await this.repositories.graph.indexReadTimeFollowers(follow.followeeId, [follow.followerId]);
+    }
     const tweetIds = await this.repositories.authorTweets.recentTweetIds(follow.followeeId, FOLLOW_BACKFILL_TWEETS);
     await this.repositories.timelines.addItemsToTimeline(
       follow.followerId,

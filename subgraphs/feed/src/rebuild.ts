@@ -1,5 +1,6 @@
 import type { TimelineItem } from './model.js';
 import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js';
+import { followedReadTimeAuthors } from './service.js';
 
 /**
  * Recomputes one home timeline from the feed's own data: the user's own recent tweets and those of everyone they
@@ -8,7 +9,7 @@ import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js'
  */
 export async function rebuildTimeline(repositories: FeedRepositories, userId: string): Promise<number> {
   const followeeIds = await repositories.graph.followeeIds(userId);
-  const readTimeAuthors = new Set(await repositories.readTimeAuthors.readTimeAuthorsAmong(followeeIds));
+  const readTimeAuthors = new Set(await followedReadTimeAuthors(repositories, userId));
   const sources = [
     { authorId: userId, limit: TIMELINE_LENGTH },
     ...followeeIds.filter((id) => !readTimeAuthors.has(id)).map((authorId) => ({ authorId, limit: TIMELINE_LENGTH })),

@@ -22,11 +22,13 @@ export interface FeedRepositoryOptions {
   fanoutConcurrency?: number;
   /** Follower ids read per page while fanning out. Defaults to 1,000. */
   followerPageSize?: number;
+  /** Read-time authors a viewer follows, read per page when a feed is read (and keys per query). Defaults to 100. */
+  readTimeFolloweePageSize?: number;
 }
 
 export function feedRepositories(cassandra: CassandraClient, options: FeedRepositoryOptions = {}): FeedRepositories {
   return {
-    graph: new FollowGraphRepository(cassandra, options.followerPageSize),
+    graph: new FollowGraphRepository(cassandra, options.followerPageSize, options.readTimeFolloweePageSize),
     authorTweets: new AuthorTweetsRepository(cassandra, options.trimEvery),
     readTimeAuthors: new ReadTimeAuthorsRepository(cassandra),
     timelines: new TimelineRepository(cassandra, options),

@@ -16,8 +16,20 @@ export class ReadTimeAuthorsRepository {
     return result.rows.map((row) => row.get('author_id').toString());
   }
 
+  /** Whether the author is read-time and their followers have been indexed (read_time_followees_by_user). */
+  async followersIndexed(authorId: string): Promise<boolean> {
+    const result = await this.cassandra.execute('SELECT followers_indexed FROM read_time_authors WHERE author_id = ?', [
+      authorId,
+    ]);
+    return result.first()?.get('followers_indexed') === true;
+  }
+
+  /** Call once the followers' index entries are written or durably queued. */
   async markReadTimeAuthor(authorId: string): Promise<void> {
-    await this.cassandra.execute('INSERT INTO read_time_authors (author_id, since) VALUES (?, ?)', [authorId, new Date()]);
+    await this.cassandra.execute('INSERT INTO read_time_authors (author_id, since, followers_indexed) VALUES (?, ?, true)', [
+      authorId,
+      new Date(),
+    ]);
   }
 
   async unmarkReadTimeAuthor(authorId: string): Promise<void> {
