@@ -82,6 +82,8 @@ export class QueryPlanning {
   private readonly waiting: Job[] = [];
   /** Jobs waiting or running per client: only clients with some, so never more entries than jobs. */
   private readonly perClient = new Map<string, number>();
+  /** Plans being made, by operation: as many entries as jobs. */
+  private readonly inFlight = new Map<string, Promise<QueryPlan>>();
   private readonly refused = new LRUCache<string, GraphQLError>({ max: REMEMBERED_REFUSALS });
   private nextId = 0;
   private closed = false;
@@ -108,6 +110,9 @@ export class QueryPlanning {
       .digest('base64');
     const refusal = this.refused.get(key);
     if (refusal) return Promise.reject(refusal);
+    // A burst of the same new operation (a client's first page, a thousand subscribers resubscribing) is planned once.
+    const planning = this.inFlight.get(key);
+    if (planning) return planning;
     if (this.closed) return Promise.reject(unavailable('The router is shutting down.'));
     if (this.waiting.length >= this.maxWaiting)
       return Promise.reject(unavailable('The router is busy planning other operations; try again shortly.'));
@@ -119,14 +124,17 @@ export class QueryPlanning {
         }),
       );
     this.perClient.set(client, held + 1);
-    return new Promise<QueryPlan>((resolve, reject) => {
+    const planned = new Promise<QueryPlan>((resolve, reject) => {
       this.waiting.push({ query, operationName, key, client, resolve, reject });
       this.dispatch();
     }).finally(() => {
+      this.inFlight.delete(key);
       const left = (this.perClient.get(client) ?? 1) - 1;
       if (left > 0) this.perClient.set(client, left);
       else this.perClient.delete(client);
     });
+    this.inFlight.set(key, planned);
+    return planned;
   }
 
   async close(): Promise<void> {

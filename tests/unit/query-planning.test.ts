@@ -56,4 +56,10 @@ describe('query planning off the main thread', () => {
     // Counts are of operations waiting: once planned, the client may send more.
     expect((await planning.plan(profile('MineAgain'), undefined, '203.0.113.9')).kind).toBe('QueryPlan');
   });
+
+  it('plans a burst of the same new operation once, whoever sends it', async () => {
+    const burst = Array.from({ length: 20 }, () => planning.plan(profile('Burst'), undefined, '203.0.113.10'));
+    const plans = await Promise.all(burst);
+    expect(new Set(plans).size).toBe(1);
+  });
 });
