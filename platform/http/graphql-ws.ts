@@ -135,7 +135,14 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
  */
 export function validatedDocuments(
   schema: GraphQLSchema,
-  { maxTokens }: { maxTokens?: number } = {},
+  {
+    maxTokens,
+    beforeValidation,
+  }: {
+    maxTokens?: number;
+    /** A refusal of the parsed document before it is validated (the router's check of what validation would cost). */
+    beforeValidation?: (document: DocumentNode) => GraphQLError | undefined;
+  } = {},
 ): (query: string) => DocumentNode | readonly GraphQLError[] {
   const documents = textKeyedCache<DocumentNode | readonly GraphQLError[]>({
     maxEntries: 1_000,
@@ -148,8 +155,9 @@ export function validatedDocuments(
     if (!known) {
       try {
         const document = parse(query, { maxTokens });
-        const errors = validate(schema, document);
-        known = errors.length > 0 ? coded(errors, 'GRAPHQL_VALIDATION_FAILED') : document;
+        const refusal = beforeValidation?.(document);
+        const errors = refusal ? [] : validate(schema, document);
+        known = refusal ? [refusal] : errors.length > 0 ? coded(errors, 'GRAPHQL_VALIDATION_FAILED') : document;
       } catch (error) {
         known = coded([error as GraphQLError], 'GRAPHQL_PARSE_FAILED');
       }

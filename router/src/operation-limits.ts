@@ -1,18 +1,24 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import type { RequestHandler } from 'express';
 import {
+  BREAK,
   type DocumentNode,
   getVariableValues,
   GraphQLError,
   type GraphQLSchema,
+  Kind,
   type OperationDefinitionNode,
+  parse,
   validate,
   type ValidationContext,
+  visit,
 } from 'graphql';
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 
 import { badRequest, badUserInput, ErrorCode } from '../../platform/errors.js';
+import { sendGraphQLError } from '../../platform/http/responses.js';
 import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 
 /** How big an operation may be; checked after parsing and validation, before the router plans or runs it. */
@@ -176,4 +182,67 @@ function countValues(value: unknown, maxDepth: number, budget: number): number |
     for (const child of Object.values(next.value)) stack.push({ value: child, depth: next.depth + 1 });
   }
   return count;
+}
+
+/** How often one response name may recur in one selection set (inline fragments included). */
+const MAX_SAME_RESPONSE_NAME = 8;
+/** Distinct named fragments one selection set may spread. */
+const MAX_FRAGMENT_SPREADS_PER_SELECTION_SET = 16;
+
+/**
+ * Refuses documents whose validation would be quadratic: graphql-js checks that fields sharing a response name can be
+ * merged by comparing every pair of them (and every pair of fragments spread side by side), so 400 copies of
+ * `me { id }`, 2,000 tokens, took over half a second to validate on the router's only thread, before any limit could
+ * refuse it. Run on the parsed document before validation; linear in its size.
+ */
+export function repetitionError(document: DocumentNode): GraphQLError | undefined {
+  let found: GraphQLError | undefined;
+  visit(document, {
+    SelectionSet(selectionSet) {
+      const responseNames = new Map<string, number>();
+      const spreads = new Set<string>();
+      const pending = [...selectionSet.selections];
+      while (pending.length > 0 && !found) {
+        const selection = pending.pop()!;
+        if (selection.kind === Kind.INLINE_FRAGMENT) pending.push(...selection.selectionSet.selections);
+        else if (selection.kind === Kind.FRAGMENT_SPREAD) {
+          spreads.add(selection.name.value);
+          if (spreads.size > MAX_FRAGMENT_SPREADS_PER_SELECTION_SET)
+            found = tooComplex(`A selection may spread at most ${MAX_FRAGMENT_SPREADS_PER_SELECTION_SET} fragments.`);
+        } else {
+          const name = selection.alias?.value ?? selection.name.value;
+          const count = (responseNames.get(name) ?? 0) + 1;
+          responseNames.set(name, count);
+          if (count > MAX_SAME_RESPONSE_NAME)
+            found = tooComplex(`"${name.slice(0, 50)}" is selected more than ${MAX_SAME_RESPONSE_NAME} times in one selection.`);
+        }
+      }
+      return found ? BREAK : undefined;
+    },
+  });
+  return found;
+}
+
+/**
+ * The HTTP side of repetitionError, before Apollo Server parses and validates: the operation text of a POST body or a
+ * GET query string, parsed (within the token limit) and checked, each distinct text once. Anything it cannot read is
+ * left for Apollo Server to refuse.
+ */
+export function refuseRepetitiveOperations(maxTokens: number): RequestHandler {
+  const verdicts = textKeyedCache<{ error?: GraphQLError }>({ maxEntries: 10_000, maxCharacters: 8 << 20 });
+  return (request, response, next) => {
+    const query = (request.body as { query?: unknown } | undefined)?.query ?? request.query?.query;
+    if (typeof query !== 'string') return next();
+    let verdict = verdicts.get(query);
+    if (!verdict) {
+      try {
+        verdict = { error: repetitionError(parse(query, { maxTokens })) };
+      } catch {
+        return next();
+      }
+      verdicts.set(query, verdict);
+    }
+    if (!verdict.error) return next();
+    sendGraphQLError(response, 400, ErrorCode.QUERY_TOO_COMPLEX, verdict.error.message);
+  };
 }

@@ -25,7 +25,12 @@ import type { Logger } from '../../platform/logging.js';
 import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
-import { declaredVariables, type OperationLimits, rememberedOperationLimits } from './operation-limits.js';
+import {
+  declaredVariables,
+  type OperationLimits,
+  refuseRepetitiveOperations,
+  rememberedOperationLimits,
+} from './operation-limits.js';
 import { operationMetrics } from './operation-metrics.js';
 import { QueryPlanning } from './query-planning.js';
 import { FederatedSubscriptions } from './subscriptions.js';
@@ -209,6 +214,7 @@ export async function startRouter(
     express.json({ limit: MAX_BODY }),
     correlateRequests,
     traceHttpRequests('router'),
+    refuseRepetitiveOperations(limits.maxTokens),
     expressMiddleware(server, {
       context: async ({ req, res }) => ({
         viewerId: viewerFromHeaders(req.headers, config.JWT_SECRET),

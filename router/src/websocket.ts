@@ -12,7 +12,7 @@ import { logServerErrors, maskResult } from '../../platform/http/masking.js';
 import { type RequestScope, sensibleCorrelationId } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
 import { liveItemsDelivered, liveSubscriptions, websocketSockets } from '../../platform/observability/metrics.js';
-import { declaredVariables, operationLimitError, type OperationLimits } from './operation-limits.js';
+import { declaredVariables, operationLimitError, type OperationLimits, repetitionError } from './operation-limits.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
 import { accessTokenFromHeaders, clientAddressOf } from './viewer.js';
 import { type WebSocketLimitOptions, WebSocketLimits } from './websocket-limits.js';
@@ -70,7 +70,10 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     connection.expiryTimer = setTimeout(() => closeWhenExpired(connection), Math.min(remainingMs, MAX_TIMER_MS));
   };
 
-  const validDocument = validatedDocuments(apiSchema, { maxTokens: options.limits.maxTokens });
+  const validDocument = validatedDocuments(apiSchema, {
+    maxTokens: options.limits.maxTokens,
+    beforeValidation: repetitionError,
+  });
 
   const served = serveGraphQLOverWebSocket<Record<string, unknown>, Record<PropertyKey, never>>(
     options.httpServer,

@@ -17,7 +17,7 @@ import {
   type TestUser,
 } from '../support/client.js';
 import { testConfig } from '../support/infra.js';
-import { closeCodeOf, firstResult, nextMessage } from '../support/websockets.js';
+import { closeCodeOf, firstResult, nextMessage, routerClient } from '../support/websockets.js';
 
 /**
  * Hostile input, round two: what one client could take from everyone else on the router (its one event loop, its
@@ -35,6 +35,25 @@ const slowToPlan = (aliases: number, salt: string) =>
 async function routerWith(overrides: Partial<ReturnType<typeof testConfig>>): Promise<RunningServer> {
   return startRouter({ ...testConfig(), ...sharedSubgraphUrls(), ...overrides }, createLogger('silent'), 0);
 }
+
+describe('validation', () => {
+  // 2,000 tokens, within every other limit, and over half a second of validation (every pair of `me` compared).
+  const repetitive = `{ ${'me { id } '.repeat(400)} }`;
+
+  it('refuses an operation repeating one field hundreds of times before validating it, over HTTP', async () => {
+    expect(codes(await gql(repetitive))).toEqual(['QUERY_TOO_COMPLEX']);
+  });
+
+  it('and over websockets', async () => {
+    const viewer = await signUp('repeat');
+    const client = routerClient(viewer.token);
+    try {
+      expect(codes(await firstResult(client, repetitive))).toEqual(['QUERY_TOO_COMPLEX']);
+    } finally {
+      await client.dispose();
+    }
+  });
+});
 
 describe('query planning', () => {
   let router: RunningServer;

@@ -5,7 +5,7 @@ import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../platform/config.js';
-import { operationLimitError, type OperationLimits } from '../../router/src/operation-limits.js';
+import { operationLimitError, type OperationLimits, repetitionError } from '../../router/src/operation-limits.js';
 import { operationLimitsOf } from '../../router/src/server.js';
 
 const apiSchema = Supergraph.build(readFileSync(new URL('../../schema/supergraph.graphql', import.meta.url), 'utf8'))
@@ -50,8 +50,20 @@ describe('operation limits', () => {
     'let %s through with half the default limits',
     (_name, query) => {
       expect(errorOf(query, { username: 'alice' }, halved)).toBeUndefined();
+      expect(repetitionError(parse(query))).toBeUndefined();
     },
   );
+
+  it.each([
+    ['one field 9 times', `{ ${'me { id } '.repeat(9)} }`],
+    ['one alias 9 times through inline fragments', `{ me { ${'... on User { x: id } '.repeat(9)} } }`],
+    [
+      '17 fragments side by side',
+      `{ me { ${Array.from({ length: 17 }, (_, i) => `...F${i}`).join(' ')} } } ${Array.from({ length: 17 }, (_, i) => `fragment F${i} on User { id }`).join(' ')}`,
+    ],
+  ])('refuse %s before validation, which compares every pair', (_name, query) => {
+    expect(repetitionError(parse(query))?.extensions.code).toBe('QUERY_TOO_COMPLEX');
+  });
 
   it('multiply what a page selects by its `first`, from literals and variables', () => {
     const nested = `query ($n: Int) { me { followers(first: $n) { edges { node { following(first: $n) { edges { node { id } } } } } } } }`;
