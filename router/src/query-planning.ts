@@ -12,9 +12,9 @@ export interface QueryPlanningOptions {
   supergraphSdl: string;
   /** How long one operation may be planned before it is refused. Defaults to 1 s. */
   deadlineMs?: number;
-  /** Operations waiting for the planner, all clients together, before more are refused. Defaults to 64. */
+  /** Operations waiting for the planner, all clients together, before more are refused. Defaults to 1,024. */
   maxWaiting?: number;
-  /** Operations one client may have waiting or being planned at once. Defaults to 4. */
+  /** Operations one client may have waiting or being planned at once. Defaults to 32. */
   maxPerClient?: number;
   /** Operations each planning thread plans before it takes work, to be warm. */
   warmUp?: readonly string[];
@@ -72,16 +72,22 @@ class PlannerThread {
  * an operation's shape (a handful of aliased `feed { … author { tweets { … } } }` selections, within every limit, took
  * seconds): on the router's only thread it stalled every other client. Here a plan that takes too long is abandoned
  * (its thread is replaced by a standby already warm) and the operation refused with QUERY_TOO_COMPLEX; operations are
- * planned one at a time, so planning never takes more than one core, and one client may have only a few waiting, so it
- * cannot keep others' new operations from being planned. The gateway and the subscriptions cache the plans they get.
+ * planned one at a time, so planning never takes more than one core, and clients take turns (one operation each), so
+ * one client sending many slow operations cannot keep others' new operations from being planned. The gateway and the subscriptions cache the plans they get.
  */
 export class QueryPlanning {
   private current: PlannerThread;
   private standby: PlannerThread;
   private running: (Job & { id: number; timer: NodeJS.Timeout }) | undefined;
-  private readonly waiting: Job[] = [];
-  /** Jobs waiting or running per client: only clients with some, so never more entries than jobs. */
-  private readonly perClient = new Map<string, number>();
+  /**
+   * Jobs waiting, each tagged with its turn: a client's first job waits for the current turn, each further one a turn
+   * later than its previous (start-time fair queuing). The lowest turn is planned next, so clients take turns.
+   */
+  private readonly waiting: (Job & { turn: number })[] = [];
+  /** The turn of the job planned last. */
+  private turn = 0;
+  /** Per client with jobs waiting or running (so never more entries than jobs): how many, and its last job's turn. */
+  private readonly perClient = new Map<string, { jobs: number; lastTurn: number }>();
   /** Plans being made, by operation: as many entries as jobs. */
   private readonly inFlight = new Map<string, Promise<QueryPlan>>();
   private readonly refused = new LRUCache<string, GraphQLError>({ max: REMEMBERED_REFUSALS });
@@ -93,8 +99,8 @@ export class QueryPlanning {
 
   constructor(private readonly options: QueryPlanningOptions) {
     this.deadlineMs = options.deadlineMs ?? 1_000;
-    this.maxWaiting = options.maxWaiting ?? 64;
-    this.maxPerClient = options.maxPerClient ?? 4;
+    this.maxWaiting = options.maxWaiting ?? 1_024;
+    this.maxPerClient = options.maxPerClient ?? 32;
     this.current = this.startThread();
     this.standby = this.startThread();
   }
@@ -116,22 +122,22 @@ export class QueryPlanning {
     if (this.closed) return Promise.reject(unavailable('The router is shutting down.'));
     if (this.waiting.length >= this.maxWaiting)
       return Promise.reject(unavailable('The router is busy planning other operations; try again shortly.'));
-    const held = this.perClient.get(client) ?? 0;
-    if (held >= this.maxPerClient)
+    const held = this.perClient.get(client) ?? { jobs: 0, lastTurn: -1 };
+    if (held.jobs >= this.maxPerClient)
       return Promise.reject(
         new GraphQLError(`At most ${this.maxPerClient} new operations of yours are planned at once; try again shortly.`, {
           extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: 1, http: { status: 429 } },
         }),
       );
-    this.perClient.set(client, held + 1);
+    const turn = Math.max(this.turn, held.lastTurn + 1);
+    this.perClient.set(client, { jobs: held.jobs + 1, lastTurn: turn });
     const planned = new Promise<QueryPlan>((resolve, reject) => {
-      this.waiting.push({ query, operationName, key, client, resolve, reject });
+      this.waiting.push({ query, operationName, key, client, resolve, reject, turn });
       this.dispatch();
     }).finally(() => {
       this.inFlight.delete(key);
-      const left = (this.perClient.get(client) ?? 1) - 1;
-      if (left > 0) this.perClient.set(client, left);
-      else this.perClient.delete(client);
+      const counted = this.perClient.get(client);
+      if (counted && --counted.jobs === 0) this.perClient.delete(client);
     });
     this.inFlight.set(key, planned);
     return planned;
@@ -191,8 +197,12 @@ export class QueryPlanning {
 
   private dispatch(): void {
     if (!this.current.ready || this.running) return;
-    const job = this.waiting.shift();
-    if (!job) return;
+    if (this.waiting.length === 0) return;
+    let next = 0;
+    for (let index = 1; index < this.waiting.length; index++)
+      if (this.waiting[index].turn < this.waiting[next].turn) next = index;
+    const [job] = this.waiting.splice(next, 1);
+    this.turn = job.turn;
     const id = this.nextId++;
     const timer = setTimeout(() => {
       this.options.logger.warn('refused an operation that took too long to plan', { deadlineMs: this.deadlineMs });

@@ -62,4 +62,13 @@ describe('query planning off the main thread', () => {
     const plans = await Promise.all(burst);
     expect(new Set(plans).size).toBe(1);
   });
+
+  it('takes turns between clients, so one sending slow operations holds another back by one at most', async () => {
+    const order: string[] = [];
+    const track = (name: string, planned: Promise<unknown>) => planned.then(...[0, 1].map(() => () => order.push(name)));
+    const slow = [1, 2].map((n) => track(`slow${n}`, planning.plan(slowToPlan(`Turn${n}`), undefined, '203.0.113.11')));
+    const quick = track('quick', planning.plan(profile('Turn'), undefined, '198.51.100.12'));
+    await Promise.all([...slow, quick]);
+    expect(order).toEqual(['slow1', 'quick', 'slow2']);
+  });
 });
