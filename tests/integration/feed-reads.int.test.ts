@@ -6,10 +6,12 @@ import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { keyspaceOf } from '../../platform/manifest.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
-import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
+import { ReadTimeFollowerIndexer } from '../../subgraphs/feed/src/read-time-index.js';
+import { type FeedRepositories, feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
 import { FeedService } from '../../subgraphs/feed/src/service.js';
 import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
-import { cassandraFor, testConfig } from '../support/infra.js';
+import { eventually } from '../support/client.js';
+import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
 
 /** The largest result and the longest list of keys any one statement of a session has had, as the database answered. */
 function measured(session: CassandraClient) {
@@ -92,5 +94,99 @@ describe('reading a feed', () => {
     expect(page.edges.map((edge) => edge.node.id)).toEqual([fromLate, fromEarly, fromOrdinary]);
     expect(seen.rows).toBeLessThanOrEqual(pageSize);
     expect(seen.keys).toBeLessThanOrEqual(pageSize);
+  });
+
+  describe('an author marked read-time before the index of read-time followees existed (migrations/feed/005)', () => {
+    /** The author, followed by a viewer and two others while fanned out on write, then marked as the old version did. */
+    async function markedTheOldWay(repositories: FeedRepositories) {
+      const fanout = new Fanout(repositories, undefined as never, { threshold: 1_000, chunkSize: 1_000 });
+      const [viewer, author] = [randomUUID(), randomUUID()];
+      let version = Date.now() * 1000;
+      for (const followerId of [randomUUID(), viewer, randomUUID()])
+        await fanout.followCreated({ followerId, followeeId: author, createdAt: new Date().toISOString(), version: version++ });
+      // No followers_indexed and no rows in read_time_followees_by_user: what a deployed system holds on upgrade.
+      await cassandra.execute('INSERT INTO read_time_authors (author_id, since) VALUES (?, ?)', [author, new Date()]);
+      const tweetId = new TweetRepository(cassandra).newId(new Date());
+      await repositories.authorTweets.recordTweet(author, tweetId);
+      return { viewer, author, tweetId };
+    }
+
+    const viewing = (repositories: FeedRepositories, viewerId: string, unindexed?: () => readonly string[]) => {
+      const service = new FeedService(
+        repositories,
+        undefined as never,
+        { viewerId, clientAddress: null, correlationId: 't' },
+        unindexed,
+      );
+      return async () => (await service.homeTimeline({ first: 10 })).edges.map((edge) => edge.node.id);
+    };
+
+    it("is indexed when the feed starts, after a failed try, so followers' feeds merge their tweets again", async () => {
+      // Two followers a page: the author's followers take more than one.
+      const repositories = feedRepositories(cassandra, { followerPageSize: 2 });
+      const { viewer, author, tweetId } = await markedTheOldWay(repositories);
+      // Only in the author's list: a feed shows it only if the read finds the author (here, in the index only).
+      const feed = viewing(repositories, viewer);
+      expect(await feed()).toEqual([]);
+
+      let failures = 1;
+      const flaky: FeedRepositories = {
+        ...repositories,
+        readTimeAuthors: Object.assign(Object.create(repositories.readTimeAuthors) as FeedRepositories['readTimeAuthors'], {
+          async *unindexedReadTimeAuthors() {
+            if (failures-- > 0) throw new Error('Cassandra is away');
+            yield* repositories.readTimeAuthors.unindexedReadTimeAuthors();
+          },
+        }),
+      };
+      const indexer = new ReadTimeFollowerIndexer(flaky, testLogger(), { retryDelayMs: 50 });
+      try {
+        await indexer.start();
+        await eventually(async () => expect(await feed()).toEqual([tweetId]));
+        expect(failures).toBeLessThan(0);
+        expect(await repositories.readTimeAuthors.followersIndexed(author)).toBe(true);
+        await eventually(async () => expect(indexer.unindexedAuthorIds()).not.toContain(author));
+      } finally {
+        indexer.stop();
+      }
+    });
+
+    it('has their tweets merged into feeds while their followers are still being indexed', async () => {
+      const repositories = feedRepositories(cassandra);
+      const { viewer, author, tweetId } = await markedTheOldWay(repositories);
+      // Indexing fails (and would be tried again a minute later): the author stays unindexed throughout.
+      const stuck: FeedRepositories = {
+        ...repositories,
+        graph: Object.assign(Object.create(repositories.graph) as FeedRepositories['graph'], {
+          indexReadTimeFollowers: () => Promise.reject(new Error('Cassandra is away')),
+        }),
+      };
+      const indexer = new ReadTimeFollowerIndexer(stuck, testLogger());
+      try {
+        await indexer.start();
+        expect(indexer.unindexedAuthorIds()).toContain(author);
+        expect(await viewing(repositories, viewer)()).toEqual([]);
+        expect(await viewing(repositories, viewer, indexer.unindexedAuthorIds)()).toEqual([tweetId]);
+        // Only for those who follow them.
+        expect(await viewing(repositories, randomUUID(), indexer.unindexedAuthorIds)()).toEqual([]);
+      } finally {
+        indexer.stop();
+        await repositories.readTimeAuthors.unmarkReadTimeAuthor(author);
+      }
+    });
+
+    it('is not made read-time again when indexing completes after the author fell back under the threshold', async () => {
+      const repositories = feedRepositories(cassandra);
+      const { author } = await markedTheOldWay(repositories);
+      let found;
+      for await (const unindexed of repositories.readTimeAuthors.unindexedReadTimeAuthors())
+        if (unindexed.authorId === author) found = unindexed;
+      expect(found).toBeDefined();
+      // A tweet of the author's, under the threshold now, unmarks them while their followers are being indexed.
+      await repositories.readTimeAuthors.unmarkReadTimeAuthor(author);
+      await repositories.readTimeAuthors.completeFollowersIndexed(found!);
+      expect(await repositories.readTimeAuthors.isReadTimeAuthor(author)).toBe(false);
+      expect(await repositories.readTimeAuthors.followersIndexed(author)).toBe(false);
+    });
   });
 });

@@ -3,6 +3,7 @@ import type { Context } from './context.js';
 import { consumeFeedEvents } from './events.js';
 import { Fanout } from './fanout.js';
 import { LiveFeed } from './live.js';
+import { ReadTimeFollowerIndexer } from './read-time-index.js';
 import { feedRepositories } from './repositories/index.js';
 import { resolvers } from './resolvers/index.js';
 import { FeedService } from './service.js';
@@ -21,11 +22,21 @@ export const subgraph: SubgraphDefinition<Context> = {
       logger,
     });
     await consumeFeedEvents(bus, fanout, config.FEED_QUEUES);
+    // Read-time authors marked before the index of their followers existed: listed, then indexed in the background (once
+    // none is left, what a start costs is one read of the small read_time_authors table).
+    const indexer = new ReadTimeFollowerIndexer(repositories, logger);
+    await indexer.start();
     return {
       resolvers,
-      context: (scope) => ({ ...scope, services: { feed: new FeedService(repositories, live, scope) } }),
+      context: (scope) => ({
+        ...scope,
+        services: { feed: new FeedService(repositories, live, scope, indexer.unindexedAuthorIds) },
+      }),
       health: () => ({ liveSubscriptions: live.size }),
-      stop: () => live.stop(),
+      stop: () => {
+        indexer.stop();
+        live.stop();
+      },
     };
   },
 };

@@ -16,6 +16,8 @@ export class FeedService {
     private readonly repositories: FeedRepositories,
     private readonly live: LiveFeed,
     private readonly scope: RequestScope,
+    /** Read-time authors whose followers are not indexed yet (ReadTimeFollowerIndexer): looked for among followees. */
+    private readonly unindexedReadTimeAuthorIds: () => readonly string[] = () => [],
   ) {}
 
   /** The viewer's new timeline items as they arrive. */
@@ -54,7 +56,7 @@ export class FeedService {
   }
 
   private followedReadTimeAuthors(viewerId: string): Promise<string[]> {
-    return followedReadTimeAuthors(this.repositories, viewerId);
+    return followedReadTimeAuthors(this.repositories, viewerId, this.unindexedReadTimeAuthorIds());
   }
 }
 
@@ -62,19 +64,33 @@ export class FeedService {
  * The read-time authors a user follows, from the index of them (read_time_followees_by_user), a page at a time: what
  * a read costs grows with the read-time authors the user follows (each merged anyway), never with all their followees.
  * Entries the index still holds for an author back under the threshold, or no longer followed, are left out.
+ * `unindexedAuthorIds` (authors whose followers are still being indexed, after an upgrade) are candidates too.
  */
-export async function followedReadTimeAuthors(repositories: FeedRepositories, userId: string): Promise<string[]> {
-  const authorIds: string[] = [];
-  for await (const candidates of repositories.graph.readTimeFolloweeCandidatePages(userId)) {
+export async function followedReadTimeAuthors(
+  repositories: FeedRepositories,
+  userId: string,
+  unindexedAuthorIds: readonly string[] = [],
+): Promise<string[]> {
+  const authorIds = new Set<string>();
+  for await (const candidates of concat(repositories.graph.readTimeFolloweeCandidatePages(userId), chunks(unindexedAuthorIds))) {
     if (candidates.length === 0) continue;
     const [followed, readTime] = await Promise.all([
       repositories.graph.followeesAmong(userId, candidates),
       repositories.readTimeAuthors.readTimeAuthorsAmong(candidates),
     ]);
     const stillReadTime = new Set(readTime);
-    authorIds.push(...followed.filter((authorId) => stillReadTime.has(authorId)));
+    for (const authorId of followed) if (stillReadTime.has(authorId)) authorIds.add(authorId);
   }
-  return authorIds;
+  return [...authorIds];
+}
+
+async function* concat<T>(...sources: (Iterable<T> | AsyncIterable<T>)[]): AsyncGenerator<T> {
+  for (const source of sources) yield* source;
+}
+
+/** Keys per query as the index is read (100). */
+function* chunks(ids: readonly string[], size = 100): Generator<string[]> {
+  for (let start = 0; start < ids.length; start += size) yield ids.slice(start, start + size);
 }
 
 function connection(items: TimelineItem[], hasNextPage: boolean, position: number) {
