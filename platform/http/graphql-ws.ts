@@ -95,6 +95,9 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', async (data) => {
+            // A socket being closed (one too far behind, say) has its further messages ignored, not executed: ws
+            // delivers them until the peer answers the close or its 30 s timeout.
+            if (socket.readyState !== socket.OPEN) return;
             try {
               await handle(String(data));
             } catch (error) {

@@ -46,6 +46,14 @@ interface OperationContext extends RequestScope {
   release?: () => void;
 }
 
+/**
+ * The longest subscription text accepted: a live subscription keeps its document for as long as it lives, so a viewer's
+ * 32 of them must not hold 32 MiB of padding. README's subscription is about 80 characters.
+ */
+const MAX_SUBSCRIPTION_CHARACTERS = 16 << 10;
+/** graphql-ws clients number their operations; a UUID is 36 characters. */
+const MAX_ID_CHARACTERS = 128;
+
 /** setTimeout's longest delay; longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -104,7 +112,9 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
       // Results arrive with their errors already formatted (masked) by Apollo Server or guardSubscription: send them
       // as they are (graphql-ws would otherwise call toJSON on each error, which formatted errors do not have).
       onNext: (_ctx, _id, _payload, _args, result) => result,
-      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+      onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
+        // An operation's id is kept for as long as it lives (graphql-ws keys its operations by it).
+        if (id.length > MAX_ID_CHARACTERS) return [badRequest(`An operation id may be at most ${MAX_ID_CHARACTERS} characters.`)];
         const connection = connections.get(ctx.extra)!;
         if (connection.expiresAt.getTime() <= Date.now()) {
           closeWhenExpired(connection);
@@ -125,6 +135,11 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         // Each operation its own correlation id: the client's (`extensions.correlationId`, as sane as the header's) or new.
         const correlationId = sensibleCorrelationId(payload.extensions?.correlationId);
         const contextValue: OperationContext = { ...connection.context, correlationId, connection };
+        if (operation.operation === 'subscription' && payload.query.length > MAX_SUBSCRIPTION_CHARACTERS)
+          return [badRequest(`A subscription's text may be at most ${MAX_SUBSCRIPTION_CHARACTERS} characters.`)];
+        // graphql-ws keeps the subscribe message for as long as the operation lives: it keeps only what is needed
+        // from now on, not the client's raw variables and extensions (a live subscription held 11 MiB of nesting).
+        Object.assign(payload, { variables: variableValues, extensions: undefined });
         const reserved =
           operation.operation === 'subscription'
             ? limits.reserveSubscription(ctx.extra, connection.context.viewerId!)

@@ -159,6 +159,19 @@ describe('websockets', () => {
     expect(await closed).toBe(4429);
   });
 
+  it('refuses what a live subscription would keep for its lifetime: a padded text, a long id', async () => {
+    const socket = await graphqlSocket(router, viewer.token);
+    const received = messagesOf(socket);
+    const padded = `subscription Padded { feedItemAdded { id } } # ${'x'.repeat(20_000)}`;
+    socket.send(JSON.stringify({ id: 'padded', type: 'subscribe', payload: { query: padded } }));
+    socket.send(
+      JSON.stringify({ id: 'i'.repeat(200), type: 'subscribe', payload: { query: 'subscription { feedItemAdded { id } }' } }),
+    );
+    await eventually(async () => expect(received.filter((message) => message.type === 'error')).toHaveLength(2));
+    expect(received.map((message) => message.payload[0].extensions.code)).toEqual(['BAD_REQUEST', 'BAD_REQUEST']);
+    socket.close();
+  });
+
   it('drops undeclared variables unread, and refuses declared ones nested too deep with BAD_USER_INPUT', async () => {
     const socket = await graphqlSocket(router, viewer.token);
     const received = messagesOf(socket);
