@@ -117,6 +117,17 @@ const envSchema = z.object({
   ROUTER_MAX_DIRECTIVES: positive.default(10),
   /** Each field costs 1; a field with `first` multiplies what it selects by `first` (20 when not given). */
   ROUTER_MAX_COST: positive.default(5_000),
+  /** Bytes of subgraph answers one request may gather before it is refused (RESPONSE_TOO_LARGE). */
+  ROUTER_MAX_RESPONSE_BYTES: positive.default(4 << 20),
+  /** HTTP requests in flight at once per client address and per signed-in viewer (429 RATE_LIMITED beyond). */
+  ROUTER_MAX_REQUESTS_PER_CLIENT: positive.default(64),
+  ROUTER_MAX_REQUESTS_PER_VIEWER: positive.default(32),
+  /** Open connections in all, and per peer address when no proxy is trusted (beyond: the connection is dropped). */
+  ROUTER_MAX_CONNECTIONS: positive.default(25_000),
+  ROUTER_MAX_CONNECTIONS_PER_CLIENT: positive.default(128),
+  /** How long a client may take to send a request's headers, and its whole request. */
+  ROUTER_HEADERS_TIMEOUT_MS: positive.default(10_000),
+  ROUTER_REQUEST_TIMEOUT_MS: positive.default(30_000),
   /** How long the query planner may work on one operation (on its own thread) before the operation is refused. */
   ROUTER_MAX_PLANNING_MS: positive.default(1_000),
   /** Websocket limits: open sockets (all, and per client address), subscriptions per socket and per viewer. */

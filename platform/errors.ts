@@ -14,6 +14,8 @@ export const ErrorCode = {
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   /** A dependency (Cassandra, RabbitMQ) is unavailable right now; the same request may succeed shortly. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** An answer larger than one request may gather (ROUTER_MAX_RESPONSE_BYTES): refused whole, not truncated. */
+  RESPONSE_TOO_LARGE: 'RESPONSE_TOO_LARGE',
   /** More live subscriptions than a socket or a viewer may hold. */
   TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
@@ -31,6 +33,7 @@ export const CLIENT_ERROR_CODES: ReadonlySet<string> = new Set([
   ErrorCode.QUERY_TOO_COMPLEX,
   ErrorCode.SERVICE_UNAVAILABLE,
   ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+  ErrorCode.RESPONSE_TOO_LARGE,
   // Produced by graphql-js / Apollo Server themselves for malformed operations.
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',

@@ -14,7 +14,7 @@ import { secondsSince, subgraphFetchDuration, subgraphFetches } from '../../plat
 import { currentTraceCarrier, inSpan, SpanKind } from '../../platform/observability/tracing.js';
 import { assertNoTelemetry } from './no-telemetry.js';
 import { SharedFetches } from './shared-fetches.js';
-import { postToSubgraph } from './subgraph-http.js';
+import { type AnswerBudget, answerBudgets, postToSubgraph } from './subgraph-http.js';
 
 /**
  * Calls a subgraph on behalf of the client. The request is built afresh, so nothing a client sent (such as a forged
@@ -68,7 +68,7 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
       const response = await inSpan(
         `fetch ${this.name}`,
         { kind: SpanKind.CLIENT, attributes: { 'twtr.subgraph': this.name } },
-        () => super.process(options),
+        () => answerBudgets.run((options.context as { answerBudget?: AnswerBudget }).answerBudget, () => super.process(options)),
       );
       outcome = response.errors?.length ? 'graphql_error' : 'ok';
       return response;

@@ -25,6 +25,7 @@ import type { Logger } from '../../platform/logging.js';
 import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
+import { HttpLimits, VERIFIED_VIEWER } from './http-limits.js';
 import {
   declaredVariables,
   type OperationLimits,
@@ -33,6 +34,7 @@ import {
 } from './operation-limits.js';
 import { operationMetrics } from './operation-metrics.js';
 import { QueryPlanning } from './query-planning.js';
+import { type AnswerBudget, answerBudget, answerTooLarge } from './subgraph-http.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
 import { serveWebSockets } from './websocket.js';
@@ -58,6 +60,23 @@ const PLANNER_WARM_UP = [
   '{ me { id following(first: 2) { edges { node { username viewerIsFollowing } } } } }',
   'subscription { feedItemAdded { id text author { username displayName } } }',
 ];
+
+/**
+ * An answer whose subgraph fetches went over the request's budget is refused whole (subgraph-http.ts): whatever the
+ * gateway merged before the fetch that went over is not sent.
+ */
+const refuseOversizedAnswers: ApolloServerPlugin<RequestScope & { answerBudget?: AnswerBudget }> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ contextValue, response }) {
+        const budget = contextValue.answerBudget;
+        if (!budget?.exceeded || response.body.kind !== 'single') return;
+        const { message, extensions } = answerTooLarge(budget);
+        response.body.singleResult = { data: null, errors: [{ message, extensions }] };
+      },
+    };
+  },
+};
 
 /** The gateway's cache of plans (private in its types), keyed as its executor keys them. */
 interface PlanStore {
@@ -126,7 +145,20 @@ export async function startRouter(
   port = config.ROUTER_PORT,
 ): Promise<RunningServer & { operatorUrl: string }> {
   const app = express();
-  const httpServer = createServer(app);
+  // Timeouts are checked every second, not Node's default 30 s, so a stalled body is dropped close to its deadline.
+  const httpServer = createServer({ connectionsCheckingInterval: 1_000 }, app);
+  const httpLimits = new HttpLimits({
+    maxRequestsPerClient: config.ROUTER_MAX_REQUESTS_PER_CLIENT,
+    maxRequestsPerViewer: config.ROUTER_MAX_REQUESTS_PER_VIEWER,
+    maxConnections: config.ROUTER_MAX_CONNECTIONS,
+    maxConnectionsPerClient: config.ROUTER_MAX_CONNECTIONS_PER_CLIENT,
+    headersTimeoutMs: config.ROUTER_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.ROUTER_REQUEST_TIMEOUT_MS,
+    trustedProxyHops: config.ROUTER_TRUST_PROXY,
+    exemptLoopback: config.RATE_LIMIT_EXEMPT_LOOPBACK,
+    jwtSecret: config.JWT_SECRET,
+  });
+  httpLimits.apply(httpServer);
   const supergraphSdl = readSupergraphSdl();
   const dataSources = createDataSources(config);
   const limits = operationLimitsOf(config);
@@ -155,6 +187,7 @@ export async function startRouter(
       errorLogging(logger),
       admitOperations(limits, planning, gateway),
       operationMetrics(),
+      refuseOversizedAnswers,
       config.ROUTER_LANDING_PAGE
         ? // Apollo Sandbox, pointed at this endpoint; it opens subscriptions with graphql-ws on the same URL.
           ApolloServerPluginLandingPageLocalDefault({
@@ -185,6 +218,7 @@ export async function startRouter(
     jwtSecret: config.JWT_SECRET,
     trustedProxyHops: config.ROUTER_TRUST_PROXY,
     limits,
+    maxResponseBytes: config.ROUTER_MAX_RESPONSE_BYTES,
     sockets: {
       maxSockets: config.ROUTER_WS_MAX_SOCKETS,
       maxSocketsPerClient: config.ROUTER_WS_MAX_SOCKETS_PER_CLIENT,
@@ -211,15 +245,21 @@ export async function startRouter(
   };
   app.use(
     '/graphql',
+    httpLimits.admit,
     express.json({ limit: MAX_BODY }),
     correlateRequests,
     traceHttpRequests('router'),
     refuseRepetitiveOperations(limits.maxTokens),
     expressMiddleware(server, {
       context: async ({ req, res }) => ({
-        viewerId: viewerFromHeaders(req.headers, config.JWT_SECRET),
+        // Verified once, by the admitting middleware, when it could be; a bad token is refused here.
+        viewerId:
+          VERIFIED_VIEWER in res.locals
+            ? (res.locals[VERIFIED_VIEWER] as string | null)
+            : viewerFromHeaders(req.headers, config.JWT_SECRET),
         clientAddress: clientAddressOf(req, config.ROUTER_TRUST_PROXY),
         correlationId: correlationIdOf(res),
+        answerBudget: answerBudget(config.ROUTER_MAX_RESPONSE_BYTES),
       }),
     }),
   );

@@ -50,7 +50,8 @@ export class SharedFetches {
         const key = `${serviceName}\n${query}\n${JSON.stringify(options.request.variables ?? {})}`;
         let answer = this.answers.get(key);
         if (!answer) {
-          const anonymous: RequestScope = { viewerId: null, clientAddress: null, correlationId: options.context.correlationId };
+          // Anonymous, but charged to the first asker's answer budget, if it has one (subgraph-http.ts).
+          const anonymous = { ...options.context, viewerId: null, clientAddress: null } as RequestScope;
           const response = dataSource.process({
             ...options,
             context: anonymous,

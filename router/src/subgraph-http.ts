@@ -1,7 +1,33 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 
+import { GraphQLError } from 'graphql';
+
+import { ErrorCode } from '../../platform/errors.js';
+
 /** The most a subgraph may answer one fetch with; beyond it the fetch fails rather than the router's memory. */
-const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The bytes of subgraph answers one client request may still gather. Charged as answers arrive, by every fetch of the
+ * request (side by side ones included); a fetch that would go over stops reading and the request is refused whole
+ * (RESPONSE_TOO_LARGE), never truncated: the cost limit counts fields, not how long their values are.
+ */
+export interface AnswerBudget {
+  left: number;
+  readonly limit: number;
+  exceeded: boolean;
+}
+
+export const answerBudget = (maxBytes: number): AnswerBudget => ({ left: maxBytes, limit: maxBytes, exceeded: false });
+
+/** The budget of the client request a fetch is made for (set around the gateway's fetch, see gateway.ts). */
+export const answerBudgets = new AsyncLocalStorage<AnswerBudget | undefined>();
+
+export const answerTooLarge = (budget: AnswerBudget) =>
+  new GraphQLError(`The answer would be larger than ${budget.limit} bytes: ask for fewer or smaller pages.`, {
+    extensions: { code: ErrorCode.RESPONSE_TOO_LARGE },
+  });
 const TIMEOUT_MS = 30_000;
 /** Idle pooled sockets are closed well before a subgraph would close them (its keepAliveTimeout is 65 s). */
 const IDLE_SOCKET_MS = 30_000;
@@ -37,6 +63,7 @@ export async function postToSubgraph(url: string, headers: Record<string, string
 }
 
 function post(url: string, headers: Record<string, string>, body: string): Promise<SubgraphResponse> {
+  const budget = answerBudgets.getStore();
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
@@ -46,9 +73,16 @@ function post(url: string, headers: Record<string, string>, body: string): Promi
         let size = 0;
         incoming.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES)
-            outgoing.destroy(Object.assign(new Error('subgraph response too large'), { code: 'E2BIG' }));
-          else chunks.push(chunk);
+          if (budget) budget.left -= chunk.length;
+          // Refused, then the rest left unread (destroyed without an error: the refusal is the answer).
+          if (budget && budget.left < 0) {
+            budget.exceeded = true;
+            reject(answerTooLarge(budget));
+            outgoing.destroy();
+          } else if (size > MAX_RESPONSE_BYTES) {
+            reject(Object.assign(new Error('subgraph response too large'), { code: 'E2BIG' }));
+            outgoing.destroy();
+          } else chunks.push(chunk);
         });
         incoming.on('error', reject);
         incoming.on('end', () => {

@@ -13,6 +13,7 @@ import { type RequestScope, sensibleCorrelationId } from '../../platform/identit
 import type { Logger } from '../../platform/logging.js';
 import { liveItemsDelivered, liveSubscriptions, websocketSockets } from '../../platform/observability/metrics.js';
 import { declaredVariables, operationLimitError, type OperationLimits, repetitionError } from './operation-limits.js';
+import { type AnswerBudget, answerBudget } from './subgraph-http.js';
 import type { FederatedSubscriptions } from './subscriptions.js';
 import { accessTokenFromHeaders, clientAddressOf } from './viewer.js';
 import { type WebSocketLimitOptions, WebSocketLimits } from './websocket-limits.js';
@@ -28,6 +29,8 @@ export interface WebSocketOptions {
   /** The same operation limits as over HTTP. */
   limits: OperationLimits;
   sockets: WebSocketLimitOptions;
+  /** Bytes of subgraph answers one query or mutation may gather (ROUTER_MAX_RESPONSE_BYTES), as over HTTP. */
+  maxResponseBytes: number;
   logger: Logger;
 }
 
@@ -153,7 +156,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         try {
           const response = await options.apollo.executeOperation(
             { query: payload(args), variables: args.variableValues ?? {}, operationName: args.operationName ?? undefined },
-            { contextValue: routerContext(context) },
+            { contextValue: withBudget(routerContext(context), options.maxResponseBytes) },
           );
           if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported over websockets');
           return response.body.singleResult as never;
@@ -224,6 +227,12 @@ function guardSubscription(
     },
     context.release,
   );
+}
+
+/** A query's or mutation's scope with its answer budget (what the router's HTTP context carries too). */
+function withBudget(scope: RequestScope, maxResponseBytes: number): RequestScope {
+  const budgeted: RequestScope & { answerBudget: AnswerBudget } = { ...scope, answerBudget: answerBudget(maxResponseBytes) };
+  return budgeted;
 }
 
 /** Apollo Server takes the operation as text; the document was parsed from the client's text, so print it back. */

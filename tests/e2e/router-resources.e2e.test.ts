@@ -1,3 +1,5 @@
+import { connect, type Socket } from 'node:net';
+
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -15,6 +17,7 @@ import {
   sharedSubgraphUrls,
   signUp,
   type TestUser,
+  uniqueClientAddress,
 } from '../support/client.js';
 import { testConfig } from '../support/infra.js';
 import { closeCodeOf, firstResult, nextMessage, routerClient } from '../support/websockets.js';
@@ -249,5 +252,124 @@ describe('subscriptions on a shared subgraph connection', () => {
       await live.return?.();
       await readerClient.dispose();
     }
+  });
+});
+
+/** A request whose headers arrive and whose body never finishes: it stays in flight until the router gives up on it. */
+async function stalledRequest(
+  router: RunningServer,
+  headers: Record<string, string>,
+  options: { localAddress?: string } = {},
+): Promise<Socket> {
+  const { port } = new URL(router.url);
+  const socket = connect({ host: '127.0.0.1', port: Number(port), localAddress: options.localAddress });
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const lines = Object.entries({ 'content-type': 'application/json', 'content-length': '1000', ...headers }).map(
+    ([name, value]) => `${name}: ${value}\r\n`,
+  );
+  socket.write(`POST /graphql HTTP/1.1\r\nhost: localhost\r\n${lines.join('')}\r\n{"query":`);
+  return socket;
+}
+
+/** The first bytes the router sends back on a raw socket. */
+const answerOf = (socket: Socket) => new Promise<string>((resolve) => socket.once('data', (data) => resolve(String(data))));
+
+/** When the socket is closed; what arrives meanwhile is read and dropped (an unread socket never sees the end). */
+const closed = (socket: Socket) =>
+  new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve()).resume()));
+
+describe('HTTP clients', () => {
+  let router: RunningServer;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    router = await routerWith({
+      ROUTER_MAX_REQUESTS_PER_CLIENT: 2,
+      ROUTER_MAX_REQUESTS_PER_VIEWER: 2,
+      ROUTER_MAX_RESPONSE_BYTES: 3_000,
+    });
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await router?.stop();
+  });
+
+  it('refuses an answer larger than a request may gather with RESPONSE_TOO_LARGE, whole', async () => {
+    const author = await signUp('bigans', 'Big answers', router.url);
+    for (let n = 0; n < 12; n++) await postTweet(author, `${n} ${'long tweet '.repeat(25)}`, router.url);
+    const page = `query ($u: String!, $n: Int) { user(username: $u) { id tweets(first: $n) { edges { node { text } } } } }`;
+    const refused = await gql(page, { u: author.username, n: 20 }, { url: router.url });
+    expect(refused).toEqual({ data: null, errors: [expect.objectContaining({ extensions: { code: 'RESPONSE_TOO_LARGE' } })] });
+    const small = await gql(page, { u: author.username, n: 2 }, { url: router.url });
+    expect(small.data?.user.tweets.edges).toHaveLength(2);
+  });
+
+  it('refuses requests beyond the cap in flight from one address with 429 RATE_LIMITED, and not other addresses', async () => {
+    const [crowded, other] = [uniqueClientAddress(), uniqueClientAddress()];
+    const held = [
+      await stalledRequest(router, { 'x-forwarded-for': crowded }),
+      await stalledRequest(router, { 'x-forwarded-for': crowded }),
+    ];
+    sockets.push(...held);
+    // One more from the address: refused while the two are in flight (the first two are admitted before it, in order).
+    const third = await stalledRequest(router, { 'x-forwarded-for': crowded });
+    sockets.push(third);
+    expect(await answerOf(third)).toMatch(/^HTTP\/1.1 429[\s\S]*"code":"RATE_LIMITED"/);
+    expect((await gql('{ __typename }', {}, { url: router.url, clientAddress: other })).data).toEqual({ __typename: 'Query' });
+    for (const socket of held) socket.destroy();
+    await eventually(async () =>
+      expect((await gql('{ __typename }', {}, { url: router.url, clientAddress: crowded })).data).toBeTruthy(),
+    );
+  });
+
+  it('refuses requests beyond the cap in flight for one viewer, from any address', async () => {
+    const [viewer, someone] = [await signUp('inflight', 'In flight', router.url), await signUp('other', 'Other', router.url)];
+    const asViewer = () => ({ 'x-forwarded-for': uniqueClientAddress(), authorization: `Bearer ${viewer.token}` });
+    sockets.push(await stalledRequest(router, asViewer()), await stalledRequest(router, asViewer()));
+    const third = await stalledRequest(router, asViewer());
+    sockets.push(third);
+    expect(await answerOf(third)).toMatch(/^HTTP\/1.1 429[\s\S]*"code":"RATE_LIMITED"/);
+    expect((await gql('{ me { id } }', {}, { url: router.url, token: someone.token })).data?.me.id).toBe(someone.id);
+  });
+});
+
+describe('HTTP connections', () => {
+  let router: RunningServer;
+  beforeAll(async () => {
+    router = await routerWith({
+      ROUTER_REQUEST_TIMEOUT_MS: 1_000,
+      ROUTER_HEADERS_TIMEOUT_MS: 1_000,
+      ROUTER_TRUST_PROXY: 0,
+      RATE_LIMIT_EXEMPT_LOOPBACK: false,
+      ROUTER_MAX_CONNECTIONS_PER_CLIENT: 2,
+    });
+  });
+  afterAll(async () => {
+    await router?.stop();
+  });
+
+  it('drops a request whose body stalls once its time is up, not minutes later', async () => {
+    const socket = await stalledRequest(router, {}, { localAddress: '127.0.0.21' });
+    await Promise.race([
+      closed(socket),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('still open after 10 s')), 10_000)),
+    ]);
+  });
+
+  it('drops connections beyond the cap from one peer, and not from others', async () => {
+    const open = async (localAddress: string) => {
+      const socket = connect({ host: '127.0.0.1', port: Number(new URL(router.url).port), localAddress });
+      await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      return socket;
+    };
+    const crowded = [await open('127.0.0.22'), await open('127.0.0.22')];
+    const third = await open('127.0.0.22');
+    await Promise.race([
+      closed(third),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('third still open')), 5_000)),
+    ]);
+    const elsewhere = await open('127.0.0.23');
+    elsewhere.write('GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nhost: localhost\r\napollo-require-preflight: true\r\n\r\n');
+    expect(await answerOf(elsewhere)).toMatch(/^HTTP\/1.1 200[\s\S]*"__typename":"Query"/);
+    for (const socket of [...crowded, elsewhere]) socket.destroy();
   });
 });
