@@ -186,6 +186,8 @@ function countValues(value: unknown, maxDepth: number, budget: number): number |
 
 /** How often one response name may recur in one selection set (inline fragments included). */
 const MAX_SAME_RESPONSE_NAME = 8;
+/** `__schema` and `__type` fields in one document (Apollo Sandbox's introspection has one). */
+const MAX_INTROSPECTIONS = 2;
 /** Distinct named fragments one selection set may spread. */
 const MAX_FRAGMENT_SPREADS_PER_SELECTION_SET = 16;
 
@@ -197,7 +199,15 @@ const MAX_FRAGMENT_SPREADS_PER_SELECTION_SET = 16;
  */
 export function repetitionError(document: DocumentNode): GraphQLError | undefined {
   let found: GraphQLError | undefined;
+  let introspections = 0;
   visit(document, {
+    // An introspection answer is computed by the router itself, tens of KiB each and exempt from the alias limit:
+    // thirty aliased `__schema` in one request were 200 KB of answer and tens of milliseconds of the router's thread.
+    Field(field) {
+      if ((field.name.value === '__schema' || field.name.value === '__type') && ++introspections > MAX_INTROSPECTIONS)
+        found = tooComplex(`An operation may introspect at most ${MAX_INTROSPECTIONS} times (__schema, __type).`);
+      return found ? BREAK : undefined;
+    },
     SelectionSet(selectionSet) {
       const responseNames = new Map<string, number>();
       const spreads = new Set<string>();

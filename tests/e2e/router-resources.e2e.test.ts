@@ -116,6 +116,7 @@ describe('websockets', () => {
   beforeAll(async () => {
     router = await routerWith({ ROUTER_WS_MAX_OPERATIONS_PER_SOCKET: 4 });
     viewer = await signUp('wsres', 'Sockets', router.url);
+    for (let n = 0; n < 20; n++) await postTweet(viewer, `${n} ${'a long tweet '.repeat(21)}`, router.url);
   });
   afterAll(async () => {
     await router?.stop();
@@ -150,11 +151,12 @@ describe('websockets', () => {
     const socket = await graphqlSocket(router, viewer.token);
     // Pause reading at the TCP level and keep asking: answers pile up in the kernel's buffers, then in the router's.
     (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
-    const schema = (index: number) => `s${index}: __schema { types { name description fields { name description } } }`;
-    const large = `query Large { ${Array.from({ length: 30 }, (_, index) => schema(index)).join(' ')} }`; // ~200 KB each
+    // 30 aliased pages of the viewer's 20 long tweets: ~170 KB an answer.
+    const page = (index: number) => `p${index}: me { tweets(first: 20) { edges { node { text } } } }`;
+    const large = `query Large { ${Array.from({ length: 30 }, (_, index) => page(index)).join(' ')} }`;
     for (let id = 0; id < 100; id++) {
       socket.send(JSON.stringify({ id: String(id), type: 'subscribe', payload: { query: large } }));
-      await new Promise((resolve) => setTimeout(resolve, 20)); // within the cap in flight
+      await new Promise((resolve) => setTimeout(resolve, 40)); // mostly within the cap in flight
     }
     const closed = closeCodeOf(socket);
     await new Promise((resolve) => setTimeout(resolve, 500));

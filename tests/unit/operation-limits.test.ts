@@ -61,6 +61,10 @@ describe('operation limits', () => {
       '17 fragments side by side',
       `{ me { ${Array.from({ length: 17 }, (_, i) => `...F${i}`).join(' ')} } } ${Array.from({ length: 17 }, (_, i) => `fragment F${i} on User { id }`).join(' ')}`,
     ],
+    [
+      'three introspections',
+      `{ a: __schema { queryType { name } } b: __schema { queryType { name } } c: __type(name: "User") { name } }`,
+    ],
   ])('refuse %s before validation, which compares every pair', (_name, query) => {
     expect(repetitionError(parse(query))?.extensions.code).toBe('QUERY_TOO_COMPLEX');
   });
