@@ -101,7 +101,11 @@ function admitOperations(
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, request, operationName, queryHash, operation, contextValue }) {
-          if (!operation) return; // Apollo Server refuses it next
+          // Several operations and no name, or a name none has: the gateway would fail on it as an internal error.
+          if (!operation)
+            throw new GraphQLError('Name the operation to run: the document has several, or none by that name.', {
+              extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+            });
           // Bounded (depth, count) before anything walks or serialises what the client sent; only declared ones kept.
           const variables = declaredVariables(schema, operation, request.variables);
           if (!('coerced' in variables)) {
