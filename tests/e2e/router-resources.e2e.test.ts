@@ -236,7 +236,7 @@ describe('subscriptions on a shared subgraph connection', () => {
             new Promise<never>((_, reject) => setTimeout(() => reject(new Error('not live yet')), 1_000)),
           ]);
         },
-        { timeoutMs: 15_000 },
+        { timeoutMs: 40_000 },
       );
       // Just under the router's 1 MiB message limit; forwarded with the subscriber's assertion, just over the feed's.
       const alias = 'a'.repeat(1024 * 1024 - 200);
@@ -254,7 +254,7 @@ describe('subscriptions on a shared subgraph connection', () => {
       await live.return?.();
       await readerClient.dispose();
     }
-  });
+  }, 60_000);
 });
 
 /** A request whose headers arrive and whose body never finishes: it stays in flight until the router gives up on it. */
