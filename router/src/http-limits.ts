@@ -5,6 +5,7 @@ import type { RequestHandler } from 'express';
 
 import { ErrorCode } from '../../platform/errors.js';
 import { isLoopback } from '../../platform/identity/addresses.js';
+import { countDown, countUp } from '../../platform/limits/counts.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
 
 export interface HttpLimitOptions {
@@ -56,7 +57,7 @@ export class HttpLimits {
         return;
       }
       this.connectionsPerPeer.set(peer, open + 1);
-      socket.once('close', () => decrement(this.connectionsPerPeer, peer));
+      socket.once('close', () => countDown(this.connectionsPerPeer, peer));
     });
   }
 
@@ -75,11 +76,11 @@ export class HttpLimits {
       return refuse(response, `At most ${this.options.maxRequestsPerClient} requests from your address at once.`);
     if (viewer !== null && (this.requestsPerViewer.get(viewer) ?? 0) >= this.options.maxRequestsPerViewer)
       return refuse(response, `At most ${this.options.maxRequestsPerViewer} of your requests at once.`);
-    if (countedAddress !== null) increment(this.requestsPerClient, countedAddress);
-    if (viewer !== null) increment(this.requestsPerViewer, viewer);
+    if (countedAddress !== null) countUp(this.requestsPerClient, countedAddress);
+    if (viewer !== null) countUp(this.requestsPerViewer, viewer);
     response.once('close', () => {
-      if (countedAddress !== null) decrement(this.requestsPerClient, countedAddress);
-      if (viewer !== null) decrement(this.requestsPerViewer, viewer);
+      if (countedAddress !== null) countDown(this.requestsPerClient, countedAddress);
+      if (viewer !== null) countDown(this.requestsPerViewer, viewer);
     });
     next();
   };
@@ -88,14 +89,4 @@ export class HttpLimits {
 function refuse(response: Parameters<RequestHandler>[1], message: string): void {
   response.setHeader('retry-after', '1');
   response.status(429).json({ errors: [{ message, extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: 1 } }] });
-}
-
-function increment(counts: Map<string, number>, key: string) {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
-}
-
-function decrement(counts: Map<string, number>, key: string) {
-  const left = (counts.get(key) ?? 1) - 1;
-  if (left > 0) counts.set(key, left);
-  else counts.delete(key);
 }

@@ -5,6 +5,7 @@ import type { VerifyClientCallbackAsync, WebSocket, WebSocketServer } from 'ws';
 
 import { ErrorCode } from '../../platform/errors.js';
 import { isLoopback } from '../../platform/identity/addresses.js';
+import { countDown, countUp } from '../../platform/limits/counts.js';
 
 export interface WebSocketLimitOptions {
   /** Open sockets on this router, all clients together. */
@@ -65,10 +66,10 @@ export class WebSocketLimits {
     wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
       const address = this.addressCounted(request);
       this.openSockets++;
-      if (address !== null) increment(this.socketsPerClient, address);
+      if (address !== null) countUp(this.socketsPerClient, address);
       socket.once('close', () => {
         this.openSockets--;
-        if (address !== null) decrement(this.socketsPerClient, address);
+        if (address !== null) countDown(this.socketsPerClient, address);
       });
     });
   }
@@ -86,13 +87,13 @@ export class WebSocketLimits {
       return tooMany(`You may hold at most ${this.options.maxSubscriptionsPerViewer} subscriptions at once.`);
     }
     this.subscriptionsPerSocket.set(socket, onSocket + 1);
-    increment(this.subscriptionsPerViewer, viewerId);
+    countUp(this.subscriptionsPerViewer, viewerId);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.subscriptionsPerSocket.set(socket, (this.subscriptionsPerSocket.get(socket) ?? 1) - 1);
-      decrement(this.subscriptionsPerViewer, viewerId);
+      countDown(this.subscriptionsPerViewer, viewerId);
     };
   }
 
@@ -121,13 +122,3 @@ export class WebSocketLimits {
 }
 
 const tooMany = (message: string) => new GraphQLError(message, { extensions: { code: ErrorCode.TOO_MANY_SUBSCRIPTIONS } });
-
-function increment(counts: Map<string, number>, key: string) {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
-}
-
-function decrement(counts: Map<string, number>, key: string) {
-  const left = (counts.get(key) ?? 1) - 1;
-  if (left > 0) counts.set(key, left);
-  else counts.delete(key);
-}
