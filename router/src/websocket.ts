@@ -41,11 +41,6 @@ interface Connection {
   expiresAt: Date;
   socket: WebSocket;
   expiryTimer?: NodeJS.Timeout;
-  /**
-   * Every subscription started on the socket, ended when it closes: graphql-ws ends only those its table still names,
-   * and a subscribe that reuses the id of one still being set up (completed meanwhile) overwrites its entry.
-   */
-  live: Set<AsyncIterableIterator<ExecutionResult>>;
 }
 
 /** The per-operation context: the socket's, plus how to free the operation's subscription slot. */
@@ -108,7 +103,6 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
             context: { viewerId: token.userId, clientAddress: addressOf(ctx.extra.request) },
             expiresAt: token.expiresAt,
             socket: ctx.extra.socket as unknown as WebSocket,
-            live: new Set(),
           };
           connections.set(ctx.extra, connection);
           closeWhenExpired(connection);
@@ -117,12 +111,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
           return false; // graphql-ws closes with 4403 Forbidden
         }
       },
-      onClose: async (ctx) => {
-        const connection = connections.get(ctx.extra);
-        if (!connection) return;
-        clearTimeout(connection.expiryTimer);
-        await Promise.all([...connection.live].map((subscription) => subscription.return?.()));
-      },
+      onClose: (ctx) => clearTimeout(connections.get(ctx.extra)?.expiryTimer),
       // Results arrive with their errors already formatted (masked) by Apollo Server or guardSubscription: send them
       // as they are (graphql-ws would otherwise call toJSON on each error, which formatted errors do not have).
       onNext: (_ctx, _id, _payload, _args, result) => result,
@@ -184,11 +173,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
             args.operationName ?? undefined,
             routerContext(context),
           );
-          const guarded = guardSubscription(events, context, options);
-          // Ended with the socket, even if graphql-ws lost track of it; a subscription set up after the close ends now.
-          if (context.connection.socket.readyState !== context.connection.socket.OPEN) await guarded.return?.();
-          else context.connection.live.add(guarded);
-          return guarded;
+          return guardSubscription(events, context, options);
         } catch (error) {
           // A refusal (planning, the subscribe message's size) or a fault: an answer with a coded error, never a throw,
           // which graphql-ws would turn into closing the whole socket.
@@ -233,19 +218,15 @@ function guardSubscription(
   context: OperationContext,
   options: Pick<WebSocketOptions, 'logger'>,
 ): AsyncIterableIterator<ExecutionResult> {
-  const guarded = mapAsyncIterator(
+  return mapAsyncIterator(
     events,
     (event) => {
       liveItemsDelivered.inc({ service: 'router' });
       if (event.errors) logServerErrors(options.logger, event.errors, context.correlationId);
       return maskResult(event);
     },
-    () => {
-      context.release?.();
-      context.connection.live.delete(guarded);
-    },
+    context.release,
   );
-  return guarded;
 }
 
 /** A query's or mutation's scope with its answer budget (what the router's HTTP context carries too). */
