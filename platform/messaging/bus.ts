@@ -194,7 +194,9 @@ export async function connectEventBus(
    * the message held, with a capped backoff for as long as it takes, so an outage never counts against the delivery
    * limit; only a failure of the message's own, `deliveryLimit` times, dead-letters it.
    */
-  const deliver = async ({ channel, ...consumer }: Consumer, message: ConsumeMessage, options: AnySubscription) => {
+  const deliver = async (consumer: Consumer, message: ConsumeMessage, options: AnySubscription) => {
+    // The consumer itself, not a copy: `open` turns false when its channel closes, mid-delivery.
+    const { channel } = consumer;
     // Stopping: leave it unsettled, so it goes back to the queue when the channel closes.
     if (stopped) return;
     let event: EventEnvelope;

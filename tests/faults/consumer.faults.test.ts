@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type CassandraClient, connectCassandra } from '../../platform/cassandra/client.js';
-import type { EventBus } from '../../platform/messaging/bus.js';
+import { DependencyUnavailableError } from '../../platform/infrastructure-errors.js';
+import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { redriveDeadLetters } from '../../platform/messaging/redrive.js';
 import { eventually } from '../support/client.js';
-import { busOn, cassandraFor, deadLettersIn, removeBrokerTopology, testConfig } from '../support/infra.js';
+import { busOn, cassandraFor, deadLettersIn, removeBrokerTopology, testConfig, testLogger } from '../support/infra.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -116,5 +117,46 @@ describe('a message that fails on its own content', () => {
     expect(report).toEqual({ queue, moved: 1, byType: { 'follow.created': 1 } });
     await eventually(async () => expect(handled).toEqual([poison.id]));
     await eventually(async () => expect(await deadLettersIn([queue])).toBe(0));
+  }, 60_000);
+});
+
+describe('a consumer whose broker link drops while it holds a message', () => {
+  it('stops retrying it there: the consumer that gets it next handles it, and it is handled once', async () => {
+    const queue = `test.faults.relinked.${randomUUID()}`;
+    queues.push(queue);
+    const brokerLink = await startTcpProxy(Number(new URL(testConfig().AMQP_URL).port || 5672));
+    const linkedBus = await connectEventBus(
+      { ...testConfig(), AMQP_URL: `amqp://guest:guest@127.0.0.1:${brokerLink.port}`, AMQP_EXCHANGE: exchange },
+      testLogger(),
+    );
+    try {
+      let dependencyAway = true;
+      let attempts = 0;
+      const handled: string[] = [];
+      await linkedBus.subscribe({
+        queue,
+        events: ['follow.created'],
+        handle: async (event) => {
+          attempts++;
+          if (dependencyAway) throw new DependencyUnavailableError('held on purpose');
+          handled.push(event.id);
+        },
+      });
+      const event = follow(1);
+      await bus.publish(event);
+      // Held long enough that its retries are seconds apart: the old delivery wakes after the new consumer is back.
+      await eventually(async () => expect(attempts).toBeGreaterThanOrEqual(6), { timeoutMs: 10_000 });
+      dependencyAway = false;
+      brokerLink.cut();
+      brokerLink.restore();
+      await eventually(async () => expect(handled).toEqual([event.id]), { timeoutMs: 20_000 });
+      // Longer than the longest wait between retries: a delivery still retrying on the lost channel would run again.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      console.info(`relinked consumer: ${attempts} handler attempts, handled ${handled.length} time(s)`);
+      expect(handled).toEqual([event.id]);
+    } finally {
+      await linkedBus.close();
+      await brokerLink.close();
+    }
   }, 60_000);
 });
