@@ -11,6 +11,21 @@ export interface Statement {
   params: unknown[];
 }
 
+/**
+ * Lightweight transactions: the driver neither retries nor speculates them (a second Paxos round would find the
+ * first one's write and answer "not applied"); a timed-out one is settled by a SERIAL_READ instead.
+ */
+export const CONDITIONAL_WRITE = { isIdempotent: false } as const;
+/** Sees every lightweight transaction accepted so far; LOCAL_SERIAL, like the writes' LOCAL_QUORUM, outlives one replica. */
+export const SERIAL_READ = { consistency: cassandra.types.consistencies.localSerial } as const;
+
+/**
+ * A read or write still unanswered after this long is sent to a second node as well, and the first answer wins: a
+ * node that is frozen or overloaded (not down, so not avoided) costs this much latency instead of a timeout.
+ * Only for idempotent statements, which is every statement but the CONDITIONAL_WRITEs.
+ */
+const SPECULATIVE_EXECUTION_DELAY_MS = 400;
+
 /** A driver session bound to one keyspace; each subgraph opens exactly one, for its own keyspace. */
 export async function connectCassandra(
   config: Pick<Config, 'CASSANDRA_CONTACT_POINTS' | 'CASSANDRA_LOCAL_DC'> &
@@ -24,7 +39,21 @@ export async function connectCassandra(
     contactPoints: config.CASSANDRA_CONTACT_POINTS.split(',').map((point) => point.trim()),
     localDataCenter: config.CASSANDRA_LOCAL_DC,
     keyspace,
-    queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum },
+    // Every node of the cluster may be a contact point: the session starts while any one of them answers.
+    queryOptions: {
+      prepare: true,
+      consistency: cassandra.types.consistencies.localQuorum,
+      serialConsistency: cassandra.types.consistencies.localSerial,
+      // Every write is idempotent (same key, same values, or a timestamp of its own) except CONDITIONAL_WRITEs.
+      isIdempotent: true,
+    },
+    policies: {
+      speculativeExecution: new cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy(
+        SPECULATIVE_EXECUTION_DELAY_MS,
+        1,
+      ),
+    },
+    // Longer than the server's own timeouts (2 s writes, 5 s reads), so the server's answer says what happened.
     socketOptions: { connectTimeout: 5000, readTimeout: 12000 },
   });
   await client.connect();
@@ -44,11 +73,14 @@ export async function executeConcurrent(
 }
 
 /**
- * A lightweight transaction that timed out under contention may or may not have applied; the caller must read
- * (at SERIAL) to learn what happened rather than fail the request.
+ * A lightweight transaction that timed out (under contention, or with its coordinator frozen) may or may not have
+ * applied; the caller must read (a SERIAL_READ, which may go elsewhere) to learn what happened rather than fail.
  */
 export function outcomeUnknown(error: unknown): boolean {
-  return (error as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout;
+  return (
+    (error as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout ||
+    error instanceof cassandra.errors.OperationTimedOutError
+  );
 }
 
 /**

@@ -1,4 +1,11 @@
-import { type CassandraClient, cql, outcomeUnknown, type Statement } from '../../../platform/cassandra/client.js';
+import {
+  type CassandraClient,
+  CONDITIONAL_WRITE,
+  cql,
+  outcomeUnknown,
+  SERIAL_READ,
+  type Statement,
+} from '../../../platform/cassandra/client.js';
 import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
 
 type TimeUuid = InstanceType<typeof cql.TimeUuid>;
@@ -55,6 +62,7 @@ export class FollowRepository {
         const result = await this.cassandra.execute(
           'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
           [followerId, followeeId, followedAt, followedAt.getDate()],
+          CONDITIONAL_WRITE,
         );
         applied = result.wasApplied();
       } catch (error) {
@@ -86,6 +94,7 @@ export class FollowRepository {
         const result = await this.cassandra.execute(
           'DELETE FROM following WHERE follower_id = ? AND followee_id = ? IF followed_at = ?',
           [followerId, followeeId, current.followedAt],
+          CONDITIONAL_WRITE,
         );
         if (result.wasApplied()) return ended;
       } catch (error) {
@@ -133,7 +142,7 @@ export class FollowRepository {
       await this.cassandra.execute(
         'SELECT followed_at, WRITETIME(created_at) AS version FROM following WHERE follower_id = ? AND followee_id = ?',
         [followerId, followeeId],
-        { consistency: cql.consistencies.serial },
+        SERIAL_READ,
       )
     ).first();
     return row ? { followedAt: row.get('followed_at'), version: Number(row.get('version')) } : undefined;

@@ -1,4 +1,10 @@
-import { type CassandraClient, cql, outcomeUnknown, type Statement } from '../../../platform/cassandra/client.js';
+import {
+  type CassandraClient,
+  CONDITIONAL_WRITE,
+  outcomeUnknown,
+  SERIAL_READ,
+  type Statement,
+} from '../../../platform/cassandra/client.js';
 import type { UserModel } from './model.js';
 
 export interface StoredUser extends UserModel {
@@ -26,6 +32,7 @@ export class UserRepository {
       const result = await this.cassandra.execute(
         'INSERT INTO user_ids_by_username (username_key, user_id) VALUES (?, ?) IF NOT EXISTS',
         [usernameKey, userId],
+        CONDITIONAL_WRITE,
       );
       return result.wasApplied();
     } catch (error) {
@@ -34,9 +41,7 @@ export class UserRepository {
       const owner = await this.cassandra.execute(
         'SELECT user_id FROM user_ids_by_username WHERE username_key = ?',
         [usernameKey],
-        {
-          consistency: cql.consistencies.serial,
-        },
+        SERIAL_READ,
       );
       return owner.first()?.get('user_id')?.toString() === userId;
     }
@@ -51,7 +56,7 @@ export class UserRepository {
       await this.cassandra.execute(
         'SELECT user_id, WRITETIME(user_id) AS written FROM user_ids_by_username WHERE username_key = ?',
         [usernameKey],
-        { consistency: cql.consistencies.serial },
+        SERIAL_READ,
       )
     ).first();
     if (!claim) return this.claimUsername(usernameKey, userId);
@@ -61,13 +66,18 @@ export class UserRepository {
     const result = await this.cassandra.execute(
       'UPDATE user_ids_by_username SET user_id = ? WHERE username_key = ? IF user_id = ?',
       [userId, usernameKey, ownerId],
+      CONDITIONAL_WRITE,
     );
     return result.wasApplied();
   }
 
   /** Gives a claimed name back (when the account could not be written after all). */
   async releaseUsername(usernameKey: string, userId: string): Promise<void> {
-    await this.cassandra.execute('DELETE FROM user_ids_by_username WHERE username_key = ? IF user_id = ?', [usernameKey, userId]);
+    await this.cassandra.execute(
+      'DELETE FROM user_ids_by_username WHERE username_key = ? IF user_id = ?',
+      [usernameKey, userId],
+      CONDITIONAL_WRITE,
+    );
   }
 
   async findIdByUsername(usernameKey: string): Promise<string | null> {
