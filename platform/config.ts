@@ -52,6 +52,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9_]{0,20}$/, 'must be at most 20 lowercase letters, digits or underscores')
     .default(''),
+  /** Every node of the broker cluster, comma-separated; a connection that loses its node moves to the next. */
   AMQP_URL: z.string().default('amqp://guest:guest@127.0.0.1:5672'),
   AMQP_EXCHANGE: z.string().default('twtr.events'),
 
@@ -166,8 +167,20 @@ type ParsedEnv = z.infer<typeof envSchema>;
 type EnvironmentDefaults = 'RATE_LIMIT_EXEMPT_LOOPBACK' | 'ROUTER_INTROSPECTION' | 'ROUTER_LANDING_PAGE';
 export type Config = Omit<ParsedEnv, EnvironmentDefaults> & Record<EnvironmentDefaults, boolean>;
 
+/**
+ * The local three-node cluster `npm run cluster:start` runs (scripts/cluster.sh): with TWTR_CLUSTER=1 these are the
+ * defaults instead of the single development node and broker. Anything set explicitly still wins.
+ */
+export const LOCAL_CLUSTER_DEFAULTS = {
+  CASSANDRA_CONTACT_POINTS: '127.0.0.2,127.0.0.3,127.0.0.4',
+  CASSANDRA_REPLICATION: "{'class': 'NetworkTopologyStrategy', 'datacenter1': 3}",
+  AMQP_URL: [5701, 5702, 5703].map((port) => `amqp://guest:guest@127.0.0.1:${port}`).join(','),
+} as const;
+
+const onLocalCluster = (env: NodeJS.ProcessEnv) => env.TWTR_CLUSTER === '1' || env.TWTR_CLUSTER === 'true';
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  const parsed = envSchema.safeParse(onLocalCluster(env) ? { ...LOCAL_CLUSTER_DEFAULTS, ...env } : env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`invalid configuration:\n${problems.join('\n')}`);

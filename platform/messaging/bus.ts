@@ -18,6 +18,7 @@ import {
   sharedFor,
 } from '../observability/metrics.js';
 import { contextFrom, currentTraceCarrier, inSpan, SpanKind } from '../observability/tracing.js';
+import { rotatingBrokerAddress } from './brokers.js';
 import { type DomainEvents, type EventEnvelope, type EventOf, lineageOf } from './events.js';
 
 export interface SubscribeOptions<Events = DomainEvents, T extends keyof Events & string = keyof Events & string> {
@@ -275,10 +276,11 @@ export async function connectEventBus(
     }
   };
 
-  const connection: RecoveringChannelModel = await amqp.connect(config.AMQP_URL, {
+  // Every node AMQP_URL names: a lost node's connection comes back on the next one, with its consumers re-declared.
+  const broker = rotatingBrokerAddress(config.AMQP_URL);
+  const connection: RecoveringChannelModel = await amqp.connect(broker.address, {
     recovery: {
-      initialDelay: 200,
-      maxDelay: 5000,
+      calculateDelay: broker.calculateDelay,
       initialMaxRetries: 10,
       setup: async (model: ChannelModel) => {
         currentModel = model;

@@ -1,4 +1,4 @@
-import amqp from 'amqplib';
+import { connectToAnyBroker } from './brokers.js';
 
 export interface RedriveReport {
   queue: string;
@@ -14,7 +14,7 @@ export interface RedriveReport {
  * the next run (the run stops after as many as were there when it started).
  */
 export async function redriveDeadLetters(amqpUrl: string, queue: string): Promise<RedriveReport> {
-  const connection = await amqp.connect(amqpUrl);
+  const connection = await connectToAnyBroker(amqpUrl);
   try {
     const channel = await connection.createConfirmChannel();
     const deadQueue = `${queue}.dead`;

@@ -1,8 +1,7 @@
-import amqp from 'amqplib';
-
 import { connectCassandra } from '../cassandra/client.js';
 import type { Config } from '../config.js';
 import { keyspaceOf, QUEUES, SUBGRAPHS } from '../manifest.js';
+import { connectToAnyBroker } from './brokers.js';
 import { outboxBacklog } from './outbox.js';
 
 export interface QueueStatus {
@@ -25,7 +24,7 @@ export async function eventsStatus(config: Config): Promise<{ queues: QueueStatu
 }
 
 async function queueStatuses(config: Config): Promise<QueueStatus[]> {
-  const connection = await amqp.connect(config.AMQP_URL);
+  const connection = await connectToAnyBroker(config.AMQP_URL);
   // Checking a queue that does not exist closes the channel it was asked on: one channel per check.
   const check = async (queue: string) => {
     const channel = await connection.createChannel();

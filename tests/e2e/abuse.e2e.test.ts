@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 
-import amqp from 'amqplib';
+import type amqp from 'amqplib';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 
 import { issueAccessToken, REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
 import { createLogger } from '../../platform/logging.js';
+import { connectToAnyBroker } from '../../platform/messaging/brokers.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { startRouter } from '../../router/src/server.js';
 import {
@@ -301,7 +302,7 @@ describe('repeated follows and unfollows', () => {
   const seen: { type: string; followerId: string; followeeId: string }[] = [];
 
   beforeAll(async () => {
-    connection = await amqp.connect(testConfig().AMQP_URL);
+    connection = await connectToAnyBroker(testConfig().AMQP_URL);
     channel = await connection.createChannel();
     const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
     await channel.bindQueue(queue, testConfig().AMQP_EXCHANGE, 'follow.*');

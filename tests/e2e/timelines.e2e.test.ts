@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 
-import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type CassandraClient, cql } from '../../platform/cassandra/client.js';
+import { connectToAnyBroker } from '../../platform/messaging/brokers.js';
 import type { EventBus } from '../../platform/messaging/bus.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { eventually, feedOf, follow, ok, postTweet, signUp, type TestUser, unfollow } from '../support/client.js';
@@ -109,7 +109,7 @@ describe('timelines from events published straight onto the bus', () => {
     await bus.publish(healthy);
     await eventually(async () => expect(await feedIds(reader)).toEqual([healthy.data.tweetId]), { timeoutMs: 20_000 });
 
-    const connection = await amqp.connect(testConfig().AMQP_URL);
+    const connection = await connectToAnyBroker(testConfig().AMQP_URL);
     const channel = await connection.createChannel();
     const deadIds: string[] = [];
     await eventually(async () => {

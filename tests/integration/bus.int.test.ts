@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
-import amqp from 'amqplib';
+import type amqp from 'amqplib';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { connectToAnyBroker } from '../../platform/messaging/brokers.js';
 import type { EventBus } from '../../platform/messaging/bus.js';
 import { createEvent, type DomainEvent } from '../../platform/messaging/events.js';
 import { eventually } from '../support/client.js';
@@ -113,7 +114,7 @@ describe('the event bus on RabbitMQ', () => {
     await bus.publish(healthy);
 
     await eventually(async () => expect(handled).toEqual([healthy.id]));
-    const connection = await amqp.connect(testConfig().AMQP_URL);
+    const connection = await connectToAnyBroker(testConfig().AMQP_URL);
     const channel = await connection.createChannel();
     const dead = await eventually(async () => {
       const message = await channel.get(`${queue}.dead`, { noAck: true });

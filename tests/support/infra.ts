@@ -1,9 +1,8 @@
-import amqp from 'amqplib';
-
 import { type CassandraClient, connectCassandra } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
 import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { connectToAnyBroker } from '../../platform/messaging/brokers.js';
 import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
 
 export const testConfig = () => loadConfig();
@@ -25,7 +24,7 @@ export const busOn = (exchange: string): Promise<EventBus> =>
 
 /** Ready messages and consumers of a queue, as RabbitMQ reports them. */
 export async function queueState(queue: string): Promise<{ messages: number; consumers: number }> {
-  const connection = await amqp.connect(testConfig().AMQP_URL);
+  const connection = await connectToAnyBroker(testConfig().AMQP_URL);
   try {
     const { messageCount, consumerCount } = await (await connection.createChannel()).checkQueue(queue);
     return { messages: messageCount, consumers: consumerCount };
@@ -42,7 +41,7 @@ export async function deadLettersIn(queues: readonly string[]): Promise<number> 
 
 /** Deletes what a test declared on the real RabbitMQ: its queues (with their dead-letter queues) and its exchange. */
 export async function removeBrokerTopology({ queues, exchange }: { queues: readonly string[]; exchange: string }): Promise<void> {
-  const connection = await amqp.connect(testConfig().AMQP_URL);
+  const connection = await connectToAnyBroker(testConfig().AMQP_URL);
   try {
     const channel = await connection.createChannel();
     for (const queue of queues) {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 import { splitStatements } from '../../migrations/runner.js';
 import { loadConfig } from '../../platform/config.js';
+import { brokerNodes, rotatingBrokerAddress } from '../../platform/messaging/brokers.js';
 import { assertNoTelemetry } from '../../router/src/no-telemetry.js';
 
 describe('configuration', () => {
@@ -15,6 +16,15 @@ describe('configuration', () => {
       USERS_URL: 'http://127.0.0.1:4001/graphql',
       JWT_TTL_SECONDS: 3600,
     });
+  });
+
+  it('points at the local three-node cluster with TWTR_CLUSTER=1, where nothing says otherwise', () => {
+    const cluster = loadConfig({ TWTR_CLUSTER: '1' });
+    expect(cluster.CASSANDRA_CONTACT_POINTS.split(',')).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
+    expect(cluster.CASSANDRA_REPLICATION).toMatch(/NetworkTopologyStrategy.*'datacenter1': 3/);
+    expect(brokerNodes(cluster.AMQP_URL).map((node) => node.port)).toEqual([5701, 5702, 5703]);
+    expect(loadConfig({ TWTR_CLUSTER: '1', AMQP_URL: 'amqp://a:b@127.0.0.1:6000' }).AMQP_URL).toBe('amqp://a:b@127.0.0.1:6000');
+    expect(loadConfig({}).CASSANDRA_CONTACT_POINTS).toBe('127.0.0.1');
   });
 
   it('refuses to run in production with development secrets', () => {
@@ -77,5 +87,29 @@ describe('migration files', () => {
     expect(
       splitStatements('-- a comment; with a semicolon\nCREATE TABLE a (x int);\n\nCREATE TABLE b (y int); -- trailing\n'),
     ).toEqual(['CREATE TABLE a (x int)', 'CREATE TABLE b (y int)']);
+  });
+});
+
+describe('broker addresses', () => {
+  it('reads every node of AMQP_URL with its credentials and virtual host', () => {
+    expect(brokerNodes('amqp://u%40x:p@10.0.0.1:5701/v%2F1, amqp://10.0.0.2')).toEqual([
+      { protocol: 'amqp', hostname: '10.0.0.1', port: 5701, username: 'u@x', password: 'p', vhost: 'v/1', heartbeat: 5 },
+      { protocol: 'amqp', hostname: '10.0.0.2', port: 5672, username: 'guest', password: 'guest', vhost: '/', heartbeat: 5 },
+    ]);
+  });
+
+  it('moves a recovering connection to the next node at each retry, trying them all before backing off', () => {
+    const { address, calculateDelay } = rotatingBrokerAddress('amqp://h1:1,amqp://h2:2,amqp://h3:3');
+    const seen = [address.port];
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 6; attempt++) {
+      delays.push(calculateDelay(attempt));
+      seen.push(address.port);
+    }
+    expect(seen).toEqual([1, 2, 3, 1, 2, 3, 1]);
+    expect(delays.slice(0, 2)).toEqual([0, 0]);
+    expect(delays[2]).toBeGreaterThan(0);
+    expect(delays[5]).toBeLessThanOrEqual(5_000 * 1.2);
+    expect(delays[5]).toBeGreaterThan(delays[2]);
   });
 });
