@@ -7,7 +7,8 @@ import { TEST_ENV } from './tests/support/env.js';
  * - unit: business rules, schema and manifests, no infrastructure (`npm run test:unit`, seconds);
  * - integration: repositories, the bus and the outbox against the real Cassandra and RabbitMQ (keyspaces migrated);
  * - faults: links to Cassandra and RabbitMQ cut and restored through a TCP proxy, while the real consumers work;
- * - e2e: through the real router, with the whole system started once for the run.
+ * - e2e: through the real router, with the whole system started once for the run;
+ * - cluster (only with TWTR_CLUSTER=1, `npm run test:cluster`): nodes of a three-node cluster lost under load.
  */
 export default defineConfig({
   resolve: {
@@ -47,6 +48,21 @@ export default defineConfig({
           globalSetup: ['tests/support/global-setup.ts'],
         },
       },
+      // Nodes killed and frozen on the local three-node cluster (`npm run test:cluster`, TWTR_CLUSTER=1 only).
+      ...(process.env.TWTR_CLUSTER
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'cluster',
+                include: ['tests/cluster/**/*.cluster.test.ts'],
+                globalSetup: ['tests/support/migrate-setup.ts'],
+                // One at a time: each test takes a node of the one cluster away.
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { CassandraClient } from '../platform/cassandra/client.js';
+import { type CassandraClient, NOT_IDEMPOTENT } from '../platform/cassandra/client.js';
 import type { Logger } from '../platform/logging.js';
 import { SUBGRAPH_NAMES } from '../platform/manifest.js';
 
@@ -73,9 +73,12 @@ export async function migrateKeyspace(
   /** The folder of migrations under `dir`; defaults to the keyspace's own name. */
   folder = keyspace,
 ): Promise<string[]> {
-  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`);
+  // Schema changes run once each, on one node: never retried or speculated (see NOT_IDEMPOTENT).
+  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`, [], NOT_IDEMPOTENT);
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${keyspace}.schema_migrations (name text PRIMARY KEY, checksum text, applied_at timestamp)`,
+    [],
+    NOT_IDEMPOTENT,
   );
   const applied = new Map(
     (await client.execute(`SELECT name, checksum FROM ${keyspace}.schema_migrations`)).rows.map((row) => [
@@ -93,7 +96,7 @@ export async function migrateKeyspace(
       continue;
     }
     await client.execute(`USE ${keyspace}`);
-    for (const statement of migration.statements) await client.execute(statement);
+    for (const statement of migration.statements) await client.execute(statement, [], NOT_IDEMPOTENT);
     await client.execute(`INSERT INTO ${keyspace}.schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)`, [
       migration.name,
       migration.checksum,

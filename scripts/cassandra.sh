@@ -4,6 +4,7 @@
 #   scripts/cassandra.sh start    reuse a node answering on 127.0.0.1:9042, or start one and wait for CQL
 #   scripts/cassandra.sh stop     stop the node this script started (never one it did not start)
 #   scripts/cassandra.sh status
+#   scripts/cassandra.sh fetch    fetch the jars (once) and print where they are (scripts/cluster.sh uses them too)
 set -euo pipefail
 
 VERSION=5.0.9
@@ -47,7 +48,9 @@ start() {
   fi
   fetch_jars
   mkdir -p "$NODE_HOME/conf" "$NODE_HOME/logs" "$NODE_HOME/data"
-  sed "s#@DATA@#$NODE_HOME/data#g" "$HERE/cassandra/cassandra.yaml.template" > "$NODE_HOME/conf/cassandra.yaml"
+  sed -e "s#@DATA@#$NODE_HOME/data#g" -e "s#@ADDRESS@#$HOST#g" -e "s#@SEEDS@#$HOST:7000#g" \
+    -e "s#@CLUSTER_NAME@#twtr-dev#g" -e "s#@AUTO_BOOTSTRAP@#true#g" \
+    "$HERE/cassandra/cassandra.yaml.template" > "$NODE_HOME/conf/cassandra.yaml"
   cp "$HERE/cassandra/logback.xml" "$NODE_HOME/conf/logback.xml"
   log "starting a local node (1 GiB heap); log: $NODE_HOME/logs/system.log"
   # setsid: the node outlives the npm script that started it, so start, test, CI and benchmarks share it.
@@ -99,5 +102,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  fetch) fetch_jars; echo "$LIB" ;;
+  *) echo "usage: $0 start|stop|status|fetch" >&2; exit 2 ;;
 esac

@@ -12,6 +12,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund >&2
 fi
 
+# TWTR_CLUSTER=1: the local three-node Cassandra and RabbitMQ clusters instead of the single node and broker.
+if [ "${TWTR_CLUSTER:-}" = 1 ] || [ "${TWTR_CLUSTER:-}" = true ]; then
+  bash scripts/cluster.sh start
+  exit 0
+fi
+
 bash scripts/cassandra.sh start
 
 rabbit_open() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }

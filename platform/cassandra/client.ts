@@ -12,17 +12,18 @@ export interface Statement {
 }
 
 /**
- * Lightweight transactions: the driver neither retries nor speculates them (a second Paxos round would find the
- * first one's write and answer "not applied"); a timed-out one is settled by a SERIAL_READ instead.
+ * For lightweight transactions and schema changes, which the driver must neither retry nor speculate: a second Paxos
+ * round would find the first one's write and answer "not applied", a second ALTER fail or a second CREATE race the
+ * first. A timed-out lightweight transaction is settled by a SERIAL_READ instead.
  */
-export const CONDITIONAL_WRITE = { isIdempotent: false } as const;
+export const NOT_IDEMPOTENT = { isIdempotent: false } as const;
 /** Sees every lightweight transaction accepted so far; LOCAL_SERIAL, like the writes' LOCAL_QUORUM, outlives one replica. */
 export const SERIAL_READ = { consistency: cassandra.types.consistencies.localSerial } as const;
 
 /**
  * A read or write still unanswered after this long is sent to a second node as well, and the first answer wins: a
  * node that is frozen or overloaded (not down, so not avoided) costs this much latency instead of a timeout.
- * Only for idempotent statements, which is every statement but the CONDITIONAL_WRITEs.
+ * Only for idempotent statements: every statement but those run with NOT_IDEMPOTENT.
  */
 const SPECULATIVE_EXECUTION_DELAY_MS = 400;
 
@@ -44,7 +45,7 @@ export async function connectCassandra(
       prepare: true,
       consistency: cassandra.types.consistencies.localQuorum,
       serialConsistency: cassandra.types.consistencies.localSerial,
-      // Every write is idempotent (same key, same values, or a timestamp of its own) except CONDITIONAL_WRITEs.
+      // Every write is idempotent (same key, same values, or a timestamp of its own) except those run NOT_IDEMPOTENT.
       isIdempotent: true,
     },
     policies: {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { type CassandraClient, CONDITIONAL_WRITE, cql, type Statement } from '../cassandra/client.js';
+import { type CassandraClient, cql, NOT_IDEMPOTENT, type Statement } from '../cassandra/client.js';
 import type { Logger } from '../logging.js';
 import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import type { EventBus } from './bus.js';
@@ -126,7 +126,7 @@ export class OutboxRelay {
     await this.loop;
     if (this.leaseRenewedAt > 0) {
       await this.cassandra
-        .execute('DELETE FROM outbox_lease WHERE name = ? IF owner = ?', ['relay', this.owner], CONDITIONAL_WRITE)
+        .execute('DELETE FROM outbox_lease WHERE name = ? IF owner = ?', ['relay', this.owner], NOT_IDEMPOTENT)
         .catch(() => undefined);
     }
   }
@@ -175,12 +175,12 @@ export class OutboxRelay {
         ? await this.cassandra.execute(
             'UPDATE outbox_lease USING TTL ? SET owner = ? WHERE name = ? IF owner = ?',
             [leaseSeconds, this.owner, 'relay', this.owner],
-            CONDITIONAL_WRITE,
+            NOT_IDEMPOTENT,
           )
         : await this.cassandra.execute(
             'INSERT INTO outbox_lease (name, owner) VALUES (?, ?) IF NOT EXISTS USING TTL ?',
             ['relay', this.owner, leaseSeconds],
-            CONDITIONAL_WRITE,
+            NOT_IDEMPOTENT,
           );
     if (renewed.wasApplied()) {
       this.leaseRenewedAt = now;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
+import { NOT_IDEMPOTENT } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { keyspaceOf, QUEUES, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { migrateAll } from '../../scripts/migrate.js';
@@ -28,7 +29,8 @@ export async function isolatedNamespace(prefix: string, overrides: NodeJS.Proces
     env,
     remove: async () => {
       const admin = await cassandraFor('system');
-      for (const name of SUBGRAPH_NAMES) await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspaceOf(name, namespace)}`);
+      for (const name of SUBGRAPH_NAMES)
+        await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspaceOf(name, namespace)}`, [], NOT_IDEMPOTENT);
       await admin.shutdown();
       await removeBrokerTopology({ queues: QUEUES.map((queue) => `${namespace}${queue}`), exchange });
     },

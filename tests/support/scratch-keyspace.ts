@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { migrateKeyspace, MIGRATIONS_DIR } from '../../migrations/runner.js';
-import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { type CassandraClient, NOT_IDEMPOTENT } from '../../platform/cassandra/client.js';
 import { cassandraFor, testConfig, testLogger } from './infra.js';
 
 /**
@@ -25,7 +25,7 @@ export async function scratchKeyspaceLike(
   return {
     cassandra,
     drop: async () => {
-      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`);
+      await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`, [], NOT_IDEMPOTENT);
       await cassandra.shutdown();
     },
   };
