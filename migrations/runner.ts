@@ -105,5 +105,29 @@ export async function migrateKeyspace(
     logger.info('applied migration', { keyspace, migration: migration.name });
     newlyApplied.push(migration.name);
   }
+  await untilSchemaAgreed(client);
   return newlyApplied;
+}
+
+/** How long every node may take to learn the schema once migrations are applied (nodes just restarted are slow). */
+const SCHEMA_AGREEMENT_TIMEOUT_MS = 120_000;
+
+/**
+ * On a cluster, a table one node created is unknown to the others until the schema has spread ("Unknown CF", "keyspace
+ * does not exist"); the driver waits at most 10 s for that after each change. Nothing uses a keyspace before every node
+ * agrees on its schema.
+ */
+async function untilSchemaAgreed(client: CassandraClient): Promise<void> {
+  const deadline = Date.now() + SCHEMA_AGREEMENT_TIMEOUT_MS;
+  const versions = async () => {
+    const [local, peers] = await Promise.all([
+      client.execute('SELECT schema_version FROM system.local'),
+      client.execute('SELECT schema_version FROM system.peers'),
+    ]);
+    return new Set([...local.rows, ...peers.rows].map((row) => String(row.get('schema_version'))));
+  };
+  while ((await versions()).size > 1) {
+    if (Date.now() > deadline) throw new Error('the cluster did not agree on the schema in time');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }

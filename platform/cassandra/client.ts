@@ -1,6 +1,7 @@
 import cassandra from 'cassandra-driver';
 
 import type { Config } from '../config.js';
+import { NodeLossRetryPolicy } from './retry-policy.js';
 
 export type CassandraClient = cassandra.Client;
 export const { types: cql } = cassandra;
@@ -49,6 +50,7 @@ export async function connectCassandra(
       isIdempotent: true,
     },
     policies: {
+      retry: new NodeLossRetryPolicy(),
       speculativeExecution: new cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy(
         SPECULATIVE_EXECUTION_DELAY_MS,
         1,
@@ -74,13 +76,15 @@ export async function executeConcurrent(
 }
 
 /**
- * A lightweight transaction that timed out (under contention, or with its coordinator frozen) may or may not have
+ * A lightweight transaction that timed out (under contention, or with its coordinator frozen) or lost its node may or may not have
  * applied; the caller must read (a SERIAL_READ, which may go elsewhere) to learn what happened rather than fail.
  */
 export function outcomeUnknown(error: unknown): boolean {
   return (
     (error as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout ||
-    error instanceof cassandra.errors.OperationTimedOutError
+    error instanceof cassandra.errors.OperationTimedOutError ||
+    // The driver's plain DriverError: the connection closed under it (its node died) after it was sent.
+    (error instanceof cassandra.errors.DriverError && error.constructor === cassandra.errors.DriverError)
   );
 }
 

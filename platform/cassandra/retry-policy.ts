@@ -1,0 +1,41 @@
+import cassandra from 'cassandra-driver';
+
+type Decision = cassandra.policies.retry.DecisionInfo;
+type RequestInfo = cassandra.policies.retry.OperationInfo & { executionOptions?: { isIdempotent(): boolean } };
+
+/**
+ * Tries of one statement after its first, when it can be tried again safely. Enough to outlast the seconds before the
+ * cluster marks a node that stopped answering as down (until then it is still chosen, as a replica or a batch log
+ * holder, and each try costs the server's 2 s write timeout).
+ */
+const MAX_RETRIES = 4;
+
+/**
+ * The driver's default policy tries a timed-out write once more only when its batch log write failed, and never an
+ * idempotent write that timed out. Here both go to the next node, up to MAX_RETRIES times: a batch whose batch log
+ * could not be written applied nothing, and every statement not run NOT_IDEMPOTENT lands the same way twice.
+ */
+export class NodeLossRetryPolicy extends cassandra.policies.retry.RetryPolicy {
+  override onWriteTimeout(
+    info: RequestInfo,
+    consistency: cassandra.types.consistencies,
+    received: number,
+    blockFor: number,
+    writeType: string,
+  ): Decision {
+    const safe = writeType === 'BATCH_LOG' || (info.executionOptions?.isIdempotent() ?? false);
+    if (safe && info.nbRetry < MAX_RETRIES) return this.retryResult(consistency, false);
+    return super.onWriteTimeout(info, consistency, received, blockFor, writeType);
+  }
+
+  override onUnavailable(
+    info: RequestInfo,
+    consistency: cassandra.types.consistencies,
+    required: number,
+    alive: boolean,
+  ): Decision {
+    // A coordinator that believes too few replicas are alive may be the one that is wrong: ask the others.
+    if (info.nbRetry < MAX_RETRIES) return this.retryResult(consistency, false);
+    return super.onUnavailable(info, consistency, required, alive);
+  }
+}
