@@ -55,6 +55,12 @@ ring_up() {
   [ "$up" -eq "${#NODES[@]}" ]
 }
 
+schema_agreed() {
+  local versions
+  versions=$(nodetool_on "$1" describecluster | sed -n '/Schema versions:/,/^Stats/p' | grep -c ':.*\[' || true)
+  [ "$versions" -eq 1 ]
+}
+
 cql_ready() {
   node -e '
     const { Client } = require("cassandra-driver");
@@ -193,7 +199,9 @@ start_node() {
     cassandra)
       start_cassandra "$2"
       local other=$(( $2 % 3 + 1 ))
-      until_ready "node $2 UN" ring_up "$other" ;;
+      until_ready "node $2 UN" ring_up "$other"
+      # Schema changes made while it was away reach it by pull; nothing should change the schema before they have.
+      until_ready "schema agreement" schema_agreed "$other" ;;
     rabbitmq)
       start_rabbit "$2"
       until_ready "the RabbitMQ cluster" rabbit_members_running ;;
