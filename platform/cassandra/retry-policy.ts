@@ -11,9 +11,10 @@ type RequestInfo = cassandra.policies.retry.OperationInfo & { executionOptions?:
 const MAX_RETRIES = 4;
 
 /**
- * The driver's default policy tries a timed-out write once more only when its batch log write failed, and never an
- * idempotent write that timed out. Here both go to the next node, up to MAX_RETRIES times: a batch whose batch log
- * could not be written applied nothing, and every statement not run NOT_IDEMPOTENT lands the same way twice.
+ * The driver's default policy tries a timed-out write once more only when its batch log write failed, never an
+ * idempotent write that timed out, and a timed-out read only when enough replicas answered. Here all of them go to the
+ * next node, up to MAX_RETRIES times: a batch whose batch log could not be written applied nothing, every statement
+ * not run NOT_IDEMPOTENT lands the same way twice, and a read changes nothing.
  */
 export class NodeLossRetryPolicy extends cassandra.policies.retry.RetryPolicy {
   override onWriteTimeout(
@@ -26,6 +27,18 @@ export class NodeLossRetryPolicy extends cassandra.policies.retry.RetryPolicy {
     const safe = writeType === 'BATCH_LOG' || (info.executionOptions?.isIdempotent() ?? false);
     if (safe && info.nbRetry < MAX_RETRIES) return this.retryResult(consistency, false);
     return super.onWriteTimeout(info, consistency, received, blockFor, writeType);
+  }
+
+  override onReadTimeout(
+    info: RequestInfo,
+    consistency: cassandra.types.consistencies,
+    received: number,
+    blockFor: number,
+    isDataPresent: boolean,
+  ): Decision {
+    // A read changes nothing: one that waited on a replica that stopped answering is asked of the next node.
+    if (info.nbRetry < MAX_RETRIES) return this.retryResult(consistency, false);
+    return super.onReadTimeout(info, consistency, received, blockFor, isDataPresent);
   }
 
   override onUnavailable(
