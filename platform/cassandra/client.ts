@@ -111,3 +111,23 @@ export function batchesByReplica(
   }
   return [...byReplica.values()].flat();
 }
+
+/**
+ * A logged batch refused because its batch log could not be written: nothing of it applied. On three nodes both other
+ * nodes must hold the batch log, so this is every logged batch from the moment a node dies (or freezes) until the
+ * others convict it (about 18 s here), whichever node coordinates.
+ */
+export function batchLogUnwritten(error: unknown): boolean {
+  const errors =
+    error instanceof cassandra.errors.NoHostAvailableError
+      ? Object.values(error.innerErrors as Record<string, unknown>)
+      : [error];
+  return (
+    errors.length > 0 &&
+    errors.every(
+      (inner) =>
+        (inner as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout &&
+        (inner as { writeType?: string }).writeType === 'BATCH_LOG',
+    )
+  );
+}

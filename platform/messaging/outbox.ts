@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 
-import { type CassandraClient, cql, NOT_IDEMPOTENT, type Statement } from '../cassandra/client.js';
+import { batchLogUnwritten, type CassandraClient, cql, NOT_IDEMPOTENT, type Statement } from '../cassandra/client.js';
 import type { Logger } from '../logging.js';
 import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import type { EventBus } from './bus.js';
 import type { DomainEvent } from './events.js';
+
+/**
+ * How long a commit keeps trying a batch whose batch log could not be written (a node died and is not yet convicted,
+ * about 18 s): longer than that, within the router's 30 s for a request.
+ */
+const BATCH_LOG_WAIT_MS = 25_000;
 
 const BUCKET_MS = 60_000;
 const ROW_TTL_SECONDS = 7 * 24 * 3600;
@@ -41,11 +47,23 @@ export class Outbox {
         params: [bucketOf(id.getDate()), id, JSON.stringify(event), ROW_TTL_SECONDS],
       };
     });
-    await this.cassandra.batch([...statements, ...outboxRows], {
+    const batch = [...statements, ...outboxRows];
+    const batchOptions = {
       prepare: true,
       logged: true,
       ...(options.timestampMicros ? { timestamp: options.timestampMicros } : {}),
-    });
+    };
+    // Until the cluster convicts a node that died, no batch log can be written; the same batch again lands the same way.
+    const givingUpAt = Date.now() + BATCH_LOG_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.cassandra.batch(batch, batchOptions);
+        break;
+      } catch (error) {
+        if (!batchLogUnwritten(error) || Date.now() > givingUpAt) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 2_000)));
+      }
+    }
     this.committed();
   }
 }
