@@ -80,12 +80,20 @@ export async function executeConcurrent(
  * applied; the caller must read (a SERIAL_READ, which may go elsewhere) to learn what happened rather than fail.
  */
 export function outcomeUnknown(error: unknown): boolean {
-  return (
-    (error as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout ||
-    error instanceof cassandra.errors.OperationTimedOutError ||
-    // The driver's plain DriverError: the connection closed under it (its node died) after it was sent.
-    (error instanceof cassandra.errors.DriverError && error.constructor === cassandra.errors.DriverError)
+  return attemptsOf(error).some(
+    (attempt) =>
+      (attempt as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout ||
+      attempt instanceof cassandra.errors.OperationTimedOutError ||
+      // The driver's plain DriverError: the connection closed under it (its node died) after it was sent.
+      (attempt instanceof cassandra.errors.DriverError && attempt.constructor === cassandra.errors.DriverError),
   );
+}
+
+/** What each node tried answered: the driver wraps them in one NoHostAvailableError when it tried several. */
+function attemptsOf(error: unknown): unknown[] {
+  return error instanceof cassandra.errors.NoHostAvailableError
+    ? Object.values(error.innerErrors as Record<string, unknown>)
+    : [error];
 }
 
 /**
@@ -118,10 +126,7 @@ export function batchesByReplica(
  * others convict it (about 18 s here), whichever node coordinates.
  */
 export function batchLogUnwritten(error: unknown): boolean {
-  const errors =
-    error instanceof cassandra.errors.NoHostAvailableError
-      ? Object.values(error.innerErrors as Record<string, unknown>)
-      : [error];
+  const errors = attemptsOf(error);
   return (
     errors.length > 0 &&
     errors.every(
