@@ -81,11 +81,16 @@ export async function executeConcurrent(
  */
 export function outcomeUnknown(error: unknown): boolean {
   return attemptsOf(error).some(
-    (attempt) =>
-      (attempt as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout ||
-      attempt instanceof cassandra.errors.OperationTimedOutError ||
-      // The driver's plain DriverError: the connection closed under it (its node died) after it was sent.
-      (attempt instanceof cassandra.errors.DriverError && attempt.constructor === cassandra.errors.DriverError),
+    (attempt) => (attempt as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout || answerLost(attempt),
+  );
+}
+
+/** No answer came: the node timed out on the client, or the connection closed under the request (its node died). */
+function answerLost(attempt: unknown): boolean {
+  return (
+    attempt instanceof cassandra.errors.OperationTimedOutError ||
+    // The driver's plain DriverError is its "Socket was closed"; its subclasses say more.
+    (attempt instanceof cassandra.errors.DriverError && attempt.constructor === cassandra.errors.DriverError)
   );
 }
 
@@ -121,18 +126,15 @@ export function batchesByReplica(
 }
 
 /**
- * A logged batch refused because its batch log could not be written: nothing of it applied. On three nodes both other
- * nodes must hold the batch log, so this is every logged batch from the moment a node dies (or freezes) until the
- * others convict it (about 18 s here), whichever node coordinates.
+ * A logged batch refused because its batch log could not be written, on every node tried but those that lost it: on
+ * three nodes both other nodes must hold the batch log, so this is every logged batch from the moment a node dies (or
+ * freezes) until the others convict it (about 18 s here), whichever node coordinates. Whoever retries must be sending
+ * a batch that lands the same way twice (one tried on the lost node may have applied).
  */
 export function batchLogUnwritten(error: unknown): boolean {
-  const errors = attemptsOf(error);
-  return (
-    errors.length > 0 &&
-    errors.every(
-      (inner) =>
-        (inner as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout &&
-        (inner as { writeType?: string }).writeType === 'BATCH_LOG',
-    )
-  );
+  const attempts = attemptsOf(error);
+  const batchLog = (attempt: unknown) =>
+    (attempt as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout &&
+    (attempt as { writeType?: string }).writeType === 'BATCH_LOG';
+  return attempts.some(batchLog) && attempts.every((attempt) => batchLog(attempt) || answerLost(attempt));
 }
