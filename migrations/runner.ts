@@ -115,16 +115,21 @@ const SCHEMA_AGREEMENT_TIMEOUT_MS = 120_000;
 /**
  * On a cluster, a table one node created is unknown to the others until the schema has spread ("Unknown CF", "keyspace
  * does not exist"); the driver waits at most 10 s for that after each change. Nothing uses a keyspace before every node
- * agrees on its schema.
+ * that is up agrees on its schema (a node that is down learns it when it comes back, before it serves).
  */
 async function untilSchemaAgreed(client: CassandraClient): Promise<void> {
   const deadline = Date.now() + SCHEMA_AGREEMENT_TIMEOUT_MS;
   const versions = async () => {
+    const up = client.hosts.values().filter((host) => host.isUp());
+    // Both tables are the asked node's own view: ask one node for both.
+    const [host] = up;
     const [local, peers] = await Promise.all([
-      client.execute('SELECT schema_version FROM system.local'),
-      client.execute('SELECT schema_version FROM system.peers'),
+      client.execute('SELECT schema_version FROM system.local', [], { host }),
+      client.execute('SELECT peer, schema_version FROM system.peers', [], { host }),
     ]);
-    return new Set([...local.rows, ...peers.rows].map((row) => String(row.get('schema_version'))));
+    const upAddresses = new Set(up.map((node) => node.address.replace(/:\d+$/, '')));
+    const upPeers = peers.rows.filter((row) => upAddresses.has(String(row.get('peer'))));
+    return new Set([...local.rows, ...upPeers].map((row) => String(row.get('schema_version'))));
   };
   while ((await versions()).size > 1) {
     if (Date.now() > deadline) throw new Error('the cluster did not agree on the schema in time');
