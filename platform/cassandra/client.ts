@@ -13,18 +13,24 @@ export interface Statement {
 }
 
 /**
- * For lightweight transactions and schema changes, which the driver must neither retry nor speculate: a second Paxos
- * round would find the first one's write and answer "not applied", a second ALTER fail or a second CREATE race the
- * first. A timed-out lightweight transaction is settled by a SERIAL_READ instead.
+ * For schema changes, which the driver must neither retry nor speculate: a second ALTER would fail, a second CREATE race
+ * the first.
  */
 export const NOT_IDEMPOTENT = { isIdempotent: false } as const;
+/**
+ * For lightweight transactions: never retried or speculated either (a second Paxos round would find the first one's
+ * write and answer "not applied"), and given up on sooner. A coordinator that is alive answers a Paxos round within its
+ * own timeouts (1 s of contention, 2 s per write); one silent for 5 s is frozen or gone, and the caller settles what
+ * happened with a SERIAL_READ (speculated, so a frozen node costs it 400 ms) instead of waiting out the 12 s timeout.
+ */
+export const LIGHTWEIGHT_TRANSACTION = { ...NOT_IDEMPOTENT, readTimeout: 5_000 } as const;
 /** Sees every lightweight transaction accepted so far; LOCAL_SERIAL, like the writes' LOCAL_QUORUM, outlives one replica. */
 export const SERIAL_READ = { consistency: cassandra.types.consistencies.localSerial } as const;
 
 /**
  * A read or write still unanswered after this long is sent to a second node as well, and the first answer wins: a
  * node that is frozen or overloaded (not down, so not avoided) costs this much latency instead of a timeout.
- * Only for idempotent statements: every statement but those run with NOT_IDEMPOTENT.
+ * Only for idempotent statements: every statement but lightweight transactions and schema changes.
  */
 const SPECULATIVE_EXECUTION_DELAY_MS = 400;
 
@@ -46,7 +52,7 @@ export async function connectCassandra(
       prepare: true,
       consistency: cassandra.types.consistencies.localQuorum,
       serialConsistency: cassandra.types.consistencies.localSerial,
-      // Every write is idempotent (same key, same values, or a timestamp of its own) except those run NOT_IDEMPOTENT.
+      // Every write is idempotent (same key, same values, or a timestamp of its own) except lightweight transactions and schema changes.
       isIdempotent: true,
     },
     policies: {

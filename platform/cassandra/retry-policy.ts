@@ -14,7 +14,7 @@ const MAX_RETRIES = 4;
  * The driver's default policy tries a timed-out write once more only when its batch log write failed, never an
  * idempotent write that timed out, and a timed-out read only when enough replicas answered. Here all of them go to the
  * next node, up to MAX_RETRIES times: a batch whose batch log could not be written applied nothing, every statement
- * not run NOT_IDEMPOTENT lands the same way twice, and a read changes nothing.
+ * not a lightweight transaction or schema change lands the same way twice, and a read changes nothing.
  */
 export class NodeLossRetryPolicy extends cassandra.policies.retry.RetryPolicy {
   override onWriteTimeout(

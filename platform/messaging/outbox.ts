@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { batchLogUnwritten, type CassandraClient, cql, NOT_IDEMPOTENT, type Statement } from '../cassandra/client.js';
+import { batchLogUnwritten, type CassandraClient, cql, LIGHTWEIGHT_TRANSACTION, type Statement } from '../cassandra/client.js';
 import type { Logger } from '../logging.js';
 import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import type { EventBus } from './bus.js';
@@ -144,7 +144,7 @@ export class OutboxRelay {
     await this.loop;
     if (this.leaseRenewedAt > 0) {
       await this.cassandra
-        .execute('DELETE FROM outbox_lease WHERE name = ? IF owner = ?', ['relay', this.owner], NOT_IDEMPOTENT)
+        .execute('DELETE FROM outbox_lease WHERE name = ? IF owner = ?', ['relay', this.owner], LIGHTWEIGHT_TRANSACTION)
         .catch(() => undefined);
     }
   }
@@ -193,12 +193,12 @@ export class OutboxRelay {
         ? await this.cassandra.execute(
             'UPDATE outbox_lease USING TTL ? SET owner = ? WHERE name = ? IF owner = ?',
             [leaseSeconds, this.owner, 'relay', this.owner],
-            NOT_IDEMPOTENT,
+            LIGHTWEIGHT_TRANSACTION,
           )
         : await this.cassandra.execute(
             'INSERT INTO outbox_lease (name, owner) VALUES (?, ?) IF NOT EXISTS USING TTL ?',
             ['relay', this.owner, leaseSeconds],
-            NOT_IDEMPOTENT,
+            LIGHTWEIGHT_TRANSACTION,
           );
     if (renewed.wasApplied()) {
       this.leaseRenewedAt = now;

@@ -1,7 +1,7 @@
 import {
   type CassandraClient,
   cql,
-  NOT_IDEMPOTENT,
+  LIGHTWEIGHT_TRANSACTION,
   outcomeUnknown,
   SERIAL_READ,
   type Statement,
@@ -62,7 +62,7 @@ export class FollowRepository {
         const result = await this.cassandra.execute(
           'INSERT INTO following (follower_id, followee_id, followed_at, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS',
           [followerId, followeeId, followedAt, followedAt.getDate()],
-          NOT_IDEMPOTENT,
+          LIGHTWEIGHT_TRANSACTION,
         );
         applied = result.wasApplied();
       } catch (error) {
@@ -94,7 +94,7 @@ export class FollowRepository {
         const result = await this.cassandra.execute(
           'DELETE FROM following WHERE follower_id = ? AND followee_id = ? IF followed_at = ?',
           [followerId, followeeId, current.followedAt],
-          NOT_IDEMPOTENT,
+          LIGHTWEIGHT_TRANSACTION,
         );
         if (result.wasApplied()) return ended;
       } catch (error) {

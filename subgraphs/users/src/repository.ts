@@ -1,6 +1,6 @@
 import {
   type CassandraClient,
-  NOT_IDEMPOTENT,
+  LIGHTWEIGHT_TRANSACTION,
   outcomeUnknown,
   SERIAL_READ,
   type Statement,
@@ -32,7 +32,7 @@ export class UserRepository {
       const result = await this.cassandra.execute(
         'INSERT INTO user_ids_by_username (username_key, user_id) VALUES (?, ?) IF NOT EXISTS',
         [usernameKey, userId],
-        NOT_IDEMPOTENT,
+        LIGHTWEIGHT_TRANSACTION,
       );
       return result.wasApplied();
     } catch (error) {
@@ -66,7 +66,7 @@ export class UserRepository {
     const result = await this.cassandra.execute(
       'UPDATE user_ids_by_username SET user_id = ? WHERE username_key = ? IF user_id = ?',
       [userId, usernameKey, ownerId],
-      NOT_IDEMPOTENT,
+      LIGHTWEIGHT_TRANSACTION,
     );
     return result.wasApplied();
   }
@@ -76,7 +76,7 @@ export class UserRepository {
     await this.cassandra.execute(
       'DELETE FROM user_ids_by_username WHERE username_key = ? IF user_id = ?',
       [usernameKey, userId],
-      NOT_IDEMPOTENT,
+      LIGHTWEIGHT_TRANSACTION,
     );
   }
 
