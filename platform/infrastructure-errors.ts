@@ -51,3 +51,12 @@ export function isInfrastructureFailure(error: unknown): boolean {
   const cause = (error as { cause?: unknown })?.cause;
   return cause !== undefined && cause !== error && isInfrastructureFailure(cause);
 }
+
+/** What went wrong, for a log line: every node's answer for a NoHostAvailableError, whose message names only the first. */
+export function describeFailure(error: unknown): string {
+  if (error instanceof errors.NoHostAvailableError)
+    return Object.entries(error.innerErrors as Record<string, Error>)
+      .map(([host, inner]) => `${host}: ${inner?.message ?? String(inner)}`)
+      .join('; ');
+  return error instanceof Error ? error.message : String(error);
+}

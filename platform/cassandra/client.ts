@@ -132,15 +132,17 @@ export function batchesByReplica(
 }
 
 /**
- * A logged batch refused because its batch log could not be written, on every node tried but those that lost it: on
- * three nodes both other nodes must hold the batch log, so this is every logged batch from the moment a node dies (or
- * freezes) until the others convict it (about 18 s here), whichever node coordinates. Whoever retries must be sending
- * a batch that lands the same way twice (one tried on the lost node may have applied).
+ * A logged batch refused because its batch log could not be written, by every node that answered at all (the others
+ * lost it, or could not be reached): on three nodes both other nodes must hold the batch log, so this is every logged
+ * batch from the moment a node dies (or freezes) until the others convict it (15 s or more here), whichever node
+ * coordinates. Whoever retries must be sending a batch that lands the same way twice (one tried on the lost node may
+ * have applied).
  */
 export function batchLogUnwritten(error: unknown): boolean {
   const attempts = attemptsOf(error);
   const batchLog = (attempt: unknown) =>
     (attempt as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout &&
     (attempt as { writeType?: string }).writeType === 'BATCH_LOG';
-  return attempts.some(batchLog) && attempts.every((attempt) => batchLog(attempt) || answerLost(attempt));
+  const unanswered = (attempt: unknown) => !(attempt instanceof cassandra.errors.ResponseError);
+  return attempts.some(batchLog) && attempts.every((attempt) => batchLog(attempt) || unanswered(attempt));
 }

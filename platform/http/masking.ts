@@ -3,7 +3,7 @@ import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graph
 
 import { CLIENT_ERROR_CODES, ErrorCode } from '../errors.js';
 import type { RequestScope } from '../identity/request-scope.js';
-import { isInfrastructureFailure } from '../infrastructure-errors.js';
+import { describeFailure, isInfrastructureFailure } from '../infrastructure-errors.js';
 import type { Logger } from '../logging.js';
 
 /**
@@ -50,7 +50,7 @@ export function logServerErrors(logger: Logger, errors: readonly GraphQLError[],
   for (const error of errors) {
     const kind = kindOf(error, error.extensions?.code);
     if (kind === 'unavailable')
-      logger.warn('a dependency is unavailable', { error: (causeOf(error) as Error).message, path: error.path, correlationId });
+      logger.warn('a dependency is unavailable', { error: describeFailure(causeOf(error)), path: error.path, correlationId });
     else if (kind === 'internal') logger.error('unexpected error', { error: causeOf(error), path: error.path, correlationId });
   }
 }

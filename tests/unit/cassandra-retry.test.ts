@@ -1,7 +1,9 @@
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
 
+import { batchLogUnwritten, outcomeUnknown } from '../../platform/cassandra/client.js';
 import { NodeLossRetryPolicy } from '../../platform/cassandra/retry-policy.js';
+import { describeFailure } from '../../platform/infrastructure-errors.js';
 
 // The driver's decisions, as its JavaScript exports them (its typings name them under a namespace only).
 const { retryDecision } = cassandra.policies.retry.RetryPolicy as unknown as {
@@ -18,7 +20,7 @@ describe('retries when a Cassandra node is lost', () => {
       policy.onWriteTimeout(info(nbRetry, idempotent), localQuorum, 1, 2, writeType);
     expect(write(0, true, 'SIMPLE')).toMatchObject({ decision: retryDecision.retry, useCurrentHost: false });
     expect(write(0, false, 'BATCH_LOG')).toMatchObject({ decision: retryDecision.retry, useCurrentHost: false });
-    // A lightweight transaction (or any write run NOT_IDEMPOTENT) may have applied: its caller settles it.
+    // A lightweight transaction (or any write not idempotent) may have applied: its caller settles it.
     expect(write(0, false, 'CAS').decision).toBe(retryDecision.rethrow);
     expect(write(0, false, 'SIMPLE').decision).toBe(retryDecision.rethrow);
     expect(write(3, true, 'BATCH').decision).toBe(retryDecision.retry);
@@ -30,5 +32,40 @@ describe('retries when a Cassandra node is lost', () => {
     expect(policy.onReadTimeout(info(4, true), localQuorum, 1, 2, false).decision).toBe(retryDecision.rethrow);
     expect(policy.onUnavailable(info(1, false), localQuorum, 2, false)).toMatchObject({ useCurrentHost: false });
     expect(policy.onUnavailable(info(4, false), localQuorum, 2, false).decision).toBe(retryDecision.rethrow);
+  });
+});
+
+/** The errors the driver raises when nodes time out, die or cannot be reached, as it builds them. */
+const { errors, types } = cassandra;
+const writeTimeout = (writeType: string) =>
+  Object.assign(new errors.ResponseError(types.responseErrorCodes.writeTimeout, 'Server timeout during write'), { writeType });
+// The driver's plain DriverError (abstract in its typings) is what it raises when a socket closes under a request.
+const socketClosed = () => Reflect.construct(errors.DriverError, ['Socket was closed']) as Error;
+const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.4:9042'), { code: 'ECONNREFUSED' });
+const everyNode = (...inner: Error[]) =>
+  new errors.NoHostAvailableError(Object.fromEntries(inner.map((error, n) => [`127.0.0.${n + 2}:9042`, error])));
+
+describe('what a failed write leaves behind', () => {
+  it('knows a logged batch applied nothing only when no node answered anything but "batch log unwritten"', () => {
+    expect(batchLogUnwritten(writeTimeout('BATCH_LOG'))).toBe(true);
+    expect(batchLogUnwritten(everyNode(writeTimeout('BATCH_LOG'), socketClosed(), refused()))).toBe(true);
+    // A batch whose batch log was written will be applied; one a node refused for another reason is not this case.
+    expect(batchLogUnwritten(everyNode(writeTimeout('BATCH_LOG'), writeTimeout('BATCH')))).toBe(false);
+    expect(batchLogUnwritten(everyNode(socketClosed(), refused()))).toBe(false);
+    expect(batchLogUnwritten(new errors.ResponseError(types.responseErrorCodes.invalid, 'bad query'))).toBe(false);
+  });
+
+  it('knows a lightweight transaction may have applied when its answer was lost or its Paxos round timed out', () => {
+    expect(outcomeUnknown(writeTimeout('CAS'))).toBe(true);
+    expect(outcomeUnknown(new errors.OperationTimedOutError('no answer in 5000 ms'))).toBe(true);
+    expect(outcomeUnknown(everyNode(refused(), socketClosed()))).toBe(true);
+    expect(outcomeUnknown(everyNode(refused()))).toBe(false);
+    expect(outcomeUnknown(new errors.ResponseError(types.responseErrorCodes.unavailableException, 'Cannot achieve'))).toBe(false);
+  });
+
+  it("names every node's answer when no node could serve a request", () => {
+    expect(describeFailure(everyNode(writeTimeout('BATCH_LOG'), socketClosed()))).toBe(
+      '127.0.0.2:9042: Server timeout during write; 127.0.0.3:9042: Socket was closed',
+    );
   });
 });
