@@ -89,8 +89,8 @@ export async function follow(follower: TestUser, followee: TestUser, url?: strin
   );
 }
 
-export async function unfollow(follower: TestUser, followee: TestUser): Promise<void> {
-  await ok(`mutation ($id: ID!) { unfollow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token });
+export async function unfollow(follower: TestUser, followee: TestUser, url?: string): Promise<void> {
+  await ok(`mutation ($id: ID!) { unfollow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token, url });
 }
 
 export async function postTweet(author: TestUser, text: string, url?: string): Promise<string> {
