@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 
 import { eventually, feedOf, follow, ok, postTweet, signUp } from '../support/client.js';
+import { testConfig } from '../support/infra.js';
 import { type IsolatedNamespace, isolatedNamespace } from '../support/namespace.js';
 import { type Stack, startStack } from '../support/stack.js';
 import { type FeedSubscription, subscribeToFeed } from '../support/subscriptions.js';
@@ -20,12 +21,16 @@ const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcess
 provider.register();
 const logged: Record<string, unknown>[] = [];
 
+/** The configured Cassandra nodes (three with TWTR_CLUSTER=1): the feed's link to the first goes through the proxy. */
+const cassandraNodes = testConfig()
+  .CASSANDRA_CONTACT_POINTS.split(',')
+  .map((point) => point.trim());
 let isolated: IsolatedNamespace;
 let feedCassandraLink: TcpProxy;
 let stack: Stack;
 
 beforeAll(async () => {
-  feedCassandraLink = await startTcpProxy(9042);
+  feedCassandraLink = await startTcpProxy(9042, cassandraNodes[0]);
   isolated = await isolatedNamespace('o', { LOG_LEVEL: 'warn' });
   const write = process.stderr.write.bind(process.stderr);
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk, ...rest: any[]) => {
@@ -111,79 +116,87 @@ describe("the feed's readiness", () => {
     return { status: response.status, body: (await response.json()) as unknown };
   };
 
-  it('turns 503 naming Cassandra while its link is cut, and 200 again once it is back', async () => {
-    const reader = await signUp('ready', 'Reader', stack.routerUrl);
-    expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } });
-    const cutAt = performance.now();
-    let unreadyAfterMs = NaN;
-    feedCassandraLink.cut();
-    try {
-      await eventually(
-        async () => expect(await readiness()).toEqual({ status: 503, body: { status: 'unavailable', failing: ['cassandra'] } }),
-        {
-          timeoutMs: 15_000,
-        },
-      );
-      unreadyAfterMs = performance.now() - cutAt;
-
-      // A client's request meanwhile: a coded answer, and the feed's log line says which request and which trace.
-      const traceId = randomBytes(16).toString('hex');
-      const correlationId = `support-ticket-${randomBytes(4).toString('hex')}`;
-      const response = await fetch(stack.routerUrl, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${reader.token}`,
-          traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
-          'x-correlation-id': correlationId,
-        },
-        body: JSON.stringify({ query: '{ feed(first: 1) { edges { node { id } } } }' }),
-      });
-      expect(response.headers.get('x-correlation-id')).toBe(correlationId);
-      expect(((await response.json()) as any).errors.map((error: any) => error.extensions.code)).toEqual(['SERVICE_UNAVAILABLE']);
-      expect(logged).toContainEqual(
-        expect.objectContaining({
-          level: 'warn',
-          message: 'a dependency is unavailable',
-          subgraph: 'feed',
-          correlationId,
-          traceId,
-        }),
-      );
-
-      // Over a websocket, an operation's correlation id rides in its extensions.
-      const overSocket = `socket-ticket-${randomBytes(4).toString('hex')}`;
-      const client = createClient({
-        url: stack.routerUrl.replace(/^http/, 'ws'),
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${reader.token}` },
-        retryAttempts: 0,
-      });
+  // On a cluster the driver finds the proxied node's peers and reaches them directly: one cut link is not Cassandra
+  // gone (tests/cluster takes nodes away instead).
+  it.skipIf(cassandraNodes.length > 1)(
+    'turns 503 naming Cassandra while its link is cut, and 200 again once it is back',
+    async () => {
+      const reader = await signUp('ready', 'Reader', stack.routerUrl);
+      expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } });
+      const cutAt = performance.now();
+      let unreadyAfterMs = NaN;
+      feedCassandraLink.cut();
       try {
-        const result = await client
-          .iterate({
-            query: '{ feed(first: 1) { edges { node { id } } } }',
-            extensions: { correlationId: overSocket },
-          })
-          .next();
-        expect(result.value.errors.map((error: any) => error.extensions.code)).toEqual(['SERVICE_UNAVAILABLE']);
+        await eventually(
+          async () => expect(await readiness()).toEqual({ status: 503, body: { status: 'unavailable', failing: ['cassandra'] } }),
+          {
+            timeoutMs: 15_000,
+          },
+        );
+        unreadyAfterMs = performance.now() - cutAt;
+
+        // A client's request meanwhile: a coded answer, and the feed's log line says which request and which trace.
+        const traceId = randomBytes(16).toString('hex');
+        const correlationId = `support-ticket-${randomBytes(4).toString('hex')}`;
+        const response = await fetch(stack.routerUrl, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${reader.token}`,
+            traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+            'x-correlation-id': correlationId,
+          },
+          body: JSON.stringify({ query: '{ feed(first: 1) { edges { node { id } } } }' }),
+        });
+        expect(response.headers.get('x-correlation-id')).toBe(correlationId);
+        expect(((await response.json()) as any).errors.map((error: any) => error.extensions.code)).toEqual([
+          'SERVICE_UNAVAILABLE',
+        ]);
+        expect(logged).toContainEqual(
+          expect.objectContaining({
+            level: 'warn',
+            message: 'a dependency is unavailable',
+            subgraph: 'feed',
+            correlationId,
+            traceId,
+          }),
+        );
+
+        // Over a websocket, an operation's correlation id rides in its extensions.
+        const overSocket = `socket-ticket-${randomBytes(4).toString('hex')}`;
+        const client = createClient({
+          url: stack.routerUrl.replace(/^http/, 'ws'),
+          webSocketImpl: WebSocket,
+          connectionParams: { authorization: `Bearer ${reader.token}` },
+          retryAttempts: 0,
+        });
+        try {
+          const result = await client
+            .iterate({
+              query: '{ feed(first: 1) { edges { node { id } } } }',
+              extensions: { correlationId: overSocket },
+            })
+            .next();
+          expect(result.value.errors.map((error: any) => error.extensions.code)).toEqual(['SERVICE_UNAVAILABLE']);
+        } finally {
+          await client.dispose();
+        }
+        expect(logged).toContainEqual(
+          expect.objectContaining({ message: 'a dependency is unavailable', subgraph: 'feed', correlationId: overSocket }),
+        );
       } finally {
-        await client.dispose();
+        feedCassandraLink.restore();
       }
-      expect(logged).toContainEqual(
-        expect.objectContaining({ message: 'a dependency is unavailable', subgraph: 'feed', correlationId: overSocket }),
+      const restoredAt = performance.now();
+      await eventually(async () => expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } }), {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
+      console.info(
+        `feed /readyz: 503 ${unreadyAfterMs.toFixed(0)} ms after its Cassandra link was cut, ` +
+          `200 ${(performance.now() - restoredAt).toFixed(0)} ms after it was restored`,
       );
-    } finally {
-      feedCassandraLink.restore();
-    }
-    const restoredAt = performance.now();
-    await eventually(async () => expect(await readiness()).toEqual({ status: 200, body: { status: 'ready' } }), {
-      timeoutMs: 30_000,
-      intervalMs: 250,
-    });
-    console.info(
-      `feed /readyz: 503 ${unreadyAfterMs.toFixed(0)} ms after its Cassandra link was cut, ` +
-        `200 ${(performance.now() - restoredAt).toFixed(0)} ms after it was restored`,
-    );
-  }, 60_000);
+    },
+    60_000,
+  );
 });
