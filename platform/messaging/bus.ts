@@ -301,16 +301,45 @@ export async function connectEventBus(
   connection.on('connect', () => logger.info('connected to RabbitMQ'));
   connection.on('error', (error: Error) => logger.warn('RabbitMQ connection error', { error: error.message }));
 
+  /**
+   * A nack says the broker could not take a message. A channel can go on nacking every message to a quorum queue after
+   * its leader died and another was elected (seen on RabbitMQ 3.10: a channel opened on a surviving node a moment after
+   * the leader's node was SIGKILLed, before the election, nacked for minutes), so after a nack the next publish goes on
+   * a new channel; the old one is closed, failing what it still holds, which its publishers send again.
+   */
+  let renewing = false;
+  const renewPublishChannel = async (stale: ConfirmChannel) => {
+    const model = currentModel;
+    if (renewing || publishChannel !== stale || !model) return;
+    renewing = true;
+    try {
+      const fresh = await model.createConfirmChannel();
+      if (publishChannel === stale) publishChannel = fresh;
+      else await fresh.close();
+      await stale.close();
+    } catch (error) {
+      // The connection is going too: its recovery brings a new channel.
+      logger.warn('could not renew the publish channel', { error: (error as Error).message });
+    } finally {
+      renewing = false;
+    }
+  };
+
   /** JSON on the confirm channel, with the current trace context; resolves once the broker has confirmed it. */
   const publishConfirmed = (target: string, routingKey: string, payload: unknown, options: Options.Publish = {}) =>
     new Promise<void>((resolve, reject) => {
-      if (!publishChannel) return reject(new DependencyUnavailableError('not connected to RabbitMQ'));
-      publishChannel.publish(
+      const channel = publishChannel;
+      if (!channel) return reject(new DependencyUnavailableError('not connected to RabbitMQ'));
+      channel.publish(
         target,
         routingKey,
         Buffer.from(JSON.stringify(payload)),
         { contentType: 'application/json', headers: currentTraceCarrier(), ...options },
-        (error) => (error ? reject(error) : resolve()),
+        (error) => {
+          if (!error) return resolve();
+          void renewPublishChannel(channel);
+          reject(error);
+        },
       );
     });
 
