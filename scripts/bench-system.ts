@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { connectCassandra, cql, executeConcurrent } from '../platform/cassandra/client.js';
 import { issueAccessToken } from '../platform/identity/tokens.js';
 import { keyspaceOf } from '../platform/manifest.js';
-import { postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
+import { feedOf, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { scrape, total } from '../tests/support/metrics.js';
 import { machine, median, percentile, writeBenchmarks } from './bench-report.js';
 import { startBenchedSystem } from './bench-setup.js';
@@ -20,7 +20,8 @@ import { startBenchedSystem } from './bench-setup.js';
  * reads Cassandra directly. Bounded in count and time, loopback only. Writes bench/results/system-<timestamp>.json and
  * the system section of BENCHMARKS.md.
  *   --smoke      tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
- *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle), printed, not recorded
+ *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle, feedpage), printed, not
+ *                recorded
  *   --fanout-worker  the feed split as in Kubernetes: one process for the main queue, one fan-out worker
  *
  * "Acknowledged → last timeline row" is the largest WRITETIME of the tweet's rows (the feed's client-side write
@@ -153,6 +154,26 @@ async function isolation(ordinaryFollowers: number, hotFollowers: number, posts:
   return { ordinaryFollowers, hotFollowers, posts, alone: summary(alone), withHot: summary(withHot) };
 }
 
+/** Feed pages of 20 (text and author) through the router, one at a time, for a viewer of `authors` authors' posts. */
+async function feedPage(authors: number, reads: number) {
+  const viewer = await signUp('viewer');
+  const posted: string[] = [];
+  for (let n = 0; n < authors; n++) {
+    const author = await signUp(`paged${n}`);
+    await feedDb.execute('INSERT INTO followers_by_user (user_id, follower_id) VALUES (?, ?)', [author.id, viewer.id]);
+    for (let i = 0; i < 3; i++) posted.push(await post(author, `page item ${n}.${i}`));
+  }
+  for (const tweetId of posted) await lastRowWrittenAt([viewer.id], tweetId);
+  const latencies: number[] = [];
+  for (let i = 0; i < reads; i++) {
+    const startedAt = performance.now();
+    const items = await feedOf(viewer, 20, system.routerUrl);
+    latencies.push(performance.now() - startedAt);
+    if (items.length !== Math.min(20, posted.length)) throw new Error(`a page of ${items.length} items`);
+  }
+  return { reads, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
 const metric = async (url: string, name: string) => total(await scrape(url), name);
 const liveOnFeed = () => metric(system.subgraphUrls.feed, 'twtr_live_subscriptions');
 
@@ -265,6 +286,7 @@ const scenarios: Record<string, [label: string, run: () => Promise<unknown>]> = 
   live1: ['post → live frame, one subscriber', () => live(1, size(20, 2))],
   live1k: ['post → live frame, 1,000 subscribers', () => live(size(1_000, 20), size(5, 1))],
   idle: ['memory per idle subscription', () => idleMemory(size(5_000, 50))],
+  feedpage: ['feed page of 20 through the router, one at a time', () => feedPage(10, size(300, 20))],
 };
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
 const results: Record<string, unknown> = {};
