@@ -44,15 +44,16 @@ export async function connectCassandra(
     ...(config.CASSANDRA_USERNAME && {
       authProvider: new cassandra.auth.PlainTextAuthProvider(config.CASSANDRA_USERNAME, config.CASSANDRA_PASSWORD ?? ''),
     }),
+    // Every node of the cluster may be a contact point: the session starts while any one of them answers.
     contactPoints: config.CASSANDRA_CONTACT_POINTS.split(',').map((point) => point.trim()),
     localDataCenter: config.CASSANDRA_LOCAL_DC,
     keyspace,
-    // Every node of the cluster may be a contact point: the session starts while any one of them answers.
     queryOptions: {
       prepare: true,
       consistency: cassandra.types.consistencies.localQuorum,
       serialConsistency: cassandra.types.consistencies.localSerial,
-      // Every write is idempotent (same key, same values, or a timestamp of its own) except lightweight transactions and schema changes.
+      // Every write is idempotent (same key, same values, or a timestamp of its own) except lightweight transactions
+      // and schema changes.
       isIdempotent: true,
     },
     policies: {
@@ -82,12 +83,19 @@ export async function executeConcurrent(
 }
 
 /**
- * A lightweight transaction that timed out (under contention, or with its coordinator frozen) or lost its node may or may not have
- * applied; the caller must read (a SERIAL_READ, which may go elsewhere) to learn what happened rather than fail.
+ * A lightweight transaction that timed out (under contention, or with its coordinator frozen) or lost its node may or
+ * may not have applied; the caller must read (a SERIAL_READ, which may go elsewhere) to learn what happened rather than
+ * fail.
  */
 export function outcomeUnknown(error: unknown): boolean {
-  return attemptsOf(error).some(
-    (attempt) => (attempt as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout || answerLost(attempt),
+  return attemptsOf(error).some((attempt) => writeTimedOut(attempt) || answerLost(attempt));
+}
+
+/** The server timed a write out (of `writeType`, if given): some replicas may hold it. */
+function writeTimedOut(attempt: unknown, writeType?: string): boolean {
+  return (
+    (attempt as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout &&
+    (writeType === undefined || (attempt as { writeType?: string }).writeType === writeType)
   );
 }
 
@@ -140,9 +148,7 @@ export function batchesByReplica(
  */
 export function batchLogUnwritten(error: unknown): boolean {
   const attempts = attemptsOf(error);
-  const batchLog = (attempt: unknown) =>
-    (attempt as { code?: number })?.code === cassandra.types.responseErrorCodes.writeTimeout &&
-    (attempt as { writeType?: string }).writeType === 'BATCH_LOG';
+  const batchLog = (attempt: unknown) => writeTimedOut(attempt, 'BATCH_LOG');
   const unanswered = (attempt: unknown) => !(attempt instanceof cassandra.errors.ResponseError);
   return attempts.some(batchLog) && attempts.every((attempt) => batchLog(attempt) || unanswered(attempt));
 }

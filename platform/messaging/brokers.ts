@@ -42,30 +42,13 @@ export function rotatingBrokerAddress(amqpUrl: string): {
   const nodes = brokerNodes(amqpUrl);
   if (nodes.length === 0) throw new Error('AMQP_URL names no broker');
   let current = 0;
-  const node = () => nodes[current];
-  const address: Options.Connect = {
-    get protocol() {
-      return node().protocol;
-    },
-    get hostname() {
-      return node().hostname;
-    },
-    get port() {
-      return node().port;
-    },
-    get username() {
-      return node().username;
-    },
-    get password() {
-      return node().password;
-    },
-    get vhost() {
-      return node().vhost;
-    },
-    get heartbeat() {
-      return node().heartbeat;
-    },
-  };
+  // Each field reads the current node's, so the same options object names whichever node is current.
+  const address = Object.defineProperties(
+    {},
+    Object.fromEntries(
+      Object.keys(nodes[0]).map((key) => [key, { enumerable: true, get: () => nodes[current][key as keyof Options.Connect] }]),
+    ),
+  ) as Options.Connect;
   return {
     address,
     calculateDelay: (attempt) => {
