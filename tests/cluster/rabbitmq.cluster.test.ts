@@ -1,22 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 
-import { eventually, postTweet, type TestUser } from '../support/client.js';
+import { eventually, postTweet } from '../support/client.js';
 import { type Audience, cluster, queueLeader, restartNode, signalNode, startAudience, wholeFeedOf } from '../support/cluster.js';
 import { deadLettersIn } from '../support/infra.js';
-import type { IsolatedNamespace } from '../support/namespace.js';
-import type { Stack } from '../support/stack.js';
 import { subscribeToFeed } from '../support/subscriptions.js';
 
 /** A twtr of its own on the three-node RabbitMQ cluster (quorum queues on every node): broker nodes lost. */
 let audience: Audience;
-let namespace: IsolatedNamespace;
-let stack: Stack;
-let author: TestUser;
-let followers: TestUser[];
 
 beforeAll(async () => {
   audience = await startAudience('clr', 10);
-  ({ namespace, stack, author, followers } = audience);
 }, 300_000);
 
 afterAll(async () => {
@@ -25,6 +18,7 @@ afterAll(async () => {
 
 describe('the RabbitMQ node leading the quorum queues killed in the middle of 100 posts', () => {
   it('loses, dead-letters and duplicates nothing, keeps the order, and the node rejoins', async () => {
+    const { namespace, stack, author, followers } = audience;
     const queue = `${namespace.namespace}feed`;
     const leader = await queueLeader(queue);
     let rejoinSeconds: number | undefined;
@@ -74,6 +68,7 @@ describe('the RabbitMQ node leading the quorum queues killed in the middle of 10
 
 describe("the RabbitMQ node holding a feed replica's live queue killed", () => {
   it('leaves live subscribers receiving, after a short gap', async () => {
+    const { stack, author, followers } = audience;
     const watcher = followers[0];
     const subscription = await subscribeToFeed(watcher, stack.routerUrl);
     try {
