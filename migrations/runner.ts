@@ -73,15 +73,19 @@ export async function migrateKeyspace(
   /** The folder of migrations under `dir`; defaults to the keyspace's own name. */
   folder = keyspace,
 ): Promise<string[]> {
-  // Schema changes run once each, on one node: never retried or speculated (see NOT_IDEMPOTENT).
-  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`, [], NOT_IDEMPOTENT);
+  // Schema changes run once each (never retried or speculated, see NOT_IDEMPOTENT), all on one coordinator: on a
+  // cluster, a keyspace or table another node has just created may not have reached this one yet ("keyspace does not
+  // exist", "Unknown CF") when the driver's own wait for agreement gives up after 10 s.
+  const coordinator = { host: client.hosts.values().find((host) => host.isUp()) };
+  const schemaChange = { ...NOT_IDEMPOTENT, ...coordinator };
+  await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`, [], schemaChange);
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${keyspace}.schema_migrations (name text PRIMARY KEY, checksum text, applied_at timestamp)`,
     [],
-    NOT_IDEMPOTENT,
+    schemaChange,
   );
   const applied = new Map(
-    (await client.execute(`SELECT name, checksum FROM ${keyspace}.schema_migrations`)).rows.map((row) => [
+    (await client.execute(`SELECT name, checksum FROM ${keyspace}.schema_migrations`, [], coordinator)).rows.map((row) => [
       row.get('name') as string,
       row.get('checksum') as string,
     ]),
@@ -95,13 +99,13 @@ export async function migrateKeyspace(
       }
       continue;
     }
-    await client.execute(`USE ${keyspace}`);
-    for (const statement of migration.statements) await client.execute(statement, [], NOT_IDEMPOTENT);
-    await client.execute(`INSERT INTO ${keyspace}.schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)`, [
-      migration.name,
-      migration.checksum,
-      new Date(),
-    ]);
+    await client.execute(`USE ${keyspace}`, [], coordinator);
+    for (const statement of migration.statements) await client.execute(statement, [], schemaChange);
+    await client.execute(
+      `INSERT INTO ${keyspace}.schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)`,
+      [migration.name, migration.checksum, new Date()],
+      coordinator,
+    );
     logger.info('applied migration', { keyspace, migration: migration.name });
     newlyApplied.push(migration.name);
   }

@@ -4,6 +4,7 @@ import { NOT_IDEMPOTENT } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { keyspaceOf, QUEUES, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { migrateAll } from '../../scripts/migrate.js';
+import { eventually } from './client.js';
 import { TEST_ENV } from './env.js';
 import { cassandraFor, removeBrokerTopology } from './infra.js';
 
@@ -29,8 +30,13 @@ export async function isolatedNamespace(prefix: string, overrides: NodeJS.Proces
     env,
     remove: async () => {
       const admin = await cassandraFor('system');
+      // One coordinator for every drop (see migrateKeyspace), asked again while a node just back is still catching up.
+      const host = admin.hosts.values().find((node) => node.isUp());
       for (const name of SUBGRAPH_NAMES)
-        await admin.execute(`DROP KEYSPACE IF EXISTS ${keyspaceOf(name, namespace)}`, [], NOT_IDEMPOTENT);
+        await eventually(
+          () => admin.execute(`DROP KEYSPACE IF EXISTS ${keyspaceOf(name, namespace)}`, [], { ...NOT_IDEMPOTENT, host }),
+          { timeoutMs: 30_000, intervalMs: 2_000 },
+        );
       await admin.shutdown();
       await removeBrokerTopology({ queues: QUEUES.map((queue) => `${namespace}${queue}`), exchange });
     },
