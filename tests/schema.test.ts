@@ -69,9 +69,11 @@ describe('the supergraph', () => {
         unfollow(userId: ID!): User!
 
         """
-        Posts a tweet as the signed-in user: 1–280 characters (as people count them), not only whitespace.
+        Posts a tweet as the signed-in user: 1–280 characters (as people count them), not only whitespace. With
+        inReplyToId, a reply to that tweet (NOT_FOUND if it does not exist or was deleted); a reply is an ordinary tweet of
+        its author, in their tweets and their followers' feeds.
         """
-        postTweet(text: String!): Tweet!
+        postTweet(text: String!, inReplyToId: ID): Tweet!
 
         """
         Deletes one of the signed-in user's tweets; FORBIDDEN for someone else's, NOT_FOUND if it never existed. Repeating it is harmless.
@@ -128,6 +130,19 @@ describe('the supergraph', () => {
         author: User!
         text: String!
         createdAt: DateTime!
+
+        """
+        The tweet this one replies to: null for a tweet that starts a conversation, or whose parent was deleted.
+        """
+        inReplyTo: Tweet
+
+        """
+        Replies to this tweet, oldest first. first: 1–100; after: an endCursor from an earlier page.
+        """
+        replies(first: Int = 20, after: String): TweetConnection!
+
+        """How many replies this tweet has (deleted ones excluded)."""
+        replyCount: Int!
       }
 
       type TweetConnection {

@@ -71,7 +71,8 @@ describe('TweetRepository', () => {
     const sameMillisecond = new Date();
     const written = [];
     for (let i = 0; i < 5; i++) {
-      const tweet = { id: tweets.newId(sameMillisecond), authorId, text: `t${i}`, createdAt: sameMillisecond, deletedAt: null };
+      const id = tweets.newId(sameMillisecond);
+      const tweet = { id, authorId, text: `t${i}`, createdAt: sameMillisecond, inReplyToId: null, deletedAt: null };
       await apply(session, tweets.insert(tweet));
       written.push(tweet);
     }

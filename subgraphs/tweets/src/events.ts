@@ -6,7 +6,13 @@ export const tweetEvents = {
   created: (tweet: TweetModel, correlationId: string) =>
     createEvent(
       'tweet.created',
-      { tweetId: tweet.id, authorId: tweet.authorId, text: tweet.text, createdAt: tweet.createdAt.toISOString() },
+      {
+        tweetId: tweet.id,
+        authorId: tweet.authorId,
+        text: tweet.text,
+        createdAt: tweet.createdAt.toISOString(),
+        ...(tweet.inReplyToId && { inReplyToId: tweet.inReplyToId }),
+      },
       { correlationId },
     ),
   deleted: (tweet: TweetModel, correlationId: string) =>

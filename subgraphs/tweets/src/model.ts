@@ -3,6 +3,8 @@ export interface TweetModel {
   authorId: string;
   text: string;
   createdAt: Date;
+  /** The tweet this one replies to; null for a tweet that starts a conversation. */
+  inReplyToId: string | null;
   /** Set once deleted; a deleted tweet is never shown. */
   deletedAt: Date | null;
 }

@@ -17,10 +17,13 @@ export class TweetRepository {
   insert(tweet: TweetModel): Statement[] {
     return [
       {
-        query: 'INSERT INTO tweets_by_id (id, author_id, text, created_at) VALUES (?, ?, ?, ?)',
-        params: [tweet.id, tweet.authorId, tweet.text, tweet.createdAt],
+        query: 'INSERT INTO tweets_by_id (id, author_id, text, created_at, in_reply_to_id) VALUES (?, ?, ?, ?, ?)',
+        params: [tweet.id, tweet.authorId, tweet.text, tweet.createdAt, tweet.inReplyToId],
       },
       { query: 'INSERT INTO tweets_by_author (author_id, id) VALUES (?, ?)', params: [tweet.authorId, tweet.id] },
+      ...(tweet.inReplyToId
+        ? [{ query: 'INSERT INTO replies_by_parent (parent_id, id) VALUES (?, ?)', params: [tweet.inReplyToId, tweet.id] }]
+        : []),
     ];
   }
 
@@ -28,6 +31,9 @@ export class TweetRepository {
     return [
       { query: 'UPDATE tweets_by_id SET deleted_at = ? WHERE id = ?', params: [deletedAt, tweet.id] },
       { query: 'DELETE FROM tweets_by_author WHERE author_id = ? AND id = ?', params: [tweet.authorId, tweet.id] },
+      ...(tweet.inReplyToId
+        ? [{ query: 'DELETE FROM replies_by_parent WHERE parent_id = ? AND id = ?', params: [tweet.inReplyToId, tweet.id] }]
+        : []),
     ];
   }
 
@@ -35,7 +41,7 @@ export class TweetRepository {
   async findByIds(ids: readonly string[]): Promise<TweetModel[]> {
     if (ids.length === 0) return [];
     const result = await this.cassandra.execute(
-      'SELECT id, author_id, text, created_at, deleted_at FROM tweets_by_id WHERE id IN ?',
+      'SELECT id, author_id, text, created_at, in_reply_to_id, deleted_at FROM tweets_by_id WHERE id IN ?',
       [ids],
     );
     return result.rows
@@ -45,6 +51,7 @@ export class TweetRepository {
         authorId: row.get('author_id').toString(),
         text: row.get('text'),
         createdAt: row.get('created_at'),
+        inReplyToId: row.get('in_reply_to_id')?.toString() ?? null,
         deletedAt: row.get('deleted_at') ?? null,
       }));
   }
@@ -58,6 +65,25 @@ export class TweetRepository {
     const result = await this.cassandra.execute(query, params);
     const ids = result.rows.map((row) => row.get('id').toString() as string);
     return { items: ids.slice(0, page.limit), hasNextPage: ids.length > page.limit };
+  }
+
+  /** Ids of a tweet's live replies, oldest first, after the given id. */
+  async replyIds(parentId: string, page: PageRequest): Promise<Page<string>> {
+    const query = page.afterId
+      ? 'SELECT id FROM replies_by_parent WHERE parent_id = ? AND id > ? LIMIT ?'
+      : 'SELECT id FROM replies_by_parent WHERE parent_id = ? LIMIT ?';
+    const params = page.afterId ? [parentId, page.afterId, page.limit + 1] : [parentId, page.limit + 1];
+    const ids = (await this.cassandra.execute(query, params)).rows.map((row) => row.get('id').toString() as string);
+    return { items: ids.slice(0, page.limit), hasNextPage: ids.length > page.limit };
+  }
+
+  /** Live replies of each parent, in one query for all of them (a page of tweets asks once). */
+  async replyCounts(parentIds: readonly string[]): Promise<Map<string, number>> {
+    const result = await this.cassandra.execute(
+      'SELECT parent_id, COUNT(*) AS n FROM replies_by_parent WHERE parent_id IN ? GROUP BY parent_id',
+      [parentIds],
+    );
+    return new Map(result.rows.map((row) => [row.get('parent_id').toString() as string, Number(row.get('n'))]));
   }
 
   /** Exact: the author's index holds one row per live tweet. */

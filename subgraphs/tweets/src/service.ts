@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 
-import { forbidden, notFound, unauthenticated } from '../../../platform/errors.js';
+import { badUserInput, forbidden, notFound, unauthenticated } from '../../../platform/errors.js';
 import { isTimeUuid } from '../../../platform/graphql/ids.js';
-import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
+import { type Page, pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
@@ -26,18 +26,27 @@ export class TweetsService {
   private readonly countLoader = new DataLoader<string, number>((authorIds) =>
     Promise.all(authorIds.map((authorId) => this.deps.tweets.countByAuthor(authorId))),
   );
+  private readonly replyCountLoader = new DataLoader<string, number>(async (parentIds) => {
+    const counts = await this.deps.tweets.replyCounts(parentIds);
+    return parentIds.map((id) => counts.get(id) ?? 0);
+  });
 
   constructor(
     private readonly deps: TweetsServiceDeps,
     private readonly scope: RequestScope,
   ) {}
 
-  async post(text: string): Promise<TweetModel> {
+  /** A reply names a live tweet (`inReplyToId`); it is otherwise an ordinary tweet of its author. */
+  async post(text: string, inReplyToId?: string | null): Promise<TweetModel> {
     const authorId = this.requireViewer();
     validateTweetText(text);
+    if (inReplyToId != null && !isTimeUuid(inReplyToId)) throw badUserInput('inReplyToId', 'inReplyToId is not a tweet id.');
     await this.deps.rateLimits.perViewer('postTweet', authorId);
+    // Read where it was written (LOCAL_QUORUM both ways): a tweet is repliable the moment postTweet has answered.
+    if (inReplyToId != null && !(await this.byId(inReplyToId))) throw notFound('There is no such tweet to reply to.');
     const createdAt = new Date();
-    const tweet: TweetModel = { id: this.deps.tweets.newId(createdAt), authorId, text, createdAt, deletedAt: null };
+    const id = this.deps.tweets.newId(createdAt);
+    const tweet: TweetModel = { id, authorId, text, createdAt, inReplyToId: inReplyToId ?? null, deletedAt: null };
     await this.deps.outbox.commit(this.deps.tweets.insert(tweet), [tweetEvents.created(tweet, this.scope.correlationId)]);
     return tweet;
   }
@@ -72,7 +81,11 @@ export class TweetsService {
   }
 
   async byAuthor(authorId: string, args: { first?: number | null; after?: string | null }) {
-    const page = await this.deps.tweets.idsByAuthor(authorId, pageRequest(args));
+    return this.liveConnection(await this.deps.tweets.idsByAuthor(authorId, pageRequest(args)));
+  }
+
+  /** A page of ids as a connection of the tweets still live (a deletion in flight may leave an id behind). */
+  private async liveConnection(page: Page<string>) {
     const tweets = await Promise.all(page.items.map((id) => this.byId(id)));
     const live = tweets.filter((tweet): tweet is TweetModel => tweet !== null);
     return toConnection(
@@ -80,6 +93,21 @@ export class TweetsService {
       (tweet) => tweet.id,
       (tweet) => tweet,
     );
+  }
+
+  /** The tweet this one replies to; null when it starts a conversation or its parent was deleted (one level only). */
+  inReplyTo(tweet: TweetModel): Promise<TweetModel | null> {
+    return tweet.inReplyToId ? this.byId(tweet.inReplyToId) : Promise.resolve(null);
+  }
+
+  /** A tweet's live replies, oldest first. */
+  async replies(parentId: string, args: { first?: number | null; after?: string | null }) {
+    const page = await this.deps.tweets.replyIds(parentId, pageRequest(args));
+    return this.liveConnection(page);
+  }
+
+  replyCount(parentId: string): Promise<number> {
+    return this.replyCountLoader.load(parentId);
   }
 
   countByAuthor(authorId: string): Promise<number> {

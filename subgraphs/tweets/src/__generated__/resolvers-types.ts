@@ -21,7 +21,11 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Deletes one of the signed-in user's tweets; FORBIDDEN for someone else's, NOT_FOUND if it never existed. Repeating it is harmless. */
   deleteTweet: Scalars['Boolean']['output'];
-  /** Posts a tweet as the signed-in user: 1–280 characters (as people count them), not only whitespace. */
+  /**
+   * Posts a tweet as the signed-in user: 1–280 characters (as people count them), not only whitespace. With
+   * inReplyToId, a reply to that tweet (NOT_FOUND if it does not exist or was deleted); a reply is an ordinary tweet of
+   * its author, in their tweets and their followers' feeds.
+   */
   postTweet: Tweet;
 };
 
@@ -32,6 +36,7 @@ export type MutationDeleteTweetArgs = {
 
 
 export type MutationPostTweetArgs = {
+  inReplyToId?: InputMaybe<Scalars['ID']['input']>;
   text: Scalars['String']['input'];
 };
 
@@ -57,7 +62,19 @@ export type Tweet = {
   author: User;
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
+  /** The tweet this one replies to: null for a tweet that starts a conversation, or whose parent was deleted. */
+  inReplyTo?: Maybe<Tweet>;
+  /** Replies to this tweet, oldest first. first: 1–100; after: an endCursor from an earlier page. */
+  replies: TweetConnection;
+  /** How many replies this tweet has (deleted ones excluded). */
+  replyCount: Scalars['Int']['output'];
   text: Scalars['String']['output'];
+};
+
+
+export type TweetRepliesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type TweetConnection = {
@@ -194,10 +211,10 @@ export type ResolversTypes = ResolversObject<{
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tweet: ResolverTypeWrapper<TweetModel>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   TweetConnection: ResolverTypeWrapper<Omit<TweetConnection, 'edges'> & { edges: Array<ResolversTypes['TweetEdge']> }>;
   TweetEdge: ResolverTypeWrapper<Omit<TweetEdge, 'node'> & { node: ResolversTypes['Tweet'] }>;
   User: ResolverTypeWrapper<UserReference>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -210,10 +227,10 @@ export type ResolversParentTypes = ResolversObject<{
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   Tweet: TweetModel;
+  Int: Scalars['Int']['output'];
   TweetConnection: Omit<TweetConnection, 'edges'> & { edges: Array<ResolversParentTypes['TweetEdge']> };
   TweetEdge: Omit<TweetEdge, 'node'> & { node: ResolversParentTypes['Tweet'] };
   User: UserReference;
-  Int: Scalars['Int']['output'];
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -239,6 +256,9 @@ export type TweetResolvers<ContextType = Context, ParentType extends ResolversPa
   author?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  inReplyTo?: Resolver<Maybe<ResolversTypes['Tweet']>, ParentType, ContextType>;
+  replies?: Resolver<ResolversTypes['TweetConnection'], ParentType, ContextType, RequireFields<TweetRepliesArgs, 'first'>>;
+  replyCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
