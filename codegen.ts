@@ -12,6 +12,7 @@ const mappers: Partial<Record<SubgraphName, Record<string, string>>> = {
   tweets: { Tweet: '../model.js#TweetModel', User: '../model.js#UserReference' },
   follows: { User: '../model.js#UserReference' },
   feed: { Tweet: '../model.js#TweetReference' },
+  engagement: { Tweet: '../model.js#TweetReference', User: '../model.js#UserReference' },
 };
 
 const config: CodegenConfig = {

@@ -91,10 +91,14 @@ const envSchema = z.object({
     .default('feed,feed.fanout')
     .transform((value) => value.split(',').map((queue) => queue.trim()))
     .pipe(z.array(z.enum(['feed', 'feed.fanout'])).min(1)),
-  /** Per viewer (shared by every replica): posts, deletions, follows and unfollows together, profile changes. */
+  /**
+   * Per viewer (shared by every replica): posts, deletions, follows and unfollows together, likes, unlikes, reposts
+   * and their undoing together, profile changes.
+   */
   RATE_LIMIT_POST_TWEET: rateLimit.default({ max: 100, windowSeconds: 900 }),
   RATE_LIMIT_DELETE_TWEET: rateLimit.default({ max: 100, windowSeconds: 900 }),
   RATE_LIMIT_FOLLOW: rateLimit.default({ max: 200, windowSeconds: 900 }),
+  RATE_LIMIT_ENGAGE: rateLimit.default({ max: 300, windowSeconds: 900 }),
   RATE_LIMIT_UPDATE_PROFILE: rateLimit.default({ max: 30, windowSeconds: 900 }),
   /** Per client address: sign-ups (each costs an argon2 hash). */
   RATE_LIMIT_SIGN_UP: rateLimit.default({ max: 20, windowSeconds: 3600 }),

@@ -9,6 +9,7 @@ export const SUBGRAPHS = [
   { name: 'tweets', port: 4002, publishesEvents: true, queues: [] },
   { name: 'follows', port: 4003, publishesEvents: true, queues: ['follows'] },
   { name: 'feed', port: 4004, publishesEvents: false, queues: ['feed', 'feed.fanout'] },
+  { name: 'engagement', port: 4005, publishesEvents: true, queues: ['engagement'] },
 ] as const satisfies readonly SubgraphEntry[];
 
 interface SubgraphEntry {

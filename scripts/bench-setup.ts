@@ -17,6 +17,7 @@ export async function startBenchedSystem(progress: (message: string) => void, { 
     RATE_LIMIT_SIGN_UP: '100000/60',
     RATE_LIMIT_POST_TWEET: '100000/60',
     RATE_LIMIT_FOLLOW: '100000/60',
+    RATE_LIMIT_ENGAGE: '100000/60',
   };
   await migrateAll(loadConfig(env));
   progress('starting the subgraphs and the router as processes');

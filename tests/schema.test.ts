@@ -59,6 +59,26 @@ describe('the supergraph', () => {
 
       type Mutation {
         """
+        The signed-in user likes the tweet (NOT_FOUND if there is none); liking it again changes nothing.
+        """
+        likeTweet(tweetId: ID!): Tweet!
+
+        """
+        The signed-in user stops liking the tweet; harmless when not liking it.
+        """
+        unlikeTweet(tweetId: ID!): Tweet!
+
+        """
+        The signed-in user reposts the tweet to their followers (NOT_FOUND if there is none); again changes nothing.
+        """
+        repost(tweetId: ID!): Tweet!
+
+        """
+        The signed-in user takes their repost of the tweet back, out of their followers' feeds; harmless when none.
+        """
+        undoRepost(tweetId: ID!): Tweet!
+
+        """
         The signed-in user follows userId; following twice is harmless. Returns the followed user.
         """
         follow(userId: ID!): User!
@@ -127,6 +147,27 @@ describe('the supergraph', () => {
 
       type Tweet {
         id: ID!
+
+        """How many users like this tweet."""
+        likeCount: Int!
+
+        """How many users reposted this tweet."""
+        repostCount: Int!
+
+        """
+        Whether the signed-in viewer likes this tweet (false without a viewer).
+        """
+        viewerHasLiked: Boolean!
+
+        """
+        Whether the signed-in viewer reposted this tweet (false without a viewer).
+        """
+        viewerHasReposted: Boolean!
+
+        """
+        Who likes this tweet, newest like first. first: 1–100; after: an endCursor from an earlier page.
+        """
+        likedBy(first: Int = 20, after: String): UserConnection!
         author: User!
         text: String!
         createdAt: DateTime!
@@ -158,6 +199,11 @@ describe('the supergraph', () => {
       """A person with an account. Other subgraphs add their fields to it."""
       type User {
         id: ID!
+
+        """
+        Tweets this user likes, newest like first (deleted tweets left out). first: 1–100; after: an endCursor.
+        """
+        likes(first: Int = 20, after: String): TweetConnection!
         followerCount: Int!
         followingCount: Int!
 
@@ -226,6 +272,7 @@ describe('each subgraph', () => {
         userFields: ['followerCount', 'followingCount', 'followers', 'following', 'viewerIsFollowing'],
       },
       feed: { roots: ['feed', 'feedItemAdded'], userFields: [] },
+      engagement: { roots: ['likeTweet', 'unlikeTweet', 'repost', 'undoRepost'], userFields: ['likes'] },
     });
   });
 });

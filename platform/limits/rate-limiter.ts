@@ -174,6 +174,7 @@ const VIEWER_LIMITS = {
   postTweet: 'RATE_LIMIT_POST_TWEET',
   deleteTweet: 'RATE_LIMIT_DELETE_TWEET',
   follow: 'RATE_LIMIT_FOLLOW',
+  engage: 'RATE_LIMIT_ENGAGE',
   updateProfile: 'RATE_LIMIT_UPDATE_PROFILE',
 } as const satisfies Record<string, keyof Config>;
 const CLIENT_LIMITS = { signUp: 'RATE_LIMIT_SIGN_UP' } as const satisfies Record<string, keyof Config>;

@@ -31,6 +31,23 @@ export interface DomainEvents {
    */
   'follow.created': { followerId: string; followeeId: string; createdAt: string; version: number };
   'follow.deleted': { followerId: string; followeeId: string; version: number };
+  /**
+   * Likes and reposts (the engagement subgraph): `userId` liked or reposted `authorId`'s tweet `tweetId`. `engagedAt`
+   * (a timeuuid) names this one engagement among the pair's successive ones; `version` is the write time of its rows
+   * (created) or of their deletes (deleted), so consumers converge whatever order the two arrive in.
+   */
+  'like.created': Engagement;
+  'like.deleted': Engagement;
+  'repost.created': Engagement;
+  'repost.deleted': Engagement;
+}
+
+interface Engagement {
+  tweetId: string;
+  authorId: string;
+  userId: string;
+  engagedAt: string;
+  version: number;
 }
 export type EventType = keyof DomainEvents;
 

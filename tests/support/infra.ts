@@ -4,6 +4,7 @@ import { createLogger } from '../../platform/logging.js';
 import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { connectToAnyBroker } from '../../platform/messaging/brokers.js';
 import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
+import type { DomainEvent, EventType } from '../../platform/messaging/events.js';
 
 export const testConfig = () => loadConfig();
 export const testLogger = () => createLogger('error');
@@ -52,4 +53,18 @@ export async function removeBrokerTopology({ queues, exchange }: { queues: reado
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * Every event of these types published on the system's exchange from now on, as it is published (a queue of the
+ * test's own, gone when closed).
+ */
+export async function observeEvents(types: readonly EventType[]): Promise<{ events: DomainEvent[]; close(): Promise<void> }> {
+  const connection = await connectToAnyBroker(testConfig().AMQP_URL);
+  const channel = await connection.createChannel();
+  const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
+  for (const type of types) await channel.bindQueue(queue, testConfig().AMQP_EXCHANGE, type);
+  const events: DomainEvent[] = [];
+  await channel.consume(queue, (message) => message && events.push(JSON.parse(message.content.toString())), { noAck: true });
+  return { events, close: () => connection.close() };
 }

@@ -5,6 +5,7 @@ import { isUuid } from '../../../platform/graphql/ids.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
+import { existsInCopy } from '../../../platform/messaging/copies.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { followEvents } from './events.js';
 import type { UserReference } from './model.js';
@@ -102,7 +103,8 @@ export class FollowsService {
     if (!viewerId) throw unauthenticated();
     if (!isUuid(userId)) throw badUserInput('userId', 'userId is not a user id.');
     if (userId === viewerId) throw badUserInput('userId', 'You cannot follow yourself.');
-    if (!(await this.deps.follows.userExists(userId))) throw notFound('There is no such user.');
+    // A user who signed up a moment ago may not have reached follows' copy yet: existsInCopy waits for them.
+    if (!(await existsInCopy(userId, () => this.deps.follows.userExists(userId)))) throw notFound('There is no such user.');
     return viewerId;
   }
 }

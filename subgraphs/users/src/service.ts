@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
-
 import DataLoader from 'dataloader';
 
+import { cql } from '../../../platform/cassandra/client.js';
 import { conflict, unauthenticated } from '../../../platform/errors.js';
 import { isUuid } from '../../../platform/graphql/ids.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
@@ -51,8 +50,9 @@ export class UsersService {
     const { username, password, displayName } = validateSignUp(input);
     // Before the password is hashed: that is what makes a sign-up expensive.
     await this.deps.rateLimits.perClient('signUp', this.scope.clientAddress);
+    // Time-based, so a subgraph whose copy of the users has not heard of a new one yet can tell it may be in flight.
     const user: StoredUser = {
-      id: randomUUID(),
+      id: cql.TimeUuid.now().toString(),
       username,
       displayName,
       passwordHash: await hashPassword(password),

@@ -1,0 +1,12 @@
+/** What a user does with a tweet: one engagement of each kind per user and tweet at a time. */
+export type EngagementKind = 'like' | 'repost';
+export const ENGAGEMENT_KINDS: readonly EngagementKind[] = ['like', 'repost'];
+
+/** Entities of other subgraphs, by key: the router resolves the rest. */
+export interface TweetReference {
+  id: string;
+}
+
+export interface UserReference {
+  id: string;
+}

@@ -1,0 +1,162 @@
+import DataLoader from 'dataloader';
+
+import { badUserInput, notFound, unauthenticated } from '../../../platform/errors.js';
+import { isTimeUuid, isUuid } from '../../../platform/graphql/ids.js';
+import { type Page, pageRequest, toConnection } from '../../../platform/graphql/paging.js';
+import type { RequestScope } from '../../../platform/identity/request-scope.js';
+import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
+import { existsInCopy } from '../../../platform/messaging/copies.js';
+import type { Outbox } from '../../../platform/messaging/outbox.js';
+import { engagementEvents } from './events.js';
+import type { EngagementKind, TweetReference, UserReference } from './model.js';
+import type { Engagement, EngagementRepository, KnownTweet, Listed } from './repository.js';
+
+export interface EngagementServiceDeps {
+  engagements: EngagementRepository;
+  outbox: Outbox;
+  rateLimits: RateLimits;
+}
+
+type PageArgs = { first?: number | null; after?: string | null };
+
+/** Likes and reposts, for the viewer. One instance per request (it holds the request's dataloaders). */
+export class EngagementService {
+  // Every tweet of a page in one query each: counts of both kinds, and the viewer's own engagements.
+  private readonly counts = new DataLoader<string, Record<EngagementKind, number>>(async (tweetIds) => {
+    const counts = await this.deps.engagements.counts(tweetIds);
+    return tweetIds.map((id) => counts.get(id) ?? { like: 0, repost: 0 });
+  });
+  private readonly viewerEngagements = new DataLoader<string, Set<EngagementKind>>(async (tweetIds) => {
+    const engaged = await this.deps.engagements.engagedAmong(this.scope.viewerId!, tweetIds);
+    return tweetIds.map((id) => new Set((['like', 'repost'] as const).filter((kind) => engaged.has(`${kind}:${id}`))));
+  });
+
+  constructor(
+    private readonly deps: EngagementServiceDeps,
+    private readonly scope: RequestScope,
+  ) {}
+
+  /**
+   * The viewer engages with the tweet. Repeating it changes nothing and publishes nothing, unless the first attempt
+   * died between beginning the engagement and writing its rows: then this one finishes it.
+   */
+  async engage(kind: EngagementKind, tweetId: string): Promise<TweetReference> {
+    const viewerId = await this.admit(tweetId);
+    const authorId = await this.liveTweetAuthor(tweetId);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await this.deps.engagements.current(kind, viewerId, tweetId);
+      if (current?.active) {
+        if (!(await this.deps.engagements.indexed(kind, viewerId, tweetId, current))) {
+          await this.record(kind, 'created', { viewerId, tweetId, authorId }, current);
+        }
+        return { id: tweetId };
+      }
+      const begun = await this.deps.engagements.begin(kind, viewerId, tweetId, current);
+      if (begun) {
+        await this.record(kind, 'created', { viewerId, tweetId, authorId }, begun);
+        return { id: tweetId };
+      }
+      await pause(attempt);
+    }
+    throw new Error(`the viewer's ${kind} kept changing while it was being made`);
+  }
+
+  /** The viewer takes the engagement back; harmless when there is none (it finishes one interrupted earlier). */
+  async undo(kind: EngagementKind, tweetId: string): Promise<TweetReference> {
+    const viewerId = await this.admit(tweetId);
+    const authorId = await this.liveTweetAuthor(tweetId);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await this.deps.engagements.current(kind, viewerId, tweetId);
+      if (!current) return { id: tweetId };
+      if (!current.active) {
+        if (await this.deps.engagements.indexed(kind, viewerId, tweetId, current)) {
+          await this.record(kind, 'deleted', { viewerId, tweetId, authorId }, current);
+        }
+        return { id: tweetId };
+      }
+      if (await this.deps.engagements.end(kind, viewerId, tweetId, current)) {
+        await this.record(kind, 'deleted', { viewerId, tweetId, authorId }, current);
+        return { id: tweetId };
+      }
+      await pause(attempt);
+    }
+    throw new Error(`the viewer's ${kind} kept changing while it was being undone`);
+  }
+
+  async count(kind: EngagementKind, tweetId: string): Promise<number> {
+    return isTimeUuid(tweetId) ? (await this.counts.load(tweetId))[kind] : 0;
+  }
+
+  async viewerHas(kind: EngagementKind, tweetId: string): Promise<boolean> {
+    if (!this.scope.viewerId || !isTimeUuid(tweetId)) return false;
+    return (await this.viewerEngagements.load(tweetId)).has(kind);
+  }
+
+  /** Users who like the tweet, newest like first. */
+  async likedBy(tweetId: string, args: PageArgs) {
+    const request = pageRequest(args);
+    if (!isTimeUuid(tweetId)) return connection<UserReference>({ items: [], hasNextPage: false });
+    return connection<UserReference>(await this.deps.engagements.usersEngagedWith('like', tweetId, request));
+  }
+
+  /** Tweets the user likes, newest like first; tweets deleted since are left out. */
+  async likes(userId: string, args: PageArgs) {
+    const request = pageRequest(args);
+    if (!isUuid(userId)) return connection<TweetReference>({ items: [], hasNextPage: false });
+    const page = await this.deps.engagements.tweetsEngagedBy('like', userId, request);
+    const deleted = await this.deps.engagements.deletedAmong(page.items.map((item) => item.id));
+    // The end cursor stays the last like read, so the next page starts after it even when it was left out.
+    const { edges, pageInfo } = connection<TweetReference>(page);
+    return { edges: edges.filter((edge) => !deleted.has(edge.node.id)), pageInfo };
+  }
+
+  /** Writes the engagement's index rows (or their deletes) with its event, at the engagement's version. */
+  private async record(
+    kind: EngagementKind,
+    change: 'created' | 'deleted',
+    { viewerId, tweetId, authorId }: { viewerId: string; tweetId: string; authorId: string },
+    engagement: Engagement,
+  ): Promise<void> {
+    // Deletes go just after the rows they undo; a later engagement of the pair has rows of its own (its own engagedAt).
+    const version = change === 'created' ? engagement.version : engagement.version + 1;
+    const facts = { tweetId, authorId, userId: viewerId, engagedAt: engagement.engagedAt.toString(), version };
+    const rows =
+      change === 'created'
+        ? this.deps.engagements.indexRows(kind, viewerId, tweetId, engagement.engagedAt)
+        : this.deps.engagements.unindexRows(kind, viewerId, tweetId, engagement.engagedAt);
+    await this.deps.outbox.commit(rows, [engagementEvents[change](kind, facts, this.scope.correlationId)], {
+      timestampMicros: version,
+    });
+  }
+
+  private async admit(tweetId: string): Promise<string> {
+    const viewerId = this.scope.viewerId;
+    if (!viewerId) throw unauthenticated();
+    if (!isTimeUuid(tweetId)) throw badUserInput('tweetId', 'tweetId is not a tweet id.');
+    await this.deps.rateLimits.perViewer('engage', viewerId);
+    return viewerId;
+  }
+
+  /** The author of a live tweet; NOT_FOUND for one that does not exist or was deleted. */
+  private async liveTweetAuthor(tweetId: string): Promise<string> {
+    const seen: { tweet?: KnownTweet | null } = {};
+    const exists = await existsInCopy(
+      tweetId,
+      async () => (seen.tweet = await this.deps.engagements.knownTweet(tweetId)) !== null,
+    );
+    const authorId = seen.tweet?.deleted ? null : seen.tweet?.authorId;
+    if (!exists || !authorId) throw notFound('There is no such tweet.');
+    return authorId;
+  }
+}
+
+function connection<T extends { id: string }>(page: Page<Listed>) {
+  return toConnection(
+    page,
+    (item) => item.engagedAt,
+    (item): T => ({ id: item.id }) as T,
+  );
+}
+
+/** A short random pause before reading a pair again that another request was changing. */
+const pause = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));
