@@ -114,7 +114,21 @@ const authors = await Promise.all(Array.from({ length: 10 }, (_, index) => signU
 const viewers = await Promise.all(Array.from({ length: 64 }, (_, index) => signUp(`v${index}`)));
 for (const [index, viewer] of viewers.entries())
   for (let k = 0; k < 5; k++) await follow(viewer, authors[(index + k) % authors.length], system.routerUrl);
-for (let round = 0; round < 4; round++) for (const author of authors) await tweet(author, `bench tweet ${round} by an author`);
+const seeded: string[] = [];
+for (let round = 0; round < 4; round++)
+  for (const author of authors) seeded.push(await tweet(author, `bench tweet ${round} by an author`));
+// Some of them liked, so the engaged feed page counts real rows.
+for (const [index, viewer] of viewers.entries())
+  await Promise.all(
+    Array.from({ length: 5 }, (_, k) =>
+      post(
+        system.routerUrl,
+        `mutation ($id: ID!) { likeTweet(tweetId: $id) { id } }`,
+        { id: seeded[(index * 3 + k) % seeded.length] },
+        viewer.token,
+      ),
+    ),
+  );
 const profile = authors[0];
 for (let i = 0; i < 16; i++) await tweet(profile, `profile tweet ${i}`);
 
@@ -186,6 +200,16 @@ const scenarios: Scenario[] = [
     targets: routers(),
   },
 ];
+// The same page with what a client shows beside each tweet: counts and the viewer's own like from the engagement
+// subgraph (one batched fetch per page), and whose repost put it there. twtr alone: its cost beside the plain page.
+const FEED_ENGAGED = `query Feed { feed(first: 20) { edges { node { id text createdAt author { username displayName }
+  likeCount repostCount viewerHasLiked } repostedBy { username } } } }`;
+scenarios.push({
+  ...scenarios[2],
+  name: 'feed page with likeCount, repostCount, viewerHasLiked and repostedBy, 64 connections each a different viewer',
+  body: body(FEED_ENGAGED),
+  targets: { twtr: routers().twtr },
+});
 // The same 64 viewers each reading their feed about once a second: latency under an ordinary load, not at saturation.
 // Eight connections, each request as the next viewer: autocannon paces each connection on its own timer, all started
 // together, so 64 connections at 1 request/s would arrive as one burst of 64 every second.

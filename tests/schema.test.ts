@@ -57,6 +57,21 @@ describe('the supergraph', () => {
 
       scalar DateTime
 
+      type FeedConnection {
+        edges: [FeedEdge!]!
+        pageInfo: PageInfo!
+      }
+
+      type FeedEdge {
+        cursor: String!
+        node: Tweet!
+
+        """
+        Whose repost put the tweet in this timeline; null for the tweet itself (its author's own, or someone followed).
+        """
+        repostedBy: User
+      }
+
       type Mutation {
         """
         The signed-in user likes the tweet (NOT_FOUND if there is none); liking it again changes nothing.
@@ -124,9 +139,10 @@ describe('the supergraph', () => {
 
       type Query {
         """
-        The signed-in user's home timeline, newest first: their own tweets and those of everyone they follow.
+        The signed-in user's home timeline, newest first: their own tweets and reposts and those of everyone they follow
+        (a tweet once: not reposted into a timeline that has it already).
         """
-        feed(first: Int = 20, after: String): TweetConnection!
+        feed(first: Int = 20, after: String): FeedConnection!
 
         """Null when there is no such tweet."""
         tweet(id: ID!): Tweet

@@ -33,6 +33,7 @@ describe('npm run bench:router -- --smoke', () => {
       ['twtr', 'hive'],
       ['twtr', 'hive', 'users subgraph direct'],
       ['twtr', 'hive'],
+      ['twtr'],
       ['twtr', 'hive'],
     ]);
     for (const result of report.results)

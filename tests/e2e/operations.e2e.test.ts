@@ -65,7 +65,7 @@ describe('what an operator probes and scrapes', () => {
     const keyspaces = samples
       .filter((sample) => sample.name === 'twtr_outbox_lag_seconds')
       .map((sample) => sample.labels.keyspace);
-    expect(keyspaces.sort()).toEqual(['follows', 'tweets', 'users']);
+    expect(keyspaces.sort()).toEqual(['engagement', 'follows', 'tweets', 'users']);
     const queues = samples.filter((sample) => sample.name === 'twtr_queue_messages').map((sample) => sample.labels.queue);
     expect(queues).toEqual(expect.arrayContaining(['feed', 'feed.dead', 'feed.fanout', 'feed.fanout.dead']));
     expect(total(samples, 'twtr_queue_consumers', { queue: 'feed' })).toBeGreaterThanOrEqual(1);

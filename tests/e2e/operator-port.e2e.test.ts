@@ -5,7 +5,7 @@ import { describe, expect, inject, it } from 'vitest';
 
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
-import { SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { SUBGRAPH_NAMES, urlVariable } from '../../platform/manifest.js';
 import { startRouter } from '../../router/src/server.js';
 import { eventually } from '../support/client.js';
 
@@ -36,7 +36,7 @@ describe("the router's operator endpoints", () => {
 
 describe("the router's readiness", () => {
   it('checks the subgraphs once for any number of concurrent and repeated /readyz within a second', async () => {
-    // Stand-ins for the four subgraphs: they count the readiness checks they get, and answer slowly enough that
+    // Stand-ins for every subgraph: they count the readiness checks they get, and answer slowly enough that
     // probes overlap.
     let checks = 0;
     const subgraphs = createServer((request, response) => {
@@ -46,7 +46,7 @@ describe("the router's readiness", () => {
     await new Promise<void>((resolve) => subgraphs.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(subgraphs.address() as AddressInfo).port}/graphql`;
     const router = await startRouter(
-      { ...loadConfig(), USERS_URL: url, TWEETS_URL: url, FOLLOWS_URL: url, FEED_URL: url, ROUTER_OPERATOR_PORT: 0 },
+      { ...loadConfig(), ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), url])), ROUTER_OPERATOR_PORT: 0 },
       createLogger('silent'),
       0,
     );

@@ -31,6 +31,9 @@ class InMemoryFeed {
   indexed = new Set<string>();
   readTimeFollowees = new Map<string, Set<string>>();
   homes = new Map<string, Map<string, TimelineItem>>();
+  /** repost_deliveries (tweet -> user -> the repost that delivered it) and undone_reposts. */
+  deliveries = new Map<string, Map<string, string>>();
+  undone = new Set<string>();
 
   follow(authorId: string, ...followerIds: string[]) {
     const set = this.followers.get(authorId) ?? new Set();
@@ -114,6 +117,22 @@ function repositoriesOf(feed: InMemoryFeed): FeedRepositories {
           items: ids.slice(0, request.limit).map((id) => feed.homes.get(userId)!.get(id)!),
           hasNextPage: ids.length > request.limit,
         };
+      },
+    },
+    reposts: {
+      markUndone: async (_reposterId: string, engagedAt: string) => void feed.undone.add(engagedAt),
+      wasUndone: async (_reposterId: string, engagedAt: string) => feed.undone.has(engagedAt),
+      deliveredAmong: async (id: string, userIds: readonly string[]) =>
+        new Map([...(feed.deliveries.get(id) ?? [])].filter(([userId]) => userIds.includes(userId))),
+      recordDeliveries: async (id: string, userIds: readonly string[], engagedAt: string) => {
+        const delivered = feed.deliveries.get(id) ?? new Map();
+        for (const userId of userIds) delivered.set(userId, engagedAt);
+        feed.deliveries.set(id, delivered);
+      },
+      forgetDeliveries: async (id: string, userIds: readonly string[]) =>
+        userIds.forEach((userId) => feed.deliveries.get(id)?.delete(userId)),
+      deliveryPages: async function* (id: string) {
+        yield [...(feed.deliveries.get(id) ?? [])].map(([userId, engagedAt]) => ({ userId, engagedAt }));
       },
     },
   } as unknown as FeedRepositories;
@@ -226,6 +245,105 @@ describe('Fanout decides how a tweet reaches its audience', () => {
     expect([feed.home('stays'), feed.home('left')]).toEqual([[tweetId(1)], []]);
     await fanout.apply({ kind: 'remove', authorId: 'author', followerIds: ['stays'], tweetId: tweetId(1) });
     expect(feed.home('stays')).toEqual([]);
+  });
+});
+
+describe('Fanout puts reposts into timelines once per tweet', () => {
+  let feed: InMemoryFeed;
+  let queued: EventEnvelope<string, FanoutWork>[];
+  let fanout: Fanout;
+
+  beforeEach(() => {
+    feed = new InMemoryFeed();
+    queued = [];
+    const bus = { publish: async (event: EventEnvelope<string, FanoutWork>) => void queued.push(event) } as unknown as EventBus;
+    fanout = new Fanout(feed.repositories(), bus, { threshold: 5, chunkSize: 10 });
+  });
+
+  const original = tweetId(1);
+  const facts = (userId: string, n: number) => ({
+    tweetId: original,
+    authorId: 'author',
+    userId,
+    engagedAt: tweetId(n),
+    version: n,
+  });
+  const repost = (userId: string, n: number) => createEvent('repost.created', facts(userId, n), { correlationId: `r${n}` });
+  const undo = (userId: string, n: number) => createEvent('repost.deleted', facts(userId, n), { correlationId: `u${n}` });
+  /** A user's timeline as (row key, whose repost) pairs. */
+  const rows = (userId: string) => feed.home(userId).map((key) => [key, feed.homes.get(userId)!.get(key)!.repostedBy ?? null]);
+
+  it("reaches the reposter and their followers, but not the author or the author's followers, who have the tweet", async () => {
+    feed.follow('author', 'fan-of-both');
+    feed.follow('booster', 'fan-of-both', 'fan-of-booster');
+    await fanout.repostCreated(repost('booster', 10));
+    expect([rows('booster'), rows('fan-of-booster'), rows('fan-of-both'), rows('author')]).toEqual([
+      [[tweetId(10), 'booster']],
+      [[tweetId(10), 'booster']],
+      [],
+      [],
+    ]);
+    expect(feed.homes.get('fan-of-booster')!.get(tweetId(10))).toMatchObject({ originalId: original, authorId: 'author' });
+  });
+
+  it('gives no second copy to a timeline an earlier repost reached, yet lets a retried repost finish its own copies', async () => {
+    feed.follow('first', 'reader');
+    feed.follow('second', 'reader', 'only-second');
+    await fanout.repostCreated(repost('first', 10));
+    await fanout.repostCreated(repost('second', 11));
+    expect([rows('reader'), rows('only-second')]).toEqual([[[tweetId(10), 'first']], [[tweetId(11), 'second']]]);
+    feed.homes.get('only-second')!.clear();
+    await fanout.repostCreated(repost('second', 11));
+    expect(rows('only-second')).toEqual([[tweetId(11), 'second']]);
+  });
+
+  it('takes an undone repost out of the timelines it reached, and leaves other reposts of the tweet', async () => {
+    feed.follow('first', 'a');
+    feed.follow('second', 'b');
+    await fanout.repostCreated(repost('first', 10));
+    await fanout.repostCreated(repost('second', 11));
+    await fanout.repostDeleted(undo('first', 10));
+    expect([rows('first'), rows('a'), rows('second'), rows('b')]).toEqual([
+      [],
+      [],
+      [[tweetId(11), 'second']],
+      [[tweetId(11), 'second']],
+    ]);
+  });
+
+  it("adds nothing for a repost whose undo, or whose original's deletion, arrived first", async () => {
+    feed.follow('booster', 'fan');
+    await fanout.repostDeleted(undo('booster', 10));
+    await fanout.repostCreated(repost('booster', 10));
+    await fanout.tweetDeleted(createEvent('tweet.deleted', { tweetId: original, authorId: 'author' }, { correlationId: 'd' }));
+    await fanout.repostCreated(repost('booster', 12));
+    expect([rows('booster'), rows('fan'), queued]).toEqual([[], [], []]);
+  });
+
+  it('takes every repost out of every timeline when the original is deleted', async () => {
+    feed.follow('first', 'a');
+    feed.follow('second', 'b');
+    await fanout.repostCreated(repost('first', 10));
+    await fanout.repostCreated(repost('second', 11));
+    await fanout.tweetDeleted(createEvent('tweet.deleted', { tweetId: original, authorId: 'author' }, { correlationId: 'd' }));
+    for (const userId of ['first', 'a', 'second', 'b']) expect(rows(userId)).toEqual([]);
+  });
+
+  it('queues a big audience as repost work items, applied with the same rule', async () => {
+    fanout = new Fanout(
+      feed.repositories(),
+      { publish: async (event: EventEnvelope<string, FanoutWork>) => void queued.push(event) } as unknown as EventBus,
+      {
+        threshold: 5,
+        chunkSize: 2,
+      },
+    );
+    feed.follow('author', 'f1');
+    feed.follow('booster', 'f1', 'f2', 'f3');
+    await fanout.repostCreated(repost('booster', 10));
+    expect(queued.map((event) => event.data.kind)).toEqual(['repost', 'repost']);
+    for (const item of queued) await fanout.apply(item.data);
+    expect(['booster', 'f1', 'f2', 'f3'].map((userId) => rows(userId).length)).toEqual([1, 0, 1, 1]);
   });
 });
 

@@ -17,10 +17,12 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout, queues: r
   const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event);
   const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => fanout.followCreated(data);
   const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => fanout.followDeleted(data);
+  const addToTimelinesWhenRepostCreated = (event: DomainEvent<'repost.created'>) => fanout.repostCreated(event);
+  const removeFromTimelinesWhenRepostDeleted = (event: DomainEvent<'repost.deleted'>) => fanout.repostDeleted(event);
 
   const mainQueue: SubscribeOptions<DomainEvents, FeedEventType> = {
     queue: 'feed',
-    events: ['tweet.created', 'tweet.deleted', 'follow.created', 'follow.deleted'],
+    events: ['tweet.created', 'tweet.deleted', 'follow.created', 'follow.deleted', 'repost.created', 'repost.deleted'],
     // Events are applied in the order they were published, whichever replica is consuming.
     singleActiveConsumer: true,
     handle: async (event) => {
@@ -33,6 +35,10 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout, queues: r
           return backfillTimelineWhenFollowCreated(event);
         case 'follow.deleted':
           return clearAuthorFromTimelineWhenFollowDeleted(event);
+        case 'repost.created':
+          return addToTimelinesWhenRepostCreated(event);
+        case 'repost.deleted':
+          return removeFromTimelinesWhenRepostDeleted(event);
       }
     },
   };
@@ -52,4 +58,5 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout, queues: r
   await (queues.includes('feed.fanout') ? bus.subscribe(workQueue) : bus.declare<FeedWork>(workQueue));
 }
 
-type FeedEventType = 'tweet.created' | 'tweet.deleted' | 'follow.created' | 'follow.deleted';
+type FeedEventType =
+  'tweet.created' | 'tweet.deleted' | 'follow.created' | 'follow.deleted' | 'repost.created' | 'repost.deleted';

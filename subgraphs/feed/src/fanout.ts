@@ -40,7 +40,9 @@ export type FanoutWork =
       /** `announce` of the tweet that made the author read-time: record these followers of a read-time author. */
       indexFollowers?: boolean;
     }
-  | { kind: 'backfill'; authorId: string; followerIds: string[] };
+  | { kind: 'backfill'; authorId: string; followerIds: string[] }
+  /** A repost (`item`) into these followers' timelines, except where the tweet already is (see repostCreated). */
+  | { kind: 'repost'; item: Required<TimelineItem>; followerIds: string[] };
 
 /** The feed's own work items, on its own queue (never part of the shared contract). */
 export interface FeedWork {
@@ -127,6 +129,8 @@ export class Fanout {
     const tweet = event.data;
     await this.repositories.authorTweets.forgetTweet(tweet.authorId, tweet.tweetId);
     await this.repositories.timelines.removeFromTimelines([tweet.authorId], tweet.tweetId);
+    // Every repost of it, from every timeline it reached (a repost arriving later finds the tweet deleted).
+    await this.removeReposts(tweet.tweetId, () => true);
     await this.forFollowers(
       this.repositories.graph.followerIdPages(tweet.authorId, this.options.chunkSize),
       event,
@@ -137,6 +141,58 @@ export class Fanout {
         tweetId: tweet.tweetId,
       }),
     );
+  }
+
+  /**
+   * A repost goes into the reposter's own timeline and their followers', as a row of its own (keyed by when it was
+   * reposted) naming the original and the reposter. A user gets one copy of a tweet: not the repost when they are the
+   * original's author or follow them (their timeline got the tweet itself), nor when an earlier repost of it reached
+   * them. A repost of a deleted tweet, or one undone before it arrived, adds nothing.
+   */
+  async repostCreated(event: DomainEvent<'repost.created'>): Promise<void> {
+    const repost = event.data;
+    if (await this.repositories.authorTweets.wasDeleted(repost.authorId, repost.tweetId)) return;
+    if (await this.repositories.reposts.wasUndone(repost.userId, repost.engagedAt)) return;
+    const item = { tweetId: repost.engagedAt, authorId: repost.authorId, originalId: repost.tweetId, repostedBy: repost.userId };
+    // The reposter with the first page of their followers: a small audience is written at once, as for a tweet.
+    const audience = withFirst(repost.userId, this.repositories.graph.followerIdPages(repost.userId, this.options.chunkSize));
+    await this.forFollowers(audience, event, (followerIds) => ({ kind: 'repost', item, followerIds }));
+  }
+
+  /** An undone repost leaves every timeline it reached; one that has not arrived yet will add nothing. */
+  async repostDeleted(event: DomainEvent<'repost.deleted'>): Promise<void> {
+    const repost = event.data;
+    await this.repositories.reposts.markUndone(repost.userId, repost.engagedAt);
+    await this.removeReposts(repost.tweetId, (engagedAt) => engagedAt === repost.engagedAt);
+  }
+
+  /** Takes the reposts of a tweet that `which` picks out of the timelines they reached. */
+  private async removeReposts(tweetId: string, which: (engagedAt: string) => boolean): Promise<void> {
+    for await (const page of this.repositories.reposts.deliveryPages(tweetId)) {
+      const copies = page.filter((delivery) => which(delivery.engagedAt));
+      for (const engagedAt of new Set(copies.map((copy) => copy.engagedAt))) {
+        const userIds = copies.filter((copy) => copy.engagedAt === engagedAt).map((copy) => copy.userId);
+        await this.repositories.timelines.removeFromTimelines(userIds, engagedAt);
+        await this.repositories.reposts.forgetDeliveries(tweetId, userIds);
+      }
+    }
+  }
+
+  /** A page of a repost's audience: those whose timeline does not have the tweet yet get it. */
+  private async applyRepost(work: Extract<FanoutWork, { kind: 'repost' }>, urgency: Urgency, current: boolean): Promise<void> {
+    const { item } = work;
+    if (!current && (await this.repositories.reposts.wasUndone(item.repostedBy, item.tweetId))) return;
+    const [authorsFollowers, delivered] = await Promise.all([
+      this.repositories.graph.followersAmong(item.authorId, work.followerIds),
+      this.repositories.reposts.deliveredAmong(item.originalId, work.followerIds),
+    ]);
+    const hasTweet = new Set([item.authorId, ...authorsFollowers]);
+    // A copy this same repost delivered stays a recipient, so a retry finishes what a failed attempt began.
+    const recipients = work.followerIds.filter(
+      (userId) => !hasTweet.has(userId) && (delivered.get(userId) ?? item.tweetId) === item.tweetId,
+    );
+    await this.repositories.reposts.recordDeliveries(item.originalId, recipients, item.tweetId);
+    await this.addToTimelines(recipients, item, urgency);
   }
 
   /** One work item: re-checked against the current followers and the author's current tweets before it is applied. */
@@ -151,6 +207,7 @@ export class Fanout {
   private async applyWork(work: FanoutWork, { current }: { current: boolean }): Promise<void> {
     // Work applied at once holds up the main queue, every author's next event behind it: it goes first.
     const urgency = current ? 'urgent' : 'background';
+    if (work.kind === 'repost') return this.applyRepost(work, urgency, current);
     if (work.kind === 'remove') {
       await this.repositories.timelines.removeFromTimelines(work.followerIds, work.tweetId, urgency);
       return;
@@ -265,6 +322,16 @@ async function measured(kind: string, work: () => Promise<void>): Promise<void> 
   const startedAt = process.hrtime.bigint();
   await inSpan(`fanout ${kind}`, { attributes: { 'twtr.fanout.kind': kind } }, work);
   fanoutDuration.observe({ kind }, secondsSince(startedAt));
+}
+
+/** Pages of users with one more at the front of the first. */
+async function* withFirst(userId: string, pages: AsyncIterable<string[]>): AsyncGenerator<string[]> {
+  let first = true;
+  for await (const page of pages) {
+    yield first ? [userId, ...page] : page;
+    first = false;
+  }
+  if (first) yield [userId];
 }
 
 /** The pages already read, then the rest of the same reading. */

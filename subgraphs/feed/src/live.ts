@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import { AsyncQueue, mapAsyncIterator, SKIP } from '../../../platform/async-iterators.js';
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import { liveItemsDelivered, liveSubscriptions } from '../../../platform/observability/metrics.js';
-import type { TimelineItem, TweetReference } from './model.js';
+import { referenceOf, type TimelineItem, type TweetReference } from './model.js';
 
 const TOPIC = 'feed.items';
 
@@ -81,9 +81,7 @@ export class LiveFeed {
     set.add(subscriber);
     this.subscribers.set(viewerId, set);
     // Checked just before handing an item over, so a tweet deleted meanwhile is not delivered.
-    return mapAsyncIterator(subscriber.queue, async (item) =>
-      (await this.stillExists(item)) ? { id: item.tweetId, authorId: item.authorId } : SKIP,
-    );
+    return mapAsyncIterator(subscriber.queue, async (item) => ((await this.stillExists(item)) ? referenceOf(item) : SKIP));
   }
 
   private stillExists(item: TimelineItem): Promise<boolean> {
@@ -97,13 +95,13 @@ export class LiveFeed {
     return answer;
   }
 
-  private deliver(announcement: Announcement): void {
-    for (const userId of announcement.userIds) {
+  private deliver({ userIds, ...item }: Announcement): void {
+    for (const userId of userIds) {
       for (const subscriber of this.subscribers.get(userId) ?? []) {
-        if (subscriber.seen.has(announcement.tweetId)) continue;
-        subscriber.seen.add(announcement.tweetId);
+        if (subscriber.seen.has(item.tweetId)) continue;
+        subscriber.seen.add(item.tweetId);
         if (subscriber.seen.size > SEEN_REMEMBERED) subscriber.seen.delete(subscriber.seen.values().next().value!);
-        if (subscriber.queue.push({ tweetId: announcement.tweetId, authorId: announcement.authorId })) {
+        if (subscriber.queue.push(item)) {
           liveItemsDelivered.inc({ service: 'feed' });
         } else {
           subscriber.queue.fail(

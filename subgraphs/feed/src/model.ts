@@ -1,10 +1,27 @@
-/** A tweet as the feed lists it: its key and its author's (provided to the router); the tweets subgraph has the rest. */
+/**
+ * A tweet as the feed lists it: its key and its author's (provided to the router); the tweets subgraph has the rest.
+ * `repostedBy`: the user whose repost put it in the timeline, for a repost.
+ */
 export interface TweetReference {
   id: string;
   authorId: string;
+  repostedBy?: string;
 }
 
+/**
+ * A timeline row. `tweetId` is its key: the tweet's id, or for a repost the repost's own timeuuid (when it was
+ * reposted), with the original tweet in `originalId` and the reposter in `repostedBy`. `authorId` is the tweet's author.
+ */
 export interface TimelineItem {
   tweetId: string;
   authorId: string;
+  originalId?: string;
+  repostedBy?: string;
 }
+
+/** What a timeline row shows: the tweet itself (the original, for a repost). */
+export const referenceOf = (item: TimelineItem): TweetReference => ({
+  id: item.originalId ?? item.tweetId,
+  authorId: item.authorId,
+  ...(item.repostedBy && { repostedBy: item.repostedBy }),
+});

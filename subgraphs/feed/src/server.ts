@@ -13,7 +13,13 @@ export const subgraph: SubgraphDefinition<Context> = {
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, bus, config, logger }) {
     const repositories = feedRepositories(cassandra, { trimEvery: config.FEED_TRIM_EVERY });
-    const live = new LiveFeed(bus, { stillExists: (item) => repositories.authorTweets.hasTweet(item.authorId, item.tweetId) });
+    const live = new LiveFeed(bus, {
+      stillExists: async (item) =>
+        item.originalId && item.repostedBy
+          ? !(await repositories.authorTweets.wasDeleted(item.authorId, item.originalId)) &&
+            !(await repositories.reposts.wasUndone(item.repostedBy, item.tweetId))
+          : repositories.authorTweets.hasTweet(item.authorId, item.tweetId),
+    });
     await live.start();
     const fanout = new Fanout(repositories, bus, {
       threshold: config.FEED_FANOUT_THRESHOLD,

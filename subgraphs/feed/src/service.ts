@@ -4,7 +4,7 @@ import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { readTimeMerges } from '../../../platform/observability/metrics.js';
 import type { LiveFeed } from './live.js';
-import type { TimelineItem, TweetReference } from './model.js';
+import { referenceOf, type TimelineItem, type TweetReference } from './model.js';
 import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js';
 
 /**
@@ -94,12 +94,7 @@ function* chunks(ids: readonly string[], size = 100): Generator<string[]> {
 }
 
 function connection(items: TimelineItem[], hasNextPage: boolean, position: number) {
-  return toConnection(
-    { items, hasNextPage },
-    (item) => item.tweetId,
-    (item): TweetReference => ({ id: item.tweetId, authorId: item.authorId }),
-    position,
-  );
+  return toConnection({ items, hasNextPage }, (item) => item.tweetId, referenceOf, position);
 }
 
 function dedupe(items: TimelineItem[]): TimelineItem[] {

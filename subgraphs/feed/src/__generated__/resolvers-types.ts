@@ -16,6 +16,20 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type FeedConnection = {
+  __typename?: 'FeedConnection';
+  edges: Array<FeedEdge>;
+  pageInfo: PageInfo;
+};
+
+export type FeedEdge = {
+  __typename?: 'FeedEdge';
+  cursor: Scalars['String']['output'];
+  node: Tweet;
+  /** Whose repost put the tweet in this timeline; null for the tweet itself (its author's own, or someone followed). */
+  repostedBy?: Maybe<User>;
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
@@ -24,8 +38,11 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
-  /** The signed-in user's home timeline, newest first: their own tweets and those of everyone they follow. */
-  feed: TweetConnection;
+  /**
+   * The signed-in user's home timeline, newest first: their own tweets and reposts and those of everyone they follow
+   * (a tweet once: not reposted into a timeline that has it already).
+   */
+  feed: FeedConnection;
 };
 
 
@@ -44,18 +61,6 @@ export type Tweet = {
   __typename?: 'Tweet';
   author: User;
   id: Scalars['ID']['output'];
-};
-
-export type TweetConnection = {
-  __typename?: 'TweetConnection';
-  edges: Array<TweetEdge>;
-  pageInfo: PageInfo;
-};
-
-export type TweetEdge = {
-  __typename?: 'TweetEdge';
-  cursor: Scalars['String']['output'];
-  node: Tweet;
 };
 
 export type User = {
@@ -137,32 +142,43 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
-  PageInfo: ResolverTypeWrapper<PageInfo>;
+  FeedConnection: ResolverTypeWrapper<Omit<FeedConnection, 'edges'> & { edges: Array<ResolversTypes['FeedEdge']> }>;
+  FeedEdge: ResolverTypeWrapper<Omit<FeedEdge, 'node'> & { node: ResolversTypes['Tweet'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tweet: ResolverTypeWrapper<TweetReference>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  TweetConnection: ResolverTypeWrapper<Omit<TweetConnection, 'edges'> & { edges: Array<ResolversTypes['TweetEdge']> }>;
-  TweetEdge: ResolverTypeWrapper<Omit<TweetEdge, 'node'> & { node: ResolversTypes['Tweet'] }>;
   User: ResolverTypeWrapper<User>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  PageInfo: PageInfo;
+  FeedConnection: Omit<FeedConnection, 'edges'> & { edges: Array<ResolversParentTypes['FeedEdge']> };
+  FeedEdge: Omit<FeedEdge, 'node'> & { node: ResolversParentTypes['Tweet'] };
   String: Scalars['String']['output'];
+  PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
   Int: Scalars['Int']['output'];
   Subscription: Record<PropertyKey, never>;
   Tweet: TweetReference;
   ID: Scalars['ID']['output'];
-  TweetConnection: Omit<TweetConnection, 'edges'> & { edges: Array<ResolversParentTypes['TweetEdge']> };
-  TweetEdge: Omit<TweetEdge, 'node'> & { node: ResolversParentTypes['Tweet'] };
   User: User;
+}>;
+
+export type FeedConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FeedConnection'] = ResolversParentTypes['FeedConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['FeedEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type FeedEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['FeedEdge'] = ResolversParentTypes['FeedEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Tweet'], ParentType, ContextType>;
+  repostedBy?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
 }>;
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -171,7 +187,7 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
 }>;
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
-  feed?: Resolver<ResolversTypes['TweetConnection'], ParentType, ContextType, RequireFields<QueryFeedArgs, 'first'>>;
+  feed?: Resolver<ResolversTypes['FeedConnection'], ParentType, ContextType, RequireFields<QueryFeedArgs, 'first'>>;
 }>;
 
 export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
@@ -183,27 +199,17 @@ export type TweetResolvers<ContextType = Context, ParentType extends ResolversPa
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 
-export type TweetConnectionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TweetConnection'] = ResolversParentTypes['TweetConnection']> = ResolversObject<{
-  edges?: Resolver<Array<ResolversTypes['TweetEdge']>, ParentType, ContextType>;
-  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
-}>;
-
-export type TweetEdgeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['TweetEdge'] = ResolversParentTypes['TweetEdge']> = ResolversObject<{
-  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  node?: Resolver<ResolversTypes['Tweet'], ParentType, ContextType>;
-}>;
-
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  FeedConnection?: FeedConnectionResolvers<ContextType>;
+  FeedEdge?: FeedEdgeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   Tweet?: TweetResolvers<ContextType>;
-  TweetConnection?: TweetConnectionResolvers<ContextType>;
-  TweetEdge?: TweetEdgeResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

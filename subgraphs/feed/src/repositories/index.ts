@@ -2,10 +2,11 @@ import type { CassandraClient } from '../../../../platform/cassandra/client.js';
 import { AuthorTweetsRepository } from './author-tweets.js';
 import { FollowGraphRepository } from './follow-graph.js';
 import { ReadTimeAuthorsRepository } from './read-time-authors.js';
+import { RepostsRepository } from './reposts.js';
 import { TimelineRepository } from './timelines.js';
 
 export { TIMELINE_LENGTH } from './trim.js';
-export { AuthorTweetsRepository, FollowGraphRepository, ReadTimeAuthorsRepository, TimelineRepository };
+export { AuthorTweetsRepository, FollowGraphRepository, ReadTimeAuthorsRepository, RepostsRepository, TimelineRepository };
 
 /** The feed keyspace (see migrations/feed), one repository per table family. */
 export interface FeedRepositories {
@@ -13,6 +14,7 @@ export interface FeedRepositories {
   authorTweets: AuthorTweetsRepository;
   readTimeAuthors: ReadTimeAuthorsRepository;
   timelines: TimelineRepository;
+  reposts: RepostsRepository;
 }
 
 export interface FeedRepositoryOptions {
@@ -32,5 +34,6 @@ export function feedRepositories(cassandra: CassandraClient, options: FeedReposi
     authorTweets: new AuthorTweetsRepository(cassandra, options.trimEvery),
     readTimeAuthors: new ReadTimeAuthorsRepository(cassandra),
     timelines: new TimelineRepository(cassandra, options),
+    reposts: new RepostsRepository(cassandra, options.followerPageSize),
   };
 }

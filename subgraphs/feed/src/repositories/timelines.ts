@@ -81,13 +81,14 @@ export class TimelineRepository {
   }
 
   async timeline(userId: string, page: PageRequest): Promise<Page<TimelineItem>> {
-    const query = page.afterId
-      ? 'SELECT tweet_id, author_id FROM home_timeline WHERE user_id = ? AND tweet_id < ? LIMIT ?'
-      : 'SELECT tweet_id, author_id FROM home_timeline WHERE user_id = ? LIMIT ?';
+    const select = 'SELECT tweet_id, author_id, original_id, reposted_by FROM home_timeline WHERE user_id = ?';
+    const query = page.afterId ? `${select} AND tweet_id < ? LIMIT ?` : `${select} LIMIT ?`;
     const params = page.afterId ? [userId, page.afterId, page.limit + 1] : [userId, page.limit + 1];
-    const rows = (await this.cassandra.execute(query, params)).rows.map((row) => ({
+    const rows = (await this.cassandra.execute(query, params)).rows.map((row): TimelineItem => ({
       tweetId: row.get('tweet_id').toString() as string,
       authorId: row.get('author_id').toString() as string,
+      ...(row.get('original_id') && { originalId: row.get('original_id').toString() as string }),
+      ...(row.get('reposted_by') && { repostedBy: row.get('reposted_by').toString() as string }),
     }));
     return { items: rows.slice(0, page.limit), hasNextPage: rows.length > page.limit };
   }
@@ -104,8 +105,15 @@ export class TimelineRepository {
     await inSpan('timeline writes', { attributes: { 'twtr.timeline.rows': entries.length } }, () =>
       this.inBudget(
         urgency,
-        'INSERT INTO home_timeline (user_id, tweet_id, author_id) VALUES (?, ?, ?)',
-        entries.map(([userId, item]) => [userId, item.tweetId, item.authorId]),
+        'INSERT INTO home_timeline (user_id, tweet_id, author_id, original_id, reposted_by) VALUES (?, ?, ?, ?, ?)',
+        // Unset, not null, for an original: a null would write two cell tombstones into every row.
+        entries.map(([userId, item]) => [
+          userId,
+          item.tweetId,
+          item.authorId,
+          item.originalId ?? cql.unset,
+          item.repostedBy ?? cql.unset,
+        ]),
       ),
     );
     fanoutRowsWritten.inc(entries.length);

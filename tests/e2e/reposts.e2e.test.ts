@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+
+import { eventually, follow, ok, postTweet, signUp, type TestUser } from '../support/client.js';
+import { subscribeToFeed } from '../support/subscriptions.js';
+
+const FEED = `query { feed(first: 50) { edges { node { id text author { username } likeCount repostCount viewerHasLiked }
+  repostedBy { username } } } }`;
+
+interface Entry {
+  id: string;
+  by: string | null;
+}
+
+/** The viewer's timeline as (tweet, whose repost) pairs, newest first. */
+async function timelineOf(user: TestUser): Promise<Entry[]> {
+  const { feed } = await ok(FEED, {}, { token: user.token });
+  return feed.edges.map((edge: any) => ({ id: edge.node.id, by: edge.repostedBy?.username ?? null }));
+}
+
+const act = (mutation: string, user: TestUser, id: string) =>
+  ok(`mutation ($id: ID!) { ${mutation}(tweetId: $id) { id } }`, { id }, { token: user.token });
+
+describe('reposts in home timelines', () => {
+  it("reach the reposter's followers and the reposter, marked with who reposted, and leave again when undone", async () => {
+    const [author, booster] = await Promise.all([signUp('orig'), signUp('boost')]);
+    // Three followers: more than one work item's worth in the tests' fan-out settings.
+    const fans = await Promise.all([signUp('fan'), signUp('fan'), signUp('fan')]);
+    await Promise.all(fans.map((fan) => follow(fan, booster)));
+    const id = await postTweet(author, 'worth spreading');
+
+    await act('repost', booster, id);
+    const reposted = [{ id, by: booster.username }];
+    for (const user of [booster, ...fans]) await eventually(async () => expect(await timelineOf(user)).toEqual(reposted));
+    const { feed } = await ok(FEED, {}, { token: fans[0].token });
+    expect(feed.edges[0].node).toMatchObject({ text: 'worth spreading', author: { username: author.username }, repostCount: 1 });
+
+    await act('undoRepost', booster, id);
+    for (const user of [booster, ...fans]) await eventually(async () => expect(await timelineOf(user)).toEqual([]));
+  });
+
+  it("gives a timeline one copy of a tweet: none to the author's followers, none from a second repost", async () => {
+    const [author, first, second, reader] = await Promise.all([signUp('once'), signUp('rp1'), signUp('rp2'), signUp('reader')]);
+    const authorsFan = await signUp('afan');
+    await Promise.all([follow(reader, first), follow(reader, second), follow(authorsFan, author), follow(authorsFan, first)]);
+    const id = await postTweet(author, 'one copy each');
+    await eventually(async () => expect(await timelineOf(authorsFan)).toEqual([{ id, by: null }]));
+
+    await act('repost', first, id);
+    await eventually(async () => expect(await timelineOf(reader)).toEqual([{ id, by: first.username }]));
+    await act('repost', second, id);
+    await eventually(async () => expect(await timelineOf(second)).toEqual([{ id, by: second.username }]));
+    // The second repost reached its reposter (processed after it in one queue), yet neither timeline gained a copy.
+    expect(await timelineOf(reader)).toEqual([{ id, by: first.username }]);
+    expect(await timelineOf(authorsFan)).toEqual([{ id, by: null }]);
+  });
+
+  it('are taken out of every timeline, with their original, when the original is deleted', async () => {
+    const [author, booster, fan] = await Promise.all([signUp('gone'), signUp('goneb'), signUp('gonef')]);
+    await follow(fan, booster);
+    const kept = await postTweet(booster, 'my own');
+    const doomed = await postTweet(author, 'about to go');
+    await act('repost', booster, doomed);
+    await eventually(async () =>
+      expect(await timelineOf(fan)).toEqual([
+        { id: doomed, by: booster.username },
+        { id: kept, by: null },
+      ]),
+    );
+    await ok(`mutation ($id: ID!) { deleteTweet(id: $id) }`, { id: doomed }, { token: author.token });
+    await eventually(async () => expect(await timelineOf(fan)).toEqual([{ id: kept, by: null }]));
+    await eventually(async () => expect(await timelineOf(booster)).toEqual([{ id: kept, by: null }]));
+  });
+
+  it('reach live subscribers too', async () => {
+    const [author, booster, fan] = await Promise.all([signUp('live'), signUp('liveb'), signUp('livef')]);
+    await follow(fan, booster);
+    const id = await postTweet(author, 'live and reposted');
+    const subscription = await subscribeToFeed(fan);
+    try {
+      await act('repost', booster, id);
+      const event = await subscription.next();
+      expect(event.data.feedItemAdded).toMatchObject({ id, text: 'live and reposted', author: { username: author.username } });
+    } finally {
+      await subscription.close();
+    }
+  });
+});
