@@ -177,7 +177,9 @@ stop_cassandra() {
 stop_rabbit() {
   local n="$1"; alive "$(rabbit_home "$n")/rabbitmq.pid" || return 0
   log "stopping RabbitMQ node $(rabbit_name "$n")"
-  rabbitmqctl_on "$n" stop >/dev/null 2>&1 || kill -KILL "$(cat "$(rabbit_home "$n")/rabbitmq.pid")" 2>/dev/null || true
+  # A node stuck booting never answers `stop`: bounded, then killed.
+  timeout 60 env $(rabbit_env "$n") "${RABBIT_BIN}rabbitmqctl" -n "$(rabbit_name "$n")" stop >/dev/null 2>&1 ||
+    kill -KILL "$(cat "$(rabbit_home "$n")/rabbitmq.pid")" 2>/dev/null || true
 }
 
 stop() {
