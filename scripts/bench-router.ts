@@ -18,6 +18,7 @@ import { startBenchedSystem } from './bench-setup.js';
  * round by round, each round bounded in time. Writes bench/results/<timestamp>.json and BENCHMARKS.md.
  *   --seconds N   length of each round (default 8)      --rounds N   rounds per target (default 3)
  *   --smoke       2-second rounds, 1 round, no BENCHMARKS.md (npm test runs this)
+ *   --only TEXT   only the scenarios whose name holds TEXT (no BENCHMARKS.md): e.g. --only "feed page"
  *   --baseline D  also run the router of another checkout D (a git worktree of an earlier commit, its node_modules
  *                 linked) against the same subgraphs, as target "twtr before": before/after in one run
  */
@@ -26,6 +27,7 @@ const option = (name: string, fallback: number) => (args.includes(name) ? Number
 const smoke = args.includes('--smoke');
 const seconds = smoke ? 2 : option('--seconds', 8);
 const rounds = smoke ? 1 : option('--rounds', 3);
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 const { env, system, config } = await startBenchedSystem(progress);
@@ -297,7 +299,7 @@ async function warmUp(scenario: Scenario, target: Scenario['targets'][string]) {
 
 const results: ScenarioResult[] = [];
 try {
-  for (const scenario of scenarios) {
+  for (const scenario of scenarios.filter((candidate) => !only || candidate.name.includes(only))) {
     const runs: ScenarioResult['runs'] = Object.fromEntries(Object.keys(scenario.targets).map((name) => [name, []]));
     for (const target of Object.values(scenario.targets)) await warmUp(scenario, target);
     for (let round = 0; round < rounds; round++) {
@@ -338,7 +340,7 @@ const out = smoke
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 progress(`wrote ${out}`);
-if (!smoke) {
+if (!smoke && !only) {
   writeFileSync('bench/results/latest-router.json', `${JSON.stringify(report, null, 2)}\n`);
   writeBenchmarks();
   progress('wrote BENCHMARKS.md and bench/results/latest.svg');
