@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CassandraClient, cql } from '../../platform/cassandra/client.js';
 import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
 import { Outbox } from '../../platform/messaging/outbox.js';
+import { RecentCounts } from '../../subgraphs/engagement/src/recent-counts.js';
 import { EngagementRepository } from '../../subgraphs/engagement/src/repository.js';
 import { EngagementService } from '../../subgraphs/engagement/src/service.js';
 import { cassandraFor, testConfig } from '../support/infra.js';
@@ -34,28 +35,42 @@ function countingSession() {
 
 describe('a page of tweets read for a viewer', () => {
   it('costs the engagement keyspace the same two statements whatever the page size', async () => {
-    const viewerId = randomUUID();
     const statementsFor = async (pageSize: number) => {
-      const { session, counted } = countingSession();
-      const engagements = new EngagementRepository(session);
-      const deps = {
-        engagements,
-        outbox: new Outbox(session),
-        rateLimits: new RateLimits(new RateLimiter(session), testConfig()),
-      };
-      const service = new EngagementService(deps, { viewerId, clientAddress: null, correlationId: 'page-cost' });
-      const tweetIds = Array.from({ length: pageSize }, () => cql.TimeUuid.now().toString());
-      // As GraphQL resolves a page: every field of every tweet asked for in the same tick.
-      await Promise.all(
-        tweetIds.flatMap((id) => [
-          service.count('like', id),
-          service.count('repost', id),
-          service.viewerHas('like', id),
-          service.viewerHas('repost', id),
-        ]),
-      );
-      return counted.statements;
+      const { statements } = await readPage(new RecentCounts(), newTweetIds(pageSize));
+      return statements;
     };
     expect([await statementsFor(5), await statementsFor(100)]).toEqual([2, 2]);
   });
+
+  it('costs another viewer of the same tweets within a second only the statement for their own engagements', async () => {
+    const recentCounts = new RecentCounts();
+    const tweetIds = newTweetIds(20);
+    const first = await readPage(recentCounts, tweetIds);
+    const second = await readPage(recentCounts, tweetIds);
+    expect([first.statements, second.statements]).toEqual([2, 1]);
+    expect(second.counts).toEqual(first.counts);
+  });
 });
+
+const newTweetIds = (count: number) => Array.from({ length: count }, () => cql.TimeUuid.now().toString());
+
+/** A page of the tweets read for a new viewer, as GraphQL resolves it: every field of every tweet in the same tick. */
+async function readPage(recentCounts: RecentCounts, tweetIds: string[]) {
+  const { session, counted } = countingSession();
+  const deps = {
+    engagements: new EngagementRepository(session),
+    outbox: new Outbox(session),
+    rateLimits: new RateLimits(new RateLimiter(session), testConfig()),
+    recentCounts,
+  };
+  const service = new EngagementService(deps, { viewerId: randomUUID(), clientAddress: null, correlationId: 'page-cost' });
+  const fields = await Promise.all(
+    tweetIds.flatMap((id) => [
+      service.count('like', id),
+      service.count('repost', id),
+      service.viewerHas('like', id),
+      service.viewerHas('repost', id),
+    ]),
+  );
+  return { statements: counted.statements, counts: fields.filter((field) => typeof field === 'number') };
+}

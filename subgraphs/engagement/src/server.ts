@@ -1,6 +1,7 @@
 import type { SubgraphDefinition } from '../../../platform/runtime.js';
 import type { Context } from './context.js';
 import { consumeEngagementEvents } from './events.js';
+import { RecentCounts } from './recent-counts.js';
 import { EngagementRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { EngagementService } from './service.js';
@@ -9,7 +10,7 @@ export const subgraph: SubgraphDefinition<Context> = {
   name: 'engagement',
   schemaFile: new URL('../schema.graphql', import.meta.url),
   async setup({ cassandra, bus, outbox, rateLimits }) {
-    const deps = { engagements: new EngagementRepository(cassandra), outbox, rateLimits };
+    const deps = { engagements: new EngagementRepository(cassandra), outbox, rateLimits, recentCounts: new RecentCounts() };
     await consumeEngagementEvents(bus, deps.engagements);
     return { resolvers, context: (scope) => ({ ...scope, services: { engagement: new EngagementService(deps, scope) } }) };
   },

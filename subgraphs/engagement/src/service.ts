@@ -9,22 +9,25 @@ import { existsInCopy } from '../../../platform/messaging/copies.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { engagementEvents } from './events.js';
 import type { EngagementKind, TweetReference, UserReference } from './model.js';
+import type { Counts, RecentCounts } from './recent-counts.js';
 import type { Engagement, EngagementRepository, KnownTweet, Listed } from './repository.js';
 
 export interface EngagementServiceDeps {
   engagements: EngagementRepository;
   outbox: Outbox;
   rateLimits: RateLimits;
+  recentCounts: RecentCounts;
 }
 
 type PageArgs = { first?: number | null; after?: string | null };
 
 /** Likes and reposts, for the viewer. One instance per request (it holds the request's dataloaders). */
 export class EngagementService {
-  // Every tweet of a page in one query each: counts of both kinds, and the viewer's own engagements.
-  private readonly counts = new DataLoader<string, Record<EngagementKind, number>>(async (tweetIds) => {
-    const counts = await this.deps.engagements.counts(tweetIds);
-    return tweetIds.map((id) => counts.get(id) ?? { like: 0, repost: 0 });
+  // Every tweet of a page in one query each: counts of both kinds (those not counted in the last second), and the
+  // viewer's own engagements.
+  private readonly counts = new DataLoader<string, Counts>(async (tweetIds) => {
+    const counts = await this.deps.recentCounts.read(tweetIds, (missing) => this.deps.engagements.counts(missing));
+    return tweetIds.map((id) => counts.get(id)!);
   });
   private readonly viewerEngagements = new DataLoader<string, Set<EngagementKind>>(async (tweetIds) => {
     const engaged = await this.deps.engagements.engagedAmong(this.scope.viewerId!, tweetIds);
@@ -127,6 +130,7 @@ export class EngagementService {
     await this.deps.outbox.commit(rows, [engagementEvents[change](kind, facts, this.scope.correlationId)], {
       timestampMicros: version,
     });
+    this.deps.recentCounts.changed(tweetId);
   }
 
   private async admit(tweetId: string): Promise<string> {

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+
+import { type Counts, RecentCounts } from '../../subgraphs/engagement/src/recent-counts.js';
+
+/** A stand-in for the counting query: what it was asked; held, it answers what it read only when released. */
+function counter(answer: (id: string) => Counts) {
+  const asked: string[][] = [];
+  let release = () => {};
+  let held = false;
+  const count = async (ids: string[]) => {
+    asked.push(ids);
+    const counts = new Map(ids.map((id) => [id, answer(id)]));
+    if (held) await new Promise<void>((resolve) => (release = resolve));
+    return counts;
+  };
+  return { asked, count, hold: () => (held = true), release: () => release() };
+}
+
+describe('recent counts', () => {
+  it('count only the tweets not counted within the last second, in one call', async () => {
+    const recent = new RecentCounts();
+    const { asked, count } = counter(() => ({ like: 3, repost: 1 }));
+    await recent.read(['a', 'b'], count);
+    const counts = await recent.read(['a', 'b', 'c'], count);
+    expect(asked).toEqual([['a', 'b'], ['c']]);
+    expect(Object.fromEntries(counts)).toEqual({
+      a: { like: 3, repost: 1 },
+      b: { like: 3, repost: 1 },
+      c: { like: 3, repost: 1 },
+    });
+  });
+
+  it('give zero for a tweet the query found no rows for', async () => {
+    const counts = await new RecentCounts().read(['x'], async () => new Map());
+    expect(counts.get('x')).toEqual({ like: 0, repost: 0 });
+  });
+
+  it('count again after the ttl', async () => {
+    const recent = new RecentCounts({ ttlMs: 20 });
+    const { asked, count } = counter(() => ({ like: 0, repost: 0 }));
+    await recent.read(['a'], count);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await recent.read(['a'], count);
+    expect(asked).toEqual([['a'], ['a']]);
+  });
+
+  it('count a tweet again once this process changed it', async () => {
+    const recent = new RecentCounts();
+    let likes = 1;
+    const { asked, count } = counter(() => ({ like: likes, repost: 0 }));
+    await recent.read(['a'], count);
+    likes = 2;
+    recent.changed('a');
+    expect((await recent.read(['a'], count)).get('a')).toEqual({ like: 2, repost: 0 });
+    expect(asked).toHaveLength(2);
+  });
+
+  it('do not keep a count read while a change was being made', async () => {
+    const recent = new RecentCounts();
+    let likes = 1;
+    const { asked, count, hold, release } = counter(() => ({ like: likes, repost: 0 }));
+    hold();
+    const before = recent.read(['a'], count);
+    await Promise.resolve();
+    likes = 2;
+    recent.changed('a');
+    release();
+    expect((await before).get('a')).toEqual({ like: 1, repost: 0 });
+    // The count that raced the change is not remembered: the next read asks again and sees the change.
+    const { count: countNow } = counter(() => ({ like: likes, repost: 0 }));
+    expect((await recent.read(['a'], countNow)).get('a')).toEqual({ like: 2, repost: 0 });
+    expect(asked).toHaveLength(1);
+  });
+
+  it('hold at most maxEntries tweets', async () => {
+    const recent = new RecentCounts({ maxEntries: 2 });
+    const { asked, count } = counter(() => ({ like: 0, repost: 0 }));
+    await recent.read(['a', 'b', 'c'], count);
+    await recent.read(['a'], count);
+    expect(asked).toEqual([['a', 'b', 'c'], ['a']]);
+  });
+});
