@@ -32,8 +32,7 @@ describe('npm run bench:router -- --smoke', () => {
     expect(report.results.map((result) => Object.keys(result.runs))).toEqual([
       ['twtr', 'hive'],
       ['twtr', 'hive', 'users subgraph direct'],
-      ['twtr', 'hive'],
-      ['twtr'],
+      ['twtr', 'hive', 'twtr, page with likeCount, repostCount, viewerHasLiked, repostedBy'],
       ['twtr', 'hive'],
     ]);
     for (const result of report.results)
