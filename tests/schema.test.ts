@@ -189,6 +189,11 @@ describe('the supergraph', () => {
         createdAt: DateTime!
 
         """
+        Users the text mentions (@username), each once, in order of first appearance: at most 10; unknown names stay text.
+        """
+        mentions: [User!]!
+
+        """
         The tweet this one replies to: null for a tweet that starts a conversation, or whose parent was deleted.
         """
         inReplyTo: Tweet

@@ -22,8 +22,18 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
 /** The events twtr's services publish: the contract between them. */
 export interface DomainEvents {
   'user.created': { userId: string; username: string; displayName: string; createdAt: string };
-  /** `inReplyToId`: the tweet it replies to, for a reply. */
-  'tweet.created': { tweetId: string; authorId: string; text: string; createdAt: string; inReplyToId?: string };
+  /**
+   * `inReplyToId`: the tweet it replies to, for a reply. `mentionIds`: the users it mentions, in order of first
+   * appearance (absent from events published before mentions existed).
+   */
+  'tweet.created': {
+    tweetId: string;
+    authorId: string;
+    text: string;
+    createdAt: string;
+    inReplyToId?: string;
+    mentionIds?: string[];
+  };
   'tweet.deleted': { tweetId: string; authorId: string };
   /**
    * `version` is the write time (microseconds) of the change in the follows keyspace; consumers write with

@@ -72,7 +72,15 @@ describe('TweetRepository', () => {
     const written = [];
     for (let i = 0; i < 5; i++) {
       const id = tweets.newId(sameMillisecond);
-      const tweet = { id, authorId, text: `t${i}`, createdAt: sameMillisecond, inReplyToId: null, deletedAt: null };
+      const tweet = {
+        id,
+        authorId,
+        text: `t${i}`,
+        createdAt: sameMillisecond,
+        inReplyToId: null,
+        mentionIds: [],
+        deletedAt: null,
+      };
       await apply(session, tweets.insert(tweet));
       written.push(tweet);
     }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
+import { usernameKey } from '../../platform/identity/usernames.js';
 import { validateTweetText } from '../../subgraphs/tweets/src/rules.js';
-import { slowdownMs, usernameKey, validateSignUp } from '../../subgraphs/users/src/rules.js';
+import { slowdownMs, validateSignUp } from '../../subgraphs/users/src/rules.js';
 
 const fieldOf = (action: () => unknown) => {
   try {

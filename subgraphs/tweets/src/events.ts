@@ -1,5 +1,8 @@
+import { usernameKey } from '../../../platform/identity/usernames.js';
+import type { EventBus } from '../../../platform/messaging/bus.js';
 import { createEvent } from '../../../platform/messaging/events.js';
 import type { TweetModel } from './model.js';
+import type { TweetRepository } from './repository.js';
 
 /** What the tweets subgraph tells the rest of twtr (recorded through its outbox). */
 export const tweetEvents = {
@@ -12,9 +15,19 @@ export const tweetEvents = {
         text: tweet.text,
         createdAt: tweet.createdAt.toISOString(),
         ...(tweet.inReplyToId && { inReplyToId: tweet.inReplyToId }),
+        mentionIds: tweet.mentionIds,
       },
       { correlationId },
     ),
   deleted: (tweet: TweetModel, correlationId: string) =>
     createEvent('tweet.deleted', { tweetId: tweet.id, authorId: tweet.authorId }, { correlationId }),
 };
+
+/** tweets keeps its own list of who goes by which name, to resolve mentions when a tweet is posted. */
+export async function consumeTweetsEvents(bus: EventBus, tweets: TweetRepository): Promise<void> {
+  await bus.subscribe({
+    queue: 'tweets',
+    events: ['user.created'],
+    handle: async (event) => tweets.rememberUser(usernameKey(event.data.username), event.data.userId),
+  });
+}

@@ -5,6 +5,8 @@ export interface TweetModel {
   createdAt: Date;
   /** The tweet this one replies to; null for a tweet that starts a conversation. */
   inReplyToId: string | null;
+  /** Users the text mentions (@username), resolved when it was posted, in order of first appearance. */
+  mentionIds: string[];
   /** Set once deleted; a deleted tweet is never shown. */
   deletedAt: Date | null;
 }

@@ -9,6 +9,20 @@ import type { TweetModel } from './model.js';
 export class TweetRepository {
   constructor(private readonly cassandra: CassandraClient) {}
 
+  /** From user.created: who goes by a name (usernames never change). */
+  async rememberUser(usernameKey: string, userId: string): Promise<void> {
+    await this.cassandra.execute('INSERT INTO known_users (username_key, user_id) VALUES (?, ?)', [usernameKey, userId]);
+  }
+
+  /** The ids of the users known by these names (keys), in one query; names no one has are left out. */
+  async usersNamed(usernameKeys: readonly string[]): Promise<Map<string, string>> {
+    if (usernameKeys.length === 0) return new Map();
+    const result = await this.cassandra.execute('SELECT username_key, user_id FROM known_users WHERE username_key IN ?', [
+      usernameKeys,
+    ]);
+    return new Map(result.rows.map((row) => [row.get('username_key') as string, row.get('user_id').toString() as string]));
+  }
+
   /** A fresh time-ordered id; unique even for two tweets in one millisecond. */
   newId(createdAt: Date): string {
     return cql.TimeUuid.fromDate(createdAt).toString();
@@ -17,8 +31,9 @@ export class TweetRepository {
   insert(tweet: TweetModel): Statement[] {
     return [
       {
-        query: 'INSERT INTO tweets_by_id (id, author_id, text, created_at, in_reply_to_id) VALUES (?, ?, ?, ?, ?)',
-        params: [tweet.id, tweet.authorId, tweet.text, tweet.createdAt, tweet.inReplyToId],
+        query:
+          'INSERT INTO tweets_by_id (id, author_id, text, created_at, in_reply_to_id, mention_ids) VALUES (?, ?, ?, ?, ?, ?)',
+        params: [tweet.id, tweet.authorId, tweet.text, tweet.createdAt, tweet.inReplyToId, tweet.mentionIds],
       },
       { query: 'INSERT INTO tweets_by_author (author_id, id) VALUES (?, ?)', params: [tweet.authorId, tweet.id] },
       ...(tweet.inReplyToId
@@ -41,7 +56,7 @@ export class TweetRepository {
   async findByIds(ids: readonly string[]): Promise<TweetModel[]> {
     if (ids.length === 0) return [];
     const result = await this.cassandra.execute(
-      'SELECT id, author_id, text, created_at, in_reply_to_id, deleted_at FROM tweets_by_id WHERE id IN ?',
+      'SELECT id, author_id, text, created_at, in_reply_to_id, mention_ids, deleted_at FROM tweets_by_id WHERE id IN ?',
       [ids],
     );
     return result.rows
@@ -52,6 +67,7 @@ export class TweetRepository {
         text: row.get('text'),
         createdAt: row.get('created_at'),
         inReplyToId: row.get('in_reply_to_id')?.toString() ?? null,
+        mentionIds: (row.get('mention_ids') ?? []).map((id: unknown) => String(id)),
         deletedAt: row.get('deleted_at') ?? null,
       }));
   }

@@ -1,5 +1,6 @@
 import type { SubgraphDefinition } from '../../../platform/runtime.js';
 import type { Context } from './context.js';
+import { consumeTweetsEvents } from './events.js';
 import { TweetRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { TweetsService } from './service.js';
@@ -7,8 +8,9 @@ import { TweetsService } from './service.js';
 export const subgraph: SubgraphDefinition<Context> = {
   name: 'tweets',
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, outbox, rateLimits }) {
+  async setup({ cassandra, bus, outbox, rateLimits }) {
     const deps = { tweets: new TweetRepository(cassandra), outbox, rateLimits };
+    await consumeTweetsEvents(bus, deps.tweets);
     return { resolvers, context: (scope) => ({ ...scope, services: { tweets: new TweetsService(deps, scope) } }) };
   },
 };

@@ -4,12 +4,13 @@ import { badUserInput, forbidden, notFound, unauthenticated } from '../../../pla
 import { isTimeUuid } from '../../../platform/graphql/ids.js';
 import { type Page, pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
+import { mentionedUsernames } from '../../../platform/identity/usernames.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { tweetEvents } from './events.js';
 import type { TweetModel } from './model.js';
 import type { TweetRepository } from './repository.js';
-import { validateTweetText } from './rules.js';
+import { MAX_MENTIONS, validateTweetText } from './rules.js';
 
 export interface TweetsServiceDeps {
   tweets: TweetRepository;
@@ -44,9 +45,10 @@ export class TweetsService {
     await this.deps.rateLimits.perViewer('postTweet', authorId);
     // Read where it was written (LOCAL_QUORUM both ways): a tweet is repliable the moment postTweet has answered.
     if (inReplyToId != null && !(await this.byId(inReplyToId))) throw notFound('There is no such tweet to reply to.');
+    const mentionIds = await this.mentionedUsers(text);
     const createdAt = new Date();
     const id = this.deps.tweets.newId(createdAt);
-    const tweet: TweetModel = { id, authorId, text, createdAt, inReplyToId: inReplyToId ?? null, deletedAt: null };
+    const tweet: TweetModel = { id, authorId, text, createdAt, inReplyToId: inReplyToId ?? null, mentionIds, deletedAt: null };
     await this.deps.outbox.commit(this.deps.tweets.insert(tweet), [tweetEvents.created(tweet, this.scope.correlationId)]);
     return tweet;
   }
@@ -112,6 +114,16 @@ export class TweetsService {
 
   countByAuthor(authorId: string): Promise<number> {
     return this.countLoader.load(authorId);
+  }
+
+  /**
+   * The users the text mentions, each once in order of first appearance: the first MAX_MENTIONS names that are users.
+   * Names no one has stay plain text; at most twice as many names are looked up, in one query.
+   */
+  private async mentionedUsers(text: string): Promise<string[]> {
+    const names = mentionedUsernames(text, 2 * MAX_MENTIONS);
+    const users = await this.deps.tweets.usersNamed(names);
+    return names.flatMap((name) => users.get(name) ?? []).slice(0, MAX_MENTIONS);
   }
 
   private requireViewer(): string {

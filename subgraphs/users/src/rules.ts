@@ -1,8 +1,7 @@
 import { badUserInput } from '../../../platform/errors.js';
+import { USERNAME_MAX_LENGTH, USERNAME_PATTERN, usernameKey } from '../../../platform/identity/usernames.js';
 
 /** Sign-up rules. Each violation names the argument it concerns. */
-const USERNAME_MAX_LENGTH = 15;
-export const USERNAME_PATTERN = new RegExp(`^[A-Za-z0-9_]{1,${USERNAME_MAX_LENGTH}}$`);
 export const PASSWORD_LENGTH = { min: 8, max: 128 } as const;
 export const DISPLAY_NAME_MAX = 50;
 /**
@@ -17,9 +16,6 @@ export interface SignUpInput {
   password: string;
   displayName: string;
 }
-
-/** Usernames are unique case-insensitively and shown as typed. */
-export const usernameKey = (username: string) => username.toLowerCase();
 
 /** A username as asked for in a lookup: too long to be anyone's is refused; otherwise null when it cannot exist. */
 export function usernameForLookup(username: string): string | null {

@@ -5,6 +5,7 @@ import { conflict, unauthenticated } from '../../../platform/errors.js';
 import { isUuid } from '../../../platform/graphql/ids.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { issueAccessToken } from '../../../platform/identity/tokens.js';
+import { usernameKey } from '../../../platform/identity/usernames.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { userEvents } from './events.js';
@@ -12,14 +13,7 @@ import type { LoginThrottle } from './login-throttle.js';
 import type { AuthPayloadModel, UserModel } from './model.js';
 import { hashPassword, passwordMatches, UNKNOWN_USER_HASH } from './passwords.js';
 import type { StoredUser, UserRepository } from './repository.js';
-import {
-  checkPasswordSize,
-  type SignUpInput,
-  usernameForLookup,
-  usernameKey,
-  validateDisplayName,
-  validateSignUp,
-} from './rules.js';
+import { checkPasswordSize, type SignUpInput, usernameForLookup, validateDisplayName, validateSignUp } from './rules.js';
 
 export interface UsersServiceDeps {
   users: UserRepository;

@@ -64,6 +64,8 @@ export type Tweet = {
   id: Scalars['ID']['output'];
   /** The tweet this one replies to: null for a tweet that starts a conversation, or whose parent was deleted. */
   inReplyTo?: Maybe<Tweet>;
+  /** Users the text mentions (@username), each once, in order of first appearance: at most 10; unknown names stay text. */
+  mentions: Array<User>;
   /** Replies to this tweet, oldest first. first: 1–100; after: an endCursor from an earlier page. */
   replies: TweetConnection;
   /** How many replies this tweet has (deleted ones excluded). */
@@ -257,6 +259,7 @@ export type TweetResolvers<ContextType = Context, ParentType extends ResolversPa
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   inReplyTo?: Resolver<Maybe<ResolversTypes['Tweet']>, ParentType, ContextType>;
+  mentions?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType>;
   replies?: Resolver<ResolversTypes['TweetConnection'], ParentType, ContextType, RequireFields<TweetRepliesArgs, 'first'>>;
   replyCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
