@@ -28,7 +28,10 @@ export interface OperationLimits {
   maxDepth: number;
   maxAliases: number;
   maxDirectives: number;
-  /** Each field costs 1; a field taking `first` multiplies what it selects by `first`. */
+  /**
+   * Each field costs 1; a field taking `first` multiplies what it selects by `first`, and a list the subgraphs bound
+   * themselves (BOUNDED_LISTS) by its bound.
+   */
   maxCost: number;
 }
 
@@ -43,6 +46,14 @@ const pageEstimator: ComplexityEstimator = ({ field, args, childComplexity }) =>
   if (!field.args.some((arg) => arg.name === 'first')) return undefined;
   const first = typeof args.first === 'number' && args.first > 0 ? args.first : DEFAULT_PAGE_SIZE;
   return 1 + first * childComplexity;
+};
+
+/** Lists without `first` whose subgraph bounds their length: each returns at most this many of what it selects. */
+const BOUNDED_LISTS: Readonly<Record<string, number>> = { 'Tweet.mentions': 10 };
+
+const boundedListEstimator: ComplexityEstimator = ({ type, field, childComplexity }) => {
+  const bound = BOUNDED_LISTS[`${type.name}.${field.name}`];
+  return bound === undefined ? undefined : 1 + bound * childComplexity;
 };
 
 const tooComplex = (message: string) =>
@@ -84,7 +95,7 @@ export function operationLimitError(
       query: document,
       variables,
       operationName,
-      estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
+      estimators: [pageEstimator, boundedListEstimator, simpleEstimator({ defaultComplexity: 1 })],
       maxQueryNodes: MAX_EVALUATED_NODES,
     });
   } catch (error) {

@@ -77,6 +77,14 @@ describe('operation limits', () => {
     expect(errorOf(nested.replaceAll('(first: $n)', ''), {})).toBeUndefined();
   });
 
+  it('multiply what a bounded list without `first` selects by its bound (a tweet mentions at most 10 users)', () => {
+    const nested = `query ($n: Int) { tweet(id: "t") { mentions { tweets(first: $n) { edges { node {
+      mentions { tweets(first: $n) { edges { node { id } } } } } } } } } }`;
+    // About 10 × 2 × 10 × 2 × 3 fits; 10 × 5 × 10 × 5 × 3 is over the default 5,000 (counted as 1 each, about 100).
+    expect(errorOf(nested, { n: 2 })).toBeUndefined();
+    expect(errorOf(nested, { n: 5 })?.extensions.code).toBe('QUERY_TOO_COMPLEX');
+  });
+
   it('stop counting a fragment bomb early', () => {
     const levels = 40;
     const bomb = `{ me { ...F${levels} } } fragment F0 on User { id } ${Array.from(
