@@ -114,11 +114,15 @@ const tweet = (author: TestUser, text: string) => postTweet(author, text, system
 
 const authors = await Promise.all(Array.from({ length: 10 }, (_, index) => signUp(`a${index}`)));
 const viewers = await Promise.all(Array.from({ length: 64 }, (_, index) => signUp(`v${index}`)));
-for (const [index, viewer] of viewers.entries())
-  for (let k = 0; k < 5; k++) await follow(viewer, authors[(index + k) % authors.length], system.routerUrl);
+// Viewers side by side (each one's follows in turn); each round of tweets by all authors at once, rounds in order.
+await Promise.all(
+  viewers.map(async (viewer, index) => {
+    for (let k = 0; k < 5; k++) await follow(viewer, authors[(index + k) % authors.length], system.routerUrl);
+  }),
+);
 const seeded: string[] = [];
 for (let round = 0; round < 4; round++)
-  for (const author of authors) seeded.push(await tweet(author, `bench tweet ${round} by an author`));
+  seeded.push(...(await Promise.all(authors.map((author) => tweet(author, `bench tweet ${round} by an author`)))));
 // Some of them liked, so the engaged feed page counts real rows (one like each in a smoke run, which only checks it works).
 const likesPerViewer = smoke ? 1 : 5;
 for (const [index, viewer] of viewers.entries())
@@ -291,9 +295,9 @@ async function warmUp(scenario: Scenario, target: Scenario['targets'][string]) {
         : scenario.wrongAnswer?.(answer.data, index % scenario.tokens!.length);
     if (wrong) throw new Error(`${target.url} answered ${scenario.name} with ${wrong}`);
   };
-  for (let i = 0; i < 20; i++) await ask(i);
+  for (let i = 0; i < (smoke ? 5 : 20); i++) await ask(i);
   // Every viewer at once, as under load: an answer shared between viewers shows here.
-  if (scenario.tokens) for (let i = 0; i < 3; i++) await Promise.all(scenario.tokens.map((_, index) => ask(index)));
+  if (scenario.tokens) for (let i = 0; i < (smoke ? 1 : 3); i++) await Promise.all(scenario.tokens.map((_, index) => ask(index)));
 }
 
 const results: ScenarioResult[] = [];

@@ -249,7 +249,7 @@ async function idleMemory(subscriptions: number) {
   // The least of samples over a few seconds: what is left after the collector has run, not garbage in waiting.
   const memory = async () => {
     const samples: Awaited<ReturnType<typeof sample>>[] = [];
-    for (let i = 0; i < 12; i++, await sleep(500)) samples.push(await sample());
+    for (let i = 0; i < size(12, 3); i++, await sleep(500)) samples.push(await sample());
     const least = (key: keyof (typeof samples)[number]) => Math.min(...samples.map((one) => one[key]));
     return { router: least('router'), routerHeap: least('routerHeap'), feed: least('feed'), feedHeap: least('feedHeap') };
   };
