@@ -4,19 +4,31 @@ import type { EngagementKind } from './model.js';
 
 export type Counts = Record<EngagementKind, number>;
 
+export interface RecentCountsOptions {
+  /** How long a count read is reused, from when its read began. Defaults to 1 s. */
+  ttlMs?: number;
+  /** Tweets remembered at most (and tweets whose recent changes are remembered). Defaults to 50,000. */
+  maxEntries?: number;
+}
+
 /**
  * Counts read in the last second, shared by every request this process serves. A tweet on many timelines is shown to
  * many viewers at once; without this, each of their pages counts its rows again. A count is at most `ttlMs` behind
  * another replica's writes, and never behind this process's own: a like or repost made here forgets the tweet's count,
- * and a read that began before it is not kept.
+ * and a read of that tweet that began before it is not kept.
  */
 export class RecentCounts {
-  // Keyed by tweet ids (checked to be tweet ids, but any number of them): bounded by entries.
+  // Both keyed by tweet ids (checked to be tweet ids, but any number of them): bounded by entries.
   private readonly entries: LRUCache<string, Counts>;
+  /** The change number of each tweet's latest change made here. */
+  private readonly changedAt: LRUCache<string, number>;
   private changes = 0;
+  private readonly ttlMs: number;
 
-  constructor({ ttlMs = 1_000, maxEntries = 50_000 } = {}) {
-    this.entries = new LRUCache({ max: maxEntries, ttl: Math.max(ttlMs, 1) });
+  constructor({ ttlMs = 1_000, maxEntries = 50_000 }: RecentCountsOptions = {}) {
+    this.ttlMs = Math.max(ttlMs, 1);
+    this.entries = new LRUCache({ max: maxEntries, ttl: this.ttlMs });
+    this.changedAt = new LRUCache({ max: maxEntries });
   }
 
   /** The tweets' counts: the remembered ones as they are, the rest through `count` in one call. */
@@ -29,21 +41,22 @@ export class RecentCounts {
       else missing.push(id);
     }
     if (missing.length === 0) return found;
-    const changesBefore = this.changes;
+    const [changesBefore, startedAt] = [this.changes, performance.now()];
     const counted = await count(missing);
-    // A change made here while counting may or may not be in what was read: use it once, keep none of it.
-    const keep = this.changes === changesBefore;
+    // Kept for what is left of the ttl since the read began, unless the tweet changed here meanwhile: that read may
+    // or may not hold the change, so it is used once and not kept.
+    const ttl = Math.floor(this.ttlMs - (performance.now() - startedAt));
     for (const id of missing) {
       const counts = counted.get(id) ?? { like: 0, repost: 0 };
       found.set(id, counts);
-      if (keep) this.entries.set(id, counts);
+      if (ttl > 0 && (this.changedAt.get(id) ?? 0) <= changesBefore) this.entries.set(id, counts, { ttl });
     }
     return found;
   }
 
-  /** This process changed the tweet's engagements: the next read counts again. */
+  /** This process changed (or may have changed) the tweet's engagements: the next read counts again. */
   changed(tweetId: string): void {
-    this.changes++;
+    this.changedAt.set(tweetId, ++this.changes);
     this.entries.delete(tweetId);
   }
 }

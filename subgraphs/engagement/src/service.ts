@@ -127,10 +127,14 @@ export class EngagementService {
       change === 'created'
         ? this.deps.engagements.indexRows(kind, viewerId, tweetId, engagement.engagedAt)
         : this.deps.engagements.unindexRows(kind, viewerId, tweetId, engagement.engagedAt);
-    await this.deps.outbox.commit(rows, [engagementEvents[change](kind, facts, this.scope.correlationId)], {
-      timestampMicros: version,
-    });
-    this.deps.recentCounts.changed(tweetId);
+    try {
+      await this.deps.outbox.commit(rows, [engagementEvents[change](kind, facts, this.scope.correlationId)], {
+        timestampMicros: version,
+      });
+    } finally {
+      // Also when the commit failed: its rows may have landed all the same (a timeout, replayed from the batch log).
+      this.deps.recentCounts.changed(tweetId);
+    }
   }
 
   private async admit(tweetId: string): Promise<string> {
