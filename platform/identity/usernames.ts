@@ -8,13 +8,17 @@ export const USERNAME_PATTERN = new RegExp(`^[A-Za-z0-9_]{1,${USERNAME_MAX_LENGT
 /** The form usernames are compared and stored under. */
 export const usernameKey = (username: string) => username.toLowerCase();
 
+/** Users one tweet may mention; further names stay plain text (the router's cost limit counts on it too). */
+export const MAX_MENTIONS = 10;
+
 /**
- * `@name` where name is a whole username: not inside a longer word or an e-mail address (nothing word-like or another
- * `@` right before the `@`), and not the start of something longer (a 16th name character, a letter, another `@`).
- * At most 15 characters are tried after each `@`, so the work is linear in the text.
+ * `@name` where name is a whole username: not inside a longer word, an e-mail address or a link (nothing word-like,
+ * no `/`, another `@` or `＠`, or one of Twitter's `!#$%&*` right before the `@`), and not the start of something
+ * longer (a 16th name character, a letter, another `@`). At most 15 characters are tried after each `@`, so the work is
+ * linear in the text.
  */
 const MENTION = new RegExp(
-  `(?<![\\p{L}\\p{N}\\p{M}_@])@([A-Za-z0-9_]{1,${USERNAME_MAX_LENGTH}})(?![\\p{L}\\p{N}\\p{M}_@])`,
+  `(?<![\\p{L}\\p{N}\\p{M}_@＠/!#$%&*])@([A-Za-z0-9_]{1,${USERNAME_MAX_LENGTH}})(?![\\p{L}\\p{N}\\p{M}_@＠])`,
   'gu',
 );
 

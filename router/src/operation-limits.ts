@@ -19,6 +19,7 @@ import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphq
 
 import { badRequest, badUserInput, ErrorCode } from '../../platform/errors.js';
 import { sendGraphQLError } from '../../platform/http/responses.js';
+import { MAX_MENTIONS } from '../../platform/identity/usernames.js';
 import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 
 /** How big an operation may be; checked after parsing and validation, before the router plans or runs it. */
@@ -49,7 +50,7 @@ const pageEstimator: ComplexityEstimator = ({ field, args, childComplexity }) =>
 };
 
 /** Lists without `first` whose subgraph bounds their length: each returns at most this many of what it selects. */
-const BOUNDED_LISTS: Readonly<Record<string, number>> = { 'Tweet.mentions': 10 };
+const BOUNDED_LISTS: Readonly<Record<string, number>> = { 'Tweet.mentions': MAX_MENTIONS };
 
 const boundedListEstimator: ComplexityEstimator = ({ type, field, childComplexity }) => {
   const bound = BOUNDED_LISTS[`${type.name}.${field.name}`];

@@ -38,7 +38,11 @@ describe('mentions', () => {
   it('leave e-mail addresses, names inside words and unknown names as plain text', async () => {
     const [author, carol] = await Promise.all([signUp('men'), signUp('carol')]);
     await knownToTweets(carol);
-    const posted = await post(author, `write to x@${carol.username}.com or me${'@'}${carol.username}, @${carol.username}x`);
+    const posted = await post(
+      author,
+      `write to x@${carol.username}.com or me${'@'}${carol.username}, @${carol.username}x, or see ` +
+        `mastodon.social/@${carol.username}; @nobody_here`,
+    );
     expect(posted.mentions).toEqual([]);
   });
 

@@ -30,6 +30,11 @@ describe('mentions in a tweet', () => {
     expect(mentions('@josé is not jos')).toEqual([]);
   });
 
+  it("are not in links to profiles elsewhere, or after a full-width ＠ or one of Twitter's !#$%&*", () => {
+    expect(mentions('https://mastodon.social/@ann and youtube.com/@bob/videos')).toEqual([]);
+    expect(mentions('＠@ann @ann＠bob !@cy #@dee *@eve')).toEqual([]);
+  });
+
   it('may touch emoji on either side', () => {
     expect(mentions('🎉@ann🎉 👩🏽‍🚀 @bob👍🏽')).toEqual(['ann', 'bob']);
   });

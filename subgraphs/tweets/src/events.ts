@@ -28,6 +28,9 @@ export async function consumeTweetsEvents(bus: EventBus, tweets: TweetRepository
   await bus.subscribe({
     queue: 'tweets',
     events: ['user.created'],
-    handle: async (event) => tweets.rememberUser(usernameKey(event.data.username), event.data.userId),
+    handle: async (event) => rememberUserWhenCreated(tweets, event.data),
   });
 }
+
+const rememberUserWhenCreated = (tweets: TweetRepository, user: { userId: string; username: string }) =>
+  tweets.rememberUser(usernameKey(user.username), user.userId);

@@ -1,8 +1,6 @@
 import { badUserInput } from '../../../platform/errors.js';
 
 export const MAX_TWEET_LENGTH = 280;
-/** Users one tweet may mention; further names stay plain text. */
-export const MAX_MENTIONS = 10;
 /**
  * Raw bound in UTF-16 code units, checked first and in constant time: 280 characters of 8 units, so 280 of the
  * emoji people actually use fit (an astronaut with a skin tone, 👩🏽‍🚀, is 7). Counting graphemes costs far more per

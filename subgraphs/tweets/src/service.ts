@@ -4,13 +4,13 @@ import { badUserInput, forbidden, notFound, unauthenticated } from '../../../pla
 import { isTimeUuid } from '../../../platform/graphql/ids.js';
 import { type Page, pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
-import { mentionedUsernames } from '../../../platform/identity/usernames.js';
+import { MAX_MENTIONS, mentionedUsernames } from '../../../platform/identity/usernames.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { tweetEvents } from './events.js';
 import type { TweetModel } from './model.js';
 import type { TweetRepository } from './repository.js';
-import { MAX_MENTIONS, validateTweetText } from './rules.js';
+import { validateTweetText } from './rules.js';
 
 export interface TweetsServiceDeps {
   tweets: TweetRepository;
