@@ -28,9 +28,8 @@ export async function consumeTweetsEvents(bus: EventBus, tweets: TweetRepository
   await bus.subscribe({
     queue: 'tweets',
     events: ['user.created'],
-    handle: async (event) => rememberUserWhenCreated(tweets, event.data),
+    handle: async function rememberUserWhenUserCreated(event) {
+      await tweets.rememberUser(usernameKey(event.data.username), event.data.userId);
+    },
   });
 }
-
-const rememberUserWhenCreated = (tweets: TweetRepository, user: { userId: string; username: string }) =>
-  tweets.rememberUser(usernameKey(user.username), user.userId);
