@@ -23,8 +23,9 @@ export interface EventEnvelope<TType extends string = string, TData = unknown> {
 export interface DomainEvents {
   'user.created': { userId: string; username: string; displayName: string; createdAt: string };
   /**
-   * `inReplyToId`: the tweet it replies to, for a reply. `mentionIds`: the users it mentions, in order of first
-   * appearance (absent from events published before mentions existed).
+   * `inReplyToId`: the tweet it replies to, for a reply, and `inReplyToAuthorId` that tweet's author (absent from events
+   * published before notifications existed). `mentionIds`: the users it mentions, in order of first appearance (absent
+   * from events published before mentions existed).
    */
   'tweet.created': {
     tweetId: string;
@@ -32,6 +33,7 @@ export interface DomainEvents {
     text: string;
     createdAt: string;
     inReplyToId?: string;
+    inReplyToAuthorId?: string;
     mentionIds?: string[];
   };
   'tweet.deleted': { tweetId: string; authorId: string };

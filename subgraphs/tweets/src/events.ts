@@ -6,7 +6,8 @@ import type { TweetRepository } from './repository.js';
 
 /** What the tweets subgraph tells the rest of twtr (recorded through its outbox). */
 export const tweetEvents = {
-  created: (tweet: TweetModel, correlationId: string) =>
+  /** `parent`: the tweet it replies to, for a reply (whose author is told). */
+  created: (tweet: TweetModel, parent: TweetModel | null, correlationId: string) =>
     createEvent(
       'tweet.created',
       {
@@ -14,7 +15,7 @@ export const tweetEvents = {
         authorId: tweet.authorId,
         text: tweet.text,
         createdAt: tweet.createdAt.toISOString(),
-        ...(tweet.inReplyToId && { inReplyToId: tweet.inReplyToId }),
+        ...(parent && { inReplyToId: parent.id, inReplyToAuthorId: parent.authorId }),
         mentionIds: tweet.mentionIds,
       },
       { correlationId },

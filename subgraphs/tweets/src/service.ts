@@ -44,12 +44,13 @@ export class TweetsService {
     if (inReplyToId != null && !isTimeUuid(inReplyToId)) throw badUserInput('inReplyToId', 'inReplyToId is not a tweet id.');
     await this.deps.rateLimits.perViewer('postTweet', authorId);
     // Read where it was written (LOCAL_QUORUM both ways): a tweet is repliable the moment postTweet has answered.
-    if (inReplyToId != null && !(await this.byId(inReplyToId))) throw notFound('There is no such tweet to reply to.');
+    const parent = inReplyToId != null ? await this.byId(inReplyToId) : null;
+    if (inReplyToId != null && !parent) throw notFound('There is no such tweet to reply to.');
     const mentionIds = await this.mentionedUsers(text);
     const createdAt = new Date();
     const id = this.deps.tweets.newId(createdAt);
     const tweet: TweetModel = { id, authorId, text, createdAt, inReplyToId: inReplyToId ?? null, mentionIds, deletedAt: null };
-    await this.deps.outbox.commit(this.deps.tweets.insert(tweet), [tweetEvents.created(tweet, this.scope.correlationId)]);
+    await this.deps.outbox.commit(this.deps.tweets.insert(tweet), [tweetEvents.created(tweet, parent, this.scope.correlationId)]);
     return tweet;
   }
 
