@@ -1,24 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import { eventually, ok, signUp, type TestUser } from '../support/client.js';
+import { knownToTweets, ok, signUp, type TestUser } from '../support/client.js';
 
 const POST = `mutation ($text: String!) { postTweet(text: $text) { id mentions { id username } } }`;
 const post = async (author: TestUser, text: string) => (await ok(POST, { text }, { token: author.token })).postTweet;
-
-/**
- * Mentions are resolved from tweets' own copy of who exists (user.created): wait until it knows these users, with one
- * probe tweet per poll.
- */
-async function knownToTweets(...users: TestUser[]) {
-  const prober = await signUp('probe');
-  await eventually(
-    async () => {
-      const { mentions } = await post(prober, users.map((user) => `@${user.username}`).join(' '));
-      expect(mentions).toHaveLength(users.length);
-    },
-    { intervalMs: 300 },
-  );
-}
 
 describe('mentions', () => {
   it('resolve @usernames to users, each once, in order of first appearance, whatever the case', async () => {

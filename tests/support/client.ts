@@ -93,6 +93,25 @@ export async function unfollow(follower: TestUser, followee: TestUser, url?: str
   await ok(`mutation ($id: ID!) { unfollow(userId: $id) { id } }`, { id: followee.id }, { token: follower.token, url });
 }
 
+/**
+ * Mentions are resolved from tweets' own copy of who exists (user.created): waits until it knows these users, with one
+ * probe tweet per poll.
+ */
+export async function knownToTweets(...users: TestUser[]): Promise<void> {
+  const prober = await signUp('probe');
+  await eventually(
+    async () => {
+      const { postTweet: posted } = await ok(
+        `mutation ($text: String!) { postTweet(text: $text) { mentions { id } } }`,
+        { text: users.map((user) => `@${user.username}`).join(' ') },
+        { token: prober.token },
+      );
+      if (posted.mentions.length !== users.length) throw new Error('tweets does not know every one of them yet');
+    },
+    { intervalMs: 300 },
+  );
+}
+
 export async function postTweet(author: TestUser, text: string, url?: string): Promise<string> {
   const data = await ok(`mutation ($text: String!) { postTweet(text: $text) { id } }`, { text }, { token: author.token, url });
   return data.postTweet.id;
