@@ -13,6 +13,11 @@ const mappers: Partial<Record<SubgraphName, Record<string, string>>> = {
   follows: { User: '../model.js#UserReference' },
   feed: { Tweet: '../model.js#TweetReference' },
   engagement: { Tweet: '../model.js#TweetReference', User: '../model.js#UserReference' },
+  notifications: {
+    Notification: '../model.js#NotificationModel',
+    Tweet: '../model.js#TweetReference',
+    User: '../model.js#UserReference',
+  },
 };
 
 const config: CodegenConfig = {

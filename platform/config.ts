@@ -81,6 +81,12 @@ const envSchema = z.object({
   FEED_FANOUT_CHUNK_SIZE: z.coerce.number().int().positive().default(1_000),
   /** A timeline is trimmed back to its newest items after about one in this many inserts. */
   FEED_TRIM_EVERY: z.coerce.number().int().positive().default(16),
+  /** How long notifications are kept (they expire by TTL, read or not): 60 days by default. */
+  NOTIFICATION_RETENTION_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(60 * 86_400),
   /**
    * The feed queues a feed replica consumes, comma-separated: `feed` (tweets and follows, in order) and `feed.fanout`
    * (bulk fan-out work items). Both by default; a replica with only `feed.fanout` is a fan-out worker, so bulk fan-out
@@ -93,13 +99,14 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(['feed', 'feed.fanout'])).min(1)),
   /**
    * Per viewer (shared by every replica): posts, deletions, follows and unfollows together, likes, unlikes, reposts
-   * and their undoing together, profile changes.
+   * and their undoing together, profile changes, notifications marked read.
    */
   RATE_LIMIT_POST_TWEET: rateLimit.default({ max: 100, windowSeconds: 900 }),
   RATE_LIMIT_DELETE_TWEET: rateLimit.default({ max: 100, windowSeconds: 900 }),
   RATE_LIMIT_FOLLOW: rateLimit.default({ max: 200, windowSeconds: 900 }),
   RATE_LIMIT_ENGAGE: rateLimit.default({ max: 300, windowSeconds: 900 }),
   RATE_LIMIT_UPDATE_PROFILE: rateLimit.default({ max: 30, windowSeconds: 900 }),
+  RATE_LIMIT_MARK_NOTIFICATIONS_READ: rateLimit.default({ max: 300, windowSeconds: 900 }),
   /** Per client address: sign-ups (each costs an argon2 hash). */
   RATE_LIMIT_SIGN_UP: rateLimit.default({ max: 20, windowSeconds: 3600 }),
   /** Whether loopback addresses skip per-address limits; defaults to true except with NODE_ENV=production. */

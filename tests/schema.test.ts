@@ -104,6 +104,11 @@ describe('the supergraph', () => {
         unfollow(userId: ID!): User!
 
         """
+        Marks the notification upTo and every older one read; returns the unread count after.
+        """
+        markNotificationsRead(upTo: ID!): Int!
+
+        """
         Posts a tweet as the signed-in user: 1–280 characters (as people count them), not only whitespace. With
         inReplyToId, a reply to that tweet (NOT_FOUND if it does not exist or was deleted); a reply is an ordinary tweet of
         its author, in their tweets and their followers' feeds.
@@ -132,6 +137,55 @@ describe('the supergraph', () => {
         updateProfile(displayName: String): User!
       }
 
+      """Something that happened to the signed-in user."""
+      type Notification {
+        id: ID!
+        kind: NotificationKind!
+
+        """Who did it."""
+        actor: User!
+
+        """
+        The tweet it is about: the one liked or reposted, the reply, the tweet mentioning; null for a follow.
+        """
+        tweet: Tweet
+        createdAt: DateTime!
+
+        """
+        Whether it is at or before the viewer's read marker (markNotificationsRead).
+        """
+        read: Boolean!
+      }
+
+      type NotificationConnection {
+        edges: [NotificationEdge!]!
+        pageInfo: PageInfo!
+      }
+
+      type NotificationEdge {
+        cursor: String!
+        node: Notification!
+      }
+
+      enum NotificationKind {
+        """The actor followed the recipient."""
+        FOLLOWED
+
+        """The actor liked the recipient's tweet."""
+        LIKED
+
+        """The actor reposted the recipient's tweet."""
+        REPOSTED
+
+        """
+        The actor replied to the recipient's tweet (the tweet is the reply), mentioning them or not.
+        """
+        REPLIED
+
+        """The actor's tweet mentions the recipient (@username)."""
+        MENTIONED
+      }
+
       type PageInfo {
         endCursor: String
         hasNextPage: Boolean!
@@ -143,6 +197,15 @@ describe('the supergraph', () => {
         (a tweet once: not reposted into a timeline that has it already).
         """
         feed(first: Int = 20, after: String): FeedConnection!
+
+        """
+        The signed-in user's notifications, newest first, kept for the retention configured (60 days by default).
+        first: 1–100; after: an endCursor from an earlier page.
+        """
+        notifications(first: Int = 20, after: String): NotificationConnection!
+
+        """How many of the signed-in user's notifications are unread."""
+        unreadNotificationCount: Int!
 
         """Null when there is no such tweet."""
         tweet(id: ID!): Tweet
@@ -159,6 +222,9 @@ describe('the supergraph', () => {
         Each tweet entering the signed-in user's home timeline from now on: their own and those of everyone they follow.
         """
         feedItemAdded: Tweet!
+
+        """Each new notification of the signed-in user, once, as it happens."""
+        notificationAdded: Notification!
       }
 
       type Tweet {
@@ -294,6 +360,10 @@ describe('each subgraph', () => {
       },
       feed: { roots: ['feed', 'feedItemAdded'], userFields: [] },
       engagement: { roots: ['likeTweet', 'unlikeTweet', 'repost', 'undoRepost'], userFields: ['likes'] },
+      notifications: {
+        roots: ['notifications', 'unreadNotificationCount', 'markNotificationsRead', 'notificationAdded'],
+        userFields: [],
+      },
     });
   });
 });

@@ -176,6 +176,7 @@ const VIEWER_LIMITS = {
   follow: 'RATE_LIMIT_FOLLOW',
   engage: 'RATE_LIMIT_ENGAGE',
   updateProfile: 'RATE_LIMIT_UPDATE_PROFILE',
+  markNotificationsRead: 'RATE_LIMIT_MARK_NOTIFICATIONS_READ',
 } as const satisfies Record<string, keyof Config>;
 const CLIENT_LIMITS = { signUp: 'RATE_LIMIT_SIGN_UP' } as const satisfies Record<string, keyof Config>;
 

@@ -1,0 +1,122 @@
+import type { Logger } from '../../../platform/logging.js';
+import type { NotificationKind } from './model.js';
+import type { NotificationRepository } from './repository.js';
+import type { Retention } from './retention.js';
+import { applyChanges, type Change } from './rules.js';
+import { millisOf } from './timeuuids.js';
+
+/** Changes written to one recipient's partition in one conditional batch (a few kB, under Cassandra's batch limits). */
+const ROUND_SIZE = 40;
+const ATTEMPTS = 20;
+
+export interface NewNotification {
+  id: string;
+  kind: NotificationKind;
+  actorId: string;
+  tweetId: string | null;
+}
+
+interface Waiting {
+  change: Change;
+  settle: (error?: unknown) => void;
+}
+
+/**
+ * Writes changes to recipients' partitions. Each recipient has one lane: its changes wait there while a round is being
+ * written, and the next round takes all that waited (up to ROUND_SIZE) in one conditional batch. A storm of 10,000
+ * likes for one user is a few hundred rounds one after the other, never 10,000 lightweight transactions fighting
+ * over one partition, and other recipients' lanes run beside it. Lanes exist only while their changes wait: their
+ * number is bounded by the deliveries the consumer holds (its prefetch).
+ */
+export class Inbox {
+  private readonly lanes = new Map<string, Waiting[]>();
+
+  constructor(
+    private readonly notifications: NotificationRepository,
+    private readonly retention: Retention,
+    private readonly announce: (recipientId: string, added: NewNotification[]) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Applies the changes; resolves once every one is written (or found already written). */
+  async apply(changes: readonly Change[]): Promise<void> {
+    await Promise.all(
+      changes.map(
+        (change) =>
+          new Promise<void>((resolve, reject) => {
+            const waiting: Waiting = { change, settle: (error) => (error === undefined ? resolve() : reject(error)) };
+            const lane = this.lanes.get(change.recipientId);
+            if (lane) return void lane.push(waiting);
+            const opened = [waiting];
+            this.lanes.set(change.recipientId, opened);
+            void this.drain(change.recipientId, opened);
+          }),
+      ),
+    );
+  }
+
+  private async drain(recipientId: string, lane: Waiting[]): Promise<void> {
+    while (lane.length > 0) {
+      const round = lane.splice(0, ROUND_SIZE);
+      try {
+        await this.write(
+          recipientId,
+          round.map((waiting) => waiting.change),
+        );
+        for (const waiting of round) waiting.settle();
+      } catch (error) {
+        for (const waiting of round) waiting.settle(error ?? new Error('the round failed'));
+      }
+    }
+    this.lanes.delete(recipientId);
+  }
+
+  /** One round: read the partition, apply the rules, write the outcome if nothing changed it meanwhile. */
+  private async write(recipientId: string, changes: readonly Change[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const nowMs = Date.now();
+      const snapshot = await this.notifications.snapshot(recipientId, [...new Set(changes.map((change) => change.subject))]);
+      const deleted = await this.notifications.deletedAmong(tweetIdsOf(changes));
+      const applicable = changes.filter((change) => change.type !== 'notify' || !deleted.has(change.tweetId ?? ''));
+      const outcome = applyChanges(
+        snapshot,
+        applicable,
+        () => this.notifications.newId(),
+        (id) => this.retention.bucketOf(millisOf(id)),
+      );
+      if (outcome.subjects.size === 0) return;
+      await this.notifications.indexByTweet(recipientId, outcome.added);
+      if (await this.notifications.commit(recipientId, snapshot, outcome, nowMs)) {
+        await this.forgetDeletedMeanwhile(recipientId, outcome.added);
+        const announced = new Set(outcome.announced);
+        await this.announce(
+          recipientId,
+          outcome.added.filter((added) => announced.has(added.id)).map(({ subject: _, ...notification }) => notification),
+        ).catch((error: unknown) => this.logger.warn('a new notification was not pushed live', { error }));
+        return;
+      }
+      if (attempt >= ATTEMPTS) throw new Error(`the notifications of ${recipientId} kept changing under this round`);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+  }
+
+  /**
+   * A tweet deleted while its notification was being written: the deletion marked it before reading the index, and
+   * the index row was written before the round, so either the deletion found the row or this finds the mark.
+   */
+  private async forgetDeletedMeanwhile(recipientId: string, added: { subject: string; tweetId: string | null }[]) {
+    const deleted = await this.notifications.deletedAmong(tweetIdsOf(added));
+    const forgotten = added.filter((notification) => deleted.has(notification.tweetId ?? ''));
+    if (forgotten.length > 0) {
+      await this.write(
+        recipientId,
+        forgotten.map(({ subject }) => ({ type: 'forget', recipientId, subject })),
+      );
+    }
+  }
+}
+
+/** The tweets that notifications (or changes) are about. */
+function tweetIdsOf(items: readonly object[]): string[] {
+  return [...new Set(items.flatMap((item) => ('tweetId' in item && typeof item.tweetId === 'string' ? [item.tweetId] : [])))];
+}

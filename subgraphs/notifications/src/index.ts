@@ -1,0 +1,4 @@
+import { runSubgraph } from '../../../platform/runtime.js';
+import { subgraph } from './server.js';
+
+await runSubgraph(subgraph);
