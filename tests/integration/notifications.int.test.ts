@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { Inbox } from '../../subgraphs/notifications/src/inbox.js';
+import { NotificationRepository } from '../../subgraphs/notifications/src/repository.js';
+import { Retention } from '../../subgraphs/notifications/src/retention.js';
+import type { Change } from '../../subgraphs/notifications/src/rules.js';
+import { eventually } from '../support/client.js';
+import { cassandraFor, testLogger } from '../support/infra.js';
+
+let cassandra: CassandraClient;
+beforeAll(async () => {
+  cassandra = await cassandraFor('notifications');
+});
+afterAll(async () => {
+  await cassandra?.shutdown();
+});
+
+/** An inbox writer as a replica of the subgraph has one (nothing pushed live). */
+function replica(retention: Retention) {
+  const notifications = new NotificationRepository(cassandra, retention);
+  return { notifications, inbox: new Inbox(notifications, retention, async () => {}, testLogger()) };
+}
+
+const liked = (recipientId: string, actorId: string): Change => ({
+  type: 'notify',
+  recipientId,
+  subject: `like:${'5e5f6a80-f0e0-11f1-8000-000000000001'}:${actorId}`,
+  kind: 'LIKED',
+  actorId,
+  tweetId: '5e5f6a80-f0e0-11f1-8000-000000000001',
+  version: 1,
+});
+
+async function countOf(notifications: NotificationRepository, retention: Retention, recipientId: string) {
+  return retention.unreadCount((await notifications.snapshot(recipientId, [])).unread, Date.now());
+}
+
+describe('a recipient\u2019s notifications in Cassandra', () => {
+  it('are counted exactly when two replicas apply the same 300 events at once, each event several times', async () => {
+    const retention = new Retention(86_400);
+    const [a, b] = [replica(retention), replica(retention)];
+    const recipientId = randomUUID();
+    const changes = Array.from({ length: 300 }, () => liked(recipientId, randomUUID()));
+    await Promise.all([a.inbox.apply(changes), b.inbox.apply([...changes].reverse()), a.inbox.apply(changes.slice(0, 50))]);
+    expect(await countOf(a.notifications, retention, recipientId)).toBe(300);
+    const page = await a.notifications.page(recipientId, { limit: 100 });
+    expect(page.items).toHaveLength(100);
+    expect(page.hasNextPage).toBe(true);
+    expect((await a.notifications.idsAfter(recipientId, null)).length).toBe(300);
+  });
+
+  it('expire with their bucket, and leave the unread count as they go', async () => {
+    const retention = new Retention(2);
+    const { inbox, notifications } = replica(retention);
+    const recipientId = randomUUID();
+    await inbox.apply([liked(recipientId, randomUUID()), liked(recipientId, randomUUID())]);
+    expect(await countOf(notifications, retention, recipientId)).toBe(2);
+    expect((await notifications.page(recipientId, { limit: 10 })).items).toHaveLength(2);
+    await eventually(
+      async () => {
+        expect((await notifications.page(recipientId, { limit: 10 })).items).toHaveLength(0);
+        expect(await countOf(notifications, retention, recipientId)).toBe(0);
+      },
+      { timeoutMs: 8_000, intervalMs: 250 },
+    );
+  });
+});
