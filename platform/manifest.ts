@@ -10,7 +10,7 @@ export const SUBGRAPHS = [
   { name: 'follows', port: 4003, publishesEvents: true, queues: ['follows'] },
   { name: 'feed', port: 4004, publishesEvents: false, queues: ['feed', 'feed.fanout'] },
   { name: 'engagement', port: 4005, publishesEvents: true, queues: ['engagement'] },
-  { name: 'notifications', port: 4006, publishesEvents: false, queues: ['notifications'] },
+  { name: 'notifications', port: 4006, publishesEvents: false, queues: ['notifications', 'notifications.storms'] },
 ] as const satisfies readonly SubgraphEntry[];
 
 interface SubgraphEntry {

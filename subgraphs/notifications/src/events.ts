@@ -1,18 +1,32 @@
-import type { EventBus } from '../../../platform/messaging/bus.js';
-import type { DomainEvent } from '../../../platform/messaging/events.js';
+import type { EventBus, SubscribeOptions } from '../../../platform/messaging/bus.js';
+import { causedBy, createEvent, type DomainEvent } from '../../../platform/messaging/events.js';
 import type { Inbox } from './inbox.js';
 import type { NotificationRepository } from './repository.js';
-import { changesOf } from './rules.js';
+import { type Change, changesOf } from './rules.js';
 
 /** Deliveries handled side by side: other recipients' notifications go on while one recipient's storm is written. */
 const PREFETCH = 256;
 
+/** The notifications subgraph's own work: changes for recipients in a storm, set aside on a queue of their own. */
+export interface NotificationWork {
+  'notifications.deferred': { changes: Change[] };
+}
+
 /**
  * Notifications are made from other services' events; each is applied idempotently (subjects remember the version
- * of their last change), so redelivery and any order between services converge.
+ * of their last change), so redelivery and any order between services converge. Changes for a recipient already a
+ * round behind (10,000 likes of one tweet) go to `notifications.storms` instead of waiting among the main queue's
+ * deliveries, so everyone else's notifications never queue behind one user's storm.
  */
 export async function consumeNotificationEvents(bus: EventBus, inbox: Inbox, notifications: NotificationRepository) {
-  const notifyWhenSomethingHappened = (event: DomainEvent) => inbox.apply(changesOf(event));
+  const notifyWhenSomethingHappened = async (event: DomainEvent) => {
+    const { now, later } = inbox.congested(changesOf(event));
+    await Promise.all([
+      inbox.apply(now),
+      later.length > 0 &&
+        bus.publish(createEvent<NotificationWork>('notifications.deferred', { changes: later }, causedBy(event))),
+    ]);
+  };
 
   /** Marked first, then looked up: a notification written meanwhile is found here or finds the mark (inbox.ts). */
   const forgetNotificationsWhenTweetDeleted = async ({ data }: DomainEvent<'tweet.deleted'>) => {
@@ -25,6 +39,16 @@ export async function consumeNotificationEvents(bus: EventBus, inbox: Inbox, not
     } while (pageState);
   };
 
+  const storms: SubscribeOptions<NotificationWork> = {
+    queue: 'notifications.storms',
+    events: ['notifications.deferred'],
+    prefetch: PREFETCH,
+    ordered: false,
+    handle: async function applyChangesWhenDeferred(event) {
+      await inbox.apply(event.data.changes);
+    },
+  };
+  await bus.subscribe<NotificationWork>(storms);
   await bus.subscribe({
     queue: 'notifications',
     events: [
