@@ -198,7 +198,24 @@ export interface SystemReport {
       routerCpuMsPer1k?: number;
       feedCpuMsPer1k?: number;
     };
+    /** Absent from reports made before notifications (2026-12-05). */
+    storm?: {
+      likes: number;
+      rate: number;
+      publishMs: number;
+      applyMs: number;
+      lagMs: number;
+      recipientPage: Percentiles;
+      alone: Percentiles;
+      during: Percentiles;
+      unread: number;
+    };
   };
+}
+interface Percentiles {
+  p50: number;
+  p99: number;
+  n: number;
 }
 interface Fanout {
   followers: number;
@@ -219,7 +236,7 @@ const n = (value: number) => value.toLocaleString('en-US', { maximumFractionDigi
 const met = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 function systemSection(report: SystemReport): string {
-  const { fanout1k, fanout9k, isolation, live1, live1k, idle } = report.results;
+  const { fanout1k, fanout9k, isolation, live1, live1k, idle, storm } = report.results;
   const fanoutRow = (fanout: Fanout) =>
     `| fan-out to ${n(fanout.followers)} followers${fanout.followers > 1000 ? ' (queued work items)' : ''}, acknowledged → last timeline row, ${fanout.posts} posts | median ${n(median(fanout.fanoutMs))} ms (${n(Math.min(...fanout.fanoutMs))}–${n(Math.max(...fanout.fanoutMs))}) | raw executeConcurrent of ${n(fanout.followers)} rows: median ${n(median(fanout.rawMs))} ms (${n(Math.min(...fanout.rawMs))}–${n(Math.max(...fanout.rawMs))}) | ${fanout.ratio.toFixed(2)}× | ≤ 2× raw: ${met(fanout.ratio <= 2)} |`;
   const hotRatio = isolation.withHot.p99 / isolation.alone.p99;
@@ -246,7 +263,14 @@ ${
   idle.openSeconds === undefined
     ? ''
     : `| opening ${n(idle.subscriptions)} subscriptions at once (graphql-ws through the router) | all open in ${idle.openSeconds.toFixed(1)} s; CPU per 1,000: router ${n(idle.routerCpuMsPer1k!)} ms, feed ${n(idle.feedCpuMsPer1k!)} ms | — | — | — |\n`
-}| memory per idle subscription, ${n(idle.subscriptions)} open | router ${idle.routerKiB.toFixed(1)} KiB (heap ${idle.routerHeapKiB.toFixed(1)}), feed ${idle.feedKiB.toFixed(1)} KiB (heap ${idle.feedHeapKiB.toFixed(1)}) | — | — | router ≤ 30 KiB: ${met(idle.routerKiB <= 30)}; feed ≤ 15 KiB: ${met(idle.feedKiB <= 15)} |
+}${storm ? stormRows(storm) : ''}| memory per idle subscription, ${n(idle.subscriptions)} open | router ${idle.routerKiB.toFixed(1)} KiB (heap ${idle.routerHeapKiB.toFixed(1)}), feed ${idle.feedKiB.toFixed(1)} KiB (heap ${idle.feedHeapKiB.toFixed(1)}) | — | — | router ≤ 30 KiB: ${met(idle.routerKiB <= 30)}; feed ≤ 15 KiB: ${met(idle.feedKiB <= 15)} |
+`;
+}
+
+function stormRows(storm: NonNullable<SystemReport['results']['storm']>): string {
+  const ratio = storm.during.p99 / storm.alone.p99;
+  return `| ${n(storm.likes)} likes of one user's tweet published at ${n(storm.rate)}/s → all counted | published in ${(storm.publishMs / 1_000).toFixed(1)} s, all applied ${n(storm.lagMs)} ms later (${storm.unread === storm.likes ? 'count exact' : `count **${n(storm.unread)}**`}); the liked user's first page meanwhile p50 ${n(storm.recipientPage.p50)} ms, p99 ${n(storm.recipientPage.p99)} ms | — | — | keeps up (applied within 1 s of the last): ${met(storm.lagMs <= 1_000)} |
+| an ordinary user's like acknowledged → notificationAdded frame, alone ×${storm.alone.n}, during the storm ×${storm.during.n} | alone p50 ${n(storm.alone.p50)} ms, p99 ${n(storm.alone.p99)} ms; during p50 ${n(storm.during.p50)} ms, p99 ${n(storm.during.p99)} ms | — | p99 ${ratio.toFixed(2)}× | ≤ 2×: ${met(ratio <= 2)} |
 `;
 }
 

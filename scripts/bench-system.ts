@@ -8,8 +8,11 @@ import WebSocket from 'ws';
 
 import { connectCassandra, cql, executeConcurrent } from '../platform/cassandra/client.js';
 import { issueAccessToken } from '../platform/identity/tokens.js';
+import { createLogger } from '../platform/logging.js';
 import { keyspaceOf } from '../platform/manifest.js';
-import { feedOf, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
+import { connectEventBus } from '../platform/messaging/bus.js';
+import { createEvent } from '../platform/messaging/events.js';
+import { feedOf, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { scrape, total } from '../tests/support/metrics.js';
 import { machine, median, percentile, writeBenchmarks } from './bench-report.js';
 import { startBenchedSystem } from './bench-setup.js';
@@ -20,7 +23,7 @@ import { startBenchedSystem } from './bench-setup.js';
  * reads Cassandra directly. Bounded in count and time, loopback only. Writes bench/results/system-<timestamp>.json and
  * the system section of BENCHMARKS.md.
  *   --smoke      tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
- *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle, feedpage), printed, not
+ *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle, feedpage, storm), printed, not
  *                recorded
  *   --fanout-worker  the feed split as in Kubernetes: one process for the main queue, one fan-out worker
  *
@@ -279,6 +282,124 @@ async function idleMemory(subscriptions: number) {
   };
 }
 
+/**
+ * A storm of `likes` likes of one user's tweet, published straight onto the bus as engagement publishes them, `rate`
+ * a second (faster than engagement takes likes on this machine), while the liked user reads their first page of
+ * notifications (one read at a time) and an ordinary user's tweet gets a like from someone new through the router,
+ * one at a time: like acknowledged → its notificationAdded frame, before the storm (alone) and during it.
+ */
+async function storm(likes: number, rate: number, samples: number) {
+  const likeAsSomeone = (tweetId: string) =>
+    ok(
+      `mutation ($id: ID!) { likeTweet(tweetId: $id) { id } }`,
+      { id: tweetId },
+      {
+        token: issueAccessToken(randomUUID(), config.JWT_SECRET, 3600).token,
+        url: system.routerUrl,
+      },
+    );
+  const [star, ordinary] = [await signUp('star'), await signUp('plain')];
+  const [starTweet, plainTweet] = [await post(star, 'popular'), await post(ordinary, 'ordinary')];
+  const unreadOf = async (user: TestUser) =>
+    (await ok('{ unreadNotificationCount }', {}, { token: user.token, url: system.routerUrl })).unreadNotificationCount as number;
+
+  let frameArrived: ((at: number) => void) | undefined;
+  const client = createClient({
+    url: system.routerUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: { authorization: `Bearer ${ordinary.token}` },
+  });
+  client.subscribe(
+    { query: 'subscription { notificationAdded { id kind tweet { id } } }' },
+    {
+      next: () => frameArrived?.(performance.now()),
+      error: (error) => console.error('subscription error', error),
+      complete: () => undefined,
+    },
+  );
+  const likeToFrame = async () => {
+    const frame = new Promise<number>((resolve) => (frameArrived = resolve));
+    await likeAsSomeone(plainTweet);
+    const ackedAt = performance.now();
+    const latency = (await Promise.race([frame, sleep(30_000).then(() => Number.NaN)])) - ackedAt;
+    await sleep(100);
+    return latency;
+  };
+  // Warm-ups (not measured) until engagement knows the tweet and the subscription delivers.
+  await until(async () => !Number.isNaN(await likeToFrame().catch(() => Number.NaN)), 'the ordinary like path live');
+  const alone: number[] = [];
+  for (let i = 0; i < samples; i++) alone.push(await likeToFrame());
+
+  const bus = await connectEventBus(config, createLogger('error'));
+  const startedAt = performance.now();
+  const publishing = (async () => {
+    const batch = Math.max(1, Math.round(rate / 20));
+    for (let sent = 0; sent < likes; sent += batch) {
+      const tickAt = performance.now();
+      await Promise.all(
+        Array.from({ length: Math.min(batch, likes - sent) }, () =>
+          bus.publish(
+            createEvent(
+              'like.created',
+              {
+                tweetId: starTweet,
+                authorId: star.id,
+                userId: randomUUID(),
+                engagedAt: cql.TimeUuid.now().toString(),
+                version: Date.now() * 1_000,
+              },
+              { correlationId: 'bench-storm' },
+            ),
+          ),
+        ),
+      );
+      await sleep(Math.max(0, 50 - (performance.now() - tickAt)));
+    }
+    return performance.now();
+  })();
+  let published: number | undefined;
+  void publishing.then((at) => (published = at));
+  const during: number[] = [];
+  const pageMs: number[] = [];
+  await Promise.all([
+    (async () => {
+      while (published === undefined) during.push(await likeToFrame());
+    })(),
+    (async () => {
+      while (published === undefined) {
+        const readAt = performance.now();
+        await ok(
+          '{ notifications(first: 20) { edges { node { id kind actor { id } } } } unreadNotificationCount }',
+          {},
+          {
+            token: star.token,
+            url: system.routerUrl,
+          },
+        );
+        pageMs.push(performance.now() - readAt);
+        await sleep(50);
+      }
+    })(),
+  ]);
+  const publishedAt = await publishing;
+  await until(async () => (await unreadOf(star)) >= likes, `${likes} notifications counted`, 300_000);
+  const appliedAt = performance.now();
+  await Promise.all([client.dispose(), bus.close()]);
+  const summary = (values: number[]) => ({ p50: percentile(values, 50), p99: percentile(values, 99), n: values.length });
+  return {
+    likes,
+    rate,
+    publishMs: publishedAt - startedAt,
+    applyMs: appliedAt - startedAt,
+    lagMs: appliedAt - publishedAt,
+    recipientPage: summary(pageMs),
+    alone: summary(alone),
+    during: summary(during),
+    unread: await unreadOf(star),
+  };
+}
+
 const scenarios: Record<string, [label: string, run: () => Promise<unknown>]> = {
   fanout1k: ['fan-out to 1,000 followers (at once)', () => fanout(size(1_000, 50), size(7, 1))],
   fanout9k: ['fan-out to 9,000 followers (the queued path: work items of 1,000)', () => fanout(size(9_000, 2_500), size(5, 1))],
@@ -287,6 +408,10 @@ const scenarios: Record<string, [label: string, run: () => Promise<unknown>]> = 
   live1k: ['post → live frame, 1,000 subscribers', () => live(size(1_000, 20), size(5, 1))],
   idle: ['memory per idle subscription', () => idleMemory(size(5_000, 50))],
   feedpage: ['feed page of 20 through the router, one at a time', () => feedPage(10, size(300, 20))],
+  storm: [
+    "a storm of likes for one user beside an ordinary user's notifications",
+    () => storm(size(10_000, 200), 1_000, size(30, 3)),
+  ],
 };
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
 const results: Record<string, unknown> = {};

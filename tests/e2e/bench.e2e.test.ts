@@ -58,5 +58,9 @@ describe('npm run bench:system -- --smoke', () => {
     expect(results.live1.frames).toBe(results.live1.posts);
     expect(results.live1k.frames).toBe(results.live1k.subscribers * results.live1k.posts);
     expect(results.idle.subscriptions).toBeGreaterThan(0);
+    // Every like of the storm counted once; the ordinary user's likes all arrived live.
+    expect(results.storm?.unread).toBe(results.storm?.likes);
+    expect(results.storm?.alone.n).toBeGreaterThan(0);
+    expect(Number.isNaN(Math.max(results.storm!.alone.p99, results.storm!.during.p99))).toBe(false);
   }, 240_000);
 });
