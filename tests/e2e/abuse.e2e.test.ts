@@ -174,16 +174,19 @@ describe('websockets', () => {
     await eventually(async () => (await rawSocket(address)).close());
   });
 
-  it('caps subscriptions per socket and per viewer with TOO_MANY_SUBSCRIPTIONS, and frees them when they end', async () => {
+  it('caps live feed and notification subscriptions per socket and per viewer with TOO_MANY_SUBSCRIPTIONS, and frees them when they end', async () => {
     const viewer = await signUp('subcap');
     const perSocket = Number(TEST_ENV.ROUTER_WS_MAX_SUBSCRIPTIONS_PER_SOCKET);
     const perViewer = Number(TEST_ENV.ROUTER_WS_MAX_SUBSCRIPTIONS_PER_VIEWER);
     const [first, second] = [routerClient(viewer.token), routerClient(viewer.token)];
-    const subscription = `subscription { feedItemAdded { id } }`;
+    // Live feed and notifications alike count against both caps.
+    const live = [`subscription { feedItemAdded { id } }`, `subscription { notificationAdded { id } }`];
+    const subscription = live[1];
+    let opened = 0;
     const open = (client: typeof first) => {
       const errors: unknown[] = [];
       const stop = client.subscribe(
-        { query: subscription },
+        { query: live[opened++ % 2] },
         { next: () => undefined, error: (error) => errors.push(error), complete: () => undefined },
       );
       return { stop, errors };
