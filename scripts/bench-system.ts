@@ -26,6 +26,7 @@ import { startBenchedSystem } from './bench-setup.js';
  *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle, feedpage, storm), printed, not
  *                recorded
  *   --fanout-worker  the feed split as in Kubernetes: one process for the main queue, one fan-out worker
+ *   --storm-rate n   likes a second in the storm scenario (1,000 by default)
  *
  * "Acknowledged → last timeline row" is the largest WRITETIME of the tweet's rows (the feed's client-side write
  * timestamps, same clock) minus the moment the tweets service accepted the post (the time in its id). The raw figure
@@ -35,6 +36,7 @@ import { startBenchedSystem } from './bench-setup.js';
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const size = (full: number, small: number) => (smoke ? small : full);
+const stormRate = args.includes('--storm-rate') ? Number(args[args.indexOf('--storm-rate') + 1]) : 1_000;
 const progress = (message: string) => process.stderr.write(`[bench:system] ${message}\n`);
 
 const { system, config } = await startBenchedSystem(progress, { fanoutWorker: args.includes('--fanout-worker') });
@@ -410,7 +412,7 @@ const scenarios: Record<string, [label: string, run: () => Promise<unknown>]> = 
   feedpage: ['feed page of 20 through the router, one at a time', () => feedPage(10, size(300, 20))],
   storm: [
     "a storm of likes for one user beside an ordinary user's notifications",
-    () => storm(size(10_000, 200), 1_000, size(30, 3)),
+    () => storm(size(10_000, 200), stormRate, size(30, 3)),
   ],
 };
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : undefined;
