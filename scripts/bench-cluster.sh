@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What RF 3 costs (npm run bench:cluster): bench:system's fan-out and feed-page scenarios on the single development node
 # and on the local three-node cluster, alternating round by round in one run so both see the same machine. Printed,
-# not recorded: copy the figures with this command into README ("On a cluster") and SCALING.md.
+# not recorded: copy the figures with this command into docs/operations.md ("On a cluster") and SCALING.md.
 #   ROUNDS=N  rounds per target (default 2)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

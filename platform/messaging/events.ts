@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { currentTraceCarrier, type TraceCarrier } from '../observability/tracing.js';
 
-/** Every message on the bus has this shape (README, "Events that are never lost"). */
+/** Every message on the bus has this shape (docs/api.md, "Events that are never lost"). */
 export interface EventEnvelope<TType extends string = string, TData = unknown> {
   /** Unique per event; consumers dedupe on it or rely on idempotent writes. */
   readonly id: string;

@@ -1,7 +1,7 @@
 import client from 'prom-client';
 
 /**
- * Every metric twtr exports, in one registry per process (README, "Metrics"). Label values come from code or from
+ * Every metric twtr exports, in one registry per process (docs/operations.md, "Metrics"). Label values come from code or from
  * the schema, never straight from a client: operation names, the one label a client chooses, go through
  * `knownLabel`.
  */

@@ -39,7 +39,7 @@ const POST = `mutation ($text: String!) { postTweet(text: $text) { id } }`;
 const USER = `query ($username: String!) { user(username: $username) { id } }`;
 const fieldOf = (response: GraphQLResponse) => response.errors?.[0]?.extensions?.field;
 
-/** Times one request; the bounds below only tell an answer from a hang (the measured figures are in README). */
+/** Times one request; the bounds below only tell an answer from a hang (the measured figures are in BENCHMARKS.md). */
 async function timed<T>(request: Promise<T>): Promise<{ result: T; ms: number }> {
   const started = performance.now();
   const result = await request;
