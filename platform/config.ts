@@ -174,6 +174,9 @@ function subgraphPlacement() {
   ) as Placement;
 }
 
+/** Every variable the configuration reads (docs/operations.md documents each; a test checks). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 type ParsedEnv = z.infer<typeof envSchema>;
 type EnvironmentDefaults = 'RATE_LIMIT_EXEMPT_LOOPBACK' | 'ROUTER_INTROSPECTION' | 'ROUTER_LANDING_PAGE';
 export type Config = Omit<ParsedEnv, EnvironmentDefaults> & Record<EnvironmentDefaults, boolean>;

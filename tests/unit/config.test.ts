@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { splitStatements } from '../../migrations/runner.js';
-import { loadConfig } from '../../platform/config.js';
+import { CONFIG_VARIABLES, loadConfig } from '../../platform/config.js';
 import { brokerNodes, rotatingBrokerAddress } from '../../platform/messaging/brokers.js';
 import { assertNoTelemetry } from '../../router/src/no-telemetry.js';
 
@@ -56,6 +56,12 @@ describe('configuration', () => {
 
   it('binds subgraphs to loopback unless told otherwise', () => {
     expect(loadConfig({}).SUBGRAPH_BIND_ADDRESS).toBe('127.0.0.1');
+  });
+
+  it('is documented, every variable of it, in docs/operations.md', () => {
+    const documented = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    expect(CONFIG_VARIABLES.length).toBeGreaterThan(40);
+    expect(CONFIG_VARIABLES.filter((variable) => !documented.includes(`\`${variable}\``))).toEqual([]);
   });
 
   it('names every invalid variable', () => {
