@@ -2,6 +2,7 @@ import { createClient } from 'graphql-ws';
 import { describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 
+import { createEvent } from '../../platform/messaging/events.js';
 import {
   codes,
   eventually,
@@ -14,6 +15,7 @@ import {
   type TestUser,
   unfollow,
 } from '../support/client.js';
+import { busOn, testConfig } from '../support/infra.js';
 import { closeCodeFor } from '../support/subscriptions.js';
 
 const NOTIFICATIONS = `query ($first: Int, $after: String) {
@@ -201,7 +203,14 @@ describe('notifications', () => {
     // The count follows the list: what is left unread is the probes' mentions.
     const left = await notificationsOf(mentioned);
     expect(left.unread).toBe(left.items.filter((item) => !item.read).length);
-    // A like of it that arrives after its deletion tells no one either.
+    // A like of it that arrives after its deletion (from a replica that had not heard of it yet) tells no one either.
+    const bus = await busOn(testConfig().AMQP_EXCHANGE);
+    try {
+      const late = { tweetId, authorId: author.id, userId: sentinel.id, engagedAt: tweetId, version: Date.now() * 1_000 };
+      await bus.publish(createEvent('like.created', late, { correlationId: 'late-like' }));
+    } finally {
+      await bus.close();
+    }
     await engage(sentinel, 'likeTweet', keptId);
     await expectNotifications(author, [
       ['LIKED', sentinel.username, keptId],

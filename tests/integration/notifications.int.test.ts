@@ -49,7 +49,20 @@ describe('a recipient\u2019s notifications in Cassandra', () => {
     const page = await a.notifications.page(recipientId, { limit: 100 });
     expect(page.items).toHaveLength(100);
     expect(page.hasNextPage).toBe(true);
-    expect((await a.notifications.idsAfter(recipientId, null)).length).toBe(300);
+    const second = await a.notifications.page(recipientId, { limit: 100, afterId: page.items.at(-1)!.id });
+    expect(second.items).toHaveLength(100);
+  });
+
+  it('reads its revision, marker and buckets with the subjects, in one consistent read', async () => {
+    const retention = new Retention(86_400);
+    const { inbox, notifications } = replica(retention);
+    const recipientId = randomUUID();
+    const change = liked(recipientId, randomUUID());
+    await inbox.apply([change]);
+    const snapshot = await notifications.snapshot(recipientId, [change.subject, 'like:unknown']);
+    expect(snapshot.revision).not.toBeNull();
+    expect([...snapshot.subjects.keys()]).toEqual([change.subject]);
+    expect(retention.unreadCount(snapshot.unread, Date.now())).toBe(1);
   });
 
   it('expire with their bucket, and leave the unread count as they go', async () => {
@@ -63,6 +76,8 @@ describe('a recipient\u2019s notifications in Cassandra', () => {
       async () => {
         expect((await notifications.page(recipientId, { limit: 10 })).items).toHaveLength(0);
         expect(await countOf(notifications, retention, recipientId)).toBe(0);
+        // The buckets themselves expired with their TTL, not only left out of the count.
+        expect((await notifications.snapshot(recipientId, [])).unread.size).toBe(0);
       },
       { timeoutMs: 8_000, intervalMs: 250 },
     );

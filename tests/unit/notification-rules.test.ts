@@ -37,7 +37,7 @@ function inbox(readUpTo: string | null = null) {
   let announced: string[] = [];
   return {
     apply(...changes: Change[]): RoundOutcome {
-      const outcome = applyChanges(state, changes, newId, () => 0);
+      const outcome = applyChanges(state, changes, { newId, bucketOf: () => 0, kept: () => true });
       for (const { id, kind } of outcome.added) listed.set(id, kind);
       for (const { id } of outcome.removed) listed.delete(id);
       announced = [...announced, ...outcome.announced];
@@ -153,6 +153,25 @@ describe('a recipient\u2019s notifications', () => {
     box.apply(liked(bob, 9));
     expect(box.listed).toEqual([]);
     expect(box.unread).toBe(0);
+  });
+
+  it('keeps a notification withdrawn and made again within one round, counted once', () => {
+    const box = inbox();
+    box.apply(liked(bob, 1));
+    const [first] = box.ids;
+    const outcome = box.apply(unliked(bob, 2), liked(bob, 3));
+    expect(outcome.added).toEqual([]);
+    expect(outcome.removed).toEqual([]);
+    expect(box.ids).toEqual([first]);
+    expect(box.unread).toBe(1);
+  });
+
+  it('announces a first notification even when an undo of it arrived first', () => {
+    const box = inbox();
+    box.apply(unliked(bob, 2));
+    box.apply(liked(bob, 3));
+    expect(box.announced).toEqual(box.ids);
+    expect(box.listed).toEqual(['LIKED']);
   });
 
   it('counts within one round what is made and undone in it', () => {

@@ -14,6 +14,11 @@ import { millisOf, notAfter } from './timeuuids.js';
 
 /** Where subject rows sit in the partition (a fixed clustering value; notifications sort by their own id). */
 const SUBJECT_AT = '00000000-0000-1000-8000-000000000000';
+/**
+ * A subject row every commit writes, so a read of named subject rows always returns a row, and with it the static
+ * columns as of the same moment (and never scans the notifications' tombstones to find them).
+ */
+const HEAD = 'head';
 
 /** A recipient's partition as a round reads it, with the revision a write must find unchanged. */
 export interface InboxSnapshot extends InboxState {
@@ -39,21 +44,19 @@ export class NotificationRepository {
     return cql.TimeUuid.now().toString();
   }
 
-  /** The partition's read marker, unread buckets and revision, and the subjects asked about. */
+  /**
+   * The partition's read marker, unread buckets and revision, and the subjects asked about, in one read of named rows:
+   * one consistent picture (a commit between two reads could pair a new revision with old subjects).
+   */
   async snapshot(recipientId: string, subjects: readonly string[]): Promise<InboxSnapshot> {
-    const [head, rows] = await Promise.all([
-      this.cassandra.execute('SELECT revision, read_up_to, unread FROM inbox WHERE recipient_id = ? LIMIT 1', [recipientId]),
-      subjects.length === 0
-        ? undefined
-        : this.cassandra.execute(
-            `SELECT subject, notification_id, present, active, version FROM inbox
-             WHERE recipient_id = ? AND entry = 's' AND at = ? AND subject IN ?`,
-            [recipientId, SUBJECT_AT, subjects],
-          ),
-    ]);
-    const first = head.first();
+    const result = await this.cassandra.execute(
+      `SELECT subject, notification_id, present, active, version, revision, read_up_to, unread FROM inbox
+       WHERE recipient_id = ? AND entry = 's' AND at = ? AND subject IN ?`,
+      [recipientId, SUBJECT_AT, [HEAD, ...subjects]],
+    );
     const subjectStates = new Map<string, SubjectState>();
-    for (const row of rows?.rows ?? []) {
+    for (const row of result.rows) {
+      if (row.get('subject') === HEAD) continue;
       subjectStates.set(row.get('subject'), {
         notificationId: row.get('notification_id')?.toString() ?? null,
         present: row.get('present') === true,
@@ -61,6 +64,7 @@ export class NotificationRepository {
         version: Number(row.get('version') ?? 0),
       });
     }
+    const first = result.first();
     return {
       revision: first?.get('revision')?.toString() ?? null,
       readUpTo: first?.get('read_up_to')?.toString() ?? null,
@@ -118,6 +122,7 @@ export class NotificationRepository {
         query: `UPDATE inbox SET revision = ? WHERE recipient_id = ? IF revision = ?`,
         params: [revision, recipientId, snapshot.revision],
       },
+      this.headRow(recipientId),
       ...this.unreadStatements(recipientId, outcome.unread, nowMs),
       ...outcome.added.flatMap((notification) => {
         const ttl = this.retention.ttlSeconds(this.retention.bucketOf(millisOf(notification.id)), nowMs);
@@ -171,25 +176,20 @@ export class NotificationRepository {
           query: 'UPDATE inbox SET revision = ?, read_up_to = ? WHERE recipient_id = ? IF revision = ?',
           params: [revision, readUpTo, recipientId, snapshot.revision],
         },
+        this.headRow(recipientId),
         ...this.unreadStatements(recipientId, new Map([...cleared, ...unread]), nowMs),
       ],
       revision,
     );
   }
 
-  /** The ids of the recipient's notifications after `after` (all when null), newest first. */
-  async idsAfter(recipientId: string, after: string | null): Promise<string[]> {
-    const ids: string[] = [];
-    const [query, params] = after
-      ? [`SELECT at FROM inbox WHERE recipient_id = ? AND entry = 'n' AND at > ?`, [recipientId, after]]
-      : [`SELECT at FROM inbox WHERE recipient_id = ? AND entry = 'n'`, [recipientId]];
-    let pageState: string | undefined;
-    do {
-      const result = await this.cassandra.execute(query, params, { fetchSize: 1_000, pageState });
-      for (const row of result.rows) ids.push(row.get('at').toString());
-      pageState = result.pageState ?? undefined;
-    } while (pageState);
-    return ids;
+  /** How many of the recipient's notifications are after `after` and before `before` (one bucket's at most). */
+  async countBetween(recipientId: string, after: string, before: Date): Promise<number> {
+    const result = await this.cassandra.execute(
+      `SELECT COUNT(*) AS n FROM inbox WHERE recipient_id = ? AND entry = 'n' AND at > ? AND at < minTimeuuid(?)`,
+      [recipientId, after, before],
+    );
+    return Number(result.first()?.get('n') ?? 0);
   }
 
   /** The recipient's notifications, newest first. */
@@ -199,18 +199,30 @@ export class NotificationRepository {
       ? [`${select} AND at < ? LIMIT ?`, [recipientId, page.afterId, page.limit + 1]]
       : [`${select} LIMIT ?`, [recipientId, page.limit + 1]];
     const rows = (await this.cassandra.execute(query, params)).rows;
-    const items = rows.slice(0, page.limit).map((row) => {
+    const nowMs = Date.now();
+    const items = rows.slice(0, page.limit).flatMap((row) => {
       const id = row.get('at').toString() as string;
       const readUpTo = row.get('read_up_to');
-      return {
-        id,
-        kind: row.get('kind') as NotificationKind,
-        actorId: row.get('actor_id').toString() as string,
-        tweetId: row.get('tweet_id')?.toString() ?? null,
-        read: readUpTo != null && notAfter(id, readUpTo.toString()),
-      };
+      // Gone from the count already (its bucket expired), about to go by TTL: gone from the list too.
+      if (this.retention.expiresAtMs(this.retention.bucketOf(millisOf(id))) <= nowMs) return [];
+      return [
+        {
+          id,
+          kind: row.get('kind') as NotificationKind,
+          actorId: row.get('actor_id').toString() as string,
+          tweetId: row.get('tweet_id')?.toString() ?? null,
+          read: readUpTo != null && notAfter(id, readUpTo.toString()),
+        },
+      ];
     });
     return { items, hasNextPage: rows.length > page.limit };
+  }
+
+  private headRow(recipientId: string): Statement {
+    return {
+      query: `INSERT INTO inbox (recipient_id, entry, at, subject) VALUES (?, 's', ?, ?)`,
+      params: [recipientId, SUBJECT_AT, HEAD],
+    };
   }
 
   private unreadStatements(recipientId: string, unread: ReadonlyMap<number, number>, nowMs: number): Statement[] {

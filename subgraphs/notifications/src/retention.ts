@@ -18,6 +18,10 @@ export class Retention {
     return Math.floor(createdAtMs / this.bucketMs);
   }
 
+  bucketEndMs(bucket: number): number {
+    return (bucket + 1) * this.bucketMs;
+  }
+
   expiresAtMs(bucket: number): number {
     return (bucket + 1) * this.bucketMs + this.retentionSeconds * 1_000;
   }

@@ -124,16 +124,18 @@ export interface RoundOutcome {
   announced: string[];
 }
 
-/**
- * Applies changes, in order, to a recipient's partition. `newId` names a new notification; `bucketOf` puts a
- * notification id in its unread bucket. Pure: the caller reads the state and writes the outcome.
- */
-export function applyChanges(
-  state: InboxState,
-  changes: readonly Change[],
-  newId: () => string,
-  bucketOf: (notificationId: string) => number,
-): RoundOutcome {
+/** What the rules need to know about ids: how to name a new notification, and where an existing one counts. */
+export interface NotificationIds {
+  newId: () => string;
+  /** The unread bucket of a notification id (retention.ts). */
+  bucketOf: (notificationId: string) => number;
+  /** Whether a notification of this id is still kept (its bucket not expired): only such an id is used again. */
+  kept: (notificationId: string) => boolean;
+}
+
+/** Applies changes, in order, to a recipient's partition. Pure: the caller reads the state and writes the outcome. */
+export function applyChanges(state: InboxState, changes: readonly Change[], ids: NotificationIds): RoundOutcome {
+  const { newId, bucketOf } = ids;
   const outcome: RoundOutcome = { added: [], removed: [], subjects: new Map(), unread: new Map(), announced: [] };
   const subjectNow = (subject: string) => outcome.subjects.get(subject) ?? state.subjects.get(subject);
   const isUnread = (id: string) => state.readUpTo === null || !notAfter(id, state.readUpTo);
@@ -157,10 +159,15 @@ export function applyChanges(
         outcome.subjects.set(change.subject, { ...subject, active: true, version: change.version });
         continue;
       }
-      const id = subject?.notificationId ?? newId();
-      outcome.added.push({ id, subject: change.subject, kind: change.kind, actorId: change.actorId, tweetId: change.tweetId });
+      // Made again, it goes back where it was (unless that has expired); made for the first time, it is news.
+      const earlier = subject?.notificationId && ids.kept(subject.notificationId) ? subject.notificationId : null;
+      const id = earlier ?? newId();
+      const removedThisRound = outcome.removed.findIndex((removed) => removed.id === id);
+      if (removedThisRound >= 0) outcome.removed.splice(removedThisRound, 1);
+      else
+        outcome.added.push({ id, subject: change.subject, kind: change.kind, actorId: change.actorId, tweetId: change.tweetId });
       countUnread(id, +1);
-      if (!subject) outcome.announced.push(id);
+      if (!subject?.notificationId) outcome.announced.push(id);
       outcome.subjects.set(change.subject, { notificationId: id, present: true, active: true, version: change.version });
     } else if (change.type === 'withdraw') {
       if (subject && subject.version >= change.version) continue;

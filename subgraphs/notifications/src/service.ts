@@ -2,6 +2,7 @@ import { badUserInput, unauthenticated } from '../../../platform/errors.js';
 import { isTimeUuid } from '../../../platform/graphql/ids.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
+import { DependencyUnavailableError } from '../../../platform/infrastructure-errors.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import type { LiveNotifications } from './live.js';
 import type { NotificationModel } from './model.js';
@@ -51,9 +52,9 @@ export class NotificationService {
   }
 
   /**
-   * Marks `upTo` and every older notification read; the unread count after. The marker only moves forward; the
-   * notifications that stay unread (those after it: usually none, as a client marks up to the newest it has shown) are
-   * counted again into the buckets.
+   * Marks `upTo` and every older notification read; the unread count after. The marker only moves forward. Buckets
+   * older than upTo's have nothing unread left and newer ones lose nothing; only upTo's own bucket is counted again
+   * (its notifications after upTo: one bucket, a 60th of the retention, at most).
    */
   async markRead(upTo: string): Promise<number> {
     const viewerId = this.viewer();
@@ -62,19 +63,19 @@ export class NotificationService {
     }
     await this.deps.rateLimits.perViewer('markNotificationsRead', viewerId);
     const { notifications, retention } = this.deps;
+    const bucket = retention.bucketOf(millisOf(upTo));
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const nowMs = Date.now();
       const snapshot = await notifications.snapshot(viewerId, []);
       if (snapshot.readUpTo !== null && notAfter(upTo, snapshot.readUpTo)) return retention.unreadCount(snapshot.unread, nowMs);
-      const unread = new Map<number, number>();
-      for (const id of await notifications.idsAfter(viewerId, upTo)) {
-        const bucket = retention.bucketOf(millisOf(id));
-        unread.set(bucket, (unread.get(bucket) ?? 0) + 1);
+      const unread = new Map([...snapshot.unread].filter(([other]) => other > bucket));
+      if (snapshot.unread.has(bucket)) {
+        unread.set(bucket, await notifications.countBetween(viewerId, upTo, new Date(retention.bucketEndMs(bucket))));
       }
       if (await notifications.markRead(viewerId, snapshot, upTo, unread, nowMs)) return retention.unreadCount(unread, nowMs);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
-    throw new Error('the notifications kept changing while they were being marked read');
+    throw new DependencyUnavailableError('the notifications kept changing while they were being marked read');
   }
 
   live(): AsyncIterableIterator<NotificationModel> {
