@@ -84,6 +84,7 @@ export async function migrateKeyspace(
     [],
     schemaChange,
   );
+  await untilSchemaAgreed(client);
   const applied = new Map(
     (await client.execute(`SELECT name, checksum FROM ${keyspace}.schema_migrations`, [], coordinator)).rows.map((row) => [
       row.get('name') as string,
@@ -100,7 +101,12 @@ export async function migrateKeyspace(
       continue;
     }
     await client.execute(`USE ${keyspace}`, [], coordinator);
-    for (const statement of migration.statements) await client.execute(statement, [], schemaChange);
+    for (const statement of migration.statements) {
+      // Data written by a migration (a checkpoint row) goes to replicas, which must know its table first.
+      if (!SCHEMA_CHANGE.test(statement)) await untilSchemaAgreed(client);
+      await client.execute(statement, [], schemaChange);
+    }
+    await untilSchemaAgreed(client);
     await client.execute(
       `INSERT INTO ${keyspace}.schema_migrations (name, checksum, applied_at) VALUES (?, ?, ?)`,
       [migration.name, migration.checksum, new Date()],
@@ -112,6 +118,8 @@ export async function migrateKeyspace(
   await untilSchemaAgreed(client);
   return newlyApplied;
 }
+
+const SCHEMA_CHANGE = /^\s*(CREATE|ALTER|DROP)\b/i;
 
 /** How long every node may take to learn the schema once migrations are applied (nodes just restarted are slow). */
 const SCHEMA_AGREEMENT_TIMEOUT_MS = 120_000;
