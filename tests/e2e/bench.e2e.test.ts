@@ -23,9 +23,12 @@ const run = async (script: string, out: string) => {
   }
 };
 
-/** Smoke runs of every benchmark scenario (seconds each): the harnesses work; the figures are not judged. */
-describe('npm run bench:router -- --smoke', () => {
-  it('drives every scenario against twtr, Hive Gateway and the subgraph, and records what it measured', async () => {
+/**
+ * Smoke runs of every benchmark scenario (seconds each): the harnesses work; the figures are not judged, so the two
+ * run side by side (each its own processes, ports and namespace).
+ */
+describe.concurrent('npm run bench -- --smoke', () => {
+  it('bench:router drives every scenario against twtr, Hive Gateway and the subgraph, and records what it measured', async () => {
     const out = `bench/results/smoke-${process.pid}.json`;
     await run('scripts/bench-router.ts', out);
     const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
@@ -42,10 +45,8 @@ describe('npm run bench:router -- --smoke', () => {
         expect(run.errors, `${result.scenario} ${target}`).toBe(0);
       }
   }, 240_000);
-});
 
-describe('npm run bench:system -- --smoke', () => {
-  it('fans out, delivers live frames and holds idle subscriptions, and records what it measured', async () => {
+  it('bench:system fans out, delivers live frames and holds idle subscriptions, and records what it measured', async () => {
     const out = `bench/results/system-smoke-${process.pid}.json`;
     await run('scripts/bench-system.ts', out);
     const { results } = JSON.parse(readFileSync(out, 'utf8')) as SystemReport;
