@@ -99,8 +99,10 @@ export class Inbox {
     };
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const nowMs = Date.now();
-      const snapshot = await this.notifications.snapshot(recipientId, [...new Set(changes.map((change) => change.subject))]);
-      const deleted = await this.notifications.deletedAmong(tweetIdsOf(changes));
+      const [snapshot, deleted] = await Promise.all([
+        this.notifications.snapshot(recipientId, [...new Set(changes.map((change) => change.subject))]),
+        this.notifications.deletedAmong(tweetIdsOf(changes)),
+      ]);
       const applicable = changes.map((change): Change =>
         change.type === 'notify' && deleted.has(change.tweetId ?? '')
           ? { type: 'forget', recipientId, subject: change.subject }

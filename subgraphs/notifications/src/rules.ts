@@ -35,7 +35,7 @@ export interface SubjectState {
 }
 
 /** Versions of changes that have none of their own (a tweet is posted once), and of a subject forgotten for good. */
-export const POSTED_VERSION = 1;
+const POSTED_VERSION = 1;
 const FORGOTTEN_VERSION = Number.MAX_SAFE_INTEGER;
 
 const subjectOf = {
@@ -43,10 +43,6 @@ const subjectOf = {
   engagement: (kind: 'like' | 'repost', tweetId: string, actorId: string) => `${kind}:${tweetId}:${actorId}`,
   tweet: (tweetId: string) => `tweet:${tweetId}`,
 };
-
-/** The tweet a subject is about, if any. */
-export const tweetOfSubject = (subject: string): string | null =>
-  subject.startsWith('follow:') ? null : (subject.split(':')[1] ?? null);
 
 /**
  * What an event means for whom. Nobody is told of their own actions; a reply's parent author is told once, as
