@@ -104,25 +104,34 @@ describe('timelines from events published straight onto the bus', () => {
       { tweetId: 'not-a-timeuuid', authorId: reader.id, text: '', createdAt: '' },
       { correlationId: 'poison' },
     );
-    await bus.publish(poison);
-    const healthy = tweetCreated(reader.id);
-    await bus.publish(healthy);
-    await eventually(async () => expect(await feedIds(reader)).toEqual([healthy.data.tweetId]), { timeoutMs: 20_000 });
-
     const connection = await connectToAnyBroker(testConfig().AMQP_URL);
-    const channel = await connection.createChannel();
-    const deadIds: string[] = [];
-    await eventually(async () => {
-      for (let message = await channel.get('feed.dead'); message; message = await channel.get('feed.dead')) {
-        const id = JSON.parse(message.content.toString()).id;
-        deadIds.push(id);
-        if (id === poison.id) channel.ack(message);
-        else channel.nack(message, false, true);
-        if (id === poison.id) break;
-      }
-      expect(deadIds).toContain(poison.id);
-    });
-    await connection.close();
+    const channel = await connection.createConfirmChannel();
+    try {
+      // Onto the feed's queue alone, not the exchange: no other subgraph's dead letters get it, and the test takes it
+      // back out of feed.dead, so nothing is left where the developer's dead-letter alert would see it.
+      channel.sendToQueue('feed', Buffer.from(JSON.stringify(poison)), { contentType: 'application/json', persistent: true });
+      await channel.waitForConfirms();
+      const healthy = tweetCreated(reader.id);
+      await bus.publish(healthy);
+      await eventually(async () => expect(await feedIds(reader)).toEqual([healthy.data.tweetId]), { timeoutMs: 20_000 });
+
+      const deadIds: string[] = [];
+      await eventually(async () => {
+        for (let message = await channel.get('feed.dead'); message; message = await channel.get('feed.dead')) {
+          const id = JSON.parse(message.content.toString()).id;
+          deadIds.push(id);
+          if (id === poison.id) {
+            channel.ack(message);
+            break;
+          }
+          channel.nack(message, false, true);
+        }
+        expect(deadIds).toContain(poison.id);
+      });
+    } finally {
+      await channel.close();
+      await connection.close();
+    }
   });
 
   it('keeps the newest 800 items and trims older ones away without a delete per item', async () => {
