@@ -194,7 +194,8 @@ describe('websockets', () => {
     // The subscription is live and the socket open: on main, serialising the variables closed it with 4500.
     socket.send(JSON.stringify({ id: 'after', type: 'subscribe', payload: { query: 'query After { __typename }' } }));
     await eventually(async () => expect(received.find((message) => message.id === 'after')?.type).toBe('next'));
-    expect(received.filter((message) => message.id === 'undeclared')).toEqual([]);
+    // Live: neither refused nor ended (it may already carry items, e.g. posts an earlier test's author fanned out late).
+    expect(received.filter((message) => message.id === 'undeclared' && message.type !== 'next')).toEqual([]);
     expect(socket.readyState).toBe(WebSocket.OPEN);
     socket.close();
   });
