@@ -1,5 +1,5 @@
 # One production image for every twtr process; the command picks the service (docker-compose.yml, k8s/):
-#   node dist/router/src/index.js | node dist/subgraphs/<name>/src/index.js | node dist/scripts/migrate.js
+#   node dist/router/src/index.js | node dist/subgraphs/<name>/src/index.js | node dist/tools/migrate.js
 # TypeScript is compiled in the build stage; the runtime stage has plain node, production dependencies only, no
 # compiler, and runs as the unprivileged `node` user.
 
@@ -13,7 +13,7 @@ COPY router ./router
 COPY subgraphs ./subgraphs
 COPY schema ./schema
 COPY migrations ./migrations
-COPY scripts ./scripts
+COPY tools ./tools
 RUN npm run build
 
 FROM node:20.19-bookworm-slim AS production-dependencies
@@ -31,5 +31,5 @@ USER node
 EXPOSE 4000
 # Liveness of the service the container runs (probe.js finds it from pid 1's command, and its port: the router's
 # operator port, 9400 on the container's loopback); compose probes each service's /readyz, Kubernetes its own probes.
-HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "dist/scripts/probe.js"]
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["node", "dist/tools/probe.js"]
 CMD ["node", "dist/router/src/index.js"]

@@ -5,7 +5,7 @@ import { SUBGRAPH_NAMES, type SubgraphName } from './platform/manifest.js';
 /**
  * Resolver types for every subgraph, from its schema.graphql (npm run codegen).
  * Mappers point GraphQL types at the domain models the resolvers really return;
- * tests/schema.test.ts fails when the committed output is stale.
+ * tests/unit/schema.test.ts fails when the committed output is stale.
  */
 const mappers: Partial<Record<SubgraphName, Record<string, string>>> = {
   users: { User: '../model.js#UserModel', AuthPayload: '../model.js#AuthPayloadModel' },

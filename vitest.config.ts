@@ -3,12 +3,15 @@ import { defineConfig } from 'vitest/config';
 import { TEST_ENV } from './tests/support/env.js';
 
 /**
- * Four projects, one command (`npm test` runs them all):
- * - unit: business rules, schema and manifests, no infrastructure (`npm run test:unit`, seconds);
- * - integration: repositories, the bus and the outbox against the real Cassandra and RabbitMQ (keyspaces migrated);
- * - faults: links to Cassandra and RabbitMQ cut and restored through a TCP proxy, while the real consumers work;
- * - e2e: through the real router, with the whole system started once for the run;
- * - cluster (only with TWTR_CLUSTER=1, `npm run test:cluster`): nodes of a three-node cluster lost under load.
+ * One project per folder, one command (`npm test` runs them all):
+ * - unit (tests/unit): business rules, schema and manifests, no infrastructure (`npm run test:unit`, seconds);
+ * - integration (tests/integration): repositories, the bus and the outbox against the real Cassandra and RabbitMQ;
+ * - faults (tests/faults): links to Cassandra and RabbitMQ cut and restored through a TCP proxy, while the real
+ *   consumers work;
+ * - e2e (tests/e2e): through the real router, with the whole system started once for the run;
+ * - bench (bench/*.test.ts): smoke runs of the benchmarks, each starting a system of its own;
+ * - cluster (tests/cluster, only with TWTR_CLUSTER=1, `npm run test:cluster`): nodes of a three-node cluster lost under
+ *   load.
  */
 export default defineConfig({
   resolve: {
@@ -21,12 +24,17 @@ export default defineConfig({
     env: { ...TEST_ENV },
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // Two workers on two cores: much of a run is waiting (outages held, processes starting, events awaited). Unit,
+    // integration and faults share them first; then the end-to-end files against the one shared system, beside the
+    // benchmark smoke runs (systems of their own). End-to-end tests never depend on what another test does meanwhile:
+    // each signs up its own users from addresses of its own, and starts its own router where it needs other limits.
+    maxWorkers: 2,
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results.json' },
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['tests/unit/**/*.test.ts', 'tests/schema.test.ts', 'tests/k8s.test.ts'] },
+        test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
@@ -34,19 +42,30 @@ export default defineConfig({
           name: 'integration',
           include: ['tests/integration/**/*.int.test.ts'],
           globalSetup: ['tests/support/migrate-setup.ts'],
+          sequence: { groupOrder: 0 },
         },
       },
       {
         extends: true,
-        test: { name: 'faults', include: ['tests/faults/**/*.faults.test.ts'], globalSetup: ['tests/support/migrate-setup.ts'] },
+        test: {
+          name: 'faults',
+          include: ['tests/faults/**/*.faults.test.ts'],
+          globalSetup: ['tests/support/migrate-setup.ts'],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
         test: {
           name: 'e2e',
-          include: ['tests/e2e/**/*.e2e.test.ts', 'tests/faults/**/*.e2e.test.ts'],
+          include: ['tests/e2e/**/*.e2e.test.ts'],
           globalSetup: ['tests/support/global-setup.ts'],
+          sequence: { groupOrder: 1 },
         },
+      },
+      {
+        extends: true,
+        test: { name: 'bench', include: ['bench/**/*.test.ts'], sequence: { groupOrder: 1 } },
       },
       // Nodes killed and frozen on the local three-node cluster (`npm run test:cluster`, TWTR_CLUSTER=1 only).
       ...(process.env.TWTR_CLUSTER
@@ -59,6 +78,7 @@ export default defineConfig({
                 globalSetup: ['tests/support/migrate-setup.ts'],
                 // One at a time: each test takes a node of the one cluster away.
                 fileParallelism: false,
+                sequence: { groupOrder: 2 },
               },
             },
           ]

@@ -9,4 +9,4 @@ for asset in schema/supergraph.graphql subgraphs/*/schema.graphql migrations/*/*
   mkdir -p "dist/$(dirname "$asset")"
   cp "$asset" "dist/$asset"
 done
-echo "[build] dist/ ready: node dist/router/src/index.js, node dist/subgraphs/<name>/src/index.js, node dist/scripts/migrate.js"
+echo "[build] dist/ ready: node dist/router/src/index.js, node dist/subgraphs/<name>/src/index.js, node dist/tools/migrate.js"

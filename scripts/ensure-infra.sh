@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # What `npm start`, `npm test` and `npm run bench` need before any TypeScript runs:
-# dependencies installed, Cassandra and RabbitMQ answering on loopback.
+# dependencies installed (scripts/install.sh), Cassandra and RabbitMQ answering on loopback.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log() { echo "[infra] $*" >&2; }
 
-# npm ci when node_modules is missing or older than the lockfile.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing dependencies (npm ci)"
-  npm ci --no-audit --no-fund >&2
-fi
+# --bench: the benchmarks' own dependencies too.
+bash scripts/install.sh "$@"
 
 # TWTR_CLUSTER=1: the local three-node Cassandra and RabbitMQ clusters instead of the single node and broker.
 if [ "${TWTR_CLUSTER:-}" = 1 ] || [ "${TWTR_CLUSTER:-}" = true ]; then

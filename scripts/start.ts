@@ -1,5 +1,5 @@
 import { loadConfig } from '../platform/config.js';
-import { migrateAll } from './migrate.js';
+import { migrateAll } from '../tools/migrate.js';
 import { SERVICES } from './services.js';
 import { Supervisor } from './supervisor.js';
 

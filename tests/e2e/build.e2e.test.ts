@@ -75,7 +75,7 @@ describe('the compiled services', () => {
       expect((await fetch(system.routerUrl.replace(/\/graphql$/, path))).status, `public ${path}`).toBe(404);
     // The image's health check command: 0 while the service is ready, 1 where nothing answers.
     const probe = (url: string) =>
-      promisify(execFile)(process.execPath, ['dist/scripts/probe.js', url]).then(
+      promisify(execFile)(process.execPath, ['dist/tools/probe.js', url]).then(
         () => 0,
         (failure: { code: number }) => failure.code,
       );

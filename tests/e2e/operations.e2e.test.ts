@@ -92,7 +92,7 @@ describe('what an operator probes and scrapes', () => {
 
 describe('npm run events:status', () => {
   it("prints each queue's depth, consumers and dead letters, and each outbox's backlog, from RabbitMQ and Cassandra", async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/events-status.ts']);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'tools/events-status.ts']);
     // The shared system consumes every queue while the tests run.
     for (const queue of ['follows', 'feed', 'feed.fanout'])
       expect(stdout).toMatch(new RegExp(`^${queue.replace('.', '\\.')} +\\d+ +[1-9]\\d* +\\d+$`, 'm'));

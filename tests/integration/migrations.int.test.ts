@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateKeyspace, pendingMigrations } from '../../migrations/runner.js';
 import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
-import { migrateAll, waitForMigrations } from '../../scripts/migrate.js';
+import { migrateAll, waitForMigrations } from '../../tools/migrate.js';
 import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
 
 describe('the migration runner', () => {

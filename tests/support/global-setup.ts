@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
 
-import { migrateAll } from '../../scripts/migrate.js';
+import { migrateAll } from '../../tools/migrate.js';
 import { TEST_ENV } from './env.js';
 import { type Stack, startStack } from './stack.js';
 

@@ -1,4 +1,4 @@
-import { migrateAll } from '../../scripts/migrate.js';
+import { migrateAll } from '../../tools/migrate.js';
 import { TEST_ENV } from './env.js';
 
 /** Integration tests use the real Cassandra and RabbitMQ directly: they need the keyspaces, not the running system. */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { NOT_IDEMPOTENT } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { keyspaceOf, QUEUES, SUBGRAPH_NAMES } from '../../platform/manifest.js';
-import { migrateAll } from '../../scripts/migrate.js';
+import { migrateAll } from '../../tools/migrate.js';
 import { eventually } from './client.js';
 import { TEST_ENV } from './env.js';
 import { cassandraFor, removeBrokerTopology } from './infra.js';

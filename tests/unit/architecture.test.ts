@@ -11,7 +11,8 @@ const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 function sourceFiles(folder: string): string[] {
   return readdirSync(join(ROOT, folder)).flatMap((name) => {
     const path = join(folder, name);
-    if (statSync(join(ROOT, path)).isDirectory()) return name === '__generated__' ? [] : sourceFiles(path);
+    if (statSync(join(ROOT, path)).isDirectory())
+      return ['__generated__', 'node_modules', 'results'].includes(name) ? [] : sourceFiles(path);
     return path.endsWith('.ts') ? [path] : [];
   });
 }
@@ -83,6 +84,20 @@ describe('the shape of the tree', () => {
     expect(crossings).toEqual([]);
   });
 
+  it('depends one way: what ships needs neither tests nor benchmarks, and tests need no benchmark', () => {
+    // Benchmarks may use the tests' client helpers (tests/support); the reverse would make a cycle.
+    const shipped = ['platform', 'router', 'subgraphs', 'schema', 'migrations', 'tools', 'scripts'];
+    const crossings = [
+      ...shipped.flatMap((folder) => sourceFiles(folder)).map((file) => [file, /^(tests|bench)\//] as const),
+      ...sourceFiles('tests').map((file) => [file, /^bench\//] as const),
+    ].flatMap(([file, forbidden]) =>
+      importsOf(file)
+        .files.filter((target) => forbidden.test(target))
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect(crossings).toEqual([]);
+  });
+
   it('lists in the manifest exactly the queues each subgraph consumes (operators’ tools read them from there)', () => {
     for (const { name, queues } of SUBGRAPHS) {
       const declared = sourceFiles(`subgraphs/${name}/src`).flatMap((file) =>
@@ -94,6 +109,12 @@ describe('the shape of the tree', () => {
 
   it.each([ROUTER_ENTRY, ...SUBGRAPH_NAMES.map(entryOf)])('loads no devDependency at run time from %s', (entry) => {
     const loaded = [...packagesLoadedFrom(entry)];
+    expect(loaded.length).toBeGreaterThan(3);
+    expect(loaded.filter((name) => name in packageJson.devDependencies)).toEqual([]);
+  });
+
+  it('ships operators’ tools (tools/, in the image) that load no devDependency either', () => {
+    const loaded = [...new Set(sourceFiles('tools').flatMap((tool) => [...packagesLoadedFrom(tool)]))];
     expect(loaded.length).toBeGreaterThan(3);
     expect(loaded.filter((name) => name in packageJson.devDependencies)).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
 import { entryOf, ROUTER_ENTRY, SUBGRAPH_NAMES } from '../../platform/manifest.js';
-import { ownHealthUrl } from '../../scripts/probe.js';
+import { ownHealthUrl } from '../../tools/probe.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8');
@@ -29,7 +29,7 @@ describe('the production image (Dockerfile)', () => {
     const dependencyStage = stages.find((stage) => /npm ci/.test(stage) && stage !== stages[0])!;
     expect(dependencyStage).toMatch(/npm ci --omit=dev/);
     expect(runtime).toMatch(/^USER node$/m);
-    expect(runtime).toMatch(/^HEALTHCHECK .*CMD \["node", "dist\/scripts\/probe\.js"\]$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK .*CMD \["node", "dist\/tools\/probe\.js"\]$/m);
     expect(runtime).toMatch(/APOLLO_TELEMETRY_DISABLED=true/);
   });
 });
@@ -57,7 +57,7 @@ describe('docker-compose.yml', () => {
   it.each(Object.keys(entries))('runs %s compiled, with a health check on its own /readyz', (name) => {
     const service = compose.services[name];
     expect(service.command).toEqual(['node', compiled(entries[name])]);
-    expect(service.healthcheck?.test?.slice(0, 3)).toEqual(['CMD', 'node', 'dist/scripts/probe.js']);
+    expect(service.healthcheck?.test?.slice(0, 3)).toEqual(['CMD', 'node', 'dist/tools/probe.js']);
     expect(service.healthcheck?.test?.[3]).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/readyz$/);
   });
 

@@ -6,7 +6,7 @@ import { portVariable, SUBGRAPHS } from '../platform/manifest.js';
  * A container's health check (Dockerfile HEALTHCHECK, docker-compose): exits 0 when the URL answers 2xx within 3 s.
  * Plain node, no curl in the image. Without a URL it probes /healthz of the service the container runs (its main
  * process's entry point, on that service's port; the router's operator port), so one image's HEALTHCHECK fits the
- * router and every subgraph: `node dist/scripts/probe.js [http://127.0.0.1:4001/readyz]`.
+ * router and every subgraph: `node dist/tools/probe.js [http://127.0.0.1:4001/readyz]`.
  */
 export function ownHealthUrl(mainCommand: string, env: NodeJS.ProcessEnv): string {
   const subgraph = SUBGRAPHS.find((candidate) => mainCommand.includes(`subgraphs/${candidate.name}/src/index`));

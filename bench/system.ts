@@ -14,8 +14,8 @@ import { connectEventBus } from '../platform/messaging/bus.js';
 import { createEvent } from '../platform/messaging/events.js';
 import { feedOf, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { scrape, total } from '../tests/support/metrics.js';
-import { machine, median, percentile, writeBenchmarks } from './bench-report.js';
-import { startBenchedSystem } from './bench-setup.js';
+import { machine, median, percentile, writeBenchmarks } from './report.js';
+import { startBenchedSystem } from './setup.js';
 
 /**
  * The system under write load (npm run bench:system; part of npm run bench): fan-out, live delivery, memory per idle

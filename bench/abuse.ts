@@ -12,8 +12,8 @@ import WebSocket from 'ws';
 import { ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { gql, signUp, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
-import { type AbuseMemory, type AbuseReport, type AbuseResult, abuseTable, machine, writeBenchmarks } from './bench-report.js';
-import { startBenchedSystem } from './bench-setup.js';
+import { type AbuseMemory, type AbuseReport, type AbuseResult, abuseTable, machine, writeBenchmarks } from './report.js';
+import { startBenchedSystem } from './setup.js';
 
 /**
  * What one hostile client does to the router (npm run bench:abuse; issue 19). The subgraphs run as processes as in
@@ -557,7 +557,7 @@ try {
 
 const report: AbuseReport = {
   at: new Date().toISOString(),
-  command: `npx tsx scripts/bench-abuse.ts ${args.join(' ')}`.trim(),
+  command: `npx tsx bench/abuse.ts ${args.join(' ')}`.trim(),
   probeIntervalMs: PROBE_INTERVAL_MS,
   machine: machine(),
   // The machine may be shared: its 1, 5 and 15-minute load averages when the bench started and ended.

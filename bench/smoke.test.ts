@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { describe, expect, it } from 'vitest';
 
-import type { BenchReport, SystemReport } from '../../scripts/bench-report.js';
-import { isolatedNamespace } from '../support/namespace.js';
+import { isolatedNamespace } from '../tests/support/namespace.js';
+import type { BenchReport, SystemReport } from './report.js';
 
 /**
  * Each smoke run gets keyspaces, queues and an exchange of its own: its services must not share queues with the
@@ -29,8 +31,8 @@ const run = async (script: string, out: string) => {
  */
 describe.concurrent('npm run bench -- --smoke', () => {
   it('bench:router drives every scenario against twtr, Hive Gateway and the subgraph, and records what it measured', async () => {
-    const out = `bench/results/smoke-${process.pid}.json`;
-    await run('scripts/bench-router.ts', out);
+    const out = join(tmpdir(), `twtr-bench-smoke-${process.pid}.json`);
+    await run('bench/router.ts', out);
     const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
     expect(report.results.map((result) => Object.keys(result.runs))).toEqual([
       ['twtr', 'hive'],
@@ -47,8 +49,8 @@ describe.concurrent('npm run bench -- --smoke', () => {
   }, 240_000);
 
   it('bench:system fans out, delivers live frames and holds idle subscriptions, and records what it measured', async () => {
-    const out = `bench/results/system-smoke-${process.pid}.json`;
-    await run('scripts/bench-system.ts', out);
+    const out = join(tmpdir(), `twtr-bench-system-smoke-${process.pid}.json`);
+    await run('bench/system.ts', out);
     const { results } = JSON.parse(readFileSync(out, 'utf8')) as SystemReport;
     for (const fanout of [results.fanout1k, results.fanout9k]) {
       expect(fanout.fanoutMs).toHaveLength(fanout.posts);

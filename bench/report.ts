@@ -170,7 +170,7 @@ const describeMachine = (figures: Record<string, string | number>) =>
     .map(([key, value]) => `${key} ${value}`)
     .join(', ');
 
-/** What bench:system writes (scripts/bench-system.ts). */
+/** What bench:system writes (bench/system.ts). */
 export interface SystemReport {
   at: string;
   command: string;
@@ -274,7 +274,7 @@ function stormRows(storm: NonNullable<SystemReport['results']['storm']>): string
 `;
 }
 
-/** What one abuse did to one router (scripts/bench-abuse.ts). */
+/** What one abuse did to one router (bench/abuse.ts). */
 export interface AbuseResult {
   abuse: string;
   key: string;

@@ -2,7 +2,7 @@ import { loadConfig } from '../platform/config.js';
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { withoutTestLimits } from '../tests/support/env.js';
 import { startSystemProcesses } from '../tests/support/processes.js';
-import { migrateAll } from './migrate.js';
+import { migrateAll } from '../tools/migrate.js';
 
 /**
  * What both benchmarks measure: the product's defaults (not the tests' low limits), each service its own process,

@@ -7,9 +7,9 @@ import { generate } from '@graphql-codegen/cli';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 
-import codegenConfig from '../codegen.js';
-import { SUBGRAPH_NAMES, SUPERGRAPH_FILE } from '../platform/manifest.js';
-import { ACCEPTED_HINT_CODES, composeSupergraph, subgraphSdl } from '../schema/compose.js';
+import codegenConfig from '../../codegen.js';
+import { SUBGRAPH_NAMES, SUPERGRAPH_FILE } from '../../platform/manifest.js';
+import { ACCEPTED_HINT_CODES, composeSupergraph, subgraphSdl } from '../../schema/compose.js';
 
 describe('the supergraph', () => {
   const { supergraphSdl, hints } = composeSupergraph();

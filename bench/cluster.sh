@@ -11,6 +11,6 @@ for round in $(seq 1 "${ROUNDS:-2}"); do
   for target in single cluster; do
     echo "== round $round: $target"
     TWTR_CLUSTER=$([ "$target" = cluster ] && echo 1 || echo 0) \
-      npx tsx scripts/bench-system.ts --only fanout1k,fanout9k,feedpage 2>&1 | grep -v '^\[bench:system\] fan-out to'
+      npx tsx bench/system.ts --only fanout1k,fanout9k,feedpage 2>&1 | grep -v '^\[bench:system\] fan-out to'
   done
 done

@@ -12,8 +12,8 @@ import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernete
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
-import { SUBGRAPH_NAMES } from '../platform/manifest.js';
-import { crdShapeErrors } from './fixtures/crd-shapes.js';
+import { SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { crdShapeErrors } from '../fixtures/crd-shapes.js';
 
 /**
  * No cluster here: each overlay is rendered with `kubectl kustomize`, every object validated against the Kubernetes
@@ -116,7 +116,7 @@ describe.each(['overlays/dev', 'overlays/production'])('k8s/%s', (overlay) => {
       ]);
       // The new version serves only once its migrations are applied.
       expect(podSpecOf(deployment).initContainers.map((container: any) => container.command.join(' '))).toEqual([
-        'node dist/scripts/migrate.js --wait',
+        'node dist/tools/migrate.js --wait',
       ]);
     }
   });
@@ -177,7 +177,7 @@ describe.each(['overlays/dev', 'overlays/production'])('k8s/%s', (overlay) => {
     const [job] = objects.filter((object) => object.kind === 'Job');
     const tag = podSpecOf(job).containers[0].image.split(':').at(-1);
     expect(job.metadata.name).toBe(`twtr-migrate-${tag}`);
-    expect(podSpecOf(job).containers[0].command).toEqual(['node', 'dist/scripts/migrate.js']);
+    expect(podSpecOf(job).containers[0].command).toEqual(['node', 'dist/tools/migrate.js']);
   });
 
   it('holds no literal secret: configuration comes from the ConfigMap, secrets from the twtr-secrets Secret', () => {

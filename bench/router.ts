@@ -9,8 +9,8 @@ import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/iden
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
-import { machine, type ScenarioResult, writeBenchmarks } from './bench-report.js';
-import { startBenchedSystem } from './bench-setup.js';
+import { machine, type ScenarioResult, writeBenchmarks } from './report.js';
+import { startBenchedSystem } from './setup.js';
 
 /**
  * The router against Hive Gateway (npm run bench:router; part of npm run bench). Subgraphs, twtr's router and Hive
@@ -41,7 +41,7 @@ const hive: ChildProcess = spawn(
     'tsx',
     '--import',
     './bench/hive/polyfill.mjs',
-    'node_modules/@graphql-hive/gateway/dist/bin.js',
+    'bench/node_modules/@graphql-hive/gateway/dist/bin.js',
     'supergraph',
     'schema/supergraph.graphql',
     '--host',
@@ -327,7 +327,7 @@ try {
 
 const report = {
   at: new Date().toISOString(),
-  command: `npx tsx scripts/bench-router.ts ${args.join(' ')}`.trim(),
+  command: `npx tsx bench/router.ts ${args.join(' ')}`.trim(),
   seconds,
   rounds,
   machine: machine(),
