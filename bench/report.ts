@@ -355,8 +355,8 @@ Machine: ${describeMachine(report.machine)}${report.loadAverage ? `; load averag
 ${abuseTable(report.results)}`;
 }
 
-const ROUTER_REPORT = 'bench/results/latest-router.json';
-const SYSTEM_REPORT = 'bench/results/latest-system.json';
+export const ROUTER_REPORT = 'bench/results/latest-router.json';
+export const SYSTEM_REPORT = 'bench/results/latest-system.json';
 const ABUSE_REPORT = 'bench/results/latest-abuse.json';
 
 /** BENCHMARKS.md and bench/results/latest.svg from the latest run of each benchmark. */

@@ -10,6 +10,7 @@ import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { machine, type ScenarioResult, writeBenchmarks } from './report.js';
+import { writeScaling } from './scaling.js';
 import { startBenchedSystem } from './setup.js';
 
 /**
@@ -346,6 +347,7 @@ progress(`wrote ${out}`);
 if (!smoke && !only) {
   writeFileSync('bench/results/latest-router.json', `${JSON.stringify(report, null, 2)}\n`);
   writeBenchmarks();
+  writeScaling();
   progress('wrote BENCHMARKS.md and bench/results/latest.svg');
 }
 process.exit(0);

@@ -15,6 +15,7 @@ import { createEvent } from '../platform/messaging/events.js';
 import { feedOf, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { scrape, total } from '../tests/support/metrics.js';
 import { machine, median, percentile, writeBenchmarks } from './report.js';
+import { writeScaling } from './scaling.js';
 import { startBenchedSystem } from './setup.js';
 
 /**
@@ -444,6 +445,7 @@ progress(`wrote ${out}`);
 if (!smoke) {
   writeFileSync('bench/results/latest-system.json', `${JSON.stringify(report, null, 2)}\n`);
   writeBenchmarks();
+  writeScaling();
   progress('wrote BENCHMARKS.md');
 }
 process.exit(0);
