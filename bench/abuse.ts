@@ -13,7 +13,7 @@ import { ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.
 import { gql, signUp, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { type AbuseMemory, type AbuseReport, type AbuseResult, abuseTable, machine, writeBenchmarks } from './report.js';
-import { startBenchedSystem } from './setup.js';
+import { startBenchedSystem, stopOnFailure } from './setup.js';
 
 /**
  * What one hostile client does to the router (npm run bench:abuse; issue 19). The subgraphs run as processes as in
@@ -182,14 +182,7 @@ const stopAll = async () => {
   );
   await system.stop();
 };
-process.once('uncaughtException', (error) => {
-  console.error(error);
-  void stopAll().finally(() => process.exit(1));
-});
-process.once('unhandledRejection', (error) => {
-  console.error(error);
-  void stopAll().finally(() => process.exit(1));
-});
+stopOnFailure(stopAll);
 
 /**
  * The ordinary client: one request every PROBE_INTERVAL_MS whatever happened to the previous ones (an open loop, so a

@@ -11,7 +11,7 @@ import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../t
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { machine, type ScenarioResult, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
-import { startBenchedSystem } from './setup.js';
+import { startBenchedSystem, stopOnFailure } from './setup.js';
 
 /**
  * The router against Hive Gateway (npm run bench:router; part of npm run bench). Subgraphs, twtr's router and Hive
@@ -90,14 +90,7 @@ const stopAll = async () => {
   await Promise.all([stopped(hive), stopped(baseline)]);
   await system.stop();
 };
-process.once('uncaughtException', (error) => {
-  console.error(error);
-  void stopAll().finally(() => process.exit(1));
-});
-process.once('unhandledRejection', (error) => {
-  console.error(error);
-  void stopAll().finally(() => process.exit(1));
-});
+stopOnFailure(stopAll);
 
 const post = (url: string, query: string, variables: Record<string, unknown> = {}, token?: string) =>
   ok(query, variables, { url, token });

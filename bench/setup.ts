@@ -28,3 +28,13 @@ export async function startBenchedSystem(progress: (message: string) => void, { 
   });
   return { env, system, config };
 }
+
+/** A benchmark that fails stops what it started (its processes would otherwise outlive it) and exits with 1. */
+export function stopOnFailure(stop: () => Promise<void>): void {
+  const fail = (error: unknown) => {
+    console.error(error);
+    void stop().finally(() => process.exit(1));
+  };
+  process.once('uncaughtException', fail);
+  process.once('unhandledRejection', fail);
+}

@@ -16,7 +16,7 @@ import { feedOf, ok, postTweet, signUp as signUpUser, type TestUser } from '../t
 import { scrape, total } from '../tests/support/metrics.js';
 import { machine, median, percentile, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
-import { startBenchedSystem } from './setup.js';
+import { startBenchedSystem, stopOnFailure } from './setup.js';
 
 /**
  * The system under write load (npm run bench:system; part of npm run bench): fan-out, live delivery, memory per idle
@@ -46,10 +46,7 @@ const stop = async () => {
   await feedDb.shutdown();
   await system.stop();
 };
-process.once('uncaughtException', (error) => {
-  console.error(error);
-  void stop().finally(() => process.exit(1));
-});
+stopOnFailure(stop);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const until = async (check: () => Promise<boolean>, what: string, timeoutMs = 60_000) => {
