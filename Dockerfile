@@ -14,6 +14,7 @@ COPY subgraphs ./subgraphs
 COPY schema ./schema
 COPY migrations ./migrations
 COPY tools ./tools
+COPY scripts/build.sh ./scripts/build.sh
 RUN npm run build
 
 FROM node:20.19-bookworm-slim AS production-dependencies

@@ -25,6 +25,22 @@ describe('the production image (Dockerfile)', () => {
     expect(runtime).not.toMatch(/tsx|\.ts\b/);
   });
 
+  it('copies into the build stage everything the build reads: what tsconfig.build.json compiles, and the build script', () => {
+    const build = stages.find((stage) => /RUN npm run build/.test(stage))!;
+    const copied = [...build.matchAll(/^COPY (?!--from)(\S+(?: \S+)*) \S+$/gm)].flatMap(([, sources]) => sources.split(' '));
+    const { include, extends: base } = JSON.parse(read('tsconfig.build.json')) as { include: string[]; extends: string };
+    const needed = [
+      'package.json',
+      'package-lock.json',
+      base.replace(/^\.\//, ''),
+      'tsconfig.build.json',
+      'scripts/build.sh',
+      ...include.map((path) => path.split('/')[0]),
+    ];
+    const isCopied = (path: string) => copied.some((source) => path === source || path.startsWith(`${source}/`));
+    expect(needed.filter((path) => !isCopied(path))).toEqual([]);
+  });
+
   it('carries production dependencies only, runs as a non-root user and has a HEALTHCHECK', () => {
     const dependencyStage = stages.find((stage) => /npm ci/.test(stage) && stage !== stages[0])!;
     expect(dependencyStage).toMatch(/npm ci --omit=dev/);
