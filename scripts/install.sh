@@ -11,7 +11,7 @@ install() {
     # warnings would bury what matters, so the bench install prints errors only.
     local quiet=()
     if [ "$1" = bench ]; then quiet=(--loglevel=error); fi
-    (cd "$1" && npm ci --no-audit --no-fund "${quiet[@]}" >&2)
+    (cd "$1" && npm ci --no-audit --no-fund ${quiet[@]+"${quiet[@]}"} >&2)
   fi
 }
 
