@@ -12,6 +12,8 @@ const ASSUMED = {
   timelineReadsPerUserDay: 170,
   otherReadsPerUserDay: 70,
   postsPerUserDay: 3,
+  /** Events on the bus per post: a post, and a third of one for the day's one follow (likes and reposts aside). */
+  eventsPerPost: 4 / 3,
   peakOverAverage: 2,
   utilisation: 0.6,
   followersPerPost: 200,
@@ -96,7 +98,7 @@ function modelTable(figures: Figures): string {
     const memoryGiB = (subscriptions * figures.subscriptionKiB) / 1024 / 1024;
     const liveItems = rows * a.liveShare;
     const liveCores = cores(liveItems * a.cpuMsPerLiveFrame * 2);
-    const events = posts * 1.5;
+    const events = posts * a.eventsPerPost;
     return `| ${n(users / 1e6)}M | ${n(reads)} | ${n(other)} | ${n(posts)} | ${n(rows)} | ${n(Math.ceil(router))} | ${n(Math.ceil(subgraphs))} | ${n(Math.ceil(cassandra))} (${Math.max(3, Math.ceil(cassandra / a.coresPerCassandraNode))} nodes) | 3 nodes (quorum queues), ~${n(events)} events/s | ${n(subscriptions)} (${memoryGiB.toFixed(1)} GiB) | ${n(liveItems)} (${liveCores.toFixed(1)}) |`;
   });
   return `| daily users | timeline reads/s (peak) | other reads/s | posts/s | timeline rows/s | router cores | subgraph cores | Cassandra cores (8-core nodes) | RabbitMQ | live subscriptions (memory) | live items/s (router + feed cores) |
@@ -106,7 +108,7 @@ ${rows.join('\n')}
 Router cores = (reads/s × ${ms(figures.routerFeedMs)} ms + other reads/s × ${ms(figures.routerProfileMs)} ms) / ${a.utilisation}; subgraph cores add
 posts × ${a.cpuMsPerPost} ms and rows × ${a.cpuMsPerTimelineRow} ms to the reads' ${ms(figures.subgraphFeedMs)} ms and ${ms(figures.subgraphProfileMs)} ms; Cassandra cores = (rows/s × ${a.replicasWritten} + reads/s ×
 ${a.cassandraRowsPerFeedPage} × ${a.replicasRead}) / ${n(a.rowOperationsPerCassandraCore)} / ${a.utilisation}; live cores = items/s × ${a.cpuMsPerLiveFrame} ms × 2 (router and feed) / ${a.utilisation}; memory =
-subscriptions × ${figures.subscriptionKiB.toFixed(1)} KiB. Events/s counts a post and half as many follows, likes and the like.`;
+subscriptions × ${figures.subscriptionKiB.toFixed(1)} KiB; events/s = posts/s × 4/3 (a post, and a follow for every three).`;
 }
 
 /** SCALING.md with what lies between each `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` recomputed from these runs. */
