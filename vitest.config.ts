@@ -25,9 +25,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     // Two workers on two cores: much of a run is waiting (outages held, processes starting, events awaited). Unit,
-    // integration and faults share them first; then the end-to-end files against the one shared system, beside the
-    // benchmark smoke runs (systems of their own). End-to-end tests never depend on what another test does meanwhile:
-    // each signs up its own users from addresses of its own, and starts its own router where it needs other limits.
+    // integration and faults share them first; then the end-to-end files, one at a time against the one shared system
+    // (two at a time, tests bound by time failed under the contention), then the benchmark smoke runs.
     maxWorkers: 2,
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results.json' },
@@ -61,11 +60,12 @@ export default defineConfig({
           include: ['tests/e2e/**/*.e2e.test.ts'],
           globalSetup: ['tests/support/global-setup.ts'],
           sequence: { groupOrder: 1 },
+          fileParallelism: false,
         },
       },
       {
         extends: true,
-        test: { name: 'bench', include: ['bench/**/*.test.ts'], sequence: { groupOrder: 1 } },
+        test: { name: 'bench', include: ['bench/**/*.test.ts'], sequence: { groupOrder: 2 } },
       },
       // Nodes killed and frozen on the local three-node cluster (`npm run test:cluster`, TWTR_CLUSTER=1 only).
       ...(process.env.TWTR_CLUSTER
@@ -78,7 +78,7 @@ export default defineConfig({
                 globalSetup: ['tests/support/migrate-setup.ts'],
                 // One at a time: each test takes a node of the one cluster away.
                 fileParallelism: false,
-                sequence: { groupOrder: 2 },
+                sequence: { groupOrder: 3 },
               },
             },
           ]

@@ -137,7 +137,7 @@ const PROFILE = `query Profile($u: String!) { user(username: $u) { id username d
   tweets(first: 20) { edges { node { id text createdAt author { id username displayName } } } } } }`;
 const ONE_SUBGRAPH = `query OneSubgraph($u: String!) { user(username: $u) { id username displayName } }`;
 const FEED = `query Feed { feed(first: 20) { edges { node { id text createdAt author { username displayName } } } } }`;
-await until(async () => (await post(system.routerUrl, FEED, {}, viewers[63].token)).feed.edges.length === 20);
+await until(async () => (await post(system.routerUrl, FEED, {}, viewers.at(-1)!.token)).feed.edges.length === 20);
 await until(async () => Boolean((await post(hiveUrl, ONE_SUBGRAPH, { u: profile.username }))?.user));
 if (baseline) await until(async () => Boolean((await post(baselineUrl, ONE_SUBGRAPH, { u: profile.username }))?.user));
 

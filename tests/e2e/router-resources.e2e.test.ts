@@ -162,7 +162,8 @@ describe('websockets', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     (socket as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closed).toBe(4429);
-  });
+    // A hundred answers of ~170 KB each: slow when another test file keeps the router busy too.
+  }, 90_000);
 
   it('refuses what a live subscription would keep for its lifetime: a padded text, a long id', async () => {
     const socket = await graphqlSocket(router, viewer.token);
