@@ -359,11 +359,14 @@ export const ROUTER_REPORT = 'bench/results/latest-router.json';
 export const SYSTEM_REPORT = 'bench/results/latest-system.json';
 const ABUSE_REPORT = 'bench/results/latest-abuse.json';
 
+/** A benchmark's recorded run, or undefined when it has never been recorded here. */
+export const readReport = <T>(path: string): T | undefined =>
+  existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
+
 /** BENCHMARKS.md and bench/results/latest.svg from the latest run of each benchmark. */
 export function writeBenchmarks(): void {
-  const read = <T>(path: string): T | undefined => (existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined);
-  const router = read<BenchReport>(ROUTER_REPORT);
-  const system = read<SystemReport>(SYSTEM_REPORT);
+  const router = readReport<BenchReport>(ROUTER_REPORT);
+  const system = readReport<SystemReport>(SYSTEM_REPORT);
   const sections: string[] = [];
   if (router) {
     const { markdown, svg } = routerSection(router);
@@ -371,7 +374,7 @@ export function writeBenchmarks(): void {
     writeFileSync('bench/results/latest.svg', svg);
   }
   if (system) sections.push(systemSection(system));
-  const abuse = read<AbuseReport>(ABUSE_REPORT);
+  const abuse = readReport<AbuseReport>(ABUSE_REPORT);
   if (abuse) sections.push(abuseSection(abuse));
   writeFileSync(
     'BENCHMARKS.md',

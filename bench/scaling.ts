@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
-import { type BenchReport, median, ROUTER_REPORT, summary, SYSTEM_REPORT, type SystemReport } from './report.js';
+import { type BenchReport, median, readReport, ROUTER_REPORT, summary, SYSTEM_REPORT, type SystemReport } from './report.js';
 
 /**
  * SCALING.md's measured figures and model, recomputed from the latest bench:router and bench:system runs whenever
@@ -128,7 +128,7 @@ export const SCALING_FILE = 'SCALING.md';
 
 /** Rewrites SCALING.md's generated parts from the latest bench:router and bench:system runs. */
 export function writeScaling(): void {
-  if (!existsSync(ROUTER_REPORT) || !existsSync(SYSTEM_REPORT)) return;
-  const read = <T>(path: string) => JSON.parse(readFileSync(path, 'utf8')) as T;
-  writeFileSync(SCALING_FILE, scalingText(readFileSync(SCALING_FILE, 'utf8'), read(ROUTER_REPORT), read(SYSTEM_REPORT)));
+  const router = readReport<BenchReport>(ROUTER_REPORT);
+  const system = readReport<SystemReport>(SYSTEM_REPORT);
+  if (router && system) writeFileSync(SCALING_FILE, scalingText(readFileSync(SCALING_FILE, 'utf8'), router, system));
 }
