@@ -9,7 +9,7 @@ import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/iden
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
-import { machine, type ScenarioResult, writeBenchmarks } from './report.js';
+import { DIRECT, machine, RUST_PLANNER, type ScenarioResult, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
 import { startBenchedSystem, stopOnFailure } from './setup.js';
 
@@ -33,33 +33,39 @@ const progress = (message: string) => process.stderr.write(`[bench] ${message}\n
 
 const { env, system, config } = await startBenchedSystem(progress);
 
-progress('starting Hive Gateway');
-const hivePort = await freePort();
-const hive: ChildProcess = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--import',
-    './bench/hive/polyfill.mjs',
-    'bench/node_modules/@graphql-hive/gateway/dist/bin.js',
-    'supergraph',
-    'schema/supergraph.graphql',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(hivePort),
-    '--fork',
-    '1',
-    '--config-path',
-    'bench/hive/gateway.config.ts',
-  ],
-  {
-    env: { ...env, ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])) },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  },
-);
-const hiveUrl = `http://127.0.0.1:${hivePort}/graphql`;
+/** Hive Gateway, as a process of its own; `--hive-router-runtime` swaps its planner and executor for the Rust ones. */
+async function startHive(...flags: string[]) {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      './bench/hive/polyfill.mjs',
+      'bench/node_modules/@graphql-hive/gateway/dist/bin.js',
+      'supergraph',
+      'schema/supergraph.graphql',
+      ...flags,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--fork',
+      '1',
+      '--config-path',
+      'bench/hive/gateway.config.ts',
+    ],
+    {
+      env: { ...env, ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  return { child, url: `http://127.0.0.1:${port}/graphql` };
+}
+progress('starting Hive Gateway, with its JavaScript planner and with the Rust one');
+const hive = await startHive();
+const hiveRust = await startHive('--hive-router-runtime');
 
 const baselineDir = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : undefined;
 const baselinePort = await freePort();
@@ -87,7 +93,7 @@ const stopped = (child: ChildProcess | undefined) =>
     : Promise.resolve();
 // The gateways first: requests still in flight in them would otherwise fail, noisily, against stopped subgraphs.
 const stopAll = async () => {
-  await Promise.all([stopped(hive), stopped(baseline)]);
+  await Promise.all([stopped(hive.child), stopped(hiveRust.child), stopped(baseline)]);
   await system.stop();
 };
 stopOnFailure(stopAll);
@@ -138,13 +144,16 @@ const PROFILE = `query Profile($u: String!) { user(username: $u) { id username d
 const ONE_SUBGRAPH = `query OneSubgraph($u: String!) { user(username: $u) { id username displayName } }`;
 const FEED = `query Feed { feed(first: 20) { edges { node { id text createdAt author { username displayName } } } } }`;
 await until(async () => (await post(system.routerUrl, FEED, {}, viewers.at(-1)!.token)).feed.edges.length === 20);
-await until(async () => Boolean((await post(hiveUrl, ONE_SUBGRAPH, { u: profile.username }))?.user));
+for (const { url } of [hive, hiveRust])
+  await until(async () => Boolean((await post(url, ONE_SUBGRAPH, { u: profile.username }))?.user));
 if (baseline) await until(async () => Boolean((await post(baselineUrl, ONE_SUBGRAPH, { u: profile.username }))?.user));
 
 interface Scenario {
   name: string;
   connections: number;
   body: string;
+  /** Bodies asked in turn, one per request, instead of body: distinct requests that no in-flight sharing can merge. */
+  bodies?: string[];
   /** One token per connection (each connection a different viewer), or none. */
   tokens?: string[];
   /** Requests per second across all connections (an open loop), instead of as fast as answers come back. */
@@ -162,11 +171,29 @@ const directAssertion = signRequestAssertion(
   'users',
   3600,
 );
+const usersDirect = {
+  url: system.subgraphUrls.users,
+  pid: system.children.users.pid!,
+  headers: { [REQUEST_ASSERTION_HEADER]: directAssertion },
+};
 const routers = (): Scenario['targets'] => ({
   twtr: { url: system.routerUrl, pid: system.children.router.pid! },
   ...(baseline ? { 'twtr before': { url: baselineUrl, pid: baseline.pid! } } : {}),
-  hive: { url: hiveUrl, pid: hive.pid! },
+  hive: { url: hive.url, pid: hive.child.pid! },
+  [RUST_PLANNER]: { url: hiveRust.url, pid: hiveRust.child.pid! },
 });
+const feedPage: Scenario = {
+  name: 'feed page (20 items, text + author), 64 connections each a different viewer',
+  connections: 64,
+  body: body(FEED),
+  tokens: viewers.map((viewer) => viewer.token),
+  wrongAnswer: (data, index) => {
+    const followed = new Set(Array.from({ length: 5 }, (_, k) => authors[(index + k) % authors.length].username));
+    const strangers = data.feed.edges.filter((edge: any) => !followed.has(edge.node.author.username));
+    return strangers.length ? `viewer ${index}'s feed holds ${strangers.length} tweets of authors they do not follow` : undefined;
+  },
+  targets: routers(),
+};
 const scenarios: Scenario[] = [
   {
     name: 'profile query (users → follows → tweets → users), 32 connections',
@@ -178,42 +205,29 @@ const scenarios: Scenario[] = [
     name: 'one-subgraph query (user by username), 32 connections',
     connections: 32,
     body: body(ONE_SUBGRAPH, { u: profile.username }),
-    targets: {
-      ...routers(),
-      'users subgraph direct': {
-        url: system.subgraphUrls.users,
-        pid: system.children.users.pid!,
-        headers: { [REQUEST_ASSERTION_HEADER]: directAssertion },
-      },
-    },
+    targets: { ...routers(), [DIRECT]: usersDirect },
   },
   {
-    name: 'feed page (20 items, text + author), 64 connections each a different viewer',
-    connections: 64,
-    body: body(FEED),
-    tokens: viewers.map((viewer) => viewer.token),
-    wrongAnswer: (data, index) => {
-      const followed = new Set(Array.from({ length: 5 }, (_, k) => authors[(index + k) % authors.length].username));
-      const strangers = data.feed.edges.filter((edge: any) => !followed.has(edge.node.author.username));
-      return strangers.length
-        ? `viewer ${index}'s feed holds ${strangers.length} tweets of authors they do not follow`
-        : undefined;
-    },
-    targets: routers(),
+    name: 'one-subgraph query, 32 connections, each request the next of 74 usernames',
+    connections: 32,
+    body: body(ONE_SUBGRAPH, { u: profile.username }),
+    bodies: [...authors, ...viewers].map((user) => body(ONE_SUBGRAPH, { u: user.username })),
+    targets: { ...routers(), [DIRECT]: usersDirect },
   },
+  feedPage,
 ];
 // The same page with what a client shows beside each tweet: counts and the viewer's own like from the engagement
 // subgraph (one batched fetch per page), and whose repost put it there. A target of the plain page's scenario, so the
 // two pages alternate round by round on the same machine: its cost beside the plain page.
 const FEED_ENGAGED = `query Feed { feed(first: 20) { edges { node { id text createdAt author { username displayName }
   likeCount repostCount viewerHasLiked } repostedBy { username } } } }`;
-const engaged = { ...scenarios[2].targets.twtr, body: body(FEED_ENGAGED) };
-scenarios[2].targets = { ...scenarios[2].targets, 'twtr, page with likeCount, repostCount, viewerHasLiked, repostedBy': engaged };
+const engaged = { ...feedPage.targets.twtr, body: body(FEED_ENGAGED) };
+feedPage.targets = { ...feedPage.targets, 'twtr, page with likeCount, repostCount, viewerHasLiked, repostedBy': engaged };
 // The same 64 viewers each reading their feed about once a second: latency under an ordinary load, not at saturation.
 // Eight connections, each request as the next viewer: autocannon paces each connection on its own timer, all started
 // together, so 64 connections at 1 request/s would arrive as one burst of 64 every second.
 scenarios.push({
-  ...scenarios[2],
+  ...feedPage,
   name: 'feed page (20 items, text + author), 64 viewers each reading about once a second (64 requests/s over 8 connections)',
   connections: 8,
   rate: 64,
@@ -222,6 +236,7 @@ scenarios.push({
 
 async function load(scenario: Scenario, target: Scenario['targets'][string]) {
   let nextToken = 0;
+  let nextBody = 0;
   let graphqlErrors = 0;
   const cpuBefore = cpuSecondsOf(target.pid);
   const subgraphCpu = () => SUBGRAPH_NAMES.reduce((sum, name) => sum + cpuSecondsOf(system.children[name].pid!), 0);
@@ -242,7 +257,8 @@ async function load(scenario: Scenario, target: Scenario['targets'][string]) {
         onResponse: (_status: number, body: string) => {
           if (body.includes('"errors"')) graphqlErrors++;
         },
-        setupRequest: (request: any, context: any) => {
+        setupRequest: (given: any, context: any) => {
+          const request = scenario.bodies ? { ...given, body: scenario.bodies[nextBody++ % scenario.bodies.length] } : given;
           if (!scenario.tokens) return request;
           // A viewer per connection; with fewer connections than viewers (open loop), a viewer per request.
           const token =
@@ -279,7 +295,7 @@ async function warmUp(scenario: Scenario, target: Scenario['targets'][string]) {
     const response = await fetch(target.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...target.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: target.body ?? scenario.body,
+      body: target.body ?? scenario.bodies?.[index % scenario.bodies.length] ?? scenario.body,
     });
     const answer = (await response.json()) as { data?: unknown; errors?: unknown[] };
     // A target that answers with errors, or with another viewer's data, would be measured doing less work.

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import { isolatedNamespace } from '../tests/support/namespace.js';
-import type { BenchReport, SystemReport } from './report.js';
+import { type BenchReport, DIRECT, RUST_PLANNER, type SystemReport } from './report.js';
 
 /**
  * Each smoke run gets keyspaces, queues and an exchange of its own: its services must not share queues with the
@@ -30,15 +30,16 @@ const run = async (script: string, out: string) => {
  * run side by side (each its own processes, ports and namespace).
  */
 describe.concurrent('npm run bench -- --smoke', () => {
-  it('bench:router drives every scenario against twtr, Hive Gateway and the subgraph, and records what it measured', async () => {
+  it('bench:router drives every scenario against twtr, Hive Gateway (both planners) and the subgraph, and records what it measured', async () => {
     const out = join(tmpdir(), `twtr-bench-smoke-${process.pid}.json`);
     await run('bench/router.ts', out);
     const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
     expect(report.results.map((result) => Object.keys(result.runs))).toEqual([
-      ['twtr', 'hive'],
-      ['twtr', 'hive', 'users subgraph direct'],
-      ['twtr', 'hive', 'twtr, page with likeCount, repostCount, viewerHasLiked, repostedBy'],
-      ['twtr', 'hive'],
+      ['twtr', 'hive', RUST_PLANNER],
+      ['twtr', 'hive', RUST_PLANNER, DIRECT],
+      ['twtr', 'hive', RUST_PLANNER, DIRECT],
+      ['twtr', 'hive', RUST_PLANNER, 'twtr, page with likeCount, repostCount, viewerHasLiked, repostedBy'],
+      ['twtr', 'hive', RUST_PLANNER],
     ]);
     for (const result of report.results)
       for (const [target, [run]] of Object.entries(result.runs)) {
