@@ -14,6 +14,7 @@ import { connectEventBus } from '../platform/messaging/bus.js';
 import { createEvent } from '../platform/messaging/events.js';
 import { feedOf, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { scrape, total } from '../tests/support/metrics.js';
+import { cpuSecondsOf } from '../tests/support/processes.js';
 import { machine, median, percentile, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
 import { startBenchedSystem, stopOnFailure } from './setup.js';
@@ -24,7 +25,7 @@ import { startBenchedSystem, stopOnFailure } from './setup.js';
  * reads Cassandra directly. Bounded in count and time, loopback only. Writes bench/results/system-<timestamp>.json and
  * the system section of BENCHMARKS.md.
  *   --smoke      tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
- *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, idle, feedpage, storm), printed, not
+ *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, live10k, idle, feedpage, storm), printed, not
  *                recorded
  *   --fanout-worker  the feed split as in Kubernetes: one process for the main queue, one fan-out worker
  *   --storm-rate n   likes a second in the storm scenario (1,000 by default)
@@ -225,19 +226,36 @@ async function live(subscribers: number, posts: number) {
     latencies.push(at - sentAt);
     received++;
   });
+  // Where the time goes: CPU of the router, the feed and the clients (this process) over the measured posts.
+  const cpu = () => ({
+    router: cpuSecondsOf(system.children.router.pid!),
+    feed: cpuSecondsOf(system.children.feed.pid!),
+    clients: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+  });
+  let cpuBefore = cpu();
   // The first post (not measured) warms the path; every later one is measured.
   for (let i = 0; i <= posts; i++) {
     if (i === 1) {
       latencies.length = 0;
       received = 0;
+      cpuBefore = cpu();
     }
     sentAt = performance.now();
     await post(author, `live ${i}`);
     await until(async () => received === subscribers * Math.max(i, 1), `frame ${i} at every subscriber`);
     await sleep(200);
   }
+  const cpuAfter = cpu();
+  const cpuMsPerFrame = (key: keyof typeof cpuAfter) => (1000 * (cpuAfter[key] - cpuBefore[key])) / Math.max(1, received);
   await connections.close();
-  return { subscribers, posts, frames: received, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return {
+    subscribers,
+    posts,
+    frames: received,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuMsPerFrame: { router: cpuMsPerFrame('router'), feed: cpuMsPerFrame('feed'), clients: cpuMsPerFrame('clients') },
+  };
 }
 
 /** Resident memory (and heap used) each idle subscription adds to the router and the feed, from their /metrics. */
@@ -403,9 +421,10 @@ async function storm(likes: number, rate: number, samples: number) {
 const scenarios: Record<string, [label: string, run: () => Promise<unknown>]> = {
   fanout1k: ['fan-out to 1,000 followers (at once)', () => fanout(size(1_000, 50), size(7, 1))],
   fanout9k: ['fan-out to 9,000 followers (the queued path: work items of 1,000)', () => fanout(size(9_000, 2_500), size(5, 1))],
-  isolation: ['an ordinary author alone, then beside a hot author', () => isolation(5, size(9_000, 2_500), size(30, 2))],
+  isolation: ['an ordinary author alone, then beside a hot author', () => isolation(5, size(9_000, 2_500), size(100, 2))],
   live1: ['post → live frame, one subscriber', () => live(1, size(20, 2))],
   live1k: ['post → live frame, 1,000 subscribers', () => live(size(1_000, 20), size(5, 1))],
+  live10k: ['post → live frame, 10,000 subscribers on one router and one feed process', () => live(size(10_000, 40), size(5, 1))],
   idle: ['memory per idle subscription', () => idleMemory(size(5_000, 50))],
   feedpage: ['feed page of 20 through the router, one at a time', () => feedPage(10, size(300, 20))],
   storm: [
