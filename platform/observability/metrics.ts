@@ -30,6 +30,10 @@ export const routerRequestDuration = new client.Histogram({
   labelNames: ['operation', 'type'],
   buckets: SECONDS,
 });
+export const singleFetchAnswers = new client.Counter({
+  name: 'twtr_router_single_fetch_answers_total',
+  help: 'Queries answered by the single-fetch path (one subgraph fetch, no executor), a subset of the router requests.',
+});
 export const routerErrors = new client.Counter({
   name: 'twtr_router_errors_total',
   help: 'Errors in router responses, by operation name and extensions.code.',

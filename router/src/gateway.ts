@@ -2,7 +2,12 @@ import './no-telemetry.js';
 
 import { readFileSync } from 'node:fs';
 
-import { ApolloGateway, type GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
+import {
+  ApolloGateway,
+  type GraphQLDataSource,
+  type GraphQLDataSourceProcessOptions,
+  RemoteGraphQLDataSource,
+} from '@apollo/gateway';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { LRUCache } from 'lru-cache';
 
@@ -96,17 +101,30 @@ export function createDataSources(config: Config): Record<SubgraphName, ViewerDa
   ) as Record<SubgraphName, ViewerDataSource>;
 }
 
-/** The gateway over the committed supergraph (schema/supergraph.graphql), with subgraph URLs from config. */
-export function createGateway(dataSources: Record<string, ViewerDataSource>, supergraphSdl = readSupergraphSdl()): ApolloGateway {
-  assertNoTelemetry();
-  // Identical fetches in flight at once are made once (queries only; see SharedFetches).
+/**
+ * The data sources queries and mutations fetch through: identical fetches in flight at once are made once (queries
+ * only; see SharedFetches).
+ */
+export function sharingInFlight(
+  dataSources: Record<string, ViewerDataSource>,
+  supergraphSdl: string,
+): Record<string, GraphQLDataSource<RequestScope>> {
   const inFlight = new SharedFetches(supergraphSdl, { inFlightOnly: true });
+  return Object.fromEntries(Object.entries(dataSources).map(([name, dataSource]) => [name, inFlight.wrap(name, dataSource)]));
+}
+
+/** The gateway over the committed supergraph (schema/supergraph.graphql), fetching through `dataSources`. */
+export function createGateway(
+  dataSources: Record<string, GraphQLDataSource<RequestScope>>,
+  supergraphSdl = readSupergraphSdl(),
+): ApolloGateway {
+  assertNoTelemetry();
   return new ApolloGateway({
     supergraphSdl,
     buildService: ({ name }) => {
       const dataSource = dataSources[name];
       if (!dataSource) throw new Error(`the supergraph names a subgraph "${name}" that the router has no URL for`);
-      return inFlight.wrap(name, dataSource);
+      return dataSource;
     },
   });
 }

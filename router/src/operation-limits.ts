@@ -118,6 +118,9 @@ export function operationLimitError(
  * One cache for all texts, bounded in entries and in the characters its keys hold; only acceptances and shape or cost
  * refusals (whose messages are the router's own, a few dozen characters) are kept, never a refusal quoting a value.
  */
+/** The limit check every operation passes: the error refusing it, or undefined (see rememberedOperationLimits). */
+export type OperationLimitCheck = ReturnType<typeof rememberedOperationLimits>;
+
 export function rememberedOperationLimits(limits: OperationLimits) {
   const verdicts = textKeyedCache<{ error?: GraphQLError }>({ maxEntries: 10_000, maxCharacters: 4 << 20 });
   return (

@@ -23,22 +23,33 @@ const KNOWN_CODES = new Set<string>([
   'PERSISTED_QUERY_NOT_FOUND',
 ]);
 
+const operationLabel = knownLabel(KNOWN_OPERATION_NAMES);
+
+/** Counts one HTTP operation answered: its request, its errors by code, its duration. */
+export function countOperation(
+  operationName: string | null | undefined,
+  type: string,
+  errors: readonly { extensions?: Record<string, unknown> }[],
+  startedAt: bigint,
+): void {
+  const labels = { operation: operationLabel(operationName), type };
+  routerRequests.inc({ ...labels, outcome: errors.length ? 'error' : 'ok' });
+  routerRequestDuration.observe(labels, secondsSince(startedAt));
+  for (const error of errors) {
+    const code = String(error.extensions?.code ?? 'NONE');
+    routerErrors.inc({ operation: labels.operation, code: KNOWN_CODES.has(code) ? code : 'OTHER' });
+  }
+}
+
 /** Requests, errors and duration per operation name and type (query, mutation), for every HTTP operation. */
 export function operationMetrics(): ApolloServerPlugin<RequestScope> {
-  const operationLabel = knownLabel(KNOWN_OPERATION_NAMES);
   return {
     async requestDidStart() {
       const startedAt = process.hrtime.bigint();
       return {
         async willSendResponse({ operationName, operation, response }) {
-          const labels = { operation: operationLabel(operationName), type: operation?.operation ?? 'invalid' };
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
-          routerRequests.inc({ ...labels, outcome: errors.length ? 'error' : 'ok' });
-          routerRequestDuration.observe(labels, secondsSince(startedAt));
-          for (const error of errors) {
-            const code = String(error.extensions?.code ?? 'NONE');
-            routerErrors.inc({ operation: labels.operation, code: KNOWN_CODES.has(code) ? code : 'OTHER' });
-          }
+          countOperation(operationName, operation?.operation ?? 'invalid', errors, startedAt);
         },
       };
     },

@@ -24,16 +24,18 @@ import { correlateRequests, correlationIdOf } from '../../platform/identity/requ
 import type { Logger } from '../../platform/logging.js';
 import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { RunningServer } from '../../platform/runtime.js';
-import { createDataSources, createGateway, readSupergraphSdl, subgraphUrls } from './gateway.js';
+import { createDataSources, createGateway, readSupergraphSdl, sharingInFlight, subgraphUrls } from './gateway.js';
 import { HttpLimits, VERIFIED_VIEWER } from './http-limits.js';
 import {
   declaredVariables,
+  type OperationLimitCheck,
   type OperationLimits,
   refuseRepetitiveOperations,
   rememberedOperationLimits,
 } from './operation-limits.js';
 import { operationMetrics } from './operation-metrics.js';
 import { QueryPlanning } from './query-planning.js';
+import { SingleFetchQueries } from './single-fetch.js';
 import { type AnswerBudget, answerBudget, answerTooLarge } from './subgraph-http.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
@@ -91,12 +93,10 @@ interface PlanStore {
  * be planned before its limits pass.
  */
 function admitOperations(
-  limits: OperationLimits,
+  limitError: OperationLimitCheck,
   planning: QueryPlanning,
-  gateway: ApolloGateway,
+  plans: GatewayPlans,
 ): ApolloServerPlugin<RequestScope> {
-  const limitError = rememberedOperationLimits(limits);
-  const plans = (gateway as unknown as { queryPlanStore: PlanStore }).queryPlanStore;
   return {
     async requestDidStart() {
       return {
@@ -115,19 +115,33 @@ function admitOperations(
           const error = limitError(schema, document, queryHash, variables.coerced, operationName ?? undefined);
           if (error) throw error;
           if (operation.operation === 'subscription') return;
-          // The gateway's own key for the plan of this text and operation name.
-          const key = request.operationName
-            ? createHash('sha256').update(queryHash).update(request.operationName).digest('hex')
-            : queryHash;
-          if (await plans.get(key)) return;
+          if (await plans.get(queryHash, request.operationName ?? undefined)) return;
           const source = request.query ?? print(document);
           await plans.set(
-            key,
+            queryHash,
+            request.operationName ?? undefined,
             await planning.plan(source, request.operationName ?? undefined, contextValue.clientAddress ?? undefined),
           );
         },
       };
     },
+  };
+}
+
+/** The gateway's cache of plans, by query hash and operation name (its executor plans whatever it does not find). */
+interface GatewayPlans {
+  get(queryHash: string, operationName: string | undefined): Promise<QueryPlan | undefined>;
+  set(queryHash: string, operationName: string | undefined, plan: QueryPlan): Promise<void>;
+}
+
+function gatewayPlans(gateway: ApolloGateway): GatewayPlans {
+  const store = (gateway as unknown as { queryPlanStore: PlanStore }).queryPlanStore;
+  // The gateway's own key for the plan of this text and operation name.
+  const keyOf = (queryHash: string, operationName: string | undefined) =>
+    operationName ? createHash('sha256').update(queryHash).update(operationName).digest('hex') : queryHash;
+  return {
+    get: (queryHash, operationName) => store.get(keyOf(queryHash, operationName)),
+    set: (queryHash, operationName, plan) => store.set(keyOf(queryHash, operationName), plan),
   };
 }
 
@@ -168,14 +182,28 @@ export async function startRouter(
   httpLimits.apply(httpServer);
   const supergraphSdl = readSupergraphSdl();
   const dataSources = createDataSources(config);
+  const fetchers = sharingInFlight(dataSources, supergraphSdl);
   const limits = operationLimitsOf(config);
+  const limitError = rememberedOperationLimits(limits);
   const planning = new QueryPlanning({
     supergraphSdl,
     deadlineMs: config.ROUTER_MAX_PLANNING_MS,
     warmUp: PLANNER_WARM_UP,
     logger,
   });
-  const gateway = createGateway(dataSources, supergraphSdl);
+  const gateway = createGateway(fetchers, supergraphSdl);
+  const plans = gatewayPlans(gateway);
+  /** The scope of an HTTP request: its viewer (verified once, by the admitting middleware, when it could be; a bad token is refused here), address, correlation and answer budget. */
+  const scopeOf = (req: express.Request, res: express.Response) => ({
+    viewerId:
+      VERIFIED_VIEWER in res.locals
+        ? (res.locals[VERIFIED_VIEWER] as string | null)
+        : viewerFromHeaders(req.headers, config.JWT_SECRET),
+    clientAddress: clientAddressOf(req, config.ROUTER_TRUST_PROXY),
+    correlationId: correlationIdOf(res),
+    answerBudget: answerBudget(config.ROUTER_MAX_RESPONSE_BYTES),
+  });
+  const singleFetches = new SingleFetchQueries({ dataSources: fetchers, limitError, scopeOf });
   const server = new ApolloServer<RequestScope>({
     gateway,
     formatError: maskUnexpectedErrors,
@@ -192,7 +220,8 @@ export async function startRouter(
       subscriptionsOnlyOverWebSockets,
       serviceUnavailableStatus,
       errorLogging(logger),
-      admitOperations(limits, planning, gateway),
+      admitOperations(limitError, planning, plans),
+      singleFetches.learn(plans.get),
       operationMetrics(),
       refuseOversizedAnswers,
       config.ROUTER_LANDING_PAGE
@@ -257,18 +286,8 @@ export async function startRouter(
     correlateRequests,
     traceHttpRequests('router'),
     refuseRepetitiveOperations(limits.maxTokens),
-    expressMiddleware(server, {
-      context: async ({ req, res }) => ({
-        // Verified once, by the admitting middleware, when it could be; a bad token is refused here.
-        viewerId:
-          VERIFIED_VIEWER in res.locals
-            ? (res.locals[VERIFIED_VIEWER] as string | null)
-            : viewerFromHeaders(req.headers, config.JWT_SECRET),
-        clientAddress: clientAddressOf(req, config.ROUTER_TRUST_PROXY),
-        correlationId: correlationIdOf(res),
-        answerBudget: answerBudget(config.ROUTER_MAX_RESPONSE_BYTES),
-      }),
-    }),
+    singleFetches.answer,
+    expressMiddleware(server, { context: async ({ req, res }) => scopeOf(req, res) }),
   );
 
   app.use(refuseUnreadableBodies);
