@@ -44,8 +44,10 @@ export function countOperation(
 /** Requests, errors and duration per operation name and type (query, mutation), for every HTTP operation. */
 export function operationMetrics(): ApolloServerPlugin<RequestScope> {
   return {
-    async requestDidStart() {
-      const startedAt = process.hrtime.bigint();
+    async requestDidStart({ contextValue }) {
+      // From when the request arrived, if the single-fetch path had it first (single-fetch.ts).
+      const startedAt =
+        (contextValue as { prefetched?: { receivedAt: bigint } }).prefetched?.receivedAt ?? process.hrtime.bigint();
       return {
         async willSendResponse({ operationName, operation, response }) {
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];

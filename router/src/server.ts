@@ -35,7 +35,7 @@ import {
 } from './operation-limits.js';
 import { operationMetrics } from './operation-metrics.js';
 import { QueryPlanning } from './query-planning.js';
-import { SingleFetchQueries } from './single-fetch.js';
+import { prefetchedOf, reusingPrefetched, SingleFetchQueries } from './single-fetch.js';
 import { type AnswerBudget, answerBudget, answerTooLarge } from './subgraph-http.js';
 import { FederatedSubscriptions } from './subscriptions.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
@@ -182,7 +182,12 @@ export async function startRouter(
   httpLimits.apply(httpServer);
   const supergraphSdl = readSupergraphSdl();
   const dataSources = createDataSources(config);
-  const fetchers = sharingInFlight(dataSources, supergraphSdl);
+  const fetchers = Object.fromEntries(
+    Object.entries(sharingInFlight(dataSources, supergraphSdl)).map(([name, fetcher]) => [
+      name,
+      reusingPrefetched(name, fetcher),
+    ]),
+  );
   const limits = operationLimitsOf(config);
   const limitError = rememberedOperationLimits(limits);
   const planning = new QueryPlanning({
@@ -193,16 +198,24 @@ export async function startRouter(
   });
   const gateway = createGateway(fetchers, supergraphSdl);
   const plans = gatewayPlans(gateway);
-  /** The scope of an HTTP request: its viewer (verified once, by the admitting middleware, when it could be; a bad token is refused here), address, correlation and answer budget. */
-  const scopeOf = (req: express.Request, res: express.Response) => ({
-    viewerId:
-      VERIFIED_VIEWER in res.locals
-        ? (res.locals[VERIFIED_VIEWER] as string | null)
-        : viewerFromHeaders(req.headers, config.JWT_SECRET),
-    clientAddress: clientAddressOf(req, config.ROUTER_TRUST_PROXY),
-    correlationId: correlationIdOf(res),
-    answerBudget: answerBudget(config.ROUTER_MAX_RESPONSE_BYTES),
-  });
+  /**
+   * The scope of an HTTP request: its viewer (verified once, by the admitting middleware, when it could be; a bad token
+   * is refused here), address, correlation id and answer budget, and what the single-fetch path fetched for it before
+   * leaving it to the full pipeline (that answer, and the budget it was charged to, are used rather than asked again).
+   */
+  const scopeOf = (req: express.Request, res: express.Response) => {
+    const prefetched = prefetchedOf(res);
+    return {
+      viewerId:
+        VERIFIED_VIEWER in res.locals
+          ? (res.locals[VERIFIED_VIEWER] as string | null)
+          : viewerFromHeaders(req.headers, config.JWT_SECRET),
+      clientAddress: clientAddressOf(req, config.ROUTER_TRUST_PROXY),
+      correlationId: correlationIdOf(res),
+      answerBudget: prefetched?.answerBudget ?? answerBudget(config.ROUTER_MAX_RESPONSE_BYTES),
+      prefetched,
+    };
+  };
   const singleFetches = new SingleFetchQueries({ dataSources: fetchers, limitError, scopeOf });
   const server = new ApolloServer<RequestScope>({
     gateway,

@@ -8,7 +8,7 @@ const answeredBySingleFetch = async () =>
   total(await scrape(inject('routerOperatorUrl')), 'twtr_router_single_fetch_answers_total');
 
 /** The status, content type and exact body of a POST, as a client receives them. */
-async function raw(query: string, variables: Record<string, unknown>, token?: string) {
+async function raw(query: string, variables: Record<string, unknown>, token?: string, operationName?: string) {
   const response = await fetch(inject('routerUrl'), {
     method: 'POST',
     headers: {
@@ -16,9 +16,10 @@ async function raw(query: string, variables: Record<string, unknown>, token?: st
       'x-forwarded-for': uniqueClientAddress(),
       ...(token ? { authorization: `Bearer ${token}` } : {}),
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, operationName }),
   });
-  return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
+  const header = (name: string) => response.headers.get(name);
+  return { status: response.status, type: header('content-type'), cache: header('cache-control'), body: await response.text() };
 }
 
 describe('a query whose plan is one fetch', () => {
@@ -33,7 +34,7 @@ describe('a query whose plan is one fetch', () => {
     expect(await answeredBySingleFetch()).toBe(before + 2);
 
     expect(again).toEqual(first);
-    expect(first).toMatchObject({ status: 200, type: 'application/json; charset=utf-8' });
+    expect(first).toMatchObject({ status: 200, type: 'application/json; charset=utf-8', cache: 'no-store' });
     expect(JSON.parse(other.body)).toEqual({
       data: { user: { __typename: 'User', id: bob.id, handle: bob.username, displayName: expect.any(String) } },
     });
@@ -66,9 +67,17 @@ describe('a query whose plan is one fetch', () => {
     const tooMany = await gql(page, { n: 1_000_000 }, { token: viewer.token });
     expect(tooMany.errors?.[0]?.extensions?.code).toMatch(/^(BAD_USER_INPUT|QUERY_TOO_COMPLEX)$/);
     expect(codes(await gql(page, { n: 2 }, { token: 'not-a-token' }))).toEqual(['UNAUTHENTICATED']);
+    // The operation's name must be its own: "" would find the learnt text, yet name no operation in it.
+    const unnamed = await raw(who, { u: viewer.username }, undefined, '');
+    expect([unnamed.status, codes(JSON.parse(unnamed.body))]).toEqual([400, ['BAD_REQUEST']]);
+    // The subgraph's errors are the full pipeline's to word, from the answer the fast path already got: asked once.
+    const users = inject('subgraphUrls').users;
+    const askedForMe = async () => total(await scrape(users), 'twtr_subgraph_operations_total', { field: 'Query.me' });
+    const meBefore = await askedForMe();
     const anonymous = await gql(me, {});
     expect(codes(anonymous)).toEqual(['UNAUTHENTICATED']);
     expect(anonymous.errors?.[0]?.path).toEqual(['me']);
+    expect(await askedForMe()).toBe(meBefore + 1);
     expect(await answeredBySingleFetch()).toBe(before);
   });
 
