@@ -8,7 +8,7 @@ import {
   type GraphQLDataSourceProcessOptions,
   RemoteGraphQLDataSource,
 } from '@apollo/gateway';
-import type { Fetcher } from '@apollo/utils.fetcher';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { LRUCache } from 'lru-cache';
 
 import type { Config } from '../../platform/config.js';
@@ -33,21 +33,7 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
     private readonly internalSecret: string,
     private readonly assertionTtlSeconds: number,
   ) {
-    // A keep-alive node:http pool rather than fetch (subgraph-http.ts); before that, Node's fetch replaced the
-    // gateway's default make-fetch-happen, which inspected a stack trace per request.
-    super({
-      url,
-      fetcher: ((target: string, init: { headers: Record<string, string>; body: string }) =>
-        postToSubgraph(target, init.headers, init.body)) as unknown as Fetcher,
-    });
-  }
-
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RequestScope>) {
-    const headers = request.http?.headers;
-    if (!headers || !context) return;
-    headers.set(REQUEST_ASSERTION_HEADER, this.assertionFor(context as RequestScope));
-    if (context.correlationId) headers.set(CORRELATION_HEADER, context.correlationId);
-    for (const [name, value] of Object.entries(currentTraceCarrier() ?? {})) headers.set(name, value);
+    super({ url });
   }
 
   /**
@@ -73,7 +59,7 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
       const response = await inSpan(
         `fetch ${this.name}`,
         { kind: SpanKind.CLIENT, attributes: { 'twtr.subgraph': this.name } },
-        () => answerBudgets.run((options.context as { answerBudget?: AnswerBudget }).answerBudget, () => super.process(options)),
+        () => answerBudgets.run((options.context as { answerBudget?: AnswerBudget }).answerBudget, () => this.post(options)),
       );
       outcome = response.errors?.length ? 'graphql_error' : 'ok';
       return response;
@@ -82,6 +68,47 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
       subgraphFetchDuration.observe({ subgraph: this.name }, secondsSince(startedAt));
     }
   }
+
+  /**
+   * What the gateway's own process does for a JSON POST, without the node-fetch Headers, Request and URL parsing it
+   * builds around the fetcher (6–8% of the router's CPU on one-subgraph queries): the request built afresh (the
+   * assertion, correlation id and trace context as headers), sent through the keep-alive pool (subgraph-http.ts), the
+   * answer parsed, and the subgraph's cache-control folded into the operation's cache policy as the gateway folds it.
+   */
+  private async post(options: GraphQLDataSourceProcessOptions<RequestScope>): Promise<GatewayGraphQLResponse> {
+    const { request, context } = options;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (context) {
+      headers[REQUEST_ASSERTION_HEADER] = this.assertionFor(context as RequestScope);
+      if (context.correlationId) headers[CORRELATION_HEADER] = context.correlationId;
+      Object.assign(headers, currentTraceCarrier());
+    }
+    if (!request.query) throw new Error('Missing query');
+    const { http: _http, ...body } = request;
+    const response = await postToSubgraph(this.url, headers, JSON.stringify(body));
+    if (!response.ok) throw await this.errorFromResponse(response as never);
+    const parsed = await this.parseBody(response as never);
+    if (typeof parsed !== 'object' || parsed === null) throw new Error(`Expected JSON response body, but received: ${parsed}`);
+    const policy = 'incomingRequestContext' in options ? options.incomingRequestContext.overallCachePolicy : undefined;
+    if (policy && 'restrict' in policy) policy.restrict(cacheHintOf(response.headers.get('cache-control')));
+    return { ...(parsed as GatewayGraphQLResponse), http: response as never };
+  }
+}
+
+/** A subgraph's cache-control header as the gateway reads it: max-age (0 without one), and private or public. */
+function cacheHintOf(header: string | null): { maxAge: number; scope?: 'PRIVATE' | 'PUBLIC' } {
+  const directives = new Map(
+    (header?.trim() ? header.trim().split(/\s*,\s*/) : []).map((part) => {
+      const [name, value] = part.split(/\s*=\s*/, 2);
+      return [name, value === undefined ? true : value.replace(/^"|"$/g, '')] as const;
+    }),
+  );
+  const maxAge = directives.get('max-age');
+  return {
+    maxAge: typeof maxAge === 'string' && /^[0-9]+$/.test(maxAge) ? Number(maxAge) : 0,
+    ...(directives.get('private') === true ? { scope: 'PRIVATE' as const } : {}),
+    ...(directives.get('public') === true ? { scope: 'PUBLIC' as const } : {}),
+  };
 }
 
 export function subgraphUrls(config: Config): Record<SubgraphName, string> {
