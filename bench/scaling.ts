@@ -25,7 +25,10 @@ const ASSUMED = {
   rowOperationsPerCassandraCore: 10_000,
   coresPerCassandraNode: 8,
   liveShare: 0.1,
-  /** Router and feed CPU per live frame (CPU profiles of a bench:system-like run, `TWTR_CPU_PROFILE_DIR`). */
+  /**
+   * Router and feed CPU per live frame, each, for runs that did not measure it (before 2026-12-06: CPU profiles of a
+   * bench:system-like run, `TWTR_CPU_PROFILE_DIR`).
+   */
   cpuMsPerLiveFrame: 0.11,
 };
 
@@ -35,6 +38,10 @@ interface Figures {
   routerProfileMs: number;
   subgraphProfileMs: number;
   subscriptionKiB: number;
+  /** Router and feed CPU together per live frame. */
+  liveFrameMs: number;
+  /** Where liveFrameMs comes from. */
+  liveFrameSource: string;
 }
 
 function figuresOf(router: BenchReport, system: SystemReport): Figures {
@@ -44,6 +51,7 @@ function figuresOf(router: BenchReport, system: SystemReport): Figures {
     return summary(result.runs.twtr);
   };
   const feed = twtr('feed page (20 items, text + author), 64 connections');
+  const { live1k } = system.results;
   const profile = twtr('profile query');
   return {
     routerFeedMs: feed.cpuMsPerRequest,
@@ -51,6 +59,15 @@ function figuresOf(router: BenchReport, system: SystemReport): Figures {
     routerProfileMs: profile.cpuMsPerRequest,
     subgraphProfileMs: profile.subgraphCpuMsPerRequest,
     subscriptionKiB: system.results.idle.routerKiB + system.results.idle.feedKiB,
+    ...(live1k.cpuMsPerFrame
+      ? {
+          liveFrameMs: live1k.cpuMsPerFrame.router + live1k.cpuMsPerFrame.feed,
+          liveFrameSource: `router ${live1k.cpuMsPerFrame.router.toFixed(3)} ms + feed ${live1k.cpuMsPerFrame.feed.toFixed(3)} ms per frame, measured`,
+        }
+      : {
+          liveFrameMs: 2 * ASSUMED.cpuMsPerLiveFrame,
+          liveFrameSource: `about ${ASSUMED.cpuMsPerLiveFrame} ms per frame in each of the router and the feed, from CPU profiles`,
+        }),
   };
 }
 
@@ -73,7 +90,7 @@ pessimistic: contention inflates them).
 | subgraphs' CPU per profile query | ${ms(figures.subgraphProfileMs)} ms | bench:router, profile |
 | fan-out: post acknowledged → last of 1,000 timeline rows | ${n(median(fanout1k.fanoutMs))} ms median (raw executeConcurrent of the same rows: ${n(median(fanout1k.rawMs))} ms) | bench:system |
 | fan-out: acknowledged → last of 9,000 rows (queued work items) | ${n(median(fanout9k.fanoutMs))} ms median (raw: ${n(median(fanout9k.rawMs))} ms) → about ${n(rowsPerSecond)} rows/s on this shared node | bench:system |
-| live delivery to 1,000 subscribers | p50 ${n(live1k.p50)} ms, p99 ${n(live1k.p99)} ms per frame; CPU about ${ASSUMED.cpuMsPerLiveFrame} ms per frame in each of the router and the feed | bench:system; CPU profiles of a bench:system-like run |
+| live delivery to 1,000 subscribers | p50 ${n(live1k.p50)} ms, p99 ${n(live1k.p99)} ms per frame; CPU ${figures.liveFrameSource} | bench:system |
 | memory per idle subscription | router ${idle.routerKiB.toFixed(1)} KiB, feed ${idle.feedKiB.toFixed(1)} KiB (resident; heap ${idle.routerHeapKiB.toFixed(1)} and ${idle.feedHeapKiB.toFixed(1)} KiB) | bench:system, ${n(idle.subscriptions)} open |`;
 }
 
@@ -97,7 +114,7 @@ function modelTable(figures: Figures): string {
     const subscriptions = users * a.liveShare;
     const memoryGiB = (subscriptions * figures.subscriptionKiB) / 1024 / 1024;
     const liveItems = rows * a.liveShare;
-    const liveCores = cores(liveItems * a.cpuMsPerLiveFrame * 2);
+    const liveCores = cores(liveItems * figures.liveFrameMs);
     const events = posts * a.eventsPerPost;
     return `| ${n(users / 1e6)}M | ${n(reads)} | ${n(other)} | ${n(posts)} | ${n(rows)} | ${n(Math.ceil(router))} | ${n(Math.ceil(subgraphs))} | ${n(Math.ceil(cassandra))} (${Math.max(3, Math.ceil(cassandra / a.coresPerCassandraNode))} nodes) | 3 nodes (quorum queues), ~${n(events)} events/s | ${n(subscriptions)} (${memoryGiB.toFixed(1)} GiB) | ${n(liveItems)} (${liveCores.toFixed(1)}) |`;
   });
@@ -107,7 +124,7 @@ ${rows.join('\n')}
 
 Router cores = (reads/s × ${ms(figures.routerFeedMs)} ms + other reads/s × ${ms(figures.routerProfileMs)} ms) / ${a.utilisation}; subgraph cores add
 posts × ${a.cpuMsPerPost} ms and rows × ${a.cpuMsPerTimelineRow} ms to the reads' ${ms(figures.subgraphFeedMs)} ms and ${ms(figures.subgraphProfileMs)} ms; Cassandra cores = (rows/s × ${a.replicasWritten} + reads/s ×
-${a.cassandraRowsPerFeedPage} × ${a.replicasRead}) / ${n(a.rowOperationsPerCassandraCore)} / ${a.utilisation}; live cores = items/s × ${a.cpuMsPerLiveFrame} ms × 2 (router and feed) / ${a.utilisation}; memory =
+${a.cassandraRowsPerFeedPage} × ${a.replicasRead}) / ${n(a.rowOperationsPerCassandraCore)} / ${a.utilisation}; live cores = items/s × ${figures.liveFrameMs.toFixed(3)} ms (router and feed) / ${a.utilisation}; memory =
 subscriptions × ${figures.subscriptionKiB.toFixed(1)} KiB; events/s = posts/s × 4/3 (a post, and a follow for every three).`;
 }
 
