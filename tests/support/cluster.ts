@@ -192,7 +192,11 @@ export async function startAudience(prefix: string, followerCount: number): Prom
     followers,
     stop: async () => {
       await stack.stop();
-      await namespace.remove();
+      // Keyspaces stay: dropping one soon after a node was killed and restarted left that node failing every schema
+      // pull ("Unknown CF" while recycling commit log segments of the dropped tables, Cassandra 5.0.9), so the cluster
+      // never agreed on a schema again and the next test file could not migrate. The cluster is reset before each CI
+      // run (`scripts/cluster.sh reset`), which takes them away locally too.
+      await namespace.remove({ keyspaces: false });
     },
   };
 }

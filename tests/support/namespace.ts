@@ -12,8 +12,8 @@ export interface IsolatedNamespace {
   namespace: string;
   /** The test environment with the namespace and an exchange of its own. */
   env: NodeJS.ProcessEnv;
-  /** Drops its keyspaces, queues and exchanges. */
-  remove(): Promise<void>;
+  /** Drops its queues and exchanges and, unless `keyspaces` is false, its keyspaces. */
+  remove(options?: { keyspaces?: boolean }): Promise<void>;
 }
 
 /**
@@ -28,7 +28,9 @@ export async function isolatedNamespace(prefix: string, overrides: NodeJS.Proces
   return {
     namespace,
     env,
-    remove: async () => {
+    remove: async ({ keyspaces = true } = {}) => {
+      await removeBrokerTopology({ queues: QUEUES.map((queue) => `${namespace}${queue}`), exchange });
+      if (!keyspaces) return;
       const admin = await cassandraFor('system');
       // One coordinator for every drop (see migrateKeyspace), asked again while a node just back is still catching up.
       const host = admin.hosts.values().find((node) => node.isUp());
@@ -38,7 +40,6 @@ export async function isolatedNamespace(prefix: string, overrides: NodeJS.Proces
           { timeoutMs: 30_000, intervalMs: 2_000 },
         );
       await admin.shutdown();
-      await removeBrokerTopology({ queues: QUEUES.map((queue) => `${namespace}${queue}`), exchange });
     },
   };
 }
