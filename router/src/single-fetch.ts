@@ -24,14 +24,8 @@ interface SingleFetch {
   size: number;
 }
 
-/** What the full pipeline gives a learnt operation, read back by the fast path. */
-interface Learnt {
-  schema: GraphQLSchema;
-  document: DocumentNode;
-  operation: OperationDefinitionNode;
-  queryHash: string;
-  plan: QueryPlan | undefined;
-}
+/** What the full pipeline gives a learnt operation: what a SingleFetch keeps, and the plan its fetch comes from. */
+type Learnt = Omit<SingleFetch, 'fetch' | 'size'> & { plan: QueryPlan | undefined };
 
 export interface SingleFetchOptions {
   /** The data sources the gateway fetches through (assertions, metrics, in-flight sharing). */
@@ -52,8 +46,8 @@ const keyOf = (query: string, operationName: string | null | undefined) => `${op
  * answered the same text without errors and its plan turned out to be one fetch whose selection is the client's own
  * (so the subgraph's data is the answer, as is). Each request still passes what depends on its variables and token —
  * bounded and coerced variables, the cost limit, the viewer — and anything refused or failed on the way (a subgraph
- * error included) goes to the full pipeline, which words and counts the refusal; a query is a read, so fetching it
- * again there is safe.
+ * error included) goes to the full pipeline, which words and counts the refusal, from the answer already fetched when
+ * there is one (reusingPrefetched): the subgraph is never asked twice for one request.
  */
 export class SingleFetchQueries {
   /** Keyed by query text, which clients choose: bounded, each entry weighed with the parsed document it keeps. */
