@@ -10,6 +10,8 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   private failing?: (error: unknown) => void;
   private failure?: unknown;
   private ended = false;
+  /** end() was called: the queue ends (with its error, if any) when its items have been read. */
+  private closing?: { error: unknown };
 
   constructor(
     /** Items held for a consumer that is not keeping up; push() refuses beyond it. */
@@ -24,7 +26,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
 
   /** Hands an item to the consumer; false (and nothing queued) when the queue is full or has ended. */
   push(item: T): boolean {
-    if (this.ended || this.failure !== undefined) return false;
+    if (this.ended || this.closing || this.failure !== undefined) return false;
     if (this.waiting) {
       const resolve = this.waiting;
       this.clearWaiter();
@@ -34,6 +36,22 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     if (this.items.length >= this.capacity) return false;
     this.items.push(item);
     return true;
+  }
+
+  /**
+   * Ends the queue once the consumer has read what it holds (the producer is done): next() then resolves done, or
+   * rejects with `error` when one is given. push() refuses from now on.
+   */
+  end(error?: unknown): void {
+    if (this.closing || this.ended) return;
+    this.closing = { error };
+    if (this.items.length === 0 && this.waiting) {
+      const [resolve, reject] = [this.waiting, this.failing!];
+      this.clearWaiter();
+      this.finish();
+      if (error === undefined) resolve({ done: true, value: undefined });
+      else reject(error);
+    }
   }
 
   /** The consumer's next() rejects with `error` (at once; what is still queued is dropped), then the queue ends. */
@@ -55,6 +73,10 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       throw this.failure;
     }
     if (this.items.length > 0) return { done: false, value: this.items.shift()! };
+    if (this.closing && !this.ended) {
+      this.finish();
+      if (this.closing.error !== undefined) throw this.closing.error;
+    }
     if (this.ended) return { done: true, value: undefined };
     return new Promise<IteratorResult<T>>((resolve, reject) => {
       this.waiting = resolve;

@@ -1,8 +1,13 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { GraphQLError } from 'graphql';
+import type { Client, SubscribePayload } from 'graphql-ws';
 
+import { AsyncQueue } from '../../platform/async-iterators.js';
 import { ErrorCode } from '../../platform/errors.js';
+
+/** Events held for a subscriber that has not taken them yet, as many as the feed's own buffer holds for it. */
+export const MAX_HELD_EVENTS = 100;
 
 /** One subscription on a shared subgraph connection, and how to give its place on the connection back. */
 export interface UpstreamSubscription<T> {
@@ -52,6 +57,10 @@ export function resubscribing<T>(
         } catch (error) {
           current.release();
           if (over) return finished;
+          if (error instanceof GraphQLError) {
+            over = true; // the router's own verdict on this subscriber (heldEvents): nothing to subscribe again for
+            throw error;
+          }
           if (Array.isArray(error)) {
             over = true;
             throw refusal(error as { message: string; extensions?: Record<string, unknown> }[]);
@@ -103,4 +112,34 @@ function refusal(errors: { message: string; extensions?: Record<string, unknown>
   return new GraphQLError(first?.message ?? 'The subscription was refused.', {
     extensions: { ...first?.extensions, code: first?.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR },
   });
+}
+
+/**
+ * A subscription on a shared connection whose events wait for their subscriber in a bounded queue. graphql-ws's own
+ * `iterate` keeps every event not yet taken, and a client that stops reading its socket stops the taking (graphql-ws
+ * writes a subscriber's frames one after another), so one paused client grew the router's memory with every event
+ * of its feed. Past `capacity` the subscription ends with RATE_LIMITED, as it does at the feed's buffer.
+ */
+export function heldEvents<T>(
+  client: Pick<Client, 'subscribe'>,
+  request: SubscribePayload,
+  capacity = MAX_HELD_EVENTS,
+): AsyncIterableIterator<T> {
+  let dispose = () => {};
+  const queue = new AsyncQueue<T>(capacity, () => dispose());
+  dispose = client.subscribe<T>(request, {
+    next: (event) => {
+      if (queue.push(event as T)) return;
+      queue.fail(
+        new GraphQLError('The subscription fell too far behind and was closed.', {
+          extensions: { code: ErrorCode.RATE_LIMITED },
+        }),
+      );
+      dispose();
+    },
+    // A lost connection after the events it brought: the subscriber has them before it subscribes again.
+    error: (error) => queue.end(error),
+    complete: () => queue.end(),
+  });
+  return queue;
 }

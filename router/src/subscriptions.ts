@@ -15,7 +15,7 @@ import { signRequestAssertion } from '../../platform/identity/tokens.js';
 import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 import type { Logger } from '../../platform/logging.js';
 import type { QueryPlanning } from './query-planning.js';
-import { resubscribing } from './resubscribing.js';
+import { heldEvents, resubscribing } from './resubscribing.js';
 import { SharedFetches } from './shared-fetches.js';
 
 /** How often the router pings each subgraph it holds subscriptions on, and how long it waits for the pong. */
@@ -204,7 +204,7 @@ export class FederatedSubscriptions {
     });
     const events = resubscribing(() => {
       const { client, release } = this.connectionFor(primary.serviceName);
-      const upstream = client.iterate<Record<string, unknown>>({
+      const upstream = heldEvents<FormattedExecutionResult<Record<string, unknown>>>(client, {
         query: primary.operation,
         variables: primaryVariables,
         extensions,

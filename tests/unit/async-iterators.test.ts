@@ -51,6 +51,25 @@ describe('AsyncQueue', () => {
     expect(await laterQueue.next()).toEqual({ done: true, value: undefined });
     expect(ends).toBe(2);
   });
+
+  it('ends after what it holds has been read, with the error it was ended with', async () => {
+    let ends = 0;
+    const queue = new AsyncQueue<number>(5, () => ends++);
+    queue.push(1);
+    queue.push(2);
+    queue.end(new Error('connection lost'));
+    expect(queue.push(3)).toBe(false);
+    expect(await take(queue, 2)).toEqual([1, 2]);
+    expect(ends).toBe(0);
+    await expect(queue.next()).rejects.toThrow('connection lost');
+    expect(await queue.next()).toEqual({ done: true, value: undefined });
+
+    const waitingQueue = new AsyncQueue<number>(5, () => ends++);
+    const waiting = waitingQueue.next();
+    waitingQueue.end();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(ends).toBe(2);
+  });
 });
 
 describe('mapAsyncIterator', () => {

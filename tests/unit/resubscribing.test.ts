@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { AsyncQueue } from '../../platform/async-iterators.js';
-import { resubscribing } from '../../router/src/resubscribing.js';
+import { heldEvents, resubscribing } from '../../router/src/resubscribing.js';
 
 /** Upstream subscriptions as a shared connection hands them out: each a queue the test feeds or fails. */
 function upstream() {
@@ -63,3 +63,67 @@ describe('a subscription on a shared connection', () => {
     expect(held()).toBe(0);
   });
 });
+
+/** A graphql-ws client's subscribe(): the test plays the subgraph through the sink it was given. */
+function subgraphClient() {
+  const sinks: { next(value: unknown): void; error(error: unknown): void; complete(): void }[] = [];
+  let disposed = 0;
+  return {
+    client: {
+      subscribe: (_request: unknown, sink: (typeof sinks)[number]) => {
+        sinks.push(sink);
+        return () => void disposed++;
+      },
+    },
+    sink: () => sinks[0],
+    disposed: () => disposed,
+  };
+}
+
+describe('the events held for a subscriber', () => {
+  it('are at most a hundred: a subscriber that stops taking them is ended with RATE_LIMITED, upstream too', async () => {
+    const { client, sink, disposed } = subgraphClient();
+    const events = heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' });
+    // On main, graphql-ws's iterate() kept all of these for a client whose socket did not read.
+    for (let event = 0; event < 10_000; event++) sink().next(event);
+    await expect(events.next()).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
+    expect(disposed()).toBeGreaterThanOrEqual(1);
+    expect(await events.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('are all handed over before a lost connection, which resubscribing then answers by subscribing again', async () => {
+    const { client, sink } = subgraphClient();
+    const events = heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' });
+    sink().next(1);
+    sink().next(2);
+    sink().error(closeEvent);
+    expect(await take(events, 2)).toEqual([1, 2]);
+    await expect(events.next()).rejects.toEqual(closeEvent);
+  });
+
+  it('end a subscription returned by its subscriber upstream', async () => {
+    const { client, disposed } = subgraphClient();
+    const events = heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' });
+    await events.return?.();
+    expect(disposed()).toBe(1);
+  });
+
+  it('end a resubscribing subscription for good when it fell behind', async () => {
+    const { client, sink } = subgraphClient();
+    let subscriptions = 0;
+    const events = resubscribing(() => {
+      subscriptions++;
+      return { events: heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' }, 3), release: () => {} };
+    });
+    for (let event = 0; event < 4; event++) sink().next(event);
+    await expect(events.next()).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
+    expect(await events.next()).toEqual({ done: true, value: undefined });
+    expect(subscriptions).toBe(1);
+  });
+});
+
+async function take<T>(iterator: AsyncIterator<T>, count: number): Promise<T[]> {
+  const values: T[] = [];
+  for (let index = 0; index < count; index++) values.push((await iterator.next()).value as T);
+  return values;
+}
