@@ -149,6 +149,8 @@ const envSchema = z.object({
   ROUTER_WS_MAX_SUBSCRIPTIONS_PER_VIEWER: positive.default(32),
   /** Queries and mutations in flight at once on one websocket. */
   ROUTER_WS_MAX_OPERATIONS_PER_SOCKET: positive.default(16),
+  /** Bytes one websocket may have waiting to be sent (a client that does not read is closed with 4429). */
+  ROUTER_WS_MAX_UNSENT_BYTES: positive.default(1 << 20),
   /** Introspection and the Apollo Sandbox landing page; default to on, except with NODE_ENV=production. */
   ROUTER_INTROSPECTION: flag,
   ROUTER_LANDING_PAGE: flag,

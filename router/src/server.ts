@@ -268,6 +268,7 @@ export async function startRouter(
     trustedProxyHops: config.ROUTER_TRUST_PROXY,
     limits,
     maxResponseBytes: config.ROUTER_MAX_RESPONSE_BYTES,
+    maxUnsentBytes: config.ROUTER_WS_MAX_UNSENT_BYTES,
     sockets: {
       maxSockets: config.ROUTER_WS_MAX_SOCKETS,
       maxSocketsPerClient: config.ROUTER_WS_MAX_SOCKETS_PER_CLIENT,

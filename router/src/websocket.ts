@@ -31,6 +31,8 @@ export interface WebSocketOptions {
   sockets: WebSocketLimitOptions;
   /** Bytes of subgraph answers one query or mutation may gather (ROUTER_MAX_RESPONSE_BYTES), as over HTTP. */
   maxResponseBytes: number;
+  /** Bytes a socket may have waiting to be sent before it is closed with 4429 (ROUTER_WS_MAX_UNSENT_BYTES). */
+  maxUnsentBytes: number;
   logger: Logger;
 }
 
@@ -80,6 +82,10 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     }
     connection.expiryTimer = setTimeout(() => closeWhenExpired(connection), Math.min(remainingMs, MAX_TIMER_MS));
   };
+
+  // An answer frame must fit the socket's bound with room to spare, or a client reading promptly would be closed with
+  // 4429 for asking a big question: over websockets, a big answer is refused as over HTTP, at the smaller budget.
+  const maxAnswerBytes = Math.min(options.maxResponseBytes, Math.floor(options.maxUnsentBytes / 2));
 
   const validDocument = validatedDocuments(apiSchema, {
     maxTokens: options.limits.maxTokens,
@@ -156,7 +162,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         try {
           const response = await options.apollo.executeOperation(
             { query: payload(args), variables: args.variableValues ?? {}, operationName: args.operationName ?? undefined },
-            { contextValue: withBudget(routerContext(context), options.maxResponseBytes) },
+            { contextValue: withBudget(routerContext(context), maxAnswerBytes) },
           );
           if (response.body.kind !== 'single') throw new Error('incremental delivery is not supported over websockets');
           return response.body.singleResult as never;
@@ -188,7 +194,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         }
       },
     },
-    { verifyClient: limits.verifyClient, logger: options.logger },
+    { verifyClient: limits.verifyClient, logger: options.logger, maxUnsentBytes: options.maxUnsentBytes },
   );
   limits.track(served.wsServer);
   const unobserve = [

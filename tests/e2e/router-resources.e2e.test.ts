@@ -147,6 +147,27 @@ describe('websockets', () => {
     socket.close();
   });
 
+  it('refuses a query whose answer would not fit the socket’s bound with RESPONSE_TOO_LARGE; the socket goes on', async () => {
+    // A bound of 128 KiB and an answer of ~170 KB: before, the frame alone closed a socket that read everything, 4429.
+    const bounded = await routerWith({ ROUTER_WS_MAX_UNSENT_BYTES: 128 << 10 });
+    try {
+      const socket = await graphqlSocket(bounded, viewer.token);
+      const received = messagesOf(socket);
+      const page = (index: number) => `p${index}: me { tweets(first: 20) { edges { node { text } } } }`;
+      const large = `query Large { ${Array.from({ length: 30 }, (_, index) => page(index)).join(' ')} }`;
+      socket.send(JSON.stringify({ id: 'large', type: 'subscribe', payload: { query: large } }));
+      socket.send(JSON.stringify({ id: 'after', type: 'subscribe', payload: { query: 'query After { __typename }' } }));
+      await eventually(async () => expect(received.filter((message) => message.type === 'next')).toHaveLength(2));
+      const answerOf = (id: string) => received.find((message) => message.id === id && message.type === 'next').payload;
+      expect(answerOf('large')).toMatchObject({ data: null, errors: [{ extensions: { code: 'RESPONSE_TOO_LARGE' } }] });
+      expect(answerOf('after')).toEqual({ data: { __typename: 'Query' } });
+      expect(socket.readyState).toBe(WebSocket.OPEN);
+      socket.close();
+    } finally {
+      await bounded.stop();
+    }
+  });
+
   it('closes a socket that stops reading its answers with 4429, wherever the frames come from', async () => {
     const socket = await graphqlSocket(router, viewer.token);
     // Pause reading at the TCP level and keep asking: answers pile up in the kernel's buffers, then in the router's.
