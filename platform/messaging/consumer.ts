@@ -109,8 +109,9 @@ export class QueueConsumers {
   private async deliver(consumer: Consumer, message: ConsumeMessage, options: Subscription): Promise<void> {
     // The consumer itself, not a copy: `open` turns false when its channel closes, mid-delivery.
     const { channel } = consumer;
-    // Stopping: leave it unsettled, so it goes back to the queue when the channel closes.
-    if (this.stopped) return;
+    // Stopping, or its channel closed while it waited behind another (the broker link dropped): leave it unsettled, so
+    // the broker gives it, in queue order, to the next consumer; handled here too, it would be handled twice.
+    if (this.stopped || !consumer.open) return;
     let event: EventEnvelope;
     try {
       event = JSON.parse(message.content.toString('utf8')) as EventEnvelope;
