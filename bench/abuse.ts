@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 
 import { ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
-import { gql, signUp, type TestUser } from '../tests/support/client.js';
+import { follow, gql, postTweet, signUp, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { type AbuseMemory, type AbuseReport, type AbuseResult, abuseTable, machine, writeBenchmarks } from './report.js';
 import { startBenchedSystem, stopOnFailure } from './setup.js';
@@ -161,6 +161,9 @@ async function startTarget(name: string, cwd: string): Promise<Target> {
 progress('seeding a profile and a viewer');
 const profile = await signUp('abprof', 'Abuse profile', system.routerUrl);
 const viewer = await signUp('abview', 'Abuse viewer', system.routerUrl);
+// The profile's long tweets make the big answers below; the viewer follows it to receive its live posts.
+await follow(viewer, profile, system.routerUrl);
+for (let n = 0; n < 20; n++) await postTweet(profile, `${n} ${'a long tweet '.repeat(21)}`, system.routerUrl);
 const PROBE = JSON.stringify({ query: `query Profile { user(username: "${profile.username}") { id displayName } }` });
 
 progress('starting the routers under test');
@@ -298,9 +301,10 @@ const slowToPlan = (name: string) =>
     (_, index) =>
       `a${index}: feed(first: 1) { edges { node { id text author { username followerCount tweets(first: 1) { edges { node { id text author { id username tweetCount } } } } } } } }`,
   ).join(' ')} }`;
+/** 30 aliased pages of the profile's 20 long tweets: ~170 KB an answer, within every limit. */
 const LARGE_ANSWER = `query Large { ${Array.from(
   { length: 30 },
-  (_, index) => `s${index}: __schema { types { name description fields { name description } } }`,
+  (_, index) => `p${index}: user(username: "${profile.username}") { tweets(first: 20) { edges { node { text } } } }`,
 ).join(' ')} }`;
 const distinct = (characters: number) =>
   randomBytes(Math.ceil(characters / 2))
@@ -406,6 +410,38 @@ const abuses: Abuse[] = [
           socket.on('message', (data) => {
             const message = JSON.parse(String(data)) as { type: string; payload?: { echo?: string } };
             count(outcomes, message.type === 'pong' && message.payload?.echo ? 'pong with echo' : message.type);
+          });
+          const code = closed(socket);
+          tcp.resume();
+          count(outcomes, `closed ${await within<number | string>(code, 3_000, 'by the client')}`);
+          socket.terminate();
+        },
+      };
+    },
+  },
+  {
+    key: 'slow-subscriber',
+    name: "a live subscriber that does not read: 1,000 posts to its feed, each event ~6 KB resolved (the author's 20 tweets)",
+    run: async (target) => {
+      const outcomes: Outcomes = {};
+      const socket = await graphqlSocket(target, viewer);
+      const heavy = `subscription Heavy { feedItemAdded { id text author { username tweets(first: 20) { edges { node { text } } } } } }`;
+      socket.send(JSON.stringify({ id: 'heavy', type: 'subscribe', payload: { query: heavy } }));
+      await sleep(500);
+      const tcp = (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      tcp.pause();
+      const sent = await pool(1_000, 8, Date.now() + 60_000, async (index) => {
+        await postTweet(profile, `live ${index}`, system.routerUrl);
+      });
+      await sleep(2_000); // the last posts' fan-out and live delivery
+      return {
+        sent,
+        outcomes,
+        release: async () => {
+          socket.on('message', (data) => {
+            const message = JSON.parse(String(data)) as { type: string; payload?: any };
+            const errors = message.type === 'error' ? message.payload : message.payload?.errors;
+            count(outcomes, errors?.length ? (errors[0]?.extensions?.code ?? 'uncoded error') : message.type);
           });
           const code = closed(socket);
           tcp.resume();
