@@ -319,7 +319,10 @@ describe('with one Cassandra node down', () => {
       await Promise.all(relays.map((relay) => relay.stop()));
       await Promise.all([consumer, ...buses].map((bus) => bus.close()));
       await removeBrokerTopology({ queues: [queue], exchange });
-      await scratch.drop();
+      // The keyspace stays, as every cluster test's does (startAudience): a drop here is one more schema change for the
+      // node that is down to take on when it restarts, and a drop once wedged a restarted node (47d9721). The cluster
+      // is reset before each CI run.
+      await scratch.close();
     }
   }, 180_000);
 });

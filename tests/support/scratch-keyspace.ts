@@ -8,12 +8,13 @@ import { cassandraFor, testConfig, testLogger } from './infra.js';
 
 /**
  * A keyspace of its own with the same migrations as one of the services' (its tables and its outbox), so a test can
- * run an outbox relay without meeting the services' events. Returns a session on it and how to drop it.
+ * run an outbox relay without meeting the services' events. Returns a session on it, and how to close that session
+ * and leave the keyspace or drop it too.
  */
 export async function scratchKeyspaceLike(
   service: string,
   name: string,
-): Promise<{ cassandra: CassandraClient; drop(): Promise<void> }> {
+): Promise<{ cassandra: CassandraClient; close(): Promise<void>; drop(): Promise<void> }> {
   const system = await cassandraFor('system');
   const dir = mkdtempSync(join(tmpdir(), 'twtr-scratch-'));
   mkdirSync(join(dir, name));
@@ -24,6 +25,7 @@ export async function scratchKeyspaceLike(
   const cassandra = await cassandraFor(name);
   return {
     cassandra,
+    close: () => cassandra.shutdown(),
     drop: async () => {
       await cassandra.execute(`DROP KEYSPACE IF EXISTS ${name}`, [], NOT_IDEMPOTENT);
       await cassandra.shutdown();
