@@ -117,7 +117,7 @@ async function rowsOnNode(address: string, userId: string): Promise<number> {
 }
 
 describe('a Cassandra node killed under load', () => {
-  it('refuses nothing, and every acknowledged post reaches every timeline once; the node catches up by hints', async () => {
+  it('refuses nothing, every acknowledged post reaches every timeline once, and the node catches up with no repair run', async () => {
     const acknowledged: string[] = [];
     const load = everydayLoad(acknowledged);
     await sleep(10_000);
@@ -133,9 +133,11 @@ describe('a Cassandra node killed under load', () => {
     const settledAt = performance.now();
     const outcome = await untilTimelinesHold(acknowledged);
     const settleSeconds = (performance.now() - settledAt) / 1000;
-    // The restarted node missed writes while it was down: hints from the other two bring them, no repair run.
+    // The restarted node missed writes while it was down. Asked alone, it comes to hold a sample timeline's rows with no
+    // repair run: by hints from the other two, or by read repair when it is one of the two replicas a quorum read asks
+    // (untilTimelinesHold's reads of every timeline, the feed's trims). Which of the two, this does not tell.
     const sample = followers[0];
-    const hinted = await eventually(
+    const heldAlone = await eventually(
       async () => {
         const rows = await rowsOnNode('127.0.0.4', sample.id);
         expect(rows).toBeGreaterThanOrEqual(Math.min(acknowledged.length + 1, TIMELINE_LENGTH));
@@ -148,8 +150,8 @@ describe('a Cassandra node killed under load', () => {
         `a timeline keeps the newest ${TIMELINE_LENGTH}), ` +
         `${report.refused.length} refused, entries expected ${outcome.expected} found ${outcome.found} ` +
         `duplicated ${outcome.duplicated}, node convicted ${convictedSeconds?.toFixed(1)} s after the kill, node back UN ${restartSeconds.toFixed(1)} s after restart, all timelines ` +
-        `complete ${settleSeconds.toFixed(1)} s after the load, restarted node holds ${hinted} rows of a sample ` +
-        `timeline alone (hints), p99 ${percentile(report.latenciesMs, 99).toFixed(0)} ms`,
+        `complete ${settleSeconds.toFixed(1)} s after the load, restarted node holds ${heldAlone} rows of a sample ` +
+        `timeline alone (hints or read repair), p99 ${percentile(report.latenciesMs, 99).toFixed(0)} ms`,
     );
     expect(report.refused).toEqual([]);
     expect(outcome.duplicated).toBe(0);
