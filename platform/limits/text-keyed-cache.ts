@@ -35,3 +35,49 @@ export function textKeyedCache<V extends NonNullable<unknown>>({
     ...(ttlMs ? { ttl: ttlMs } : {}),
   });
 }
+
+/** Answers still to come, shared by whoever asks the same thing meanwhile (see textKeyedAnswers). */
+export interface TextKeyedAnswers<V> {
+  get(key: string): Promise<V> | undefined;
+  /** Keeps `answer` under `key`: weighed by its key until it arrives, then by what arrived too; forgotten if it fails. */
+  set(key: string, answer: Promise<V>): void;
+  delete(key: string): void;
+  /** What the entries weigh together, in characters' worth. */
+  readonly calculatedSize: number;
+}
+
+/**
+ * A textKeyedCache of promised answers (fetches in flight, and what they brought for a while after). What an answer
+ * weighs (`valueSize`) is known only once it arrives, so its entry is weighed again then, keeping its time to live;
+ * one heavier than an entry may be is dropped then (it is fetched again, not shared). One that fails is forgotten, so
+ * the next asker asks again rather than sharing the failure.
+ */
+export function textKeyedAnswers<V extends NonNullable<unknown>>({
+  valueSize,
+  ...options
+}: TextKeyedCacheOptions<V>): TextKeyedAnswers<V> {
+  const entries = textKeyedCache<{ answer: Promise<V>; arrived?: V }>({
+    ...options,
+    valueSize: ({ arrived }) => (arrived === undefined ? 0 : (valueSize?.(arrived) ?? 0)),
+  });
+  return {
+    get: (key) => entries.get(key)?.answer,
+    set: (key, answer) => {
+      const entry = { answer };
+      entries.set(key, entry);
+      // A new entry object: lru-cache weighs a value again only when it is replaced by another.
+      void answer.then(
+        (arrived) => {
+          if (entries.peek(key) === entry) entries.set(key, { answer, arrived }, { noUpdateTTL: true });
+        },
+        () => {
+          if (entries.peek(key) === entry) entries.delete(key);
+        },
+      );
+    },
+    delete: (key) => void entries.delete(key),
+    get calculatedSize() {
+      return entries.calculatedSize;
+    },
+  };
+}

@@ -9,11 +9,11 @@ import {
   RemoteGraphQLDataSource,
 } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { LRUCache } from 'lru-cache';
 
 import type { Config } from '../../platform/config.js';
 import { CORRELATION_HEADER, type RequestScope } from '../../platform/identity/request-scope.js';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../../platform/identity/tokens.js';
+import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 import { SUBGRAPH_NAMES, type SubgraphName, SUPERGRAPH_FILE, urlVariable } from '../../platform/manifest.js';
 import { secondsSince, subgraphFetchDuration, subgraphFetches } from '../../platform/observability/metrics.js';
 import { currentTraceCarrier, inSpan, SpanKind } from '../../platform/observability/tracing.js';
@@ -38,7 +38,9 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
 
   /**
    * An assertion of this viewer and address for this subgraph, reused while more than half its lifetime is left:
-   * signing one per fetch was 3–4% of the router's CPU. Keyed by what clients control, so the cache is bounded.
+   * signing one per fetch was 3–4% of the router's CPU. Keyed by what clients control (an X-Forwarded-For entry
+   * behind a proxy may be kilobytes), so the cache is bounded in characters, the assertions' own (which quote their
+   * address) counted beside their keys'.
    */
   private assertionFor({ viewerId, clientAddress }: RequestScope): string {
     const key = `${viewerId ?? ''}|${clientAddress ?? ''}`;
@@ -49,7 +51,11 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
     return assertion;
   }
 
-  private readonly assertions = new LRUCache<string, { assertion: string; reuseUntil: number }>({ max: 10_000 });
+  private readonly assertions = textKeyedCache<{ assertion: string; reuseUntil: number }>({
+    maxEntries: 10_000,
+    maxCharacters: 8 << 20,
+    valueSize: ({ assertion }) => assertion.length,
+  });
 
   /** Each fetch is counted, timed and traced (a client span the subgraph's server span continues). */
   override async process(options: GraphQLDataSourceProcessOptions<RequestScope>) {

@@ -1,9 +1,9 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { type DocumentNode, Kind, parse, visit } from 'graphql';
-import { type LRUCache } from 'lru-cache';
 
 import type { RequestScope } from '../../platform/identity/request-scope.js';
-import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
+import { type TextKeyedAnswers, textKeyedAnswers, textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
+import { answerBytes } from './subgraph-http.js';
 
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
@@ -28,10 +28,11 @@ export class SharedFetches {
   private readonly viewerDependentFields: ReadonlySet<string>;
   /**
    * Both keyed by fetch text, which follows from what clients subscribe with, so both are bounded: an entry evicted
-   * early only costs a re-parse or an unshared fetch.
+   * early only costs a re-parse or an unshared fetch. An answer is as big as what the client selected, so answers are
+   * weighed too, by their bodies as read.
    */
   private readonly dependsOnViewer = textKeyedCache<boolean>({ maxEntries: 1_000, maxCharacters: 4 << 20 });
-  private readonly answers: LRUCache<string, Promise<Response>>;
+  private readonly answers: TextKeyedAnswers<Response>;
   private readonly ttlMs: number;
   private readonly inFlightOnly: boolean;
 
@@ -39,7 +40,12 @@ export class SharedFetches {
     this.viewerDependentFields = viewerDependentFieldNames(parse(supergraphSdl));
     this.ttlMs = options.ttlMs ?? 1_000;
     this.inFlightOnly = options.inFlightOnly ?? false;
-    this.answers = textKeyedCache({ maxEntries: 10_000, maxCharacters: 16 << 20, ttlMs: Math.max(this.ttlMs, 1) });
+    this.answers = textKeyedAnswers({
+      maxEntries: 10_000,
+      maxCharacters: 16 << 20,
+      ttlMs: Math.max(this.ttlMs, 1),
+      valueSize: answerBytes,
+    });
   }
 
   wrap(serviceName: string, dataSource: GraphQLDataSource<RequestScope>): GraphQLDataSource<RequestScope> {
@@ -58,9 +64,8 @@ export class SharedFetches {
           } as GraphQLDataSourceProcessOptions<RequestScope>);
           answer = response;
           this.answers.set(key, response);
-          const forget = () => void this.answers.delete(key);
+          const forget = () => this.answers.delete(key);
           if (this.inFlightOnly) void response.then(forget, forget);
-          else response.catch(forget);
         }
         // The gateway merges answers into its result in place: everyone sharing gets a copy of their own.
         // (`http`, the subgraph's HTTP answer, holds functions and is only read, so it is passed along as it is.)

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError } from 'graphql';
 
 import { ErrorCode } from '../../platform/errors.js';
@@ -48,7 +49,13 @@ export interface SubgraphResponse {
   headers: { get(name: string): string | null };
   text(): Promise<string>;
   json(): Promise<unknown>;
+  /** The body's length in bytes, as read: what an answer kept for others weighs, without serialising it again. */
+  bytes: number;
 }
+
+/** The bytes of a subgraph's answer as it was read; 0 for one not read from a subgraph (a replayed event). */
+export const answerBytes = (response: GatewayGraphQLResponse): number =>
+  (response.http as Partial<SubgraphResponse> | undefined)?.bytes ?? 0;
 
 export async function postToSubgraph(url: string, headers: Record<string, string>, body: string): Promise<SubgraphResponse> {
   try {
@@ -87,7 +94,7 @@ function post(url: string, headers: Record<string, string>, body: string): Promi
         incoming.on('error', reject);
         incoming.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve(responseOf(url, incoming.statusCode ?? 0, incoming.statusMessage ?? '', incoming.headers, text));
+          resolve(responseOf(url, incoming.statusCode ?? 0, incoming.statusMessage ?? '', incoming.headers, text, size));
         });
       },
     );
@@ -105,6 +112,7 @@ function responseOf(
   statusText: string,
   headers: IncomingHttpHeaders,
   text: string,
+  bytes: number,
 ): SubgraphResponse {
   return {
     ok: status >= 200 && status < 300,
@@ -119,5 +127,6 @@ function responseOf(
     },
     text: async () => text,
     json: async () => JSON.parse(text) as unknown,
+    bytes,
   };
 }

@@ -5,18 +5,18 @@ import { buildOperationContext, executeQueryPlan, type GraphQLDataSource } from 
 import type { FetchNode, PlanNode, QueryPlan, SubscriptionNode } from '@apollo/query-planner';
 import { type DocumentNode, type ExecutionResult, type FormattedExecutionResult, GraphQLError, print } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
-import { type LRUCache } from 'lru-cache';
 import WebSocket from 'ws';
 
 import { mapAsyncIterator } from '../../platform/async-iterators.js';
 import { ErrorCode } from '../../platform/errors.js';
 import type { AssertedIdentity, RequestScope } from '../../platform/identity/request-scope.js';
 import { signRequestAssertion } from '../../platform/identity/tokens.js';
-import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
+import { type TextKeyedAnswers, textKeyedAnswers, textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 import type { Logger } from '../../platform/logging.js';
 import type { QueryPlanning } from './query-planning.js';
 import { heldEvents, resubscribing } from './resubscribing.js';
 import { SharedFetches } from './shared-fetches.js';
+import { answerBytes } from './subgraph-http.js';
 
 /** How often the router pings each subgraph it holds subscriptions on, and how long it waits for the pong. */
 const UPSTREAM_PING_INTERVAL_MS = 5_000;
@@ -66,9 +66,10 @@ export class FederatedSubscriptions {
   /**
    * Whole events resolved once for every subscriber with the same operation and the same event, when nothing in the
    * operation depends on the viewer: a tweet reaching a thousand subscribers runs the rest of the plan once, not a
-   * thousand times. Keyed by operation and event (bounded, and each entry lives only `sharedFetchTtlMs`).
+   * thousand times. Keyed by operation and event (bounded, and each entry lives only `sharedFetchTtlMs`), and weighed
+   * by what the rest of the plan fetched for it too: a client's selection may make each event far bigger than its key.
    */
-  private readonly resolvedEvents: LRUCache<string, Promise<ExecutionResult>> | undefined;
+  private readonly resolvedEvents: TextKeyedAnswers<{ result: ExecutionResult; fetchedBytes: number }> | undefined;
   /** Per subgraph, its connections (never more than the router's subscription limit allows, over 100). */
   private readonly clients = new Map<string, { client: Client; subscriptions: number }[]>();
   /** Keyed by operation text, which clients choose: bounded (an entry evicted only costs planning again). */
@@ -85,7 +86,10 @@ export class FederatedSubscriptions {
     this.dataSources = Object.fromEntries(
       Object.entries(options.dataSources).map(([name, dataSource]) => [name, this.shared.wrap(name, dataSource)]),
     );
-    this.resolvedEvents = ttlMs > 0 ? textKeyedCache({ maxEntries: 10_000, maxCharacters: 16 << 20, ttlMs }) : undefined;
+    this.resolvedEvents =
+      ttlMs > 0
+        ? textKeyedAnswers({ maxEntries: 10_000, maxCharacters: 16 << 20, ttlMs, valueSize: ({ fetchedBytes }) => fetchedBytes })
+        : undefined;
     const supergraph = Supergraph.build(options.supergraphSdl);
     this.apiSchema = supergraph.apiSchema();
     this.apiSchemaForExecution = this.apiSchema.toGraphQLJSSchema();
@@ -212,7 +216,11 @@ export class FederatedSubscriptions {
       return { events: upstream, release };
     });
 
-    const resolveEvent = async (event: FormattedExecutionResult<Record<string, unknown>, unknown>): Promise<ExecutionResult> => {
+    /** The event through the rest of the plan; the bytes of the answers fetched for it are added to `fetched`, if given. */
+    const resolveEvent = async (
+      event: FormattedExecutionResult<Record<string, unknown>, unknown>,
+      fetched?: { bytes: number },
+    ): Promise<ExecutionResult> => {
       if (event.errors?.length || !event.data)
         return { data: null, errors: event.errors?.map((error) => relabel(error, primary.serviceName)) };
       const replay: FetchNode = { ...primary, serviceName: REPLAYED_EVENT };
@@ -223,7 +231,7 @@ export class FederatedSubscriptions {
       // The gateway merges into the event object it is given: every execution gets its own copy.
       const eventData = structuredClone(event.data);
       const serviceMap = {
-        ...this.dataSources,
+        ...(fetched ? counting(this.dataSources, fetched) : this.dataSources),
         [REPLAYED_EVENT]: { process: async () => ({ data: eventData }) } as GraphQLDataSource,
       };
       const requestContext = {
@@ -246,18 +254,34 @@ export class FederatedSubscriptions {
     const resolvedEvents = this.resolvedEvents;
     if (!resolvedEvents || this.shared.selectsViewerDependentField(source)) return mapAsyncIterator(events, resolveEvent);
     const operationKey = `${source}\n${operationName ?? ''}\n${JSON.stringify(variables)}\n`;
-    return mapAsyncIterator(events, (event) => {
+    return mapAsyncIterator(events, async (event) => {
       const key = operationKey + JSON.stringify(event);
       let resolved = resolvedEvents.get(key);
       if (!resolved) {
-        resolved = resolveEvent(event);
+        const fetched = { bytes: 0 };
+        resolved = resolveEvent(event, fetched).then((result) => ({ result, fetchedBytes: fetched.bytes }));
         resolvedEvents.set(key, resolved);
-        resolved.catch(() => resolvedEvents.delete(key));
       }
       // Shared as it is: nothing downstream changes a result (masking copies one that has errors).
-      return resolved;
+      return (await resolved).result;
     });
   }
+}
+
+/** The data sources, each adding the bytes of its answers (as read from the subgraph) to `fetched.bytes`. */
+function counting(dataSources: Record<string, GraphQLDataSource>, fetched: { bytes: number }): Record<string, GraphQLDataSource> {
+  return Object.fromEntries(
+    Object.entries(dataSources).map(([name, dataSource]) => [
+      name,
+      {
+        process: async (options) => {
+          const response = await dataSource.process(options);
+          fetched.bytes += answerBytes(response);
+          return response;
+        },
+      } satisfies GraphQLDataSource,
+    ]),
+  );
 }
 
 /** Errors from the replayed fetch name the subgraph that really produced them. */

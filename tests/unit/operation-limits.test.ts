@@ -5,7 +5,12 @@ import { getIntrospectionQuery, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../platform/config.js';
-import { operationLimitError, type OperationLimits, repetitionError } from '../../router/src/operation-limits.js';
+import {
+  operationLimitError,
+  type OperationLimits,
+  rememberedOperationLimits,
+  repetitionError,
+} from '../../router/src/operation-limits.js';
 import { operationLimitsOf } from '../../router/src/server.js';
 
 const apiSchema = Supergraph.build(readFileSync(new URL('../../schema/supergraph.graphql', import.meta.url), 'utf8'))
@@ -93,6 +98,21 @@ describe('operation limits', () => {
         `fragment F${i + 1} on User { followers(first: 1) { edges { node { ...F${i} } } } following(first: 1) { edges { node { ...F${i} } } } }`,
     ).join(' ')}`;
     expect(errorOf(bomb, {}, { ...defaults, maxDepth: 1_000 })?.extensions.code).toBe('QUERY_TOO_COMPLEX');
+  });
+
+  it('are remembered per operation and variables, but never a refusal that quotes what the client sent', () => {
+    const check = rememberedOperationLimits(defaults);
+    const pages = `query ($n: Int) { me { followers(first: $n) { edges { node { following(first: $n) { edges { node { id } } } } } } } }`;
+    const document = parse(pages);
+    const tooCostly = check(apiSchema, document, 'pages', { n: 100 });
+    expect(tooCostly?.extensions.code).toBe('QUERY_TOO_COMPLEX');
+    expect(check(apiSchema, document, 'pages', { n: 100 })).toBe(tooCostly);
+    // Its message quotes the value whole: remembered, it would hold text of the client's beside its key.
+    const padded = { n: 'x'.repeat(10_000) };
+    const quoting = check(apiSchema, document, 'pages', padded);
+    expect(quoting?.extensions.code).toBe('BAD_USER_INPUT');
+    expect(quoting!.message).toContain(padded.n);
+    expect(check(apiSchema, document, 'pages', padded)).not.toBe(quoting);
   });
 
   it('refuse variables that do not fit, rather than skip the count', () => {

@@ -71,6 +71,49 @@ describe('shared entity fetches for subscription events', () => {
   });
 });
 
+describe('answers kept for sharing', () => {
+  /** A subgraph answering each user with `bytes` of username, its body's size in `http` as ViewerDataSource reads it. */
+  function answering(bytes: number) {
+    const askedFor: string[] = [];
+    const username = 'x'.repeat(bytes);
+    const dataSource: GraphQLDataSource<RequestScope> = {
+      process: async ({ request }) => {
+        askedFor.push(request.variables!.representations[0].id);
+        return { data: { _entities: [{ username }] }, http: { bytes } as never };
+      },
+    };
+    return { askedFor, dataSource };
+  }
+  const askAbout = (source: GraphQLDataSource<RequestScope>, userId: string) =>
+    source.process({
+      kind: 'incoming operation',
+      request: { query: ENTITIES('username'), variables: { representations: [{ __typename: 'User', id: userId }] } },
+      context: { viewerId: 'bob', clientAddress: null, correlationId: 'c' },
+    } as never);
+  const userIds = (count: number) => Array.from({ length: count }, (_, n) => `u${n}`);
+
+  it('are weighed by their bytes: an answer of ~1 MiB is shared while in flight, never kept afterwards', async () => {
+    const { askedFor, dataSource } = answering(1 << 20);
+    // A minute to live: anything asked again below was dropped for its weight, not its age.
+    const shared = new SharedFetches(SUPERGRAPH, { ttlMs: 60_000 }).wrap('users', dataSource);
+    await Promise.all([askAbout(shared, 'u0'), askAbout(shared, 'u0')]);
+    expect(askedFor).toEqual(['u0']);
+    for (const userId of userIds(20)) await askAbout(shared, userId);
+    // Over an entry's share of the 16 MiB: kept by their keys' weight alone, these 20 MiB would all have been shared.
+    expect(askedFor).toEqual(['u0', ...userIds(20)]);
+  });
+
+  it('stay within 16 MiB of answers, the oldest making room', async () => {
+    const { askedFor, dataSource } = answering(200 << 10);
+    const shared = new SharedFetches(SUPERGRAPH, { ttlMs: 60_000 }).wrap('users', dataSource);
+    for (const userId of userIds(100)) await askAbout(shared, userId);
+    await askAbout(shared, 'u99');
+    await askAbout(shared, 'u0');
+    // 100 answers of 200 KiB are 20 MiB: the first ones made room for the last.
+    expect(askedFor).toEqual([...userIds(100), 'u0']);
+  });
+});
+
 describe('identical fetches in flight for queries over HTTP', () => {
   const askIn = (source: GraphQLDataSource<RequestScope>, operation: string, query: string, viewerId: string | null) =>
     source.process({
