@@ -115,12 +115,14 @@ export const SKIP: unique symbol = Symbol('skip');
 
 /**
  * Each value of `source` through `map` (which may drop it with SKIP). return() and throw() reach the source, and
- * `onEnd` runs once when the mapped iterator ends: exhausted, returned, thrown into, or failed.
+ * `onEnd` runs once when the mapped iterator ends: exhausted, returned, thrown into, or failed. A failure of `source` or
+ * `map` reaches the reader as `mapError` makes it (as it is, by default).
  */
 export function mapAsyncIterator<T, U>(
   source: AsyncIterator<T>,
   map: (value: T) => U | typeof SKIP | Promise<U | typeof SKIP>,
   onEnd?: () => void,
+  mapError?: (error: unknown) => unknown,
 ): AsyncIterableIterator<U> {
   let ended = false;
   const end = () => {
@@ -142,7 +144,7 @@ export function mapAsyncIterator<T, U>(
         }
       } catch (error) {
         end();
-        throw error;
+        throw mapError ? mapError(error) : error;
       }
     },
     return: async () => {

@@ -44,14 +44,24 @@ export function maskUnexpectedErrors(formatted: GraphQLFormattedError, error: un
 /**
  * Logs the errors that are not the client's, with the request's correlation id (and, inside a span, its trace id):
  * a dependency that is away at warn without a stack (expected while it is away, not an error per request), anything
- * else at error.
+ * else at error, with its stack unless `withStack` is false.
  */
-export function logServerErrors(logger: Logger, errors: readonly GraphQLError[], correlationId: string | undefined): void {
+export function logServerErrors(
+  logger: Logger,
+  errors: readonly GraphQLError[],
+  correlationId: string | undefined,
+  { withStack = true }: { withStack?: boolean } = {},
+): void {
   for (const error of errors) {
     const kind = kindOf(error, error.extensions?.code);
     if (kind === 'unavailable')
       logger.warn('a dependency is unavailable', { error: describeFailure(causeOf(error)), path: error.path, correlationId });
-    else if (kind === 'internal') logger.error('unexpected error', { error: causeOf(error), path: error.path, correlationId });
+    else if (kind === 'internal')
+      logger.error('unexpected error', {
+        error: withStack ? causeOf(error) : describeFailure(causeOf(error)).slice(0, 200),
+        path: error.path,
+        correlationId,
+      });
   }
 }
 

@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import { mapAsyncIterator } from '../../platform/async-iterators.js';
 import { badRequest, unauthenticated } from '../../platform/errors.js';
 import { serveGraphQLOverWebSocket, validatedDocuments } from '../../platform/http/graphql-ws.js';
-import { logServerErrors, maskResult } from '../../platform/http/masking.js';
+import { logServerErrors, maskResult, maskUnexpectedErrors } from '../../platform/http/masking.js';
 import { type RequestScope, sensibleCorrelationId } from '../../platform/identity/request-scope.js';
 import type { Logger } from '../../platform/logging.js';
 import { liveItemsDelivered, liveSubscriptions, websocketSockets } from '../../platform/observability/metrics.js';
@@ -216,10 +216,11 @@ const routerContext = ({ viewerId, clientAddress, correlationId }: OperationCont
 
 /**
  * Each event of a client's subscription leaves through here: its errors pass the same masking as HTTP responses, and
- * when the subscription ends, however it ends, its slot is freed. (A client that stops reading is closed by the socket
- * adapter's one bound on what waits to be sent, platform/http/graphql-ws.ts.)
+ * when the subscription ends, however it ends, its slot is freed. A failure after it started is masked too (see
+ * failedSubscription). (A client that stops reading is closed by the socket adapter's one bound on what waits to be
+ * sent, platform/http/graphql-ws.ts.)
  */
-function guardSubscription(
+export function guardSubscription(
   events: AsyncIterableIterator<ExecutionResult>,
   context: OperationContext,
   options: Pick<WebSocketOptions, 'logger'>,
@@ -232,7 +233,24 @@ function guardSubscription(
       return maskResult(event);
     },
     context.release,
+    (error) => failedSubscription(error, context.correlationId, options.logger),
   );
+}
+
+/**
+ * What a subscription that failed while live (an event none could resolve, the upstream given up on) throws for its
+ * client. graphql-ws sends whatever is thrown as the operation's `error`, with its own message, and without a code
+ * unless it had one: this one is masked as results are, its code kept when it is a client's. Logged in one line
+ * without a stack: a failure shared by thousands of subscribers (one event resolved for all) would otherwise be
+ * thousands of stacks.
+ */
+function failedSubscription(error: unknown, correlationId: string, logger: Logger): GraphQLError {
+  const thrown =
+    error instanceof GraphQLError ? error : new GraphQLError('subscription failed', { originalError: error as Error });
+  logServerErrors(logger, [thrown], correlationId, { withStack: false });
+  const { message, extensions } = maskUnexpectedErrors(thrown.toJSON(), thrown);
+  // graphql-ws wraps what is thrown in an error of its own, which takes this one's extensions.
+  return new GraphQLError(message, { extensions });
 }
 
 /** A query's or mutation's scope with its answer budget (what the router's HTTP context carries too). */
