@@ -54,7 +54,17 @@ function subscriptionsAnswering(textBytes: number) {
     for (let n = 0; n < EVENTS; n++)
       yield { data: { feedItemAdded: { __typename: 'Tweet', id: `t${n}`, author: { __typename: 'User', id: 'u1' } } } };
   }
-  Object.assign(subscriptions, { connectionFor: () => ({ client: { iterate: feed }, release: () => {} }) });
+  // graphql-ws's subscribe(): the feed's events handed to the sink, then complete.
+  const client = {
+    subscribe: (_request: unknown, sink: { next(event: unknown): void; complete(): void }) => {
+      void (async () => {
+        for await (const event of feed()) sink.next(event);
+        sink.complete();
+      })();
+      return () => {};
+    },
+  };
+  Object.assign(subscriptions, { connectionFor: () => ({ client, release: () => {} }) });
   /** A subscriber's whole subscription: every event's tweet text. */
   const subscriber = async () => {
     const texts: unknown[] = [];
