@@ -9,8 +9,8 @@ export interface TextKeyedCacheOptions<V = unknown> {
   /** How long an entry lives; forever (until evicted) by default. */
   ttlMs?: number;
   /**
-   * What a value weighs, in characters' worth, beside its key. By default nothing: a value assumed to grow no faster
-   * than its key (a result). A parsed document or a plan is several times its text, and says so here.
+   * What a value weighs, in characters' worth, beside its key. By default nothing, for values that cannot outgrow
+   * their key (a verdict); a parsed document, a plan or an answer is weighed here.
    */
   valueSize?: (value: V) => number;
 }
@@ -18,7 +18,7 @@ export interface TextKeyedCacheOptions<V = unknown> {
 /**
  * An LRU cache keyed by text a client chose (an operation, its variables): bounded in entries and in the characters
  * its keys hold, so a few huge texts (a subscribe message or a body may carry a megabyte) cannot fill memory the way a
- * count alone would let them. Values are assumed to grow no faster than their keys (a document, a plan, a result).
+ * count alone would let them. Values that can outgrow their keys are weighed too (`valueSize`).
  */
 export function textKeyedCache<V extends NonNullable<unknown>>({
   maxEntries,
