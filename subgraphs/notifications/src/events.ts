@@ -16,7 +16,8 @@ export interface NotificationWork {
  * Notifications are made from other services' events; each is applied idempotently (subjects remember the version
  * of their last change), so redelivery and any order between services converge. Changes for a recipient already a
  * round behind (10,000 likes of one tweet) go to `notifications.storms` instead of waiting among the main queue's
- * deliveries, so everyone else's notifications never queue behind one user's storm.
+ * deliveries, so everyone else's notifications do not queue behind one user's storm (they still share this
+ * process's CPU and Cassandra with it).
  */
 export async function consumeNotificationEvents(bus: EventBus, inbox: Inbox, notifications: NotificationRepository) {
   const notifyWhenSomethingHappened = async (event: DomainEvent) => {

@@ -9,7 +9,8 @@ import { millisOf } from './timeuuids.js';
 /**
  * Changes written to one recipient's partition in one conditional batch: each is a notification row and a subject row
  * (about 430 bytes for a repost), so a round is under 30 kB, clear of Cassandra's 50 kB batch limit. Rounds of 40
- * fell behind 1,000 likes a second for one user (570/s), rounds of 100 kept up (npm run bench:system -- --only storm).
+ * fell behind 1,000 likes a second for one user (570/s), rounds of 100 kept up (npm run bench:system -- --only storm);
+ * 64 keeps a repost's round clear of the batch limit.
  */
 const ROUND_SIZE = 64;
 const ATTEMPTS = 20;
