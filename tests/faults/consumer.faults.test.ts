@@ -121,15 +121,46 @@ describe('a message that fails on its own content', () => {
 });
 
 describe('a consumer whose broker link drops while it holds a message', () => {
-  /** A bus of its own, on a broker link the test can cut (the shared `bus` publishes). */
-  async function onRelinkableBus(run: (linkedBus: EventBus, brokerLink: TcpProxy) => Promise<void>): Promise<void> {
+  /**
+   * Publishes `count` events to a queue consumed by a bus of its own, on a broker link the test cuts while the first
+   * event is held by a dependency outage (its retries seconds apart by now, the rest prefetched behind it); then waits
+   * until every event was handled, and longer than the longest wait between retries, so that a delivery still going on
+   * the lost channel would have run again. What each event's id was handled as, in order, and the handler's attempts.
+   */
+  async function heldWhileRelinked(count: number, options: { singleActiveConsumer?: boolean }) {
+    const queue = `test.faults.relinked.${randomUUID()}`;
+    queues.push(queue);
     const brokerLink = await startTcpProxy(Number(new URL(testConfig().AMQP_URL).port || 5672));
     const linkedBus = await connectEventBus(
       { ...testConfig(), AMQP_URL: `amqp://guest:guest@127.0.0.1:${brokerLink.port}`, AMQP_EXCHANGE: exchange },
       testLogger(),
     );
     try {
-      await run(linkedBus, brokerLink);
+      let dependencyAway = true;
+      let attempts = 0;
+      const handled: string[] = [];
+      await linkedBus.subscribe({
+        queue,
+        events: ['follow.created'],
+        ...options,
+        handle: async (event) => {
+          attempts++;
+          if (dependencyAway) throw new DependencyUnavailableError('held on purpose');
+          handled.push(event.id);
+        },
+      });
+      const events = Array.from({ length: count }, (_, n) => follow(n));
+      for (const event of events) await bus.publish(event);
+      await eventually(async () => expect(attempts).toBeGreaterThanOrEqual(6), { timeoutMs: 10_000 });
+      dependencyAway = false;
+      brokerLink.cut();
+      brokerLink.restore();
+      await eventually(async () => expect(new Set(handled).size).toBe(count), { timeoutMs: 20_000 });
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const timesHandled = events.map((event) => handled.filter((id) => id === event.id).length);
+      const order = handled.map((id) => events.findIndex((event) => event.id === id));
+      console.info(`relinked consumer: ${attempts} handler attempts, handled [${timesHandled}] time(s), order [${order}]`);
+      return { handled, published: events.map((event) => event.id) };
     } finally {
       await linkedBus.close();
       await brokerLink.close();
@@ -137,70 +168,12 @@ describe('a consumer whose broker link drops while it holds a message', () => {
   }
 
   it('stops retrying it there: the consumer that gets it next handles it, and it is handled once', async () => {
-    const queue = `test.faults.relinked.${randomUUID()}`;
-    queues.push(queue);
-    await onRelinkableBus(async (linkedBus, brokerLink) => {
-      let dependencyAway = true;
-      let attempts = 0;
-      const handled: string[] = [];
-      await linkedBus.subscribe({
-        queue,
-        events: ['follow.created'],
-        handle: async (event) => {
-          attempts++;
-          if (dependencyAway) throw new DependencyUnavailableError('held on purpose');
-          handled.push(event.id);
-        },
-      });
-      const event = follow(1);
-      await bus.publish(event);
-      // Held long enough that its retries are seconds apart: the old delivery wakes after the new consumer is back.
-      await eventually(async () => expect(attempts).toBeGreaterThanOrEqual(6), { timeoutMs: 10_000 });
-      dependencyAway = false;
-      brokerLink.cut();
-      brokerLink.restore();
-      await eventually(async () => expect(handled).toEqual([event.id]), { timeoutMs: 20_000 });
-      // Longer than the longest wait between retries: a delivery still retrying on the lost channel would run again.
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
-      console.info(`relinked consumer: ${attempts} handler attempts, handled ${handled.length} time(s)`);
-      expect(handled).toEqual([event.id]);
-    });
+    const { handled, published } = await heldWhileRelinked(1, {});
+    expect(handled).toEqual(published);
   }, 60_000);
 
   it('starts none of those prefetched behind it there: each is handled once, in publish order', async () => {
-    const queue = `test.faults.relinked.behind.${randomUUID()}`;
-    queues.push(queue);
-    await onRelinkableBus(async (linkedBus, brokerLink) => {
-      let dependencyAway = true;
-      let attempts = 0;
-      const handled: string[] = [];
-      await linkedBus.subscribe({
-        queue,
-        events: ['follow.created'],
-        singleActiveConsumer: true,
-        handle: async (event) => {
-          attempts++;
-          if (dependencyAway) throw new DependencyUnavailableError('held on purpose');
-          handled.push(event.id);
-        },
-      });
-      const events = Array.from({ length: 5 }, (_, n) => follow(n));
-      for (const event of events) await bus.publish(event);
-      // The first is held (its retries seconds apart by now), the other four prefetched and waiting behind it.
-      await eventually(async () => expect(attempts).toBeGreaterThanOrEqual(6), { timeoutMs: 10_000 });
-      dependencyAway = false;
-      brokerLink.cut();
-      brokerLink.restore();
-      await eventually(async () => expect(new Set(handled).size).toBe(events.length), { timeoutMs: 20_000 });
-      // Longer than the longest wait between retries: the held delivery gives up on the lost channel within it, and
-      // whatever waited behind it would start then.
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
-      const timesHandled = events.map((event) => handled.filter((id) => id === event.id).length);
-      const order = handled.map((id) => events.findIndex((event) => event.id === id));
-      console.info(
-        `relinked ordered consumer: ${attempts} handler attempts, handled [${timesHandled}] time(s), order [${order}]`,
-      );
-      expect(handled).toEqual(events.map((event) => event.id));
-    });
+    const { handled, published } = await heldWhileRelinked(5, { singleActiveConsumer: true });
+    expect(handled).toEqual(published);
   }, 60_000);
 });
