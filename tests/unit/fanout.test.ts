@@ -272,6 +272,14 @@ describe('Fanout puts reposts into timelines once per tweet', () => {
   const undo = (userId: string, n: number) => createEvent('repost.deleted', facts(userId, n), { correlationId: `u${n}` });
   /** A user's timeline as (row key, whose repost) pairs. */
   const rows = (userId: string) => feed.home(userId).map((key) => [key, feed.homes.get(userId)!.get(key)!.repostedBy ?? null]);
+  /** A Fanout that queues audiences of more than two as work items. */
+  const queueing = (repositories = feed.repositories()) =>
+    new Fanout(
+      repositories,
+      { publish: async (event: EventEnvelope<string, FanoutWork>) => void queued.push(event) } as unknown as EventBus,
+      { threshold: 5, chunkSize: 2 },
+    );
+  const deleted = () => createEvent('tweet.deleted', { tweetId: original, authorId: 'author' }, { correlationId: 'd' });
 
   it("reaches the reposter and their followers, but not the author or the author's followers, who have the tweet", async () => {
     feed.follow('author', 'fan-of-both');
@@ -330,20 +338,46 @@ describe('Fanout puts reposts into timelines once per tweet', () => {
   });
 
   it('queues a big audience as repost work items, applied with the same rule', async () => {
-    fanout = new Fanout(
-      feed.repositories(),
-      { publish: async (event: EventEnvelope<string, FanoutWork>) => void queued.push(event) } as unknown as EventBus,
-      {
-        threshold: 5,
-        chunkSize: 2,
-      },
-    );
+    fanout = queueing();
     feed.follow('author', 'f1');
     feed.follow('booster', 'f1', 'f2', 'f3');
     await fanout.repostCreated(repost('booster', 10));
     expect(queued.map((event) => event.data.kind)).toEqual(['repost', 'repost']);
     for (const item of queued) await fanout.apply(item.data);
     expect(['booster', 'f1', 'f2', 'f3'].map((userId) => rows(userId).length)).toEqual([1, 0, 1, 1]);
+  });
+
+  it('writes nothing from repost work items still queued when the original is deleted', async () => {
+    fanout = queueing();
+    feed.follow('booster', 'f1', 'f2', 'f3');
+    await fanout.repostCreated(repost('booster', 10));
+    await fanout.tweetDeleted(deleted());
+    for (const item of queued) await fanout.apply(item.data);
+    expect(['booster', 'f1', 'f2', 'f3'].filter((userId) => rows(userId).length > 0)).toEqual([]);
+  });
+
+  it.each([
+    ['the original is deleted', () => fanout.tweetDeleted(deleted())],
+    ['the repost is undone', () => fanout.repostDeleted(undo('booster', 10))],
+  ])('takes back what a repost work item writes when %s between its check and its writes', async (_, meanwhile) => {
+    const repositories = feed.repositories();
+    // The event is handled once the work item has checked the repost, before it records its deliveries.
+    const deliveredAmong = repositories.reposts.deliveredAmong;
+    let interleave: (() => Promise<void>) | undefined = meanwhile;
+    repositories.reposts.deliveredAmong = async (tweetId, userIds) => {
+      const delivered = await deliveredAmong(tweetId, userIds);
+      const handle = interleave;
+      interleave = undefined;
+      await handle?.();
+      return delivered;
+    };
+    fanout = queueing(repositories);
+    feed.follow('booster', 'f1', 'f2', 'f3');
+    await fanout.repostCreated(repost('booster', 10));
+    for (const item of queued) await fanout.apply(item.data);
+    expect(interleave).toBeUndefined();
+    expect(['booster', 'f1', 'f2', 'f3'].filter((userId) => rows(userId).length > 0)).toEqual([]);
+    expect([...(feed.deliveries.get(original) ?? [])]).toEqual([]);
   });
 });
 

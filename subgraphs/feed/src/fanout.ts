@@ -178,10 +178,15 @@ export class Fanout {
     }
   }
 
-  /** A page of a repost's audience: those whose timeline does not have the tweet yet get it. */
+  /**
+   * A page of a repost's audience: those whose timeline does not have the tweet yet get it. Queued work is checked
+   * for the original's deletion and the repost's undo before it writes, and again after: a deletion or undo handled
+   * while it waited or ran took out only the deliveries recorded by then, so what this wrote is taken out here. One
+   * handled after the second look finds these deliveries (recorded before the rows) and takes them out itself.
+   */
   private async applyRepost(work: Extract<FanoutWork, { kind: 'repost' }>, urgency: Urgency, current: boolean): Promise<void> {
     const { item } = work;
-    if (!current && (await this.repositories.reposts.wasUndone(item.repostedBy, item.tweetId))) return;
+    if (!current && (await this.repostWithdrawn(item))) return;
     const [authorsFollowers, delivered] = await Promise.all([
       this.repositories.graph.followersAmong(item.authorId, work.followerIds),
       this.repositories.reposts.deliveredAmong(item.originalId, work.followerIds),
@@ -193,6 +198,19 @@ export class Fanout {
     );
     await this.repositories.reposts.recordDeliveries(item.originalId, recipients, item.tweetId);
     await this.addToTimelines(recipients, item, urgency);
+    if (!current && (await this.repostWithdrawn(item))) {
+      await this.repositories.timelines.removeFromTimelines(recipients, item.tweetId, urgency);
+      await this.repositories.reposts.forgetDeliveries(item.originalId, recipients);
+    }
+  }
+
+  /** Whether the repost's original was deleted or the repost undone. */
+  private async repostWithdrawn(item: Required<TimelineItem>): Promise<boolean> {
+    const [deleted, undone] = await Promise.all([
+      this.repositories.authorTweets.wasDeleted(item.authorId, item.originalId),
+      this.repositories.reposts.wasUndone(item.repostedBy, item.tweetId),
+    ]);
+    return deleted || undone;
   }
 
   /** One work item: re-checked against the current followers and the author's current tweets before it is applied. */
