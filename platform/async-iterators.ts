@@ -139,7 +139,14 @@ export function mapAsyncIterator<T, U>(
             end();
             return { done: true, value: undefined };
           }
-          const value = await map(next.value);
+          let value: U | typeof SKIP;
+          try {
+            value = await map(next.value);
+          } catch (error) {
+            // Whoever reads a failed iterator does not return() it (graphql-ws does not): the source is let go here.
+            void Promise.resolve(source.return?.()).catch(() => {});
+            throw error;
+          }
           if (value !== SKIP) return { done: false, value };
         }
       } catch (error) {

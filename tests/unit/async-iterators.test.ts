@@ -115,9 +115,10 @@ describe('mapAsyncIterator', () => {
     expect(ends).toBe(3);
   });
 
-  it('ends when the mapping throws', async () => {
+  it('ends when the mapping throws, and lets its source go (a reader of a failed iterator does not return it)', async () => {
     let ends = 0;
-    const source = new AsyncQueue<number>(10);
+    let sourceEnded = 0;
+    const source = new AsyncQueue<number>(10, () => sourceEnded++);
     source.push(1);
     const mapped = mapAsyncIterator(
       source,
@@ -125,6 +126,8 @@ describe('mapAsyncIterator', () => {
       () => ends++,
     );
     await expect(mapped.next()).rejects.toThrow('cannot map');
+    // On a subscription, the source is the upstream one and its place on the shared connection: before, both stayed.
+    await expect.poll(() => sourceEnded).toBe(1);
     expect(ends).toBe(1);
   });
 });
