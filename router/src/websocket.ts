@@ -83,8 +83,8 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     connection.expiryTimer = setTimeout(() => closeWhenExpired(connection), Math.min(remainingMs, MAX_TIMER_MS));
   };
 
-  // An answer frame must fit the socket's bound with room to spare, or a client reading promptly would be closed with
-  // 4429 for asking a big question: over websockets, a big answer is refused as over HTTP, at the smaller budget.
+  // One answer's frame must fit the socket's bound with room to spare, or a client reading promptly would be closed
+  // with 4429 for asking one big question: over websockets, a big answer is refused as over HTTP, at the smaller budget.
   const maxAnswerBytes = Math.min(options.maxResponseBytes, Math.floor(options.maxUnsentBytes / 2));
 
   const validDocument = validatedDocuments(apiSchema, {
