@@ -8,9 +8,8 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
   private waiting?: (result: IteratorResult<T>) => void;
   private failing?: (error: unknown) => void;
-  private failure?: unknown;
   private ended = false;
-  /** end() was called: the queue ends (with its error, if any) when its items have been read. */
+  /** end() or fail() was called: the queue ends (with its error, if any) once what it still holds has been read. */
   private closing?: { error: unknown };
 
   constructor(
@@ -26,7 +25,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
 
   /** Hands an item to the consumer; false (and nothing queued) when the queue is full or has ended. */
   push(item: T): boolean {
-    if (this.ended || this.closing || this.failure !== undefined) return false;
+    if (this.ended || this.closing) return false;
     if (this.waiting) {
       const resolve = this.waiting;
       this.clearWaiter();
@@ -44,34 +43,17 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
    */
   end(error?: unknown): void {
     if (this.closing || this.ended) return;
-    this.closing = { error };
-    if (this.items.length === 0 && this.waiting) {
-      const [resolve, reject] = [this.waiting, this.failing!];
-      this.clearWaiter();
-      this.finish();
-      if (error === undefined) resolve({ done: true, value: undefined });
-      else reject(error);
-    }
+    this.close(error);
   }
 
   /** The consumer's next() rejects with `error` (at once; what is still queued is dropped), then the queue ends. */
   fail(error: unknown): void {
     if (this.ended) return;
     this.items.length = 0;
-    this.failure = error;
-    if (this.failing) {
-      const reject = this.failing;
-      this.clearWaiter();
-      this.finish();
-      reject(error);
-    }
+    this.close(error);
   }
 
   async next(): Promise<IteratorResult<T>> {
-    if (this.failure !== undefined && !this.ended) {
-      this.finish();
-      throw this.failure;
-    }
     if (this.items.length > 0) return { done: false, value: this.items.shift()! };
     if (this.closing && !this.ended) {
       this.finish();
@@ -96,6 +78,17 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this;
+  }
+
+  /** From now on the queue ends when it is empty: at once for a consumer already waiting. */
+  private close(error: unknown) {
+    this.closing = { error };
+    if (this.items.length > 0 || !this.waiting) return;
+    const [resolve, reject] = [this.waiting, this.failing!];
+    this.clearWaiter();
+    this.finish();
+    if (error === undefined) resolve({ done: true, value: undefined });
+    else reject(error);
   }
 
   private finish() {
