@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { createLogger } from '../../platform/logging.js';
 import { type RunningServer, startSubgraph } from '../../platform/runtime.js';
-import { eventually, feedOf, follow, ok, postTweet, signUp } from '../support/client.js';
+import { eventually, feedOf, follow, ok, postTweet, signUp, type TestUser } from '../support/client.js';
 import { queueState } from '../support/infra.js';
 import { scrape, total } from '../support/metrics.js';
 import { type IsolatedNamespace, isolatedNamespace } from '../support/namespace.js';
@@ -33,16 +33,22 @@ afterAll(async () => {
   await isolated?.remove();
 }, 60_000);
 
+/** `count` new followers of `followee`, once the main queue has applied each follow. */
+async function followersOf(followee: TestUser, count: number, url: string): Promise<TestUser[]> {
+  const followers = await Promise.all(Array.from({ length: count }, () => signUp('workers', 'Follower', url)));
+  // Posted while nobody follows; each follow then backfills it, which shows the main queue applied the follow.
+  const before = await postTweet(followee, 'before the followers', url);
+  for (const follower of followers) await follow(follower, followee, url);
+  for (const follower of followers)
+    await eventually(async () => expect((await feedOf(follower, 5, url)).map((item) => item.id)).toContain(before));
+  return followers;
+}
+
 describe('fan-out workers', () => {
   it('take big fan-outs off the main replica: work items wait for a worker, then reach every follower', async () => {
     const url = stack.routerUrl;
     const author = await signUp('workers', 'Author', url);
-    const followers = await Promise.all(Array.from({ length: 4 }, () => signUp('workers', 'Follower', url)));
-    // Posted while nobody follows; each follow then backfills it, which shows the main queue applied the follow.
-    const before = await postTweet(author, 'before the followers', url);
-    for (const follower of followers) await follow(follower, author, url);
-    for (const follower of followers)
-      await eventually(async () => expect((await feedOf(follower, 5, url)).map((item) => item.id)).toContain(before));
+    const followers = await followersOf(author, 4, url);
 
     const posted = await postTweet(author, 'to four followers, through work items', url);
     await eventually(async () => expect((await queue('feed.fanout')).messages).toBeGreaterThan(0));
@@ -65,11 +71,7 @@ describe('fan-out workers', () => {
   it('write no repost whose original was deleted while its work items waited', async () => {
     const url = stack.routerUrl;
     const [author, booster] = await Promise.all([signUp('ghost', 'Author', url), signUp('ghost', 'Booster', url)]);
-    const fans = await Promise.all(Array.from({ length: 5 }, () => signUp('ghost', 'Fan', url)));
-    const before = await postTweet(booster, 'before the fans', url);
-    for (const fan of fans) await follow(fan, booster, url);
-    for (const fan of fans)
-      await eventually(async () => expect((await feedOf(fan, 5, url)).map((item) => item.id)).toContain(before));
+    const fans = await followersOf(booster, 5, url);
     const doomed = await postTweet(author, 'reposted, then deleted', url);
     await eventually(async () => expect((await feedOf(author, 5, url)).map((item) => item.id)).toContain(doomed));
 
