@@ -12,6 +12,8 @@ export interface Run {
   p90: number;
   p99: number;
   errors: number;
+  /** The first error seen, where there was one (status and the start of the answer). */
+  firstError?: string;
 }
 
 export interface ScenarioResult {

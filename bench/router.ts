@@ -238,6 +238,7 @@ async function load(scenario: Scenario, target: Scenario['targets'][string], dur
   let nextToken = 0;
   let nextBody = 0;
   let graphqlErrors = 0;
+  let firstError: string | undefined;
   const cpuBefore = cpuSecondsOf(target.pid);
   const subgraphCpu = () => SUBGRAPH_NAMES.reduce((sum, name) => sum + cpuSecondsOf(system.children[name].pid!), 0);
   const subgraphCpuBefore = subgraphCpu();
@@ -254,8 +255,10 @@ async function load(scenario: Scenario, target: Scenario['targets'][string], dur
         body: target.body ?? scenario.body,
         // A 200 can still carry errors (a failed subgraph fetch): counted as errors, so no target is credited for
         // answers that skipped work.
-        onResponse: (_status: number, body: string) => {
-          if (body.includes('"errors"')) graphqlErrors++;
+        onResponse: (status: number, body: string) => {
+          if (!body.includes('"errors"')) return;
+          graphqlErrors++;
+          firstError ??= `${status} ${body.slice(0, 300)}`;
         },
         setupRequest: (given: any, context: any) => {
           const request = scenario.bodies ? { ...given, body: scenario.bodies[nextBody++ % scenario.bodies.length] } : given;
@@ -282,6 +285,10 @@ async function load(scenario: Scenario, target: Scenario['targets'][string], dur
     p90: result.latency.p90,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx + graphqlErrors,
+    // What went wrong, where anything did: a count alone says nothing to whoever reads a failed smoke run.
+    ...(result.errors + result.timeouts + result.non2xx + graphqlErrors
+      ? { firstError: firstError ?? `${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx` }
+      : {}),
   };
 }
 

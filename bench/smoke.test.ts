@@ -45,7 +45,7 @@ describe.concurrent('npm run bench -- --smoke', () => {
       for (const [target, [run]] of Object.entries(result.runs)) {
         expect(run.requestsPerSecond, `${result.scenario} ${target}`).toBeGreaterThan(0);
         expect(run.cpuMsPerRequest, `${result.scenario} ${target}`).toBeGreaterThan(0);
-        expect(run.errors, `${result.scenario} ${target}`).toBe(0);
+        expect(run.errors, `${result.scenario} ${target}: ${run.firstError}`).toBe(0);
       }
   }, 240_000);
 
