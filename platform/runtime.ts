@@ -4,6 +4,7 @@ import { type CassandraClient, connectCassandra } from './cassandra/client.js';
 import { type Config, loadConfig } from './config.js';
 import { answersWithin } from './http/probes.js';
 import { startSubgraphServer } from './http/subgraph-server.js';
+import { MintedIds } from './identity/minted-ids.js';
 import type { RequestScope } from './identity/request-scope.js';
 import { RateLimiter, RateLimits } from './limits/rate-limiter.js';
 import { createLogger, type Logger } from './logging.js';
@@ -27,6 +28,8 @@ export interface Infrastructure {
   outbox: Outbox;
   /** Per-viewer and per-client limits, counted in the subgraph's own keyspace (table rate_limit_hits). */
   rateLimits: RateLimits;
+  /** Mints and recognises the ids of users and tweets, which other subgraphs copy (platform/identity/minted-ids.ts). */
+  ids: MintedIds;
   config: Config;
   logger: Logger;
 }
@@ -65,7 +68,15 @@ export async function startSubgraph<TContext extends object>(
   try {
     relay?.start();
     const rateLimits = new RateLimits(new RateLimiter(cassandra), config);
-    const { resolvers, context, health, stop } = await definition.setup({ cassandra, bus, outbox, rateLimits, config, logger });
+    const { resolvers, context, health, stop } = await definition.setup({
+      cassandra,
+      bus,
+      outbox,
+      rateLimits,
+      ids: new MintedIds(config.INTERNAL_IDENTITY_SECRET),
+      config,
+      logger,
+    });
     const server = await startSubgraphServer(
       {
         name: definition.name,

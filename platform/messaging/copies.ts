@@ -1,5 +1,6 @@
 import { cql } from '../cassandra/client.js';
 import { isTimeUuid } from '../graphql/ids.js';
+import type { MintedIds } from '../identity/minted-ids.js';
 import { DependencyUnavailableError } from '../infrastructure-errors.js';
 
 /**
@@ -21,14 +22,20 @@ export interface CopyTiming {
 /**
  * Whether the entity `id` exists, answered from a subgraph's own copy of another's entities (`holds`). The copy hears
  * of a new entity from its event a moment after the owner has answered the client, who may use it at once (follow a
- * user who just signed up, like a tweet just posted). Ids are timeuuids, which say when they were minted: an id the
- * copy does not hold is waited for, while it is young enough to be in flight; any other is refused at once. A young
- * id that has still not arrived after COPY_WAIT_MS is SERVICE_UNAVAILABLE (its event is held up), never NOT_FOUND.
+ * user who just signed up, like a tweet just posted). Ids are timeuuids, which say when they were minted, and carry
+ * the owner's mark (MintedIds): an id the copy does not hold is waited for while it is young enough to be in flight and
+ * marked; any other (old, made up, or not a timeuuid) is refused at once. A young marked id that has still not arrived
+ * after COPY_WAIT_MS is SERVICE_UNAVAILABLE (its event is held up), never NOT_FOUND.
  */
-export async function existsInCopy(id: string, holds: () => Promise<boolean>, timing: CopyTiming = {}): Promise<boolean> {
+export async function existsInCopy(
+  id: string,
+  holds: () => Promise<boolean>,
+  ids: Pick<MintedIds, 'minted'>,
+  timing: CopyTiming = {},
+): Promise<boolean> {
   const { now = Date.now, horizonMs = COPY_HORIZON_MS, waitMs = COPY_WAIT_MS } = timing;
   if (await holds()) return true;
-  if (!mayBeInFlight(id, now(), horizonMs)) return false;
+  if (!mayBeInFlight(id, now(), horizonMs) || !ids.minted(id)) return false;
   const deadline = now() + waitMs;
   for (let pause = 10; now() < deadline; pause = Math.min(pause * 2, 250)) {
     await new Promise((resolve) => setTimeout(resolve, pause));

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type CassandraClient, cql } from '../../platform/cassandra/client.js';
+import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
 import { Outbox } from '../../platform/messaging/outbox.js';
 import { RecentCounts } from '../../subgraphs/engagement/src/recent-counts.js';
@@ -62,6 +63,7 @@ async function readPage(recentCounts: RecentCounts, tweetIds: string[]) {
     outbox: new Outbox(session),
     rateLimits: new RateLimits(new RateLimiter(session), testConfig()),
     recentCounts,
+    ids: new MintedIds('engagement-reads test'),
   };
   const service = new EngagementService(deps, { viewerId: randomUUID(), clientAddress: null, correlationId: 'page-cost' });
   const fields = await Promise.all(

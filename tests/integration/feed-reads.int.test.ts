@@ -3,13 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { keyspaceOf } from '../../platform/manifest.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { ReadTimeFollowerIndexer } from '../../subgraphs/feed/src/read-time-index.js';
 import { type FeedRepositories, feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
 import { FeedService } from '../../subgraphs/feed/src/service.js';
-import { TweetRepository } from '../../subgraphs/tweets/src/repository.js';
 import { eventually } from '../support/client.js';
 import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
 
@@ -45,12 +45,12 @@ describe('reading a feed', () => {
     const repositories = feedRepositories(cassandra);
     // Audiences within one chunk are handled at once, so the bus is never used here.
     const fanout = new Fanout(repositories, undefined as never, { threshold, chunkSize: 1_000 });
-    const tweetIds = new TweetRepository(cassandra);
+    const ids = new MintedIds('feed-reads test');
     let version = Date.now() * 1000;
     const follows = (followerId: string, followeeId: string) =>
       fanout.followCreated({ followerId, followeeId, createdAt: new Date().toISOString(), version: version++ });
     const post = async (authorId: string) => {
-      const tweetId = tweetIds.newId(new Date());
+      const tweetId = ids.mint();
       await fanout.tweetCreated(
         createEvent(
           'tweet.created',
@@ -106,7 +106,7 @@ describe('reading a feed', () => {
         await fanout.followCreated({ followerId, followeeId: author, createdAt: new Date().toISOString(), version: version++ });
       // No followers_indexed and no rows in read_time_followees_by_user: what a deployed system holds on upgrade.
       await cassandra.execute('INSERT INTO read_time_authors (author_id, since) VALUES (?, ?)', [author, new Date()]);
-      const tweetId = new TweetRepository(cassandra).newId(new Date());
+      const tweetId = new MintedIds('feed-reads test').mint();
       await repositories.authorTweets.recordTweet(author, tweetId);
       return { viewer, author, tweetId };
     }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
 import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
 import { createEvent } from '../../platform/messaging/events.js';
@@ -88,7 +89,12 @@ describe('the transactional outbox', () => {
   it('accepts posts while RabbitMQ is unreachable and delivers their events, in order, once it is back', async () => {
     received.length = 0;
     const tweets = new TweetsService(
-      { tweets: new TweetRepository(cassandra), outbox, rateLimits: new RateLimits(new RateLimiter(cassandra), testConfig()) },
+      {
+        tweets: new TweetRepository(cassandra),
+        outbox,
+        rateLimits: new RateLimits(new RateLimiter(cassandra), testConfig()),
+        ids: new MintedIds('outbox test'),
+      },
       { viewerId: randomUUID(), clientAddress: null, correlationId: 'outbox-test' },
     );
     proxy.cut();

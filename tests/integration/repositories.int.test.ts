@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { batchesByReplica, type CassandraClient, cql, type Statement } from '../../platform/cassandra/client.js';
+import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
@@ -71,7 +72,7 @@ describe('TweetRepository', () => {
     const sameMillisecond = new Date();
     const written = [];
     for (let i = 0; i < 5; i++) {
-      const id = tweets.newId(sameMillisecond);
+      const id = new MintedIds('repositories test').mint(sameMillisecond);
       const tweet = {
         id,
         authorId,
@@ -195,7 +196,7 @@ describe('the feed repositories and fan-out', () => {
     // A stale follow.created (older version) arriving late does not bring the follower back.
     await repositories.graph.addFollower(authorId, followerIds[0], 1500);
 
-    const tweetId = new TweetRepository(cassandra).newId(new Date());
+    const tweetId = new MintedIds('repositories test').mint();
     const tweet = createEvent(
       'tweet.created',
       { tweetId, authorId, text: 'x', createdAt: new Date().toISOString() },

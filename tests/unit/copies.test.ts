@@ -3,9 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
 import { cql } from '../../platform/cassandra/client.js';
+import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { existsInCopy, mayBeInFlight } from '../../platform/messaging/copies.js';
 
-const mintedAt = (at: number) => cql.TimeUuid.fromDate(new Date(at)).toString();
+const ids = new MintedIds('copies test secret');
+const mintedAt = (at: number) => ids.mint(new Date(at));
+/** A fresh timeuuid a client made up: young, but without the owner's mark. */
+const madeUpAt = (at: number) => cql.TimeUuid.fromDate(new Date(at)).toString();
 const NOW = Date.parse('2026-12-05T12:00:00Z');
 
 describe('an entity another subgraph owns, looked up in a copy of it', () => {
@@ -21,27 +25,58 @@ describe('an entity another subgraph owns, looked up in a copy of it', () => {
 
   it('is found at once when the copy holds it, with one lookup', async () => {
     let lookups = 0;
-    expect(await existsInCopy(mintedAt(Date.now() - 60_000), async () => ++lookups > 0)).toBe(true);
+    expect(await existsInCopy(mintedAt(Date.now() - 60_000), async () => ++lookups > 0, ids)).toBe(true);
     expect(lookups).toBe(1);
   });
 
-  it('is refused at once, with one lookup, when it cannot be new', async () => {
-    for (const id of [mintedAt(Date.now() - 60_000), randomUUID()]) {
+  it('is refused at once, with one lookup, when it cannot be new: old, not a timeuuid, or young but made up', async () => {
+    for (const id of [mintedAt(Date.now() - 60_000), randomUUID(), madeUpAt(Date.now()), new MintedIds('another').mint()]) {
       let lookups = 0;
-      expect(await existsInCopy(id, async () => (lookups++, false))).toBe(false);
+      expect(await existsInCopy(id, async () => (lookups++, false), ids)).toBe(false);
       expect(lookups).toBe(1);
     }
   });
 
   it('is waited for while young, and found when its event arrives', async () => {
     let lookups = 0;
-    expect(await existsInCopy(mintedAt(Date.now()), async () => ++lookups >= 4)).toBe(true);
+    expect(await existsInCopy(mintedAt(Date.now()), async () => ++lookups >= 4, ids)).toBe(true);
     expect(lookups).toBe(4);
   });
 
   it('is SERVICE_UNAVAILABLE (never NOT_FOUND) when a young id has not arrived within the wait', async () => {
-    await expect(existsInCopy(mintedAt(Date.now()), async () => false, { waitMs: 100 })).rejects.toMatchObject({
+    await expect(existsInCopy(mintedAt(Date.now()), async () => false, ids, { waitMs: 100 })).rejects.toMatchObject({
       name: 'DependencyUnavailableError',
     });
+  });
+});
+
+describe('minted ids', () => {
+  it('are timeuuids of the time asked, distinct within one millisecond, and recognised by their mint', () => {
+    const at = new Date(NOW);
+    const minted = Array.from({ length: 1_000 }, () => ids.mint(at));
+    expect(new Set(minted).size).toBe(minted.length);
+    for (const id of minted) {
+      expect(cql.TimeUuid.fromString(id).getDate()).toEqual(at);
+      expect(ids.minted(id)).toBe(true);
+    }
+  });
+
+  it('are not recognised with another secret, nor when any of their bytes changed', () => {
+    const id = ids.mint();
+    expect(new MintedIds('another secret').minted(id)).toBe(false);
+    const hex = id.replace(/-/g, '');
+    // Every hex digit but the version's (which would no longer be a timeuuid) and the variant's top bits.
+    for (const position of [0, 7, 12, 19, 21, 26, 31]) {
+      const flipped = hex.slice(0, position) + (parseInt(hex[position], 16) ^ 1).toString(16) + hex.slice(position + 1);
+      const changed = `${flipped.slice(0, 8)}-${flipped.slice(8, 12)}-${flipped.slice(12, 16)}-${flipped.slice(16, 20)}-${flipped.slice(20)}`;
+      expect(ids.minted(changed), `digit ${position}`).toBe(false);
+    }
+  });
+
+  it('made up at random are recognised about once in 16.7 million', () => {
+    const madeUp = Array.from({ length: 1_000 }, () => madeUpAt(NOW));
+    expect(madeUp.filter((id) => ids.minted(id))).toEqual([]);
+    expect(ids.minted(randomUUID())).toBe(false);
+    expect(ids.minted('not an id')).toBe(false);
   });
 });

@@ -9,8 +9,14 @@ import { EngagementService } from './service.js';
 export const subgraph: SubgraphDefinition<Context> = {
   name: 'engagement',
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, bus, outbox, rateLimits }) {
-    const deps = { engagements: new EngagementRepository(cassandra), outbox, rateLimits, recentCounts: new RecentCounts() };
+  async setup({ cassandra, bus, outbox, rateLimits, ids }) {
+    const deps = {
+      engagements: new EngagementRepository(cassandra),
+      outbox,
+      rateLimits,
+      recentCounts: new RecentCounts(),
+      ids,
+    };
     await consumeEngagementEvents(bus, deps.engagements);
     return { resolvers, context: (scope) => ({ ...scope, services: { engagement: new EngagementService(deps, scope) } }) };
   },

@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import { badUserInput, notFound, unauthenticated } from '../../../platform/errors.js';
 import { isTimeUuid, isUuid } from '../../../platform/graphql/ids.js';
 import { type Page, pageRequest, toConnection } from '../../../platform/graphql/paging.js';
+import type { MintedIds } from '../../../platform/identity/minted-ids.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import { existsInCopy } from '../../../platform/messaging/copies.js';
@@ -17,6 +18,7 @@ export interface EngagementServiceDeps {
   outbox: Outbox;
   rateLimits: RateLimits;
   recentCounts: RecentCounts;
+  ids: MintedIds;
 }
 
 type PageArgs = { first?: number | null; after?: string | null };
@@ -151,6 +153,7 @@ export class EngagementService {
     const exists = await existsInCopy(
       tweetId,
       async () => (seen.tweet = await this.deps.engagements.knownTweet(tweetId)) !== null,
+      this.deps.ids,
     );
     const authorId = seen.tweet?.deleted ? null : seen.tweet?.authorId;
     if (!exists || !authorId) throw notFound('There is no such tweet.');

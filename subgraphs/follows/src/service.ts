@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import { badUserInput, notFound, unauthenticated } from '../../../platform/errors.js';
 import { isUuid } from '../../../platform/graphql/ids.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
+import type { MintedIds } from '../../../platform/identity/minted-ids.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import { existsInCopy } from '../../../platform/messaging/copies.js';
@@ -15,6 +16,7 @@ export interface FollowsServiceDeps {
   follows: FollowRepository;
   outbox: Outbox;
   rateLimits: RateLimits;
+  ids: MintedIds;
 }
 
 type PageArgs = { first?: number | null; after?: string | null };
@@ -104,7 +106,8 @@ export class FollowsService {
     if (!isUuid(userId)) throw badUserInput('userId', 'userId is not a user id.');
     if (userId === viewerId) throw badUserInput('userId', 'You cannot follow yourself.');
     // A user who signed up a moment ago may not have reached follows' copy yet: existsInCopy waits for them.
-    if (!(await existsInCopy(userId, () => this.deps.follows.userExists(userId)))) throw notFound('There is no such user.');
+    if (!(await existsInCopy(userId, () => this.deps.follows.userExists(userId), this.deps.ids)))
+      throw notFound('There is no such user.');
     return viewerId;
   }
 }

@@ -1,4 +1,4 @@
-import { type CassandraClient, cql, type Statement } from '../../../platform/cassandra/client.js';
+import { type CassandraClient, type Statement } from '../../../platform/cassandra/client.js';
 import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
 import type { TweetModel } from './model.js';
 
@@ -21,11 +21,6 @@ export class TweetRepository {
       usernameKeys,
     ]);
     return new Map(result.rows.map((row) => [row.get('username_key') as string, row.get('user_id').toString() as string]));
-  }
-
-  /** A fresh time-ordered id; unique even for two tweets in one millisecond. */
-  newId(createdAt: Date): string {
-    return cql.TimeUuid.fromDate(createdAt).toString();
   }
 
   insert(tweet: TweetModel): Statement[] {

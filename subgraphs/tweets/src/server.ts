@@ -8,8 +8,8 @@ import { TweetsService } from './service.js';
 export const subgraph: SubgraphDefinition<Context> = {
   name: 'tweets',
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, bus, outbox, rateLimits }) {
-    const deps = { tweets: new TweetRepository(cassandra), outbox, rateLimits };
+  async setup({ cassandra, bus, outbox, rateLimits, ids }) {
+    const deps = { tweets: new TweetRepository(cassandra), outbox, rateLimits, ids };
     await consumeTweetsEvents(bus, deps.tweets);
     return { resolvers, context: (scope) => ({ ...scope, services: { tweets: new TweetsService(deps, scope) } }) };
   },

@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import { badUserInput, forbidden, notFound, unauthenticated } from '../../../platform/errors.js';
 import { isTimeUuid } from '../../../platform/graphql/ids.js';
 import { type Page, pageRequest, toConnection } from '../../../platform/graphql/paging.js';
+import type { MintedIds } from '../../../platform/identity/minted-ids.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { MAX_MENTIONS, mentionedUsernames } from '../../../platform/identity/usernames.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
@@ -16,6 +17,7 @@ export interface TweetsServiceDeps {
   tweets: TweetRepository;
   outbox: Outbox;
   rateLimits: RateLimits;
+  ids: MintedIds;
 }
 
 /** Tweets: posting, deleting and reading. One instance per request (it holds the request's dataloaders). */
@@ -48,7 +50,7 @@ export class TweetsService {
     if (inReplyToId != null && !parent) throw notFound('There is no such tweet to reply to.');
     const mentionIds = await this.mentionedUsers(text);
     const createdAt = new Date();
-    const id = this.deps.tweets.newId(createdAt);
+    const id = this.deps.ids.mint(createdAt);
     const tweet: TweetModel = { id, authorId, text, createdAt, inReplyToId: inReplyToId ?? null, mentionIds, deletedAt: null };
     await this.deps.outbox.commit(this.deps.tweets.insert(tweet), [tweetEvents.created(tweet, parent, this.scope.correlationId)]);
     return tweet;

@@ -8,9 +8,10 @@ import { UsersService } from './service.js';
 export const subgraph: SubgraphDefinition<Context> = {
   name: 'users',
   schemaFile: new URL('../schema.graphql', import.meta.url),
-  async setup({ cassandra, outbox, rateLimits, config }) {
+  async setup({ cassandra, outbox, rateLimits, ids, config }) {
     const deps = {
       users: new UserRepository(cassandra),
+      ids,
       outbox,
       rateLimits,
       loginThrottle: new LoginThrottle(rateLimits.limiter, {

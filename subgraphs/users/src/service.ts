@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 
-import { cql } from '../../../platform/cassandra/client.js';
 import { conflict, unauthenticated } from '../../../platform/errors.js';
 import { isUuid } from '../../../platform/graphql/ids.js';
+import type { MintedIds } from '../../../platform/identity/minted-ids.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { issueAccessToken } from '../../../platform/identity/tokens.js';
 import { usernameKey } from '../../../platform/identity/usernames.js';
@@ -20,6 +20,7 @@ export interface UsersServiceDeps {
   outbox: Outbox;
   loginThrottle: LoginThrottle;
   rateLimits: RateLimits;
+  ids: MintedIds;
   jwtSecret: string;
   tokenTtlSeconds: number;
 }
@@ -44,9 +45,9 @@ export class UsersService {
     const { username, password, displayName } = validateSignUp(input);
     // Before the password is hashed: that is what makes a sign-up expensive.
     await this.deps.rateLimits.perClient('signUp', this.scope.clientAddress);
-    // Time-based, so a subgraph whose copy of the users has not heard of a new one yet can tell it may be in flight.
+    // Minted, so a subgraph whose copy of the users has not heard of a new one yet can tell it may be in flight.
     const user: StoredUser = {
-      id: cql.TimeUuid.now().toString(),
+      id: this.deps.ids.mint(),
       username,
       displayName,
       passwordHash: await hashPassword(password),
