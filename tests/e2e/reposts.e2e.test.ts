@@ -71,17 +71,44 @@ describe('reposts in home timelines', () => {
     await eventually(async () => expect(await timelineOf(booster)).toEqual([{ id: kept, by: null }]));
   });
 
-  it('reach live subscribers too', async () => {
-    const [author, booster, fan] = await Promise.all([signUp('live'), signUp('liveb'), signUp('livef')]);
-    await follow(fan, booster);
+  it('reach live subscribers too, and feedEdgeAdded says whose repost it was', async () => {
+    const [author, booster, fan, edgeFan] = await Promise.all(
+      ['live', 'liveb', 'livef', 'livee'].map((prefix) => signUp(prefix)),
+    );
+    await Promise.all([follow(fan, booster), follow(edgeFan, booster)]);
     const id = await postTweet(author, 'live and reposted');
-    const subscription = await subscribeToFeed(fan);
+    // A subscriber each (each subscription's helper posts warm-ups into its user's own timeline).
+    const items = await subscribeToFeed(fan);
+    const edges = await subscribeToFeed(
+      edgeFan,
+      undefined,
+      `subscription { feedEdgeAdded { cursor node { id text author { username } } repostedBy { username } } }`,
+    );
     try {
       await act('repost', booster, id);
-      const event = await subscription.next();
-      expect(event.data.feedItemAdded).toMatchObject({ id, text: 'live and reposted', author: { username: author.username } });
+      expect((await items.next()).data.feedItemAdded).toMatchObject({
+        id,
+        text: 'live and reposted',
+        author: { username: author.username },
+      });
+      const { feedEdgeAdded: edge } = (await edges.next()).data;
+      expect(edge).toMatchObject({
+        node: { id, text: 'live and reposted', author: { username: author.username } },
+        repostedBy: { username: booster.username },
+      });
+      // An original says no reposter; each edge's cursor reads on from it in the feed, as a page's would.
+      const own = await postTweet(booster, 'an original, live');
+      const { feedEdgeAdded: original } = (await edges.next()).data;
+      expect(original).toMatchObject({ node: { id: own }, repostedBy: null });
+      const older = await ok(
+        `query ($after: String) { feed(first: 5, after: $after) { edges { node { id } repostedBy { username } } } }`,
+        { after: original.cursor },
+        { token: edgeFan.token },
+      );
+      // (Older still: the subscriber's own warm-up tweets.)
+      expect(older.feed.edges[0]).toEqual({ node: { id }, repostedBy: { username: booster.username } });
     } finally {
-      await subscription.close();
+      await Promise.all([items.close(), edges.close()]);
     }
   });
 });

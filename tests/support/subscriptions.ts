@@ -22,7 +22,7 @@ export interface FeedSubscription {
 export async function subscribeToFeed(
   user: TestUser,
   routerUrl: string = inject('routerUrl'),
-  /** Must select feedItemAdded { id }. */
+  /** Must select feedItemAdded { id } or feedEdgeAdded { node { id } }. */
   query = FEED_ITEM_ADDED,
   { shownBefore = [] }: { shownBefore?: readonly string[] } = {},
 ): Promise<FeedSubscription> {
@@ -42,7 +42,8 @@ export async function subscribeToFeed(
     {
       next: (event) => {
         // Warm-ups only ever reach the warm-up loop (late or repeated ones are dropped).
-        const id = (event.data as any)?.feedItemAdded?.id;
+        const data = event.data as any;
+        const id = data?.feedItemAdded?.id ?? data?.feedEdgeAdded?.node.id;
         if (warmUps.has(id)) {
           warmUpArrived?.();
           return;

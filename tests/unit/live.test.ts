@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { EventBus } from '../../platform/messaging/bus.js';
 import { LiveFeed } from '../../subgraphs/feed/src/live.js';
+import { referenceOf } from '../../subgraphs/feed/src/model.js';
 
 /** An in-memory stand-in for the bus's live broadcast: this tests the feed's delivery rules, not RabbitMQ. */
 function loopbackBus() {
@@ -19,8 +20,8 @@ describe('live feed delivery', () => {
   it('hands each subscriber its own items once, and skips items that no longer exist', async () => {
     const live = new LiveFeed(loopbackBus(), { stillExists: async (item) => item.tweetId !== 't2' });
     await live.start();
-    const alice = live.subscribe('alice');
-    const bob = live.subscribe('bob');
+    const alice = live.subscribe('alice', referenceOf);
+    const bob = live.subscribe('bob', referenceOf);
     await live.announce(tweet(1), ['alice']);
     await live.announce(tweet(1), ['alice', 'bob']); // a redelivery: alice already has it
     await live.announce(tweet(2), ['alice']); // deleted meanwhile
@@ -39,7 +40,7 @@ describe('live feed delivery', () => {
   it('cuts off a subscriber that falls too far behind, with a reason', async () => {
     const live = new LiveFeed(loopbackBus(), { bufferSize: 3, stillExists: async () => true });
     await live.start();
-    const slow = live.subscribe('slow');
+    const slow = live.subscribe('slow', referenceOf);
     for (let n = 0; n < 5; n++) await live.announce(tweet(n), ['slow']);
     await expect(slow.next()).rejects.toThrow(/too far behind/);
     expect(live.size).toBe(0);

@@ -223,6 +223,12 @@ describe('the supergraph', () => {
         """
         feedItemAdded: Tweet!
 
+        """
+        The same items as edges of the feed: each tweet with whose repost put it in the timeline (null for an original), and
+        a cursor from which feed(after:) reads what is older.
+        """
+        feedEdgeAdded: FeedEdge!
+
         """Each new notification of the signed-in user, once, as it happens."""
         notificationAdded: Notification!
       }
@@ -358,7 +364,7 @@ describe('each subgraph', () => {
         roots: ['follow', 'unfollow'],
         userFields: ['followerCount', 'followingCount', 'followers', 'following', 'viewerIsFollowing'],
       },
-      feed: { roots: ['feed', 'feedItemAdded'], userFields: [] },
+      feed: { roots: ['feed', 'feedItemAdded', 'feedEdgeAdded'], userFields: [] },
       engagement: { roots: ['likeTweet', 'unlikeTweet', 'repost', 'undoRepost'], userFields: ['likes'] },
       notifications: {
         roots: ['notifications', 'unreadNotificationCount', 'markNotificationsRead', 'notificationAdded'],

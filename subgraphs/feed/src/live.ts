@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import { AsyncQueue, mapAsyncIterator, SKIP } from '../../../platform/async-iterators.js';
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import { liveItemsDelivered, liveSubscriptions } from '../../../platform/observability/metrics.js';
-import { referenceOf, type TimelineItem, type TweetReference } from './model.js';
+import type { TimelineItem } from './model.js';
 
 const TOPIC = 'feed.items';
 
@@ -69,7 +69,8 @@ export class LiveFeed {
     return count;
   }
 
-  subscribe(viewerId: string): AsyncIterableIterator<TweetReference> {
+  /** The items entering the viewer's timeline from now on, each as `shown` makes it. */
+  subscribe<T>(viewerId: string, shown: (item: TimelineItem) => T): AsyncIterableIterator<T> {
     const set = this.subscribers.get(viewerId) ?? new Set();
     const subscriber: Subscriber = {
       seen: new Set(),
@@ -81,7 +82,7 @@ export class LiveFeed {
     set.add(subscriber);
     this.subscribers.set(viewerId, set);
     // Checked just before handing an item over, so a tweet deleted meanwhile is not delivered.
-    return mapAsyncIterator(subscriber.queue, async (item) => ((await this.stillExists(item)) ? referenceOf(item) : SKIP));
+    return mapAsyncIterator(subscriber.queue, async (item) => ((await this.stillExists(item)) ? shown(item) : SKIP));
   }
 
   private stillExists(item: TimelineItem): Promise<boolean> {

@@ -19,6 +19,12 @@ export interface TimelineItem {
   repostedBy?: string;
 }
 
+/** A timeline row as a feed edge: the tweet it shows, and where a page that reads on from it starts. */
+export interface FeedEdgeModel {
+  cursor: string;
+  node: TweetReference;
+}
+
 /** What a timeline row shows: the tweet itself (the original, for a repost). */
 export const referenceOf = (item: TimelineItem): TweetReference => ({
   id: item.originalId ?? item.tweetId,

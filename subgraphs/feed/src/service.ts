@@ -4,7 +4,7 @@ import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { readTimeMerges } from '../../../platform/observability/metrics.js';
 import type { LiveFeed } from './live.js';
-import { referenceOf, type TimelineItem, type TweetReference } from './model.js';
+import { type FeedEdgeModel, referenceOf, type TimelineItem, type TweetReference } from './model.js';
 import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js';
 
 /**
@@ -23,7 +23,13 @@ export class FeedService {
   /** The viewer's new timeline items as they arrive. */
   liveItems(): AsyncIterableIterator<TweetReference> {
     if (!this.scope.viewerId) throw unauthenticated();
-    return this.live.subscribe(this.scope.viewerId);
+    return this.live.subscribe(this.scope.viewerId, referenceOf);
+  }
+
+  /** The same items as feed edges: whose repost brought each, and a cursor to read on from. */
+  liveEdges(): AsyncIterableIterator<FeedEdgeModel> {
+    if (!this.scope.viewerId) throw unauthenticated();
+    return this.live.subscribe(this.scope.viewerId, (item) => connection([item], false, 0).edges[0]);
   }
 
   async homeTimeline(args: { first?: number | null; after?: string | null }) {

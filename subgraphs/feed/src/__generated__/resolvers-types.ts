@@ -53,6 +53,11 @@ export type QueryFeedArgs = {
 
 export type Subscription = {
   __typename?: 'Subscription';
+  /**
+   * The same items as edges of the feed: each tweet with whose repost put it in the timeline (null for an original), and
+   * a cursor from which feed(after:) reads what is older.
+   */
+  feedEdgeAdded: FeedEdge;
   /** Each tweet entering the signed-in user's home timeline from now on: their own and those of everyone they follow. */
   feedItemAdded: Tweet;
 };
@@ -191,6 +196,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
 }>;
 
 export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  feedEdgeAdded?: SubscriptionResolver<ResolversTypes['FeedEdge'], "feedEdgeAdded", ParentType, ContextType>;
   feedItemAdded?: SubscriptionResolver<ResolversTypes['Tweet'], "feedItemAdded", ParentType, ContextType>;
 }>;
 
