@@ -54,6 +54,32 @@ describe('reposts in home timelines', () => {
     expect(await timelineOf(authorsFan)).toEqual([{ id, by: null }]);
   });
 
+  it('show one copy when the author is followed after a repost, and leave with their reposter when unfollowed', async () => {
+    const [author, booster, reader] = await Promise.all([signUp('late'), signUp('lateb'), signUp('later')]);
+    await follow(reader, booster);
+    const id = await postTweet(author, 'followed late');
+    const other = await postTweet(author, 'also by the author');
+    await act('repost', booster, id);
+    await eventually(async () => expect(await timelineOf(reader)).toEqual([{ id, by: booster.username }]));
+
+    // The follow brings the author's recent tweets, the original among them (its row older than the repost's).
+    await follow(reader, author);
+    await eventually(async () =>
+      expect(await timelineOf(reader)).toEqual([
+        { id, by: booster.username },
+        { id: other, by: null },
+      ]),
+    );
+
+    await ok(`mutation ($id: ID!) { unfollow(userId: $id) { id } }`, { id: booster.id }, { token: reader.token });
+    await eventually(async () =>
+      expect(await timelineOf(reader)).toEqual([
+        { id: other, by: null },
+        { id, by: null },
+      ]),
+    );
+  });
+
   it('are taken out of every timeline, with their original, when the original is deleted', async () => {
     const [author, booster, fan] = await Promise.all([signUp('gone'), signUp('goneb'), signUp('gonef')]);
     await follow(fan, booster);

@@ -55,10 +55,31 @@ export class FeedService {
         ),
       ),
     );
-    const candidates = newestFirst(dedupe([...stored.items, ...merged.flat()]));
+    const candidates = await this.shownTo(viewerId, newestFirst(dedupe([...stored.items, ...merged.flat()])));
     const items = candidates.slice(0, limit);
     const hasNextPage = (stored.hasNextPage || candidates.length > limit) && position + items.length < TIMELINE_LENGTH;
     return connection(items, hasNextPage, position);
+  }
+
+  /**
+   * What of a page's rows the viewer sees: no repost by someone they no longer follow (unfollowing takes the
+   * reposter's own tweets out, not their reposts), and one copy of each tweet, its newest row (a tweet may reach a
+   * timeline twice: its original by a follow made after a repost of it, or two reposts fanned out at once). A page may
+   * then hold fewer rows than asked; the next one starts after the last row shown.
+   */
+  private async shownTo(viewerId: string, items: TimelineItem[]): Promise<TimelineItem[]> {
+    const reposters = new Set(
+      items.flatMap((item) => (item.repostedBy && item.repostedBy !== viewerId ? [item.repostedBy] : [])),
+    );
+    const followed = new Set(await this.repositories.graph.followeesAmong(viewerId, [...reposters]));
+    const shown = new Set<string>();
+    return items.filter((item) => {
+      if (item.repostedBy && reposters.has(item.repostedBy) && !followed.has(item.repostedBy)) return false;
+      const tweetId = item.originalId ?? item.tweetId;
+      if (shown.has(tweetId)) return false;
+      shown.add(tweetId);
+      return true;
+    });
   }
 
   private followedReadTimeAuthors(viewerId: string): Promise<string[]> {
