@@ -20,6 +20,8 @@ export interface Engagement {
    * engagement of the pair has a later version. Its index rows are written at it and deleted just after it.
    */
   version: number;
+  /** When it last changed (its beginning, or its end), in milliseconds. */
+  changedAt: number;
 }
 
 /** Engagements in a list: who or which tweet, and when (the list's order and cursor). */
@@ -67,13 +69,18 @@ export class EngagementRepository {
   async current(kind: EngagementKind, userId: string, tweetId: string): Promise<Engagement | undefined> {
     const row = (
       await this.cassandra.execute(
-        'SELECT engaged_at, active, WRITETIME(engaged_at) AS version FROM engagements WHERE user_id = ? AND kind = ? AND tweet_id = ?',
+        'SELECT engaged_at, active, WRITETIME(engaged_at) AS version, WRITETIME(active) AS changed FROM engagements WHERE user_id = ? AND kind = ? AND tweet_id = ?',
         [userId, kind, tweetId],
         SERIAL_READ,
       )
     ).first();
     return row
-      ? { engagedAt: row.get('engaged_at'), active: row.get('active') === true, version: Number(row.get('version')) }
+      ? {
+          engagedAt: row.get('engaged_at'),
+          active: row.get('active') === true,
+          version: Number(row.get('version')),
+          changedAt: Number(row.get('changed')) / 1000,
+        }
       : undefined;
   }
 

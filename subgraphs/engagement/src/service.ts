@@ -43,7 +43,8 @@ export class EngagementService {
 
   /**
    * The viewer engages with the tweet. Repeating it changes nothing and publishes nothing, unless the first attempt
-   * died between beginning the engagement and writing its rows: then this one finishes it.
+   * died between beginning the engagement and writing its rows: then this one finishes it (once it is surely dead, so
+   * two requests at once, a double click, do not both publish).
    */
   async engage(kind: EngagementKind, tweetId: string): Promise<TweetReference> {
     const viewerId = await this.admit(tweetId);
@@ -51,7 +52,7 @@ export class EngagementService {
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.deps.engagements.current(kind, viewerId, tweetId);
       if (current?.active) {
-        if (!(await this.deps.engagements.indexed(kind, viewerId, tweetId, current))) {
+        if (abandoned(current) && !(await this.deps.engagements.indexed(kind, viewerId, tweetId, current))) {
           await this.record(kind, 'created', { viewerId, tweetId, authorId }, current);
         }
         return { id: tweetId };
@@ -74,7 +75,7 @@ export class EngagementService {
       const current = await this.deps.engagements.current(kind, viewerId, tweetId);
       if (!current) return { id: tweetId };
       if (!current.active) {
-        if (await this.deps.engagements.indexed(kind, viewerId, tweetId, current)) {
+        if (abandoned(current) && (await this.deps.engagements.indexed(kind, viewerId, tweetId, current))) {
           await this.record(kind, 'deleted', { viewerId, tweetId, authorId }, current);
         }
         return { id: tweetId };
@@ -168,6 +169,15 @@ function connection<T extends { id: string }>(page: Page<Listed>) {
     (item): T => ({ id: item.id }) as T,
   );
 }
+
+/**
+ * How long after a change of the pair a request that made it may still be writing its rows and event: longer than a
+ * request's Cassandra timeouts, all its steps together (a write retried or replayed from the batch log included).
+ */
+export const ABANDONED_AFTER_MS = 30_000;
+
+/** Whether the request that last changed the engagement is done with it, finished or dead. */
+const abandoned = (engagement: Engagement, now = Date.now()) => now - engagement.changedAt > ABANDONED_AFTER_MS;
 
 /** A short random pause before reading a pair again that another request was changing. */
 const pause = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));

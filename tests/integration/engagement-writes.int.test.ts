@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { MintedIds } from '../../platform/identity/minted-ids.js';
+import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
+import { Outbox } from '../../platform/messaging/outbox.js';
+import { RecentCounts } from '../../subgraphs/engagement/src/recent-counts.js';
+import { EngagementRepository } from '../../subgraphs/engagement/src/repository.js';
+import { EngagementService } from '../../subgraphs/engagement/src/service.js';
+import { cassandraFor, testConfig } from '../support/infra.js';
+
+let cassandra: CassandraClient;
+beforeAll(async () => {
+  cassandra = await cassandraFor('engagement');
+});
+afterAll(async () => {
+  await cassandra?.shutdown();
+});
+
+/**
+ * A viewer's engagement service on the real keyspace, with the events its outbox recorded. Each commit takes 200 ms
+ * longer (a slow batch): a concurrent request finds the engagement begun and its rows not yet written.
+ */
+function serviceFor(viewerId: string) {
+  const outbox = new Outbox(cassandra);
+  const recorded: string[] = [];
+  const commit = outbox.commit.bind(outbox);
+  outbox.commit = async (rows, events, options) => {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await commit(rows, events, options);
+    recorded.push(...events.map((event) => event.type));
+  };
+  const ids = new MintedIds('engagement-writes test');
+  const deps = {
+    engagements: new EngagementRepository(cassandra),
+    outbox,
+    rateLimits: new RateLimits(new RateLimiter(cassandra), testConfig()),
+    recentCounts: new RecentCounts(),
+    ids,
+  };
+  return { service: new EngagementService(deps, { viewerId, clientAddress: null, correlationId: 'writes' }), recorded, deps };
+}
+
+describe("one viewer's engagement with one tweet", () => {
+  it('is made once and published once when the same request comes twice at once (a double click)', async () => {
+    const viewerId = randomUUID();
+    const { service, recorded, deps } = serviceFor(viewerId);
+    for (const kind of ['like', 'repost'] as const) {
+      const tweetId = deps.ids.mint();
+      await deps.engagements.rememberTweet(tweetId, randomUUID());
+      await Promise.all([service.engage(kind, tweetId), service.engage(kind, tweetId), service.engage(kind, tweetId)]);
+      await service.engage(kind, tweetId);
+      await Promise.all([service.undo(kind, tweetId), service.undo(kind, tweetId), service.undo(kind, tweetId)]);
+      await service.undo(kind, tweetId);
+      expect(await deps.engagements.counts([tweetId])).toEqual(new Map());
+    }
+    expect(recorded).toEqual(['like.created', 'like.deleted', 'repost.created', 'repost.deleted']);
+  });
+});
