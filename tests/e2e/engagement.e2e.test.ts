@@ -20,7 +20,7 @@ const tweetAs = async (id: string, viewer?: TestUser) => (await ok(TWEET, { id }
 const likesOf = async (user: TestUser, first = 100, after: string | null = null) =>
   (await ok(LIKES, { u: user.username, first, after })).user.likes;
 
-let observer: Awaited<ReturnType<typeof observeEvents>>;
+let observer: Awaited<ReturnType<typeof observeEvents<DomainEvent>>>;
 beforeAll(async () => {
   observer = await observeEvents(['like.created', 'like.deleted', 'repost.created', 'repost.deleted']);
 });

@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
+
 import { createClient } from 'graphql-ws';
 import { describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 
-import { createEvent } from '../../platform/messaging/events.js';
+import { cql } from '../../platform/cassandra/client.js';
+import { createEvent, type EventEnvelope } from '../../platform/messaging/events.js';
+import type { NotificationWork } from '../../subgraphs/notifications/src/events.js';
 import {
   codes,
   eventually,
@@ -15,7 +19,7 @@ import {
   type TestUser,
   unfollow,
 } from '../support/client.js';
-import { busOn, testConfig } from '../support/infra.js';
+import { busOn, observeEvents, testConfig } from '../support/infra.js';
 import { closeCodeFor } from '../support/subscriptions.js';
 
 const NOTIFICATIONS = `query ($first: Int, $after: String) {
@@ -237,6 +241,48 @@ describe('notifications', () => {
     expect(times).toEqual([...times].sort((a, b) => b - a));
     expect(first.unread).toBe(23);
   });
+
+  it('take a storm for one user aside, count every like of it once, and tell others meanwhile', async () => {
+    const [star, plain, fan] = await Promise.all([signUp('star'), signUp('plain'), signUp('fan')]);
+    const [starTweet, plainTweet] = await Promise.all([postTweet(star, 'popular'), postTweet(plain, 'ordinary')]);
+    const deferred = await observeEvents<EventEnvelope<'notifications.deferred', NotificationWork['notifications.deferred']>>([
+      'notifications.deferred',
+    ]);
+    const bus = await busOn(testConfig().AMQP_EXCHANGE);
+    const likes = 1_000;
+    try {
+      // All at once, as engagement would publish them from many replicas: far more than one round of the star's lane.
+      await Promise.all(
+        Array.from({ length: likes }, () =>
+          bus.publish(
+            createEvent(
+              'like.created',
+              {
+                tweetId: starTweet,
+                authorId: star.id,
+                userId: randomUUID(),
+                engagedAt: cql.TimeUuid.now().toString(),
+                version: Date.now() * 1_000,
+              },
+              { correlationId: 'storm' },
+            ),
+          ),
+        ),
+      );
+      // Someone else's like during the storm is told too (its latency beside a storm is measured by bench:system).
+      await eventually(() => engage(fan, 'likeTweet', plainTweet));
+      await expectNotifications(plain, [['LIKED', fan.username, plainTweet]]);
+      // (Counted, not listed: the storm's likers are made up, so there are no users to resolve as actors.)
+      const unread = async () => (await ok('{ unreadNotificationCount }', {}, { token: star.token })).unreadNotificationCount;
+      await eventually(async () => expect(await unread()).toBe(likes), { timeoutMs: 60_000 });
+      // The changes of recipients a round behind went to notifications.storms, many to a message.
+      const setAside = deferred.events.flatMap((event) => event.data.changes);
+      expect(setAside.length).toBeGreaterThan(0);
+      expect(new Set(setAside.map((change) => change.recipientId))).toEqual(new Set([star.id]));
+    } finally {
+      await Promise.all([bus.close(), deferred.close()]);
+    }
+  }, 90_000);
 
   it('arrive live, once each, with actor and tweet resolved from their subgraphs', async () => {
     const [author, fan] = await Promise.all([signUp('auth'), signUp('fan')]);

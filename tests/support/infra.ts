@@ -59,12 +59,14 @@ export async function removeBrokerTopology({ queues, exchange }: { queues: reado
  * Every event of these types published on the system's exchange from now on, as it is published (a queue of the
  * test's own, gone when closed).
  */
-export async function observeEvents(types: readonly EventType[]): Promise<{ events: DomainEvent[]; close(): Promise<void> }> {
+export async function observeEvents<E = DomainEvent>(
+  types: readonly (EventType | string)[],
+): Promise<{ events: E[]; close(): Promise<void> }> {
   const connection = await connectToAnyBroker(testConfig().AMQP_URL);
   const channel = await connection.createChannel();
   const { queue } = await channel.assertQueue('', { exclusive: true, autoDelete: true });
   for (const type of types) await channel.bindQueue(queue, testConfig().AMQP_EXCHANGE, type);
-  const events: DomainEvent[] = [];
+  const events: E[] = [];
   await channel.consume(queue, (message) => message && events.push(JSON.parse(message.content.toString())), { noAck: true });
   return { events, close: () => connection.close() };
 }
