@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
@@ -14,7 +14,7 @@ import { type GraphQLError, type GraphQLSchema, parse } from 'graphql';
 
 import { ErrorCode, unauthenticated } from '../errors.js';
 import { type AssertedIdentity, correlateRequests, correlationIdOf, type RequestScope } from '../identity/request-scope.js';
-import { REQUEST_ASSERTION_HEADER, verifyRequestAssertion } from '../identity/tokens.js';
+import { REQUEST_ASSERTION_HEADER, requestAssertionVerifier, verifyRequestAssertion } from '../identity/tokens.js';
 import type { Logger } from '../logging.js';
 import { traceHttpRequests } from '../observability/tracing.js';
 import type { RunningServer } from '../runtime.js';
@@ -50,11 +50,12 @@ export function loadTypeDefs(schemaFile: URL) {
  * with 401 before its body is read. Only the router may call a subgraph.
  */
 function requireRouterAssertion(subgraph: string, internalSecret: string): RequestHandler {
+  const verifyRequestAssertion = requestAssertionVerifier(internalSecret, subgraph);
   return (request, response, next) => {
     const assertion = request.headers[REQUEST_ASSERTION_HEADER];
     try {
       if (typeof assertion !== 'string') throw unauthenticated('Only the router may call a subgraph.', 401);
-      response.locals.assertion = verifyRequestAssertion(assertion, internalSecret, subgraph);
+      response.locals.assertion = verifyRequestAssertion(assertion);
       next();
     } catch (error) {
       sendGraphQLError(response, 401, ErrorCode.UNAUTHENTICATED, (error as Error).message);
@@ -79,10 +80,12 @@ export async function startSubgraphServer<TContext extends object>(
   const server = new ApolloServer<TContext>({
     schema,
     formatError: maskUnexpectedErrors,
-    // Inline traces only feed Apollo's hosted reporting, which twtr never uses.
+    // Inline traces only feed Apollo's hosted reporting, which twtr never uses. No schema has cache hints, and the
+    // cache-control plugin's per-field hook made Apollo Server wrap every resolver of every request to find none.
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginInlineTraceDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
       rootFieldMetrics(options.name),
       errorLogging(logger),
     ],
