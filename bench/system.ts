@@ -11,8 +11,8 @@ import { issueAccessToken } from '../platform/identity/tokens.js';
 import { createLogger } from '../platform/logging.js';
 import { keyspaceOf } from '../platform/manifest.js';
 import { connectEventBus } from '../platform/messaging/bus.js';
-import { createEvent } from '../platform/messaging/events.js';
 import { feedOf, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
+import { likeByStranger } from '../tests/support/infra.js';
 import { scrape, total } from '../tests/support/metrics.js';
 import { cpuSecondsOf } from '../tests/support/processes.js';
 import { machine, median, percentile, writeBenchmarks } from './report.js';
@@ -358,19 +358,7 @@ async function storm(likes: number, rate: number, samples: number) {
       const tickAt = performance.now();
       await Promise.all(
         Array.from({ length: Math.min(batch, likes - sent) }, () =>
-          bus.publish(
-            createEvent(
-              'like.created',
-              {
-                tweetId: starTweet,
-                authorId: star.id,
-                userId: randomUUID(),
-                engagedAt: cql.TimeUuid.now().toString(),
-                version: Date.now() * 1_000,
-              },
-              { correlationId: 'bench-storm' },
-            ),
-          ),
+          bus.publish(likeByStranger(starTweet, star.id, 'bench-storm')),
         ),
       );
       await sleep(Math.max(0, 50 - (performance.now() - tickAt)));

@@ -1,10 +1,7 @@
-import { randomUUID } from 'node:crypto';
-
 import { createClient } from 'graphql-ws';
 import { describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 
-import { cql } from '../../platform/cassandra/client.js';
 import { createEvent, type EventEnvelope } from '../../platform/messaging/events.js';
 import type { NotificationWork } from '../../subgraphs/notifications/src/events.js';
 import {
@@ -19,7 +16,7 @@ import {
   type TestUser,
   unfollow,
 } from '../support/client.js';
-import { busOn, observeEvents, testConfig } from '../support/infra.js';
+import { busOn, likeByStranger, observeEvents, testConfig } from '../support/infra.js';
 import { closeCodeFor } from '../support/subscriptions.js';
 
 const NOTIFICATIONS = `query ($first: Int, $after: String) {
@@ -252,23 +249,7 @@ describe('notifications', () => {
     const likes = 1_000;
     try {
       // All at once, as engagement would publish them from many replicas: far more than one round of the star's lane.
-      await Promise.all(
-        Array.from({ length: likes }, () =>
-          bus.publish(
-            createEvent(
-              'like.created',
-              {
-                tweetId: starTweet,
-                authorId: star.id,
-                userId: randomUUID(),
-                engagedAt: cql.TimeUuid.now().toString(),
-                version: Date.now() * 1_000,
-              },
-              { correlationId: 'storm' },
-            ),
-          ),
-        ),
-      );
+      await Promise.all(Array.from({ length: likes }, () => bus.publish(likeByStranger(starTweet, star.id, 'storm'))));
       // Someone else's like during the storm is told too (its latency beside a storm is measured by bench:system).
       await eventually(() => engage(fan, 'likeTweet', plainTweet));
       await expectNotifications(plain, [['LIKED', fan.username, plainTweet]]);

@@ -1,10 +1,12 @@
-import { type CassandraClient, connectCassandra } from '../../platform/cassandra/client.js';
+import { randomUUID } from 'node:crypto';
+
+import { type CassandraClient, connectCassandra, cql } from '../../platform/cassandra/client.js';
 import { loadConfig } from '../../platform/config.js';
 import { createLogger } from '../../platform/logging.js';
 import { keyspaceOf, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { connectToAnyBroker } from '../../platform/messaging/brokers.js';
 import { connectEventBus, type EventBus } from '../../platform/messaging/bus.js';
-import type { DomainEvent, EventType } from '../../platform/messaging/events.js';
+import { createEvent, type DomainEvent, type EventType } from '../../platform/messaging/events.js';
 
 export const testConfig = () => loadConfig();
 export const testLogger = () => createLogger('error');
@@ -69,4 +71,13 @@ export async function observeEvents<E = DomainEvent>(
   const events: E[] = [];
   await channel.consume(queue, (message) => message && events.push(JSON.parse(message.content.toString())), { noAck: true });
   return { events, close: () => connection.close() };
+}
+
+/** A like of the tweet by a user nobody knows, as engagement publishes one: a storm is made of these. */
+export function likeByStranger(tweetId: string, authorId: string, correlationId: string) {
+  return createEvent(
+    'like.created',
+    { tweetId, authorId, userId: randomUUID(), engagedAt: cql.TimeUuid.now().toString(), version: Date.now() * 1_000 },
+    { correlationId },
+  );
 }
