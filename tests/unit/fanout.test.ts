@@ -246,6 +246,40 @@ describe('Fanout decides how a tweet reaches its audience', () => {
     await fanout.apply({ kind: 'remove', authorId: 'author', followerIds: ['stays'], tweetId: tweetId(1) });
     expect(feed.home('stays')).toEqual([]);
   });
+
+  it('takes back what an add work item writes when the tweet is deleted between its check and its write', async () => {
+    feed.follow('author', ...followers(5));
+    const created = post('author', 1);
+    await fanout.tweetCreated(created);
+    const adds = queued.splice(0).map((item) => item.data);
+    // The deletion is handled (its remove items applied at once) after the first item checked the tweet, before it writes.
+    const repositories = feed.repositories();
+    const hasTweet = repositories.authorTweets.hasTweet;
+    let interleave: (() => Promise<void>) | undefined = async () => {
+      await fanout.tweetDeleted(
+        createEvent('tweet.deleted', { tweetId: tweetId(1), authorId: 'author' }, { correlationId: 'd' }),
+      );
+      for (const item of queued.splice(0)) await fanout.apply(item.data);
+    };
+    repositories.authorTweets.hasTweet = async (authorId, id) => {
+      const has = await hasTweet(authorId, id);
+      const handle = interleave;
+      interleave = undefined;
+      await handle?.();
+      return has;
+    };
+    fanout = new Fanout(
+      repositories,
+      { publish: async (event: EventEnvelope<string, FanoutWork>) => void queued.push(event) } as unknown as EventBus,
+      {
+        threshold,
+        chunkSize,
+      },
+    );
+    for (const work of adds) await fanout.apply(work);
+    expect(interleave).toBeUndefined();
+    expect(['author', ...followers(5)].filter((userId) => feed.home(userId).length > 0)).toEqual([]);
+  });
 });
 
 describe('Fanout puts reposts into timelines once per tweet', () => {

@@ -251,8 +251,13 @@ export class Fanout {
     // A tweet deleted since this item was queued is no longer in the author's list: skip it.
     const item = { tweetId: work.tweetId, authorId: work.authorId };
     if (!current && !(await this.repositories.authorTweets.hasTweet(work.authorId, work.tweetId))) return;
-    if (work.kind === 'add') await this.addToTimelines(followerIds, item, urgency);
-    else await this.announce(item, followerIds);
+    if (work.kind === 'announce') return this.announce(item, followerIds);
+    await this.addToTimelines(followerIds, item, urgency);
+    // A deletion handled between the check and the write removed the rows its items found, not these: checked again
+    // after writing (the deletion forgets the tweet before it queues removals), they are taken back here.
+    if (!current && !(await this.repositories.authorTweets.hasTweet(work.authorId, work.tweetId))) {
+      await this.repositories.timelines.removeFromTimelines(followerIds, work.tweetId, urgency);
+    }
   }
 
   /**
