@@ -80,6 +80,23 @@ describe('reposts in home timelines', () => {
     );
   });
 
+  it('lead on past a page whose rows were all left out', async () => {
+    const [author, booster, reader] = await Promise.all([signUp('hid'), signUp('hidb'), signUp('hidr')]);
+    await follow(reader, booster);
+    const own = await postTweet(reader, 'older, my own');
+    for (const text of ['first', 'second']) await act('repost', booster, await postTweet(author, text));
+    await eventually(async () => expect(await timelineOf(reader)).toHaveLength(3));
+    await ok(`mutation ($id: ID!) { unfollow(userId: $id) { id } }`, { id: booster.id }, { token: reader.token });
+    await eventually(async () => expect(await timelineOf(reader)).toEqual([{ id: own, by: null }]));
+
+    const PAGE = `query ($after: String) { feed(first: 2, after: $after) { edges { node { id } } pageInfo { endCursor hasNextPage } } }`;
+    const { feed: first } = await ok(PAGE, { after: null }, { token: reader.token });
+    expect(first.edges).toEqual([]);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const { feed: next } = await ok(PAGE, { after: first.pageInfo.endCursor }, { token: reader.token });
+    expect(next.edges).toEqual([{ node: { id: own } }]);
+  });
+
   it('are taken out of every timeline, with their original, when the original is deleted', async () => {
     const [author, booster, fan] = await Promise.all([signUp('gone'), signUp('goneb'), signUp('gonef')]);
     await follow(fan, booster);

@@ -55,17 +55,21 @@ export class FeedService {
         ),
       ),
     );
-    const candidates = await this.shownTo(viewerId, newestFirst(dedupe([...stored.items, ...merged.flat()])));
-    const items = candidates.slice(0, limit);
-    const hasNextPage = (stored.hasNextPage || candidates.length > limit) && position + items.length < TIMELINE_LENGTH;
-    return connection(items, hasNextPage, position);
+    const candidates = newestFirst(dedupe([...stored.items, ...merged.flat()]));
+    const read = candidates.slice(0, limit);
+    const hasNextPage = (stored.hasNextPage || candidates.length > limit) && position + read.length < TIMELINE_LENGTH;
+    const page = connection(read, hasNextPage, position);
+    // Rows the viewer is not shown still count as read: the next page starts after the last of them, so a page whose
+    // rows were all left out still leads on to older ones.
+    const shown = new Set(await this.shownTo(viewerId, read));
+    return { ...page, edges: page.edges.filter((_, index) => shown.has(read[index])) };
   }
 
   /**
    * What of a page's rows the viewer sees: no repost by someone they no longer follow (unfollowing takes the
    * reposter's own tweets out, not their reposts), and one copy of each tweet, its newest row (a tweet may reach a
    * timeline twice: its original by a follow made after a repost of it, or two reposts fanned out at once). A page may
-   * then hold fewer rows than asked; the next one starts after the last row shown.
+   * then hold fewer rows than asked.
    */
   private async shownTo(viewerId: string, items: TimelineItem[]): Promise<TimelineItem[]> {
     const reposters = new Set(
