@@ -58,4 +58,22 @@ describe("one viewer's engagement with one tweet", () => {
     }
     expect(recorded).toEqual(['like.created', 'like.deleted', 'repost.created', 'repost.deleted']);
   });
+
+  it('is finished by a repeat when the request that began it died, once that is surely so', async () => {
+    const viewerId = randomUUID();
+    const { service, recorded, deps } = serviceFor(viewerId);
+    const [young, old] = [deps.ids.mint(), deps.ids.mint()];
+    for (const tweetId of [young, old]) await deps.engagements.rememberTweet(tweetId, randomUUID());
+    // Begun, rows never written: moments ago (perhaps still being written) and 90 s ago (its request is long gone).
+    await deps.engagements.begin('like', viewerId, young);
+    await cassandra.execute(
+      'INSERT INTO engagements (user_id, kind, tweet_id, engaged_at, active) VALUES (?, ?, ?, now(), true) USING TIMESTAMP ?',
+      [viewerId, 'like', old, (Date.now() - 90_000) * 1_000],
+      { prepare: true },
+    );
+    await expect(service.engage('like', young)).rejects.toMatchObject({ name: 'DependencyUnavailableError' });
+    await service.engage('like', old);
+    expect(recorded).toEqual(['like.created']);
+    expect(await deps.engagements.counts([young, old])).toEqual(new Map([[old, { like: 1, repost: 0 }]]));
+  });
 });

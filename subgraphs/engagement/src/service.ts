@@ -5,6 +5,7 @@ import { isTimeUuid, isUuid } from '../../../platform/graphql/ids.js';
 import { type Page, pageRequest, toConnection } from '../../../platform/graphql/paging.js';
 import type { MintedIds } from '../../../platform/identity/minted-ids.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
+import { DependencyUnavailableError } from '../../../platform/infrastructure-errors.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
 import { existsInCopy } from '../../../platform/messaging/copies.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
@@ -52,8 +53,8 @@ export class EngagementService {
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.deps.engagements.current(kind, viewerId, tweetId);
       if (current?.active) {
-        if (abandoned(current) && !(await this.deps.engagements.indexed(kind, viewerId, tweetId, current))) {
-          await this.record(kind, 'created', { viewerId, tweetId, authorId }, current);
+        if (!(await this.deps.engagements.indexed(kind, viewerId, tweetId, current))) {
+          await this.finish(kind, 'created', { viewerId, tweetId, authorId }, current);
         }
         return { id: tweetId };
       }
@@ -75,8 +76,8 @@ export class EngagementService {
       const current = await this.deps.engagements.current(kind, viewerId, tweetId);
       if (!current) return { id: tweetId };
       if (!current.active) {
-        if (abandoned(current) && (await this.deps.engagements.indexed(kind, viewerId, tweetId, current))) {
-          await this.record(kind, 'deleted', { viewerId, tweetId, authorId }, current);
+        if (await this.deps.engagements.indexed(kind, viewerId, tweetId, current)) {
+          await this.finish(kind, 'deleted', { viewerId, tweetId, authorId }, current);
         }
         return { id: tweetId };
       }
@@ -116,11 +117,26 @@ export class EngagementService {
     return { edges: edges.filter((edge) => !deleted.has(edge.node.id)), pageInfo };
   }
 
+  /**
+   * An engagement changed whose rows and event are not written yet: the request that changed it may be writing them
+   * right now (a double click) or may have died. The first is waited for, briefly; the second is finished, once the
+   * change is older than any request could still be at work on it. In between, SERVICE_UNAVAILABLE: try again.
+   */
+  private async finish(kind: EngagementKind, change: 'created' | 'deleted', facts: Facts, engagement: Engagement) {
+    if (abandoned(engagement)) return this.record(kind, change, facts, engagement);
+    for (let waited = 0; waited < FINISH_WAIT_MS; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const indexed = await this.deps.engagements.indexed(kind, facts.viewerId, facts.tweetId, engagement);
+      if (indexed === (change === 'created')) return;
+    }
+    throw new DependencyUnavailableError(`the ${kind} of ${facts.tweetId} by ${facts.viewerId} is still being made`);
+  }
+
   /** Writes the engagement's index rows (or their deletes) with its event, at the engagement's version. */
   private async record(
     kind: EngagementKind,
     change: 'created' | 'deleted',
-    { viewerId, tweetId, authorId }: { viewerId: string; tweetId: string; authorId: string },
+    { viewerId, tweetId, authorId }: Facts,
     engagement: Engagement,
   ): Promise<void> {
     // Deletes go just after the rows they undo; a later engagement of the pair has rows of its own (its own engagedAt).
@@ -170,11 +186,16 @@ function connection<T extends { id: string }>(page: Page<Listed>) {
   );
 }
 
+type Facts = { viewerId: string; tweetId: string; authorId: string };
+
 /**
- * How long after a change of the pair a request that made it may still be writing its rows and event: longer than a
- * request's Cassandra timeouts, all its steps together (a write retried or replayed from the batch log included).
+ * How long after a change of the pair a request that made it may still be writing its rows and event: longer than all
+ * of a request's steps together at their timeouts (a lightweight transaction 5 s, its read-back, the outbox commit's
+ * retries 25 s and a last attempt).
  */
-export const ABANDONED_AFTER_MS = 30_000;
+export const ABANDONED_AFTER_MS = 60_000;
+/** How long a request waits for another's change of the same pair to be written before asking the client to retry. */
+const FINISH_WAIT_MS = 2_000;
 
 /** Whether the request that last changed the engagement is done with it, finished or dead. */
 const abandoned = (engagement: Engagement, now = Date.now()) => now - engagement.changedAt > ABANDONED_AFTER_MS;
