@@ -6,6 +6,9 @@ import { isTimeUuid } from '../graphql/ids.js';
 /** Bytes of a timeuuid's node field that carry the mark (the rest of it, and the clock sequence, stay random). */
 const MARK = { start: 13, end: 16 };
 
+/** What an id names: a user's id is no tweet's, so one cannot stand in for the other where either is waited for. */
+export type MintedKind = 'user' | 'tweet';
+
 /**
  * Ids of the entities other subgraphs keep copies of (users, tweets): time-based uuids whose last three bytes are a
  * keyed mark of the rest. A subgraph whose copy lacks a young id must tell an entity whose event is still on its way
@@ -21,21 +24,22 @@ export class MintedIds {
   }
 
   /** A new id, time-ordered by `at`, with random node and clock bits (unique across processes) and the mark. */
-  mint(at: Date = new Date()): string {
+  mint(kind: MintedKind, at: Date = new Date()): string {
     const bytes = Buffer.from(cql.TimeUuid.fromDate(at).getBuffer());
-    this.markOf(bytes).copy(bytes, MARK.start);
+    this.markOf(kind, bytes).copy(bytes, MARK.start);
     return new cql.TimeUuid(bytes).toString();
   }
 
-  /** Whether `id` was made by mint with this secret. */
-  minted(id: string): boolean {
+  /** Whether `id` was made by mint, for this kind, with this secret. */
+  minted(id: string, kind: MintedKind): boolean {
     if (!isTimeUuid(id)) return false;
     const bytes = cql.TimeUuid.fromString(id).getBuffer();
-    return timingSafeEqual(this.markOf(bytes), bytes.subarray(MARK.start, MARK.end));
+    return timingSafeEqual(this.markOf(kind, bytes), bytes.subarray(MARK.start, MARK.end));
   }
 
-  private markOf(bytes: Buffer): Buffer {
+  private markOf(kind: MintedKind, bytes: Buffer): Buffer {
     return createHmac('sha256', this.key)
+      .update(`${kind}:`)
       .update(bytes.subarray(0, MARK.start))
       .digest()
       .subarray(0, MARK.end - MARK.start);

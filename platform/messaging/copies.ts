@@ -1,6 +1,6 @@
 import { cql } from '../cassandra/client.js';
 import { isTimeUuid } from '../graphql/ids.js';
-import type { MintedIds } from '../identity/minted-ids.js';
+import type { MintedIds, MintedKind } from '../identity/minted-ids.js';
 import { DependencyUnavailableError } from '../infrastructure-errors.js';
 
 /**
@@ -30,12 +30,12 @@ export interface CopyTiming {
 export async function existsInCopy(
   id: string,
   holds: () => Promise<boolean>,
-  ids: Pick<MintedIds, 'minted'>,
+  { ids, kind }: { ids: Pick<MintedIds, 'minted'>; kind: MintedKind },
   timing: CopyTiming = {},
 ): Promise<boolean> {
   const { now = Date.now, horizonMs = COPY_HORIZON_MS, waitMs = COPY_WAIT_MS } = timing;
   if (await holds()) return true;
-  if (!mayBeInFlight(id, now(), horizonMs) || !ids.minted(id)) return false;
+  if (!mayBeInFlight(id, now(), horizonMs) || !ids.minted(id, kind)) return false;
   const deadline = now() + waitMs;
   for (let pause = 10; now() < deadline; pause = Math.min(pause * 2, 250)) {
     await new Promise((resolve) => setTimeout(resolve, pause));

@@ -149,15 +149,17 @@ describe('what was just created exists everywhere at once', () => {
 
   it('still answers NOT_FOUND at once for ids that never existed, even ids made up this instant', async () => {
     const user = await signUp('nobody');
+    const tweetOfNow = await postTweet(user, 'a tweet, not a user');
     const longAgo = '5b6f2a40-0000-11ee-8000-000000000000';
     const randomUser = '0f8e4e59-58d2-4f0e-9b6a-2c8f1f0d9a11';
     // Time-based ids of now, as a client can make them: young enough to be in flight, but not minted by twtr.
     const madeUpNow = () => cql.TimeUuid.now().toString();
     const startedAt = performance.now();
+    // (A user's fresh id is no tweet, a tweet's fresh id no user: neither is waited for in the other's place.)
     for (const mutation of ['likeTweet', 'unlikeTweet', 'repost', 'undoRepost'])
-      for (const id of [longAgo, madeUpNow()])
+      for (const id of [longAgo, madeUpNow(), user.id])
         expect(codes(await gql(ACT(mutation), { id }, { token: user.token })), `${mutation} ${id}`).toEqual(['NOT_FOUND']);
-    for (const id of [randomUser, madeUpNow()])
+    for (const id of [randomUser, madeUpNow(), tweetOfNow])
       expect(codes(await gql(`mutation ($id: ID!) { follow(userId: $id) { id } }`, { id }, { token: user.token }))).toEqual([
         'NOT_FOUND',
       ]);

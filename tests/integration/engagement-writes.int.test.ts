@@ -48,7 +48,7 @@ describe("one viewer's engagement with one tweet", () => {
     const viewerId = randomUUID();
     const { service, recorded, deps } = serviceFor(viewerId);
     for (const kind of ['like', 'repost'] as const) {
-      const tweetId = deps.ids.mint();
+      const tweetId = deps.ids.mint('tweet');
       await deps.engagements.rememberTweet(tweetId, randomUUID());
       await Promise.all([service.engage(kind, tweetId), service.engage(kind, tweetId), service.engage(kind, tweetId)]);
       await service.engage(kind, tweetId);
@@ -62,7 +62,7 @@ describe("one viewer's engagement with one tweet", () => {
   it('is finished by a repeat when the request that began it died, once that is surely so', async () => {
     const viewerId = randomUUID();
     const { service, recorded, deps } = serviceFor(viewerId);
-    const [young, old] = [deps.ids.mint(), deps.ids.mint()];
+    const [young, old] = [deps.ids.mint('tweet'), deps.ids.mint('tweet')];
     for (const tweetId of [young, old]) await deps.engagements.rememberTweet(tweetId, randomUUID());
     // Begun, rows never written: moments ago (perhaps still being written) and 90 s ago (its request is long gone).
     await deps.engagements.begin('like', viewerId, young);

@@ -50,7 +50,7 @@ describe('reading a feed', () => {
     const follows = (followerId: string, followeeId: string) =>
       fanout.followCreated({ followerId, followeeId, createdAt: new Date().toISOString(), version: version++ });
     const post = async (authorId: string) => {
-      const tweetId = ids.mint();
+      const tweetId = ids.mint('tweet');
       await fanout.tweetCreated(
         createEvent(
           'tweet.created',
@@ -106,7 +106,7 @@ describe('reading a feed', () => {
         await fanout.followCreated({ followerId, followeeId: author, createdAt: new Date().toISOString(), version: version++ });
       // No followers_indexed and no rows in read_time_followees_by_user: what a deployed system holds on upgrade.
       await cassandra.execute('INSERT INTO read_time_authors (author_id, since) VALUES (?, ?)', [author, new Date()]);
-      const tweetId = new MintedIds('feed-reads test').mint();
+      const tweetId = new MintedIds('feed-reads test').mint('tweet');
       await repositories.authorTweets.recordTweet(author, tweetId);
       return { viewer, author, tweetId };
     }

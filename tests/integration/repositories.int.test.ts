@@ -72,7 +72,7 @@ describe('TweetRepository', () => {
     const sameMillisecond = new Date();
     const written = [];
     for (let i = 0; i < 5; i++) {
-      const id = new MintedIds('repositories test').mint(sameMillisecond);
+      const id = new MintedIds('repositories test').mint('tweet', sameMillisecond);
       const tweet = {
         id,
         authorId,
@@ -196,7 +196,7 @@ describe('the feed repositories and fan-out', () => {
     // A stale follow.created (older version) arriving late does not bring the follower back.
     await repositories.graph.addFollower(authorId, followerIds[0], 1500);
 
-    const tweetId = new MintedIds('repositories test').mint();
+    const tweetId = new MintedIds('repositories test').mint('tweet');
     const tweet = createEvent(
       'tweet.created',
       { tweetId, authorId, text: 'x', createdAt: new Date().toISOString() },

@@ -170,7 +170,7 @@ export class EngagementService {
     const exists = await existsInCopy(
       tweetId,
       async () => (seen.tweet = await this.deps.engagements.knownTweet(tweetId)) !== null,
-      this.deps.ids,
+      { ids: this.deps.ids, kind: 'tweet' },
     );
     const authorId = seen.tweet?.deleted ? null : seen.tweet?.authorId;
     if (!exists || !authorId) throw notFound('There is no such tweet.');

@@ -106,7 +106,7 @@ export class FollowsService {
     if (!isUuid(userId)) throw badUserInput('userId', 'userId is not a user id.');
     if (userId === viewerId) throw badUserInput('userId', 'You cannot follow yourself.');
     // A user who signed up a moment ago may not have reached follows' copy yet: existsInCopy waits for them.
-    if (!(await existsInCopy(userId, () => this.deps.follows.userExists(userId), this.deps.ids)))
+    if (!(await existsInCopy(userId, () => this.deps.follows.userExists(userId), { ids: this.deps.ids, kind: 'user' })))
       throw notFound('There is no such user.');
     return viewerId;
   }

@@ -50,7 +50,7 @@ export class TweetsService {
     if (inReplyToId != null && !parent) throw notFound('There is no such tweet to reply to.');
     const mentionIds = await this.mentionedUsers(text);
     const createdAt = new Date();
-    const id = this.deps.ids.mint(createdAt);
+    const id = this.deps.ids.mint('tweet', createdAt);
     const tweet: TweetModel = { id, authorId, text, createdAt, inReplyToId: inReplyToId ?? null, mentionIds, deletedAt: null };
     await this.deps.outbox.commit(this.deps.tweets.insert(tweet), [tweetEvents.created(tweet, parent, this.scope.correlationId)]);
     return tweet;

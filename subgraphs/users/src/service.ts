@@ -47,7 +47,7 @@ export class UsersService {
     await this.deps.rateLimits.perClient('signUp', this.scope.clientAddress);
     // Minted, so a subgraph whose copy of the users has not heard of a new one yet can tell it may be in flight.
     const user: StoredUser = {
-      id: this.deps.ids.mint(),
+      id: this.deps.ids.mint('user'),
       username,
       displayName,
       passwordHash: await hashPassword(password),
