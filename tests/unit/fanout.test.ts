@@ -138,6 +138,23 @@ function repositoriesOf(feed: InMemoryFeed): FeedRepositories {
   } as unknown as FeedRepositories;
 }
 
+/**
+ * Makes `object[method]` run `meanwhile` once, the first time it is called, after it has read and before its caller
+ * goes on: another event handled between a work item's check and its writes. Returns whether it has run.
+ */
+function interleaveAfter<O extends object, K extends keyof O>(object: O, method: K, meanwhile: () => Promise<void>) {
+  const original = object[method] as (...args: unknown[]) => Promise<unknown>;
+  let pending: (() => Promise<void>) | undefined = meanwhile;
+  object[method] = (async (...args: unknown[]) => {
+    const answer = await original.apply(object, args);
+    const handle = pending;
+    pending = undefined;
+    await handle?.();
+    return answer;
+  }) as O[K];
+  return () => pending === undefined;
+}
+
 describe('Fanout decides how a tweet reaches its audience', () => {
   const threshold = 5;
   const chunkSize = 2;
@@ -254,20 +271,12 @@ describe('Fanout decides how a tweet reaches its audience', () => {
     const adds = queued.splice(0).map((item) => item.data);
     // The deletion is handled (its remove items applied at once) after the first item checked the tweet, before it writes.
     const repositories = feed.repositories();
-    const hasTweet = repositories.authorTweets.hasTweet;
-    let interleave: (() => Promise<void>) | undefined = async () => {
+    const interleaved = interleaveAfter(repositories.authorTweets, 'hasTweet', async () => {
       await fanout.tweetDeleted(
         createEvent('tweet.deleted', { tweetId: tweetId(1), authorId: 'author' }, { correlationId: 'd' }),
       );
       for (const item of queued.splice(0)) await fanout.apply(item.data);
-    };
-    repositories.authorTweets.hasTweet = async (authorId, id) => {
-      const has = await hasTweet(authorId, id);
-      const handle = interleave;
-      interleave = undefined;
-      await handle?.();
-      return has;
-    };
+    });
     fanout = new Fanout(
       repositories,
       { publish: async (event: EventEnvelope<string, FanoutWork>) => void queued.push(event) } as unknown as EventBus,
@@ -277,7 +286,7 @@ describe('Fanout decides how a tweet reaches its audience', () => {
       },
     );
     for (const work of adds) await fanout.apply(work);
-    expect(interleave).toBeUndefined();
+    expect(interleaved()).toBe(true);
     expect(['author', ...followers(5)].filter((userId) => feed.home(userId).length > 0)).toEqual([]);
   });
 });
@@ -396,20 +405,12 @@ describe('Fanout puts reposts into timelines once per tweet', () => {
   ])('takes back what a repost work item writes when %s between its check and its writes', async (_, meanwhile) => {
     const repositories = feed.repositories();
     // The event is handled once the work item has checked the repost, before it records its deliveries.
-    const deliveredAmong = repositories.reposts.deliveredAmong;
-    let interleave: (() => Promise<void>) | undefined = meanwhile;
-    repositories.reposts.deliveredAmong = async (tweetId, userIds) => {
-      const delivered = await deliveredAmong(tweetId, userIds);
-      const handle = interleave;
-      interleave = undefined;
-      await handle?.();
-      return delivered;
-    };
+    const interleaved = interleaveAfter(repositories.reposts, 'deliveredAmong', meanwhile);
     fanout = queueing(repositories);
     feed.follow('booster', 'f1', 'f2', 'f3');
     await fanout.repostCreated(repost('booster', 10));
     for (const item of queued) await fanout.apply(item.data);
-    expect(interleave).toBeUndefined();
+    expect(interleaved()).toBe(true);
     expect(['booster', 'f1', 'f2', 'f3'].filter((userId) => rows(userId).length > 0)).toEqual([]);
     expect([...(feed.deliveries.get(original) ?? [])]).toEqual([]);
   });
