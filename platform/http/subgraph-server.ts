@@ -14,7 +14,7 @@ import { type GraphQLError, type GraphQLSchema, parse } from 'graphql';
 
 import { ErrorCode, unauthenticated } from '../errors.js';
 import { type AssertedIdentity, correlateRequests, correlationIdOf, type RequestScope } from '../identity/request-scope.js';
-import { REQUEST_ASSERTION_HEADER, requestAssertionVerifier, verifyRequestAssertion } from '../identity/tokens.js';
+import { REQUEST_ASSERTION_HEADER, requestAssertionVerifier } from '../identity/tokens.js';
 import type { Logger } from '../logging.js';
 import { traceHttpRequests } from '../observability/tracing.js';
 import type { RunningServer } from '../runtime.js';
@@ -41,6 +41,8 @@ export interface SubgraphOptions<TContext> {
   logger: Logger;
 }
 
+type AssertionVerifier = ReturnType<typeof requestAssertionVerifier>;
+
 export function loadTypeDefs(schemaFile: URL) {
   return parse(readFileSync(schemaFile, 'utf8'));
 }
@@ -49,13 +51,12 @@ export function loadTypeDefs(schemaFile: URL) {
  * The router's assertion on an HTTP request, verified for this subgraph; without a valid one the request is refused
  * with 401 before its body is read. Only the router may call a subgraph.
  */
-function requireRouterAssertion(subgraph: string, internalSecret: string): RequestHandler {
-  const verifyRequestAssertion = requestAssertionVerifier(internalSecret, subgraph);
+function requireRouterAssertion(verifyAssertion: AssertionVerifier): RequestHandler {
   return (request, response, next) => {
     const assertion = request.headers[REQUEST_ASSERTION_HEADER];
     try {
       if (typeof assertion !== 'string') throw unauthenticated('Only the router may call a subgraph.', 401);
-      response.locals.assertion = verifyRequestAssertion(assertion);
+      response.locals.assertion = verifyAssertion(assertion);
       next();
     } catch (error) {
       sendGraphQLError(response, 401, ErrorCode.UNAUTHENTICATED, (error as Error).message);
@@ -76,7 +77,11 @@ export async function startSubgraphServer<TContext extends object>(
   // Connections from the router's pool stay open longer than the router keeps them idle (router/src/subgraph-http.ts).
   const httpServer: Server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, app);
   const schema = buildSubgraphSchema([{ typeDefs: loadTypeDefs(options.schemaFile), resolvers: options.resolvers }]);
-  const stopWebSockets = schema.getSubscriptionType() ? serveSubscriptions(httpServer, schema, options) : undefined;
+  // One verifier for HTTP requests and subscriptions alike: an assertion verified once is known to both.
+  const verifyAssertion = requestAssertionVerifier(options.internalSecret, options.name);
+  const stopWebSockets = schema.getSubscriptionType()
+    ? serveSubscriptions(httpServer, schema, options, verifyAssertion)
+    : undefined;
   const server = new ApolloServer<TContext>({
     schema,
     formatError: maskUnexpectedErrors,
@@ -103,7 +108,7 @@ export async function startSubgraphServer<TContext extends object>(
   serveOperatorEndpoints(app, options.unavailableDependencies);
   app.use(
     '/graphql',
-    requireRouterAssertion(options.name, options.internalSecret),
+    requireRouterAssertion(verifyAssertion),
     express.json({ limit: MAX_BODY }),
     correlateRequests,
     traceHttpRequests(options.name),
@@ -139,6 +144,7 @@ function serveSubscriptions<TContext extends object>(
   httpServer: Server,
   schema: GraphQLSchema,
   options: SubgraphOptions<TContext>,
+  verifyAssertion: AssertionVerifier,
 ) {
   const connectionScopes = new WeakMap<object, RequestScope>();
   const subscriptionScopes = new WeakMap<object, RequestScope>();
@@ -146,7 +152,7 @@ function serveSubscriptions<TContext extends object>(
   const scopeOf = (connection: object, payload: object) => subscriptionScopes.get(payload) ?? connectionScopes.get(connection)!;
   const verify = (assertion: unknown): RequestScope => {
     if (typeof assertion !== 'string') throw unauthenticated('Only the router may call a subgraph.');
-    return { ...verifyRequestAssertion(assertion, options.internalSecret, options.name), correlationId: randomUUID() };
+    return { ...verifyAssertion(assertion), correlationId: randomUUID() };
   };
   // The router sends each subscriber's subscription with the same text: parsed and validated once, not per subscriber.
   const validDocument = validatedDocuments(schema);
