@@ -78,7 +78,7 @@ export class FeedService {
     const followed = new Set(await this.repositories.graph.followeesAmong(viewerId, [...reposters]));
     const shown = new Set<string>();
     return items.filter((item) => {
-      if (item.repostedBy && reposters.has(item.repostedBy) && !followed.has(item.repostedBy)) return false;
+      if (item.repostedBy && item.repostedBy !== viewerId && !followed.has(item.repostedBy)) return false;
       const tweetId = item.originalId ?? item.tweetId;
       if (shown.has(tweetId)) return false;
       shown.add(tweetId);
