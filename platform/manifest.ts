@@ -8,7 +8,7 @@ export const SUBGRAPHS = [
   { name: 'users', port: 4001, publishesEvents: true, queues: [] },
   { name: 'tweets', port: 4002, publishesEvents: true, queues: ['tweets'] },
   { name: 'follows', port: 4003, publishesEvents: true, queues: ['follows'] },
-  { name: 'feed', port: 4004, publishesEvents: false, queues: ['feed', 'feed.fanout'] },
+  { name: 'feed', port: 4004, publishesEvents: false, queues: ['feed', 'feed.fanout', 'feed.engagements'] },
   { name: 'engagement', port: 4005, publishesEvents: true, queues: ['engagement'] },
   { name: 'notifications', port: 4006, publishesEvents: false, queues: ['notifications', 'notifications.storms'] },
 ] as const satisfies readonly SubgraphEntry[];

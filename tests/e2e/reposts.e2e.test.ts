@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
+import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
+import { FeedService } from '../../subgraphs/feed/src/service.js';
 import { eventually, follow, ok, postTweet, signUp, type TestUser } from '../support/client.js';
+import { cassandraFor } from '../support/infra.js';
 import { subscribeToFeed } from '../support/subscriptions.js';
 
 const FEED = `query { feed(first: 50) { edges { node { id text author { username } likeCount repostCount viewerHasLiked }
@@ -152,6 +155,64 @@ describe('reposts in home timelines', () => {
       expect(older.feed.edges[0]).toEqual({ node: { id }, repostedBy: { username: booster.username } });
     } finally {
       await Promise.all([items.close(), edges.close()]);
+    }
+  });
+
+  it("show the viewer's own likes and reposts, on feed pages and live, and no one else's", async () => {
+    const [author, booster, fan, other] = await Promise.all(['mine', 'mineb', 'minef', 'mineo'].map((prefix) => signUp(prefix)));
+    await Promise.all([follow(fan, author), follow(other, author)]);
+    const flagsOf = async (user: TestUser, id: string) => {
+      const { feed } = await ok(
+        `query { feed(first: 50) { edges { node { id likeCount viewerHasLiked viewerHasReposted } } } }`,
+        {},
+        { token: user.token },
+      );
+      return feed.edges.find((edge: any) => edge.node.id === id)?.node;
+    };
+    const id = await postTweet(author, 'mine to like');
+    await eventually(async () => expect(await flagsOf(fan, id)).toMatchObject({ viewerHasLiked: false }));
+
+    await act('likeTweet', fan, id);
+    await act('repost', fan, id);
+    // The feed's copy follows the engagement events: a few milliseconds behind the mutations' own answers.
+    await eventually(async () =>
+      expect(await flagsOf(fan, id)).toEqual({ id, likeCount: 1, viewerHasLiked: true, viewerHasReposted: true }),
+    );
+    expect(await flagsOf(other, id)).toEqual({ id, likeCount: 1, viewerHasLiked: false, viewerHasReposted: false });
+    await act('unlikeTweet', fan, id);
+    await eventually(async () =>
+      expect(await flagsOf(fan, id)).toMatchObject({ viewerHasLiked: false, viewerHasReposted: true }),
+    );
+
+    // Live: a tweet the subscriber liked before it reached their timeline (by a repost) arrives flagged.
+    const stranger = await signUp('mines');
+    const liked = await postTweet(stranger, 'liked before it came');
+    await follow(fan, booster);
+    await act('likeTweet', fan, liked);
+    const session = await cassandraFor('feed');
+    try {
+      const feedCopy = new FeedService(feedRepositories(session), undefined as never, {
+        viewerId: fan.id,
+        clientAddress: null,
+        correlationId: 'reposts test',
+      });
+      await eventually(async () => expect(await feedCopy.viewerHas('like', liked)).toBe(true));
+    } finally {
+      await session.shutdown();
+    }
+    const edges = await subscribeToFeed(
+      fan,
+      undefined,
+      `subscription { feedEdgeAdded { node { id viewerHasLiked viewerHasReposted } repostedBy { username } } }`,
+    );
+    try {
+      await act('repost', booster, liked);
+      expect((await edges.next()).data.feedEdgeAdded).toEqual({
+        node: { id: liked, viewerHasLiked: true, viewerHasReposted: false },
+        repostedBy: { username: booster.username },
+      });
+    } finally {
+      await edges.close();
     }
   });
 });

@@ -189,4 +189,59 @@ describe('reading a feed', () => {
       expect(await repositories.readTimeAuthors.followersIndexed(author)).toBe(false);
     });
   });
+
+  describe("the viewer's own likes and reposts on a page (the feed's copy, viewer_engagements)", () => {
+    const ids = new MintedIds('viewer-engagements test');
+
+    it('converge to the latest change whatever order, and however often, the events arrive in', async () => {
+      const { viewerEngagements } = feedRepositories(cassandra);
+      const [viewer, tweetId] = [randomUUID(), ids.mint('tweet')];
+      const liked = async () => [...(await viewerEngagements.among(viewer, [tweetId]))];
+      const version = Date.now() * 1000;
+      // An unlike (version + 1) that overtook its like: the like arriving after it adds nothing.
+      await viewerEngagements.forget('like', viewer, tweetId, version + 1);
+      await viewerEngagements.record('like', viewer, tweetId, version);
+      expect(await liked()).toEqual([]);
+      // Liked again later; the first like and its unlike delivered once more change nothing.
+      await viewerEngagements.record('like', viewer, tweetId, version + 50);
+      await viewerEngagements.record('like', viewer, tweetId, version);
+      await viewerEngagements.forget('like', viewer, tweetId, version + 1);
+      await viewerEngagements.record('repost', viewer, tweetId, version + 60);
+      expect((await liked()).sort()).toEqual([`like:${tweetId}`, `repost:${tweetId}`]);
+    });
+
+    it("are read in one statement per page whatever its size, and only the viewer's own", async () => {
+      const { viewerEngagements } = feedRepositories(cassandra);
+      const [viewer, other] = [randomUUID(), randomUUID()];
+      const tweetIds = Array.from({ length: 50 }, () => ids.mint('tweet'));
+      const version = Date.now() * 1000;
+      await viewerEngagements.record('like', viewer, tweetIds[1], version);
+      await viewerEngagements.record('repost', viewer, tweetIds[2], version);
+      await viewerEngagements.record('like', other, tweetIds[3], version);
+
+      const readPage = async (size: number) => {
+        let statements = 0;
+        const counting = new Proxy(cassandra, {
+          get: (target, property, receiver) =>
+            property === 'execute'
+              ? (...args: Parameters<CassandraClient['execute']>) => (statements++, target.execute(...args))
+              : Reflect.get(target, property, receiver),
+        });
+        const service = new FeedService(feedRepositories(counting), undefined as never, {
+          viewerId: viewer,
+          clientAddress: null,
+          correlationId: 't',
+        });
+        // As GraphQL resolves a page: every field of every tweet in the same tick.
+        const page = tweetIds.slice(0, size);
+        const [likes, reposts] = await Promise.all([
+          Promise.all(page.map((id) => service.viewerHas('like', id))),
+          Promise.all(page.map((id) => service.viewerHas('repost', id))),
+        ]);
+        return { statements, liked: likes.flatMap((yes, index) => (yes ? [index] : [])), reposted: reposts.indexOf(true) };
+      };
+      expect(await readPage(5)).toEqual({ statements: 1, liked: [1], reposted: 2 });
+      expect(await readPage(50)).toEqual({ statements: 1, liked: [1], reposted: 2 });
+    });
+  });
 });

@@ -22,27 +22,44 @@ describe('the supergraph', () => {
     expect(readFileSync(SUPERGRAPH_FILE, 'utf8')).toBe(supergraphSdl);
   });
 
+  const supergraph = Supergraph.build(supergraphSdl);
+  const planner = new QueryPlanner(supergraph);
+  /** The plan's fetches, hop by hop (side by side ones in one hop), as [service, what it is asked]. */
+  const fetchesOf = (query: string) => {
+    const plan = planner.buildQueryPlan(operationFromDocument(supergraph.apiSchema(), parse(query))).node!;
+    const steps = (node: PlanNode | SubscriptionNode): [string, string][][] => {
+      if (node.kind === 'Fetch') return [[[node.serviceName, node.operation]]];
+      if (node.kind === 'Flatten') return steps(node.node);
+      if (node.kind === 'Sequence') return node.nodes.flatMap(steps);
+      if (node.kind === 'Parallel') return [node.nodes.flatMap(steps).flat()];
+      if (node.kind === 'Subscription') return [...steps(node.primary), ...(node.rest ? steps(node.rest) : [])];
+      throw new Error(`unexpected plan node ${node.kind}`);
+    };
+    return steps(plan);
+  };
+  const hops = (query: string) => fetchesOf(query).map((hop) => hop.map(([service]) => service).sort());
+
   it('plans a feed page and a live item in two hops: the feed, then tweets and users side by side', () => {
     // The feed provides each tweet's author key (from its timeline rows), so users need not wait for tweets.
-    const supergraph = Supergraph.build(supergraphSdl);
-    const planner = new QueryPlanner(supergraph);
-    const hops = (query: string) => {
-      const plan = planner.buildQueryPlan(operationFromDocument(supergraph.apiSchema(), parse(query))).node!;
-      const steps = (node: PlanNode | SubscriptionNode): string[][] => {
-        if (node.kind === 'Fetch') return [[node.serviceName]];
-        if (node.kind === 'Flatten') return steps(node.node);
-        if (node.kind === 'Sequence') return node.nodes.flatMap(steps);
-        if (node.kind === 'Parallel') return [node.nodes.flatMap(steps).flat().sort()];
-        if (node.kind === 'Subscription') return [...steps(node.primary), ...(node.rest ? steps(node.rest) : [])];
-        throw new Error(`unexpected plan node ${node.kind}`);
-      };
-      return steps(plan);
-    };
     expect(hops('{ feed(first: 20) { edges { node { id text author { username } } } } }')).toEqual([
       ['feed'],
       ['tweets', 'users'],
     ]);
     expect(hops('subscription { feedItemAdded { id text author { username } } }')).toEqual([['feed'], ['tweets', 'users']]);
+  });
+
+  it("asks for a feed page's viewer-dependent fields in the feed's own fetch, so every other fetch is shareable", () => {
+    // The router shares a fetch between viewers only when it selects no @viewerDependent field (shared-fetches.ts).
+    const page = `{ feed(first: 20) { edges { node { id text author { username } likeCount repostCount viewerHasLiked
+      viewerHasReposted } } } }`;
+    const live = 'subscription { feedEdgeAdded { node { id likeCount viewerHasLiked viewerHasReposted } } }';
+    for (const query of [page, live]) {
+      const [[feed], ...rest] = fetchesOf(query);
+      expect(feed[0]).toBe('feed');
+      expect(feed[1]).toMatch(/viewerHasLiked\s+viewerHasReposted/);
+      for (const [service, operation] of rest.flat()) expect(operation, service).not.toMatch(/viewerHas/);
+    }
+    expect(hops(page)).toEqual([['feed'], ['engagement', 'tweets', 'users']]);
   });
 
   it('offers clients exactly the agreed API', () => {

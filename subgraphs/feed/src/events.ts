@@ -2,6 +2,7 @@ import type { Config } from '../../../platform/config.js';
 import type { EventBus, SubscribeOptions } from '../../../platform/messaging/bus.js';
 import type { DomainEvent, DomainEvents } from '../../../platform/messaging/events.js';
 import type { Fanout, FeedWork } from './fanout.js';
+import type { ViewerEngagementsRepository } from './repositories/index.js';
 
 export type FeedQueue = Config['FEED_QUEUES'][number];
 
@@ -12,7 +13,12 @@ export type FeedQueue = Config['FEED_QUEUES'][number];
  * live subscribers see each author's tweets in order; big fan-outs are split into work items on a queue of their own,
  * which all replicas consuming it share (`queues`: FEED_QUEUES).
  */
-export async function consumeFeedEvents(bus: EventBus, fanout: Fanout, queues: readonly FeedQueue[]): Promise<void> {
+export async function consumeFeedEvents(
+  bus: EventBus,
+  fanout: Fanout,
+  viewerEngagements: ViewerEngagementsRepository,
+  queues: readonly FeedQueue[],
+): Promise<void> {
   const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanout.tweetCreated(event);
   const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event);
   const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => fanout.followCreated(data);
@@ -53,10 +59,26 @@ export async function consumeFeedEvents(bus: EventBus, fanout: Fanout, queues: r
     },
   };
 
+  // The viewer's own likes and reposts, for their feed pages. A queue of its own: a storm of likes never holds up
+  // timelines, and each change is written at its version, so any replica may apply them, in any order.
+  const engagementsQueue: SubscribeOptions<DomainEvents, EngagementEventType> = {
+    queue: 'feed.engagements',
+    events: ['like.created', 'like.deleted', 'repost.created', 'repost.deleted'],
+    prefetch: 16,
+    ordered: false,
+    handle: async function copyViewerEngagement({ type, data }) {
+      const kind = type.startsWith('like.') ? 'like' : 'repost';
+      if (type.endsWith('.created')) await viewerEngagements.record(kind, data.userId, data.tweetId, data.version);
+      else await viewerEngagements.forget(kind, data.userId, data.tweetId, data.version);
+    },
+  };
+
   // A queue this replica leaves to others is still declared, so nothing published for it is lost before they start.
   await (queues.includes('feed') ? bus.subscribe(mainQueue) : bus.declare(mainQueue));
+  await (queues.includes('feed') ? bus.subscribe(engagementsQueue) : bus.declare(engagementsQueue));
   await (queues.includes('feed.fanout') ? bus.subscribe(workQueue) : bus.declare<FeedWork>(workQueue));
 }
 
+type EngagementEventType = 'like.created' | 'like.deleted' | 'repost.created' | 'repost.deleted';
 type FeedEventType =
   'tweet.created' | 'tweet.deleted' | 'follow.created' | 'follow.deleted' | 'repost.created' | 'repost.deleted';

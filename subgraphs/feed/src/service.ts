@@ -1,3 +1,5 @@
+import DataLoader from 'dataloader';
+
 import { cql } from '../../../platform/cassandra/client.js';
 import { unauthenticated } from '../../../platform/errors.js';
 import { pageRequest, toConnection } from '../../../platform/graphql/paging.js';
@@ -6,6 +8,7 @@ import { readTimeMerges } from '../../../platform/observability/metrics.js';
 import type { LiveFeed } from './live.js';
 import { type FeedEdgeModel, referenceOf, type TimelineItem, type TweetReference } from './model.js';
 import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js';
+import type { EngagementKind } from './repositories/viewer-engagements.js';
 
 /**
  * Reading the viewer's home timeline: the stored timeline merged with the recent tweets of followed authors who are
@@ -19,6 +22,24 @@ export class FeedService {
     /** Read-time authors whose followers are not indexed yet (ReadTimeFollowerIndexer): looked for among followees. */
     private readonly unindexedReadTimeAuthorIds: () => readonly string[] = () => [],
   ) {}
+
+  // Every tweet of a page (or of a live event) in one query. Not cached: a subscription's context serves all its events.
+  private readonly viewerEngagements = new DataLoader<string, Set<EngagementKind>>(
+    async (tweetIds) => {
+      const engaged = await this.repositories.viewerEngagements.among(this.scope.viewerId!, tweetIds);
+      return tweetIds.map((id) => new Set((['like', 'repost'] as const).filter((kind) => engaged.has(`${kind}:${id}`))));
+    },
+    { cache: false },
+  );
+
+  /**
+   * Whether the viewer likes (or reposted) the tweet, from the feed's copy of their engagements: as of the engagement
+   * events applied so far, a few milliseconds behind the engagement subgraph's own answer.
+   */
+  async viewerHas(kind: EngagementKind, tweetId: string): Promise<boolean> {
+    if (!this.scope.viewerId) return false;
+    return (await this.viewerEngagements.load(tweetId)).has(kind);
+  }
 
   /** The viewer's new timeline items as they arrive. */
   liveItems(): AsyncIterableIterator<TweetReference> {

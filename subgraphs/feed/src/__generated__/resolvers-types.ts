@@ -66,6 +66,8 @@ export type Tweet = {
   __typename?: 'Tweet';
   author: User;
   id: Scalars['ID']['output'];
+  viewerHasLiked: Scalars['Boolean']['output'];
+  viewerHasReposted: Scalars['Boolean']['output'];
 };
 
 export type User = {
@@ -203,6 +205,8 @@ export type SubscriptionResolvers<ContextType = Context, ParentType extends Reso
 export type TweetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Tweet'] = ResolversParentTypes['Tweet']> = ResolversObject<{
   author?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  viewerHasLiked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  viewerHasReposted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{

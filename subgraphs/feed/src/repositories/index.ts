@@ -4,9 +4,17 @@ import { FollowGraphRepository } from './follow-graph.js';
 import { ReadTimeAuthorsRepository } from './read-time-authors.js';
 import { RepostsRepository } from './reposts.js';
 import { TimelineRepository } from './timelines.js';
+import { ViewerEngagementsRepository } from './viewer-engagements.js';
 
 export { TIMELINE_LENGTH } from './trim.js';
-export { AuthorTweetsRepository, FollowGraphRepository, ReadTimeAuthorsRepository, RepostsRepository, TimelineRepository };
+export {
+  AuthorTweetsRepository,
+  FollowGraphRepository,
+  ReadTimeAuthorsRepository,
+  RepostsRepository,
+  TimelineRepository,
+  ViewerEngagementsRepository,
+};
 
 /** The feed keyspace (see migrations/feed), one repository per table family. */
 export interface FeedRepositories {
@@ -15,6 +23,7 @@ export interface FeedRepositories {
   readTimeAuthors: ReadTimeAuthorsRepository;
   timelines: TimelineRepository;
   reposts: RepostsRepository;
+  viewerEngagements: ViewerEngagementsRepository;
 }
 
 export interface FeedRepositoryOptions {
@@ -35,5 +44,6 @@ export function feedRepositories(cassandra: CassandraClient, options: FeedReposi
     readTimeAuthors: new ReadTimeAuthorsRepository(cassandra),
     timelines: new TimelineRepository(cassandra, options),
     reposts: new RepostsRepository(cassandra, options.followerPageSize),
+    viewerEngagements: new ViewerEngagementsRepository(cassandra),
   };
 }
