@@ -4,7 +4,7 @@ import { feedRepositories } from '../../subgraphs/feed/src/repositories/index.js
 import { FeedService } from '../../subgraphs/feed/src/service.js';
 import { eventually, follow, ok, postTweet, signUp, type TestUser } from '../support/client.js';
 import { cassandraFor } from '../support/infra.js';
-import { subscribeToFeed } from '../support/subscriptions.js';
+import { type FeedSubscription, subscribeToFeed } from '../support/subscriptions.js';
 
 const FEED = `query { feed(first: 50) { edges { node { id text author { username } likeCount repostCount viewerHasLiked }
   repostedBy { username } } } }`;
@@ -184,35 +184,48 @@ describe('reposts in home timelines', () => {
       expect(await flagsOf(fan, id)).toMatchObject({ viewerHasLiked: false, viewerHasReposted: true }),
     );
 
-    // Live: a tweet the subscriber liked before it reached their timeline (by a repost) arrives flagged.
+    // Live: a tweet the subscriber liked before it reached their timeline (by a repost) arrives flagged, and the
+    // reposter's own edge says the repost is theirs (their copy is written before the repost enters any timeline).
     const stranger = await signUp('mines');
     const liked = await postTweet(stranger, 'liked before it came');
     await follow(fan, booster);
     await act('likeTweet', fan, liked);
     const session = await cassandraFor('feed');
     try {
-      const feedCopy = new FeedService(feedRepositories(session), undefined as never, {
-        viewerId: fan.id,
-        clientAddress: null,
-        correlationId: 'reposts test',
-      });
-      await eventually(async () => expect(await feedCopy.viewerHas('like', liked)).toBe(true));
+      const repositories = feedRepositories(session);
+      const scope = { viewerId: fan.id, clientAddress: null, correlationId: 'reposts test' };
+      const fansCopy = new FeedService(repositories, undefined as never, scope);
+      await eventually(async () => expect(await fansCopy.viewerHas('like', liked)).toBe(true));
+      const query = `subscription { feedEdgeAdded { node { id viewerHasLiked viewerHasReposted } repostedBy { username } } }`;
+      const [fansEdges, boostersEdges] = await Promise.all([fan, booster].map((user) => subscribeToFeed(user, undefined, query)));
+      // (Each subscription's warm-up tweets reach the other's timeline too: the fan follows the booster.)
+      const edgeOf = async (edges: FeedSubscription, tweetId: string): Promise<any> => {
+        const { feedEdgeAdded } = (await edges.next()).data;
+        return feedEdgeAdded.node.id === tweetId ? feedEdgeAdded : edgeOf(edges, tweetId);
+      };
+      try {
+        await act('repost', booster, liked);
+        const repostedBy = { username: booster.username };
+        expect(await edgeOf(fansEdges, liked)).toEqual({
+          node: { id: liked, viewerHasLiked: true, viewerHasReposted: false },
+          repostedBy,
+        });
+        expect(await edgeOf(boostersEdges, liked)).toEqual({
+          node: { id: liked, viewerHasLiked: false, viewerHasReposted: true },
+          repostedBy,
+        });
+      } finally {
+        await Promise.all([fansEdges.close(), boostersEdges.close()]);
+      }
+
+      // The page's flags are the feed's copy's, not a second ask of the engagement subgraph: a row only the copy holds
+      // shows on the page and nowhere else.
+      await repositories.viewerEngagements.record('like', other.id, id, Date.now() * 1_000);
+      expect(await flagsOf(other, id)).toMatchObject({ viewerHasLiked: true });
+      const { tweet } = await ok(`query ($id: ID!) { tweet(id: $id) { viewerHasLiked } }`, { id }, { token: other.token });
+      expect(tweet).toEqual({ viewerHasLiked: false });
     } finally {
       await session.shutdown();
-    }
-    const edges = await subscribeToFeed(
-      fan,
-      undefined,
-      `subscription { feedEdgeAdded { node { id viewerHasLiked viewerHasReposted } repostedBy { username } } }`,
-    );
-    try {
-      await act('repost', booster, liked);
-      expect((await edges.next()).data.feedEdgeAdded).toEqual({
-        node: { id: liked, viewerHasLiked: true, viewerHasReposted: false },
-        repostedBy: { username: booster.username },
-      });
-    } finally {
-      await edges.close();
     }
   });
 });

@@ -85,7 +85,7 @@ async function timelineCounts(followerIds: string[], tweetIds: string[]): Promis
 }
 
 /** Dead letters of the feed's queues in this system. */
-const deadLetters = () => deadLettersIn(['feed', 'feed.fanout'].map((queue) => `${namespace}${queue}`));
+const deadLetters = () => deadLettersIn(['feed', 'feed.fanout', 'feed.engagements'].map((queue) => `${namespace}${queue}`));
 
 const post = async (text: string): Promise<string> =>
   (await ok('mutation ($t: String!) { postTweet(text: $t) { id } }', { t: text }, { url: system.routerUrl, token: author.token }))

@@ -23,8 +23,21 @@ export async function consumeFeedEvents(
   const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event);
   const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => fanout.followCreated(data);
   const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => fanout.followDeleted(data);
-  const addToTimelinesWhenRepostCreated = (event: DomainEvent<'repost.created'>) => fanout.repostCreated(event);
-  const removeFromTimelinesWhenRepostDeleted = (event: DomainEvent<'repost.deleted'>) => fanout.repostDeleted(event);
+  // The reposter's own copy first: their timeline (and live subscription) shows the repost as theirs when it arrives.
+  const addToTimelinesWhenRepostCreated = async (event: DomainEvent<'repost.created'>) => {
+    await copyViewerEngagement(event);
+    await fanout.repostCreated(event);
+  };
+  const removeFromTimelinesWhenRepostDeleted = async (event: DomainEvent<'repost.deleted'>) => {
+    await copyViewerEngagement(event);
+    await fanout.repostDeleted(event);
+  };
+  /** The viewer's own likes and reposts, for their feed pages: written at the event's version, so order does not matter. */
+  const copyViewerEngagement = async ({ type, data }: DomainEvent<EngagementEventType>) => {
+    const kind = type.startsWith('like.') ? 'like' : 'repost';
+    if (type.endsWith('.created')) await viewerEngagements.record(kind, data.userId, data.tweetId, data.version);
+    else await viewerEngagements.forget(kind, data.userId, data.tweetId, data.version);
+  };
 
   const mainQueue: SubscribeOptions<DomainEvents, FeedEventType> = {
     queue: 'feed',
@@ -59,23 +72,19 @@ export async function consumeFeedEvents(
     },
   };
 
-  // The viewer's own likes and reposts, for their feed pages. A queue of its own: a storm of likes never holds up
-  // timelines, and each change is written at its version, so any replica may apply them, in any order.
-  const engagementsQueue: SubscribeOptions<DomainEvents, EngagementEventType> = {
+  // Likes, on a queue of their own: a storm of likes never holds up timelines, and each change is written at its
+  // version, so any replica may apply them, in any order. (Reposts travel the main queue, above.)
+  const likesQueue: SubscribeOptions<DomainEvents, 'like.created' | 'like.deleted'> = {
     queue: 'feed.engagements',
-    events: ['like.created', 'like.deleted', 'repost.created', 'repost.deleted'],
+    events: ['like.created', 'like.deleted'],
     prefetch: 16,
     ordered: false,
-    handle: async function copyViewerEngagement({ type, data }) {
-      const kind = type.startsWith('like.') ? 'like' : 'repost';
-      if (type.endsWith('.created')) await viewerEngagements.record(kind, data.userId, data.tweetId, data.version);
-      else await viewerEngagements.forget(kind, data.userId, data.tweetId, data.version);
-    },
+    handle: copyViewerEngagement,
   };
 
   // A queue this replica leaves to others is still declared, so nothing published for it is lost before they start.
   await (queues.includes('feed') ? bus.subscribe(mainQueue) : bus.declare(mainQueue));
-  await (queues.includes('feed') ? bus.subscribe(engagementsQueue) : bus.declare(engagementsQueue));
+  await (queues.includes('feed') ? bus.subscribe(likesQueue) : bus.declare(likesQueue));
   await (queues.includes('feed.fanout') ? bus.subscribe(workQueue) : bus.declare<FeedWork>(workQueue));
 }
 

@@ -23,13 +23,14 @@ export class FeedService {
     private readonly unindexedReadTimeAuthorIds: () => readonly string[] = () => [],
   ) {}
 
-  // Every tweet of a page (or of a live event) in one query. Not cached: a subscription's context serves all its events.
+  // Every tweet of a page (or of a live event) in one query, at most 100 keys each (aliased pages of one request
+  // resolve together). Not cached: a subscription's context serves all its events.
   private readonly viewerEngagements = new DataLoader<string, Set<EngagementKind>>(
     async (tweetIds) => {
       const engaged = await this.repositories.viewerEngagements.among(this.scope.viewerId!, tweetIds);
       return tweetIds.map((id) => new Set((['like', 'repost'] as const).filter((kind) => engaged.has(`${kind}:${id}`))));
     },
-    { cache: false },
+    { cache: false, maxBatchSize: 100 },
   );
 
   /**
