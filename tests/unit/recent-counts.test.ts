@@ -5,17 +5,17 @@ import { type Counts, RecentCounts } from '../../subgraphs/engagement/src/recent
 /** A stand-in for the counting query: what it was asked; held, it answers what it read only when released. */
 function counter(answer: (id: string) => Counts) {
   const asked: string[][] = [];
-  let release = () => {};
+  const waiting: (() => void)[] = [];
   let held = false;
   const count = async (ids: string[]) => {
     asked.push(ids);
     const counts = new Map(ids.map((id) => [id, answer(id)]));
-    if (held) await new Promise<void>((resolve) => (release = resolve));
+    if (held) await new Promise<void>((resolve) => waiting.push(resolve));
     return counts;
   };
   const releaseHeld = () => {
     held = false;
-    release();
+    for (const release of waiting.splice(0)) release();
   };
   return { asked, count, hold: () => (held = true), release: releaseHeld };
 }
@@ -32,6 +32,32 @@ describe('recent counts', () => {
       b: { like: 3, repost: 1 },
       c: { like: 3, repost: 1 },
     });
+  });
+
+  it('join a read of the same tweets under way instead of counting them again', async () => {
+    const recent = new RecentCounts();
+    const { asked, count, hold, release } = counter((id) => ({ like: id.length, repost: 0 }));
+    hold();
+    const first = recent.read(['a', 'b'], count);
+    const second = recent.read(['b', 'cc'], count);
+    release();
+    expect(Object.fromEntries(await second)).toEqual({ b: { like: 1, repost: 0 }, cc: { like: 2, repost: 0 } });
+    expect(Object.fromEntries(await first)).toEqual({ a: { like: 1, repost: 0 }, b: { like: 1, repost: 0 } });
+    expect(asked).toEqual([['a', 'b'], ['cc']]);
+  });
+
+  it('never join a read that began before a change made here', async () => {
+    const recent = new RecentCounts();
+    let likes = 0;
+    const { asked, count, hold, release } = counter(() => ({ like: likes, repost: 0 }));
+    hold();
+    const before = recent.read(['a'], count);
+    likes = 1;
+    recent.changed('a');
+    const after = recent.read(['a'], count);
+    release();
+    expect([(await before).get('a')!.like, (await after).get('a')!.like]).toEqual([0, 1]);
+    expect(asked).toEqual([['a'], ['a']]);
   });
 
   it('give zero for a tweet the query found no rows for', async () => {

@@ -15,13 +15,17 @@ export interface RecentCountsOptions {
  * Counts read in the last second, shared by every request this process serves. A tweet on many timelines is shown to
  * many viewers at once; without this, each of their pages counts its rows again. A count is at most `ttlMs` behind
  * another replica's writes, and never behind this process's own: a like or repost made here forgets the tweet's count,
- * and a read of that tweet that began before it is not kept.
+ * and a read of that tweet that began before it is not kept (nor joined). Pages that miss a tweet at the same moment
+ * (its count just expired, and every timeline showing it is read again) join the one read already under way instead of
+ * each counting its rows.
  */
 export class RecentCounts {
   // Both keyed by tweet ids (checked to be tweet ids, but any number of them): bounded by entries.
   private readonly entries: LRUCache<string, Counts>;
   /** The change number of each tweet's latest change made here. */
   private readonly changedAt: LRUCache<string, number>;
+  /** Reads under way, by tweet: at most the tweets of the pages being read right now. */
+  private readonly reading = new Map<string, Promise<Counts>>();
   private changes = 0;
   private readonly ttlMs: number;
 
@@ -31,32 +35,53 @@ export class RecentCounts {
     this.changedAt = new LRUCache({ max: maxEntries });
   }
 
-  /** The tweets' counts: the remembered ones as they are, the rest through `count` in one call. */
+  /**
+   * The tweets' counts: the remembered ones as they are, those being read already from that read, the rest through
+   * `count` in one call.
+   */
   async read(tweetIds: readonly string[], count: (tweetIds: string[]) => Promise<Map<string, Counts>>) {
     const found = new Map<string, Counts>();
+    const joined: [string, Promise<Counts>][] = [];
     const missing: string[] = [];
     for (const id of tweetIds) {
       const counts = this.entries.get(id);
+      const underWay = this.reading.get(id);
       if (counts) found.set(id, counts);
+      else if (underWay) joined.push([id, underWay]);
       else missing.push(id);
     }
-    if (missing.length === 0) return found;
-    const [changesBefore, startedAt] = [this.changes, performance.now()];
-    const counted = await count(missing);
-    // Kept for what is left of the ttl since the read began, unless the tweet changed here meanwhile: that read may
-    // or may not hold the change, so it is used once and not kept.
-    const ttl = Math.floor(this.ttlMs - (performance.now() - startedAt));
-    for (const id of missing) {
-      const counts = counted.get(id) ?? { like: 0, repost: 0 };
-      found.set(id, counts);
-      if (ttl > 0 && (this.changedAt.get(id) ?? 0) <= changesBefore) this.entries.set(id, counts, { ttl });
-    }
+    if (missing.length > 0) joined.push(...this.readAndKeep(missing, count));
+    for (const [id, counts] of joined) found.set(id, await counts);
     return found;
+  }
+
+  /** One read of the tweets' counts, each tweet's part of it open for others to join until it settles. */
+  private readAndKeep(missing: string[], count: (tweetIds: string[]) => Promise<Map<string, Counts>>) {
+    const [changesBefore, startedAt] = [this.changes, performance.now()];
+    const counted = count(missing);
+    return missing.map((id): [string, Promise<Counts>] => {
+      const read = counted.then((all) => {
+        const counts = all.get(id) ?? { like: 0, repost: 0 };
+        // Kept for what is left of the ttl since the read began, unless the tweet changed here meanwhile: that read
+        // may or may not hold the change, so it is used by those who asked before the change and not kept.
+        const ttl = Math.floor(this.ttlMs - (performance.now() - startedAt));
+        if (ttl > 0 && (this.changedAt.get(id) ?? 0) <= changesBefore) this.entries.set(id, counts, { ttl });
+        return counts;
+      });
+      this.reading.set(id, read);
+      const done = () => {
+        if (this.reading.get(id) === read) this.reading.delete(id);
+      };
+      read.then(done, done);
+      return [id, read];
+    });
   }
 
   /** This process changed (or may have changed) the tweet's engagements: the next read counts again. */
   changed(tweetId: string): void {
     this.changedAt.set(tweetId, ++this.changes);
     this.entries.delete(tweetId);
+    // A read under way may not hold the change: reads asked from now on do not join it.
+    this.reading.delete(tweetId);
   }
 }
