@@ -116,9 +116,8 @@ ${rows.join('\n')}
   (@graphql-hive/router-runtime 1.4.23): the Rust query planner from Hive Router as a native addon, and its executor.
 - **users subgraph direct**: the subgraph itself, called with an assertion signed once (the ceiling for a router).
 - **twtr, page with …**: twtr's router asked a bigger page, in the same rounds as its plain one: its ratio is against
-  twtr's plain page. The engagement fields add a fetch from the engagement subgraph for the counts, shared between
-  viewers like the tweets and users fetches; \`viewerHasLiked\` comes with the feed's own fetch, from its copy of the
-  viewer's likes (docs/api.md).${
+  twtr's plain page. The counts and \`viewerHasLiked\` come with the feed's own fetch, from its copy of likes and
+  reposts (docs/api.md): the page makes the same fetches as the plain one.${
     report.baseline
       ? `\n- **twtr before**: the router (and supergraph) of an earlier commit, ${report.baseline.replace(/^(\S+) (.*)$/, '`$1` ("$2")').slice(0, 200)}, against the same subgraphs.`
       : ''

@@ -89,8 +89,9 @@ const envSchema = z.object({
     .default(60 * 86_400),
   /**
    * The feed queues a feed replica consumes, comma-separated: `feed` (tweets, follows and reposts, in order; with it
-   * `feed.engagements`, likes for the viewers' own flags) and `feed.fanout` (bulk fan-out work items). Both by default; a replica with only `feed.fanout` is a fan-out worker, so bulk fan-out
-   * never shares an event loop with the main queue or with serving reads.
+   * `feed.engagements`, likes, for feed pages' counts and flags) and `feed.fanout` (bulk fan-out work items). Both by
+   * default; a replica with only `feed.fanout` is a fan-out worker, so bulk fan-out never shares an event loop with the
+   * main queue or with serving reads.
    */
   FEED_QUEUES: z
     .string()

@@ -158,7 +158,7 @@ describe('reposts in home timelines', () => {
     }
   });
 
-  it("show the viewer's own likes and reposts, on feed pages and live, and no one else's", async () => {
+  it("are counted on feed pages and live, and show the viewer's own likes and reposts, and no one else's", async () => {
     const [author, booster, fan, other] = await Promise.all(['mine', 'mineb', 'minef', 'mineo'].map((prefix) => signUp(prefix)));
     await Promise.all([follow(fan, author), follow(other, author)]);
     const flagsOf = async (user: TestUser, id: string) => {
@@ -195,8 +195,11 @@ describe('reposts in home timelines', () => {
       const repositories = feedRepositories(session);
       const scope = { viewerId: fan.id, clientAddress: null, correlationId: 'reposts test' };
       const fansCopy = new FeedService(repositories, undefined as never, scope);
-      await eventually(async () => expect(await fansCopy.viewerHas('like', liked)).toBe(true));
-      const query = `subscription { feedEdgeAdded { node { id viewerHasLiked viewerHasReposted } repostedBy { username } } }`;
+      await eventually(async () =>
+        expect([await fansCopy.viewerHas('like', liked), await fansCopy.count('like', liked)]).toEqual([true, 1]),
+      );
+      const query = `subscription { feedEdgeAdded { node { id likeCount repostCount viewerHasLiked viewerHasReposted }
+        repostedBy { username } } }`;
       const [fansEdges, boostersEdges] = await Promise.all([fan, booster].map((user) => subscribeToFeed(user, undefined, query)));
       // (Each subscription's warm-up tweets reach the other's timeline too: the fan follows the booster.)
       const edgeOf = async (edges: FeedSubscription, tweetId: string): Promise<any> => {
@@ -207,23 +210,27 @@ describe('reposts in home timelines', () => {
         await act('repost', booster, liked);
         const repostedBy = { username: booster.username };
         expect(await edgeOf(fansEdges, liked)).toEqual({
-          node: { id: liked, viewerHasLiked: true, viewerHasReposted: false },
+          node: { id: liked, likeCount: 1, repostCount: 1, viewerHasLiked: true, viewerHasReposted: false },
           repostedBy,
         });
         expect(await edgeOf(boostersEdges, liked)).toEqual({
-          node: { id: liked, viewerHasLiked: false, viewerHasReposted: true },
+          node: { id: liked, likeCount: 1, repostCount: 1, viewerHasLiked: false, viewerHasReposted: true },
           repostedBy,
         });
       } finally {
         await Promise.all([fansEdges.close(), boostersEdges.close()]);
       }
 
-      // The page's flags are the feed's copy's, not a second ask of the engagement subgraph: a row only the copy holds
-      // shows on the page and nowhere else.
-      await repositories.viewerEngagements.record('like', other.id, id, Date.now() * 1_000);
-      expect(await flagsOf(other, id)).toMatchObject({ viewerHasLiked: true });
-      const { tweet } = await ok(`query ($id: ID!) { tweet(id: $id) { viewerHasLiked } }`, { id }, { token: other.token });
-      expect(tweet).toEqual({ viewerHasLiked: false });
+      // The page's counts and flags are the feed's copy's, not a second ask of the engagement subgraph: a row only the
+      // copy holds shows on the page and nowhere else (once the feed process's second-long memory of counts lapses).
+      await repositories.engagements.record('like', other.id, id, Date.now() * 1_000);
+      await eventually(async () => expect(await flagsOf(other, id)).toMatchObject({ likeCount: 1, viewerHasLiked: true }));
+      const { tweet } = await ok(
+        `query ($id: ID!) { tweet(id: $id) { likeCount viewerHasLiked } }`,
+        { id },
+        { token: other.token },
+      );
+      expect(tweet).toEqual({ likeCount: 0, viewerHasLiked: false });
     } finally {
       await session.shutdown();
     }

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CassandraClient, cql } from '../../platform/cassandra/client.js';
 import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
+import { RecentCounts } from '../../platform/limits/recent-counts.js';
 import { Outbox } from '../../platform/messaging/outbox.js';
-import { RecentCounts } from '../../subgraphs/engagement/src/recent-counts.js';
+import { type Counts, NO_COUNTS } from '../../subgraphs/engagement/src/model.js';
 import { EngagementRepository } from '../../subgraphs/engagement/src/repository.js';
 import { EngagementService } from '../../subgraphs/engagement/src/service.js';
 import { cassandraFor, testConfig } from '../support/infra.js';
@@ -37,14 +38,14 @@ function countingSession() {
 describe('a page of tweets read for a viewer', () => {
   it('costs the engagement keyspace the same two statements whatever the page size', async () => {
     const statementsFor = async (pageSize: number) => {
-      const { statements } = await readPage(new RecentCounts(), newTweetIds(pageSize));
+      const { statements } = await readPage(new RecentCounts({ none: NO_COUNTS }), newTweetIds(pageSize));
       return statements;
     };
     expect([await statementsFor(5), await statementsFor(100)]).toEqual([2, 2]);
   });
 
   it('costs another viewer of the same tweets within a second only the statement for their own engagements', async () => {
-    const recentCounts = new RecentCounts();
+    const recentCounts = new RecentCounts({ none: NO_COUNTS });
     const tweetIds = newTweetIds(20);
     const first = await readPage(recentCounts, tweetIds);
     const second = await readPage(recentCounts, tweetIds);
@@ -56,7 +57,7 @@ describe('a page of tweets read for a viewer', () => {
 const newTweetIds = (count: number) => Array.from({ length: count }, () => cql.TimeUuid.now().toString());
 
 /** A page of the tweets read for a new viewer, as GraphQL resolves it: every field of every tweet in the same tick. */
-async function readPage(recentCounts: RecentCounts, tweetIds: string[]) {
+async function readPage(recentCounts: RecentCounts<Counts>, tweetIds: string[]) {
   const { session, counted } = countingSession();
   const deps = {
     engagements: new EngagementRepository(session),

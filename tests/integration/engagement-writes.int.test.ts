@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
+import { RecentCounts } from '../../platform/limits/recent-counts.js';
 import { Outbox } from '../../platform/messaging/outbox.js';
-import { RecentCounts } from '../../subgraphs/engagement/src/recent-counts.js';
+import { NO_COUNTS } from '../../subgraphs/engagement/src/model.js';
 import { EngagementRepository } from '../../subgraphs/engagement/src/repository.js';
 import { EngagementService } from '../../subgraphs/engagement/src/service.js';
 import { cassandraFor, testConfig } from '../support/infra.js';
@@ -37,7 +38,7 @@ function serviceFor(viewerId: string) {
     engagements: new EngagementRepository(cassandra),
     outbox,
     rateLimits: new RateLimits(new RateLimiter(cassandra), testConfig()),
-    recentCounts: new RecentCounts(),
+    recentCounts: new RecentCounts({ none: NO_COUNTS }),
     ids,
   };
   return { service: new EngagementService(deps, { viewerId, clientAddress: null, correlationId: 'writes' }), recorded, deps };

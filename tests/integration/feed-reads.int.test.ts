@@ -190,34 +190,42 @@ describe('reading a feed', () => {
     });
   });
 
-  describe("the viewer's own likes and reposts on a page (the feed's copy, viewer_engagements)", () => {
-    const ids = new MintedIds('viewer-engagements test');
+  describe("likes and reposts on a page (the feed's copy: viewer_engagements, engagements_by_tweet)", () => {
+    const ids = new MintedIds('engagement-copy test');
 
     it('converge to the latest change whatever order, and however often, the events arrive in', async () => {
-      const { viewerEngagements } = feedRepositories(cassandra);
-      const [viewer, tweetId] = [randomUUID(), ids.mint('tweet')];
-      const liked = async () => [...(await viewerEngagements.among(viewer, [tweetId]))];
+      const { engagements } = feedRepositories(cassandra);
+      const [viewer, fan, tweetId] = [randomUUID(), randomUUID(), ids.mint('tweet')];
+      const state = async () => ({
+        viewers: [...(await engagements.among(viewer, [tweetId]))].sort(),
+        counts: (await engagements.counts([tweetId])).get(tweetId),
+      });
       const version = Date.now() * 1000;
       // An unlike (version + 1) that overtook its like: the like arriving after it adds nothing.
-      await viewerEngagements.forget('like', viewer, tweetId, version + 1);
-      await viewerEngagements.record('like', viewer, tweetId, version);
-      expect(await liked()).toEqual([]);
+      await engagements.forget('like', viewer, tweetId, version + 1);
+      await engagements.record('like', viewer, tweetId, version);
+      expect(await state()).toEqual({ viewers: [], counts: { like: 0, repost: 0 } });
       // Liked again later; the first like and its unlike delivered once more change nothing.
-      await viewerEngagements.record('like', viewer, tweetId, version + 50);
-      await viewerEngagements.record('like', viewer, tweetId, version);
-      await viewerEngagements.forget('like', viewer, tweetId, version + 1);
-      await viewerEngagements.record('repost', viewer, tweetId, version + 60);
-      expect((await liked()).sort()).toEqual([`like:${tweetId}`, `repost:${tweetId}`]);
+      await engagements.record('like', viewer, tweetId, version + 50);
+      await engagements.record('like', viewer, tweetId, version);
+      await engagements.forget('like', viewer, tweetId, version + 1);
+      await engagements.record('repost', viewer, tweetId, version + 60);
+      await engagements.record('like', fan, tweetId, version + 70);
+      await engagements.record('like', fan, tweetId, version + 70);
+      expect(await state()).toEqual({
+        viewers: [`like:${tweetId}`, `repost:${tweetId}`],
+        counts: { like: 2, repost: 1 },
+      });
     });
 
-    it("are read in one statement per page whatever its size, and only the viewer's own", async () => {
-      const { viewerEngagements } = feedRepositories(cassandra);
+    it("are read in one statement each per page whatever its size, counts for all, flags for the viewer's own", async () => {
+      const { engagements } = feedRepositories(cassandra);
       const [viewer, other] = [randomUUID(), randomUUID()];
       const tweetIds = Array.from({ length: 50 }, () => ids.mint('tweet'));
       const version = Date.now() * 1000;
-      await viewerEngagements.record('like', viewer, tweetIds[1], version);
-      await viewerEngagements.record('repost', viewer, tweetIds[2], version);
-      await viewerEngagements.record('like', other, tweetIds[3], version);
+      await engagements.record('like', viewer, tweetIds[1], version);
+      await engagements.record('repost', viewer, tweetIds[2], version);
+      await engagements.record('like', other, tweetIds[1], version);
 
       const readPage = async (size: number) => {
         let statements = 0;
@@ -234,14 +242,21 @@ describe('reading a feed', () => {
         });
         // As GraphQL resolves a page: every field of every tweet in the same tick.
         const page = tweetIds.slice(0, size);
-        const [likes, reposts] = await Promise.all([
+        const [likes, reposts, likeCounts] = await Promise.all([
           Promise.all(page.map((id) => service.viewerHas('like', id))),
           Promise.all(page.map((id) => service.viewerHas('repost', id))),
+          Promise.all(page.map((id) => service.count('like', id))),
         ]);
-        return { statements, liked: likes.flatMap((yes, index) => (yes ? [index] : [])), reposted: reposts.indexOf(true) };
+        return {
+          statements,
+          liked: likes.flatMap((yes, index) => (yes ? [index] : [])),
+          reposted: reposts.indexOf(true),
+          likeCounts: likeCounts.slice(0, 4),
+        };
       };
-      expect(await readPage(5)).toEqual({ statements: 1, liked: [1], reposted: 2 });
-      expect(await readPage(50)).toEqual({ statements: 1, liked: [1], reposted: 2 });
+      const expected = { statements: 2, liked: [1], reposted: 2, likeCounts: [0, 2, 0, 0] };
+      expect(await readPage(5)).toEqual(expected);
+      expect(await readPage(50)).toEqual(expected);
     });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { type Counts, RecentCounts } from '../../subgraphs/engagement/src/recent-counts.js';
+import { RecentCounts } from '../../platform/limits/recent-counts.js';
+import { type Counts, NO_COUNTS } from '../../subgraphs/engagement/src/model.js';
 
 /** A stand-in for the counting query: what it was asked; held, it answers what it read only when released. */
 function counter(answer: (id: string) => Counts) {
@@ -22,7 +23,7 @@ function counter(answer: (id: string) => Counts) {
 
 describe('recent counts', () => {
   it('count only the tweets not counted within the last second, in one call', async () => {
-    const recent = new RecentCounts();
+    const recent = new RecentCounts({ none: NO_COUNTS });
     const { asked, count } = counter(() => ({ like: 3, repost: 1 }));
     await recent.read(['a', 'b'], count);
     const counts = await recent.read(['a', 'b', 'c'], count);
@@ -35,7 +36,7 @@ describe('recent counts', () => {
   });
 
   it('join a read of the same tweets under way instead of counting them again', async () => {
-    const recent = new RecentCounts();
+    const recent = new RecentCounts({ none: NO_COUNTS });
     const { asked, count, hold, release } = counter((id) => ({ like: id.length, repost: 0 }));
     hold();
     const first = recent.read(['a', 'b'], count);
@@ -47,7 +48,7 @@ describe('recent counts', () => {
   });
 
   it('never join a read that began before a change made here', async () => {
-    const recent = new RecentCounts();
+    const recent = new RecentCounts({ none: NO_COUNTS });
     let likes = 0;
     const { asked, count, hold, release } = counter(() => ({ like: likes, repost: 0 }));
     hold();
@@ -61,12 +62,12 @@ describe('recent counts', () => {
   });
 
   it('give zero for a tweet the query found no rows for', async () => {
-    const counts = await new RecentCounts().read(['x'], async () => new Map());
+    const counts = await new RecentCounts({ none: NO_COUNTS }).read(['x'], async () => new Map());
     expect(counts.get('x')).toEqual({ like: 0, repost: 0 });
   });
 
   it('count again after the ttl', async () => {
-    const recent = new RecentCounts({ ttlMs: 20 });
+    const recent = new RecentCounts({ none: NO_COUNTS, ttlMs: 20 });
     const { asked, count } = counter(() => ({ like: 0, repost: 0 }));
     await recent.read(['a'], count);
     await new Promise((resolve) => setTimeout(resolve, 40));
@@ -75,7 +76,7 @@ describe('recent counts', () => {
   });
 
   it('count a tweet again once this process changed it', async () => {
-    const recent = new RecentCounts();
+    const recent = new RecentCounts({ none: NO_COUNTS });
     let likes = 1;
     const { asked, count } = counter(() => ({ like: likes, repost: 0 }));
     await recent.read(['a'], count);
@@ -86,7 +87,7 @@ describe('recent counts', () => {
   });
 
   it('do not keep a count read while a change was being made', async () => {
-    const recent = new RecentCounts();
+    const recent = new RecentCounts({ none: NO_COUNTS });
     let likes = 1;
     const { asked, count, hold, release } = counter(() => ({ like: likes, repost: 0 }));
     hold();
@@ -103,7 +104,7 @@ describe('recent counts', () => {
   });
 
   it('keep a count read while another tweet was changed', async () => {
-    const recent = new RecentCounts();
+    const recent = new RecentCounts({ none: NO_COUNTS });
     const { asked, count, hold, release } = counter(() => ({ like: 1, repost: 0 }));
     hold();
     const reading = recent.read(['a'], count);
@@ -116,7 +117,7 @@ describe('recent counts', () => {
   });
 
   it('count the ttl from when the read began, not from when its answer came', async () => {
-    const recent = new RecentCounts({ ttlMs: 60 });
+    const recent = new RecentCounts({ none: NO_COUNTS, ttlMs: 60 });
     const { asked, count, hold, release } = counter(() => ({ like: 1, repost: 0 }));
     hold();
     const reading = recent.read(['a'], count);
@@ -128,7 +129,7 @@ describe('recent counts', () => {
   });
 
   it('hold at most maxEntries tweets', async () => {
-    const recent = new RecentCounts({ maxEntries: 2 });
+    const recent = new RecentCounts({ none: NO_COUNTS, maxEntries: 2 });
     const { asked, count } = counter(() => ({ like: 0, repost: 0 }));
     await recent.read(['a', 'b', 'c'], count);
     await recent.read(['a'], count);

@@ -1,7 +1,8 @@
+import { RecentCounts } from '../../../platform/limits/recent-counts.js';
 import type { SubgraphDefinition } from '../../../platform/runtime.js';
 import type { Context } from './context.js';
 import { consumeEngagementEvents } from './events.js';
-import { RecentCounts } from './recent-counts.js';
+import { NO_COUNTS } from './model.js';
 import { EngagementRepository } from './repository.js';
 import { resolvers } from './resolvers/index.js';
 import { EngagementService } from './service.js';
@@ -14,7 +15,7 @@ export const subgraph: SubgraphDefinition<Context> = {
       engagements: new EngagementRepository(cassandra),
       outbox,
       rateLimits,
-      recentCounts: new RecentCounts(),
+      recentCounts: new RecentCounts({ none: NO_COUNTS }),
       ids,
     };
     await consumeEngagementEvents(bus, deps.engagements);

@@ -7,18 +7,18 @@ import type { MintedIds } from '../../../platform/identity/minted-ids.js';
 import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { DependencyUnavailableError } from '../../../platform/infrastructure-errors.js';
 import type { RateLimits } from '../../../platform/limits/rate-limiter.js';
+import type { RecentCounts } from '../../../platform/limits/recent-counts.js';
 import { existsInCopy } from '../../../platform/messaging/copies.js';
 import type { Outbox } from '../../../platform/messaging/outbox.js';
 import { engagementEvents } from './events.js';
-import type { EngagementKind, TweetReference, UserReference } from './model.js';
-import type { Counts, RecentCounts } from './recent-counts.js';
+import type { Counts, EngagementKind, TweetReference, UserReference } from './model.js';
 import type { Engagement, EngagementRepository, KnownTweet, Listed } from './repository.js';
 
 export interface EngagementServiceDeps {
   engagements: EngagementRepository;
   outbox: Outbox;
   rateLimits: RateLimits;
-  recentCounts: RecentCounts;
+  recentCounts: RecentCounts<Counts>;
   ids: MintedIds;
 }
 

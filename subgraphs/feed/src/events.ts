@@ -2,7 +2,7 @@ import type { Config } from '../../../platform/config.js';
 import type { EventBus, SubscribeOptions } from '../../../platform/messaging/bus.js';
 import type { DomainEvent, DomainEvents } from '../../../platform/messaging/events.js';
 import type { Fanout, FeedWork } from './fanout.js';
-import type { ViewerEngagementsRepository } from './repositories/index.js';
+import type { EngagementCopyRepository } from './repositories/index.js';
 
 export type FeedQueue = Config['FEED_QUEUES'][number];
 
@@ -16,14 +16,14 @@ export type FeedQueue = Config['FEED_QUEUES'][number];
 export async function consumeFeedEvents(
   bus: EventBus,
   fanout: Fanout,
-  viewerEngagements: ViewerEngagementsRepository,
+  engagements: EngagementCopyRepository,
   queues: readonly FeedQueue[],
 ): Promise<void> {
   const addToTimelinesWhenTweetCreated = (event: DomainEvent<'tweet.created'>) => fanout.tweetCreated(event);
   const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event);
   const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => fanout.followCreated(data);
   const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => fanout.followDeleted(data);
-  // The reposter's own copy first: their timeline (and live subscription) shows the repost as theirs when it arrives.
+  // The copy first: the reposter's timeline (and live subscription) shows the repost as theirs, and counted, when it arrives.
   const addToTimelinesWhenRepostCreated = async (event: DomainEvent<'repost.created'>) => {
     await copyViewerEngagement(event);
     await fanout.repostCreated(event);
@@ -32,11 +32,11 @@ export async function consumeFeedEvents(
     await copyViewerEngagement(event);
     await fanout.repostDeleted(event);
   };
-  /** The viewer's own likes and reposts, for their feed pages: written at the event's version, so order does not matter. */
+  /** Likes and reposts, for feed pages (flags, counts): written at the event's version, so order does not matter. */
   const copyViewerEngagement = async ({ type, data }: DomainEvent<EngagementEventType>) => {
     const kind = type.startsWith('like.') ? 'like' : 'repost';
-    if (type.endsWith('.created')) await viewerEngagements.record(kind, data.userId, data.tweetId, data.version);
-    else await viewerEngagements.forget(kind, data.userId, data.tweetId, data.version);
+    if (type.endsWith('.created')) await engagements.record(kind, data.userId, data.tweetId, data.version);
+    else await engagements.forget(kind, data.userId, data.tweetId, data.version);
   };
 
   const mainQueue: SubscribeOptions<DomainEvents, FeedEventType> = {

@@ -27,7 +27,7 @@ export const subgraph: SubgraphDefinition<Context> = {
       announce: (item, userIds) => live.announce(item, userIds),
       logger,
     });
-    await consumeFeedEvents(bus, fanout, repositories.viewerEngagements, config.FEED_QUEUES);
+    await consumeFeedEvents(bus, fanout, repositories.engagements, config.FEED_QUEUES);
     // Read-time authors marked before the index of their followers existed: listed, then indexed in the background (once
     // none is left, what a start costs is one read of the small read_time_authors table).
     const indexer = new ReadTimeFollowerIndexer(repositories, logger);

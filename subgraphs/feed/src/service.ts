@@ -7,8 +7,8 @@ import type { RequestScope } from '../../../platform/identity/request-scope.js';
 import { readTimeMerges } from '../../../platform/observability/metrics.js';
 import type { LiveFeed } from './live.js';
 import { type FeedEdgeModel, referenceOf, type TimelineItem, type TweetReference } from './model.js';
+import type { EngagementCounts, EngagementKind } from './repositories/engagement-copy.js';
 import { type FeedRepositories, TIMELINE_LENGTH } from './repositories/index.js';
-import type { EngagementKind } from './repositories/viewer-engagements.js';
 
 /**
  * Reading the viewer's home timeline: the stored timeline merged with the recent tweets of followed authors who are
@@ -27,19 +27,32 @@ export class FeedService {
   // resolve together). Not cached: a subscription's context serves all its events.
   private readonly viewerEngagements = new DataLoader<string, Set<EngagementKind>>(
     async (tweetIds) => {
-      const engaged = await this.repositories.viewerEngagements.among(this.scope.viewerId!, tweetIds);
+      const engaged = await this.repositories.engagements.among(this.scope.viewerId!, tweetIds);
       return tweetIds.map((id) => new Set((['like', 'repost'] as const).filter((kind) => engaged.has(`${kind}:${id}`))));
     },
     { cache: false, maxBatchSize: 100 },
   );
 
+  private readonly counts = new DataLoader<string, EngagementCounts>(
+    async (tweetIds) => {
+      const counts = await this.repositories.engagements.counts(tweetIds);
+      return tweetIds.map((id) => counts.get(id) ?? { like: 0, repost: 0 });
+    },
+    { cache: false, maxBatchSize: 100 },
+  );
+
   /**
-   * Whether the viewer likes (or reposted) the tweet, from the feed's copy of their engagements: as of the engagement
-   * events applied so far, a few milliseconds behind the engagement subgraph's own answer.
+   * Whether the viewer likes (or reposted) the tweet, from the feed's copy of the engagements: as of the engagement
+   * events applied so far, behind the engagement subgraph's own answer by as long as they wait in their queue.
    */
   async viewerHas(kind: EngagementKind, tweetId: string): Promise<boolean> {
     if (!this.scope.viewerId) return false;
     return (await this.viewerEngagements.load(tweetId)).has(kind);
+  }
+
+  /** The tweet's likes (or reposts), from the same copy. */
+  async count(kind: EngagementKind, tweetId: string): Promise<number> {
+    return (await this.counts.load(tweetId))[kind];
   }
 
   /** The viewer's new timeline items as they arrive. */

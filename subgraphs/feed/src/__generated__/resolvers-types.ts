@@ -66,6 +66,8 @@ export type Tweet = {
   __typename?: 'Tweet';
   author: User;
   id: Scalars['ID']['output'];
+  likeCount: Scalars['Int']['output'];
+  repostCount: Scalars['Int']['output'];
   viewerHasLiked: Scalars['Boolean']['output'];
   viewerHasReposted: Scalars['Boolean']['output'];
 };
@@ -205,6 +207,8 @@ export type SubscriptionResolvers<ContextType = Context, ParentType extends Reso
 export type TweetResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Tweet'] = ResolversParentTypes['Tweet']> = ResolversObject<{
   author?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  likeCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  repostCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   viewerHasLiked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   viewerHasReposted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;

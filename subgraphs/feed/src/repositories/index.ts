@@ -1,19 +1,19 @@
 import type { CassandraClient } from '../../../../platform/cassandra/client.js';
 import { AuthorTweetsRepository } from './author-tweets.js';
+import { EngagementCopyRepository } from './engagement-copy.js';
 import { FollowGraphRepository } from './follow-graph.js';
 import { ReadTimeAuthorsRepository } from './read-time-authors.js';
 import { RepostsRepository } from './reposts.js';
 import { TimelineRepository } from './timelines.js';
-import { ViewerEngagementsRepository } from './viewer-engagements.js';
 
 export { TIMELINE_LENGTH } from './trim.js';
 export {
   AuthorTweetsRepository,
+  EngagementCopyRepository,
   FollowGraphRepository,
   ReadTimeAuthorsRepository,
   RepostsRepository,
   TimelineRepository,
-  ViewerEngagementsRepository,
 };
 
 /** The feed keyspace (see migrations/feed), one repository per table family. */
@@ -23,7 +23,7 @@ export interface FeedRepositories {
   readTimeAuthors: ReadTimeAuthorsRepository;
   timelines: TimelineRepository;
   reposts: RepostsRepository;
-  viewerEngagements: ViewerEngagementsRepository;
+  engagements: EngagementCopyRepository;
 }
 
 export interface FeedRepositoryOptions {
@@ -44,6 +44,6 @@ export function feedRepositories(cassandra: CassandraClient, options: FeedReposi
     readTimeAuthors: new ReadTimeAuthorsRepository(cassandra),
     timelines: new TimelineRepository(cassandra, options),
     reposts: new RepostsRepository(cassandra, options.followerPageSize),
-    viewerEngagements: new ViewerEngagementsRepository(cassandra),
+    engagements: new EngagementCopyRepository(cassandra),
   };
 }

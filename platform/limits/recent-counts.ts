@@ -1,10 +1,8 @@
 import { LRUCache } from 'lru-cache';
 
-import type { EngagementKind } from './model.js';
-
-export type Counts = Record<EngagementKind, number>;
-
-export interface RecentCountsOptions {
+export interface RecentCountsOptions<C extends object> {
+  /** What a key the count found no rows for counts. */
+  none: C;
   /** How long a count read is reused, from when its read began. Defaults to 1 s. */
   ttlMs?: number;
   /** Tweets remembered at most (and tweets whose recent changes are remembered). Defaults to 50,000. */
@@ -12,24 +10,27 @@ export interface RecentCountsOptions {
 }
 
 /**
- * Counts read in the last second, shared by every request this process serves. A tweet on many timelines is shown to
- * many viewers at once; without this, each of their pages counts its rows again. A count is at most `ttlMs` behind
+ * Counts read in the last second, shared by every request this process serves (engagement's and the feed's counts of
+ * each tweet's likes and reposts). A tweet on many timelines is shown to many viewers at once; without this, each of
+ * their pages counts its rows again. A count is at most `ttlMs` behind
  * another replica's writes, and never behind this process's own: a like or repost made here forgets the tweet's count,
  * and a read of that tweet that began before it is not kept (nor joined). Pages that miss a tweet at the same moment
  * (its count just expired, and every timeline showing it is read again) join the one read already under way instead of
  * each counting its rows.
  */
-export class RecentCounts {
+export class RecentCounts<C extends object> {
   // Both keyed by tweet ids (checked to be tweet ids, but any number of them): bounded by entries.
-  private readonly entries: LRUCache<string, Counts>;
+  private readonly entries: LRUCache<string, C>;
   /** The change number of each tweet's latest change made here. */
   private readonly changedAt: LRUCache<string, number>;
   /** Reads under way, by tweet: at most the tweets of the pages being read right now. */
-  private readonly reading = new Map<string, Promise<Counts>>();
+  private readonly reading = new Map<string, Promise<C>>();
   private changes = 0;
   private readonly ttlMs: number;
+  private readonly none: C;
 
-  constructor({ ttlMs = 1_000, maxEntries = 50_000 }: RecentCountsOptions = {}) {
+  constructor({ none, ttlMs = 1_000, maxEntries = 50_000 }: RecentCountsOptions<C>) {
+    this.none = none;
     this.ttlMs = Math.max(ttlMs, 1);
     this.entries = new LRUCache({ max: maxEntries, ttl: this.ttlMs });
     this.changedAt = new LRUCache({ max: maxEntries });
@@ -39,9 +40,9 @@ export class RecentCounts {
    * The tweets' counts: the remembered ones as they are, those being read already from that read, the rest through
    * `count` in one call.
    */
-  async read(tweetIds: readonly string[], count: (tweetIds: string[]) => Promise<Map<string, Counts>>) {
-    const found = new Map<string, Counts>();
-    const joined: [string, Promise<Counts>][] = [];
+  async read(tweetIds: readonly string[], count: (tweetIds: string[]) => Promise<Map<string, C>>) {
+    const found = new Map<string, C>();
+    const joined: [string, Promise<C>][] = [];
     const missing: string[] = [];
     for (const id of tweetIds) {
       const counts = this.entries.get(id);
@@ -56,12 +57,12 @@ export class RecentCounts {
   }
 
   /** One read of the tweets' counts, each tweet's part of it open for others to join until it settles. */
-  private readAndKeep(missing: string[], count: (tweetIds: string[]) => Promise<Map<string, Counts>>) {
+  private readAndKeep(missing: string[], count: (tweetIds: string[]) => Promise<Map<string, C>>) {
     const [changesBefore, startedAt] = [this.changes, performance.now()];
     const counted = count(missing);
-    return missing.map((id): [string, Promise<Counts>] => {
+    return missing.map((id): [string, Promise<C>] => {
       const read = counted.then((all) => {
-        const counts = all.get(id) ?? { like: 0, repost: 0 };
+        const counts = all.get(id) ?? this.none;
         // Kept for what is left of the ttl since the read began, unless the tweet changed here meanwhile: that read
         // may or may not hold the change, so it is used by those who asked before the change and not kept.
         const ttl = Math.floor(this.ttlMs - (performance.now() - startedAt));

@@ -1,0 +1,95 @@
+import type { CassandraClient } from '../../../../platform/cassandra/client.js';
+import { RecentCounts } from '../../../../platform/limits/recent-counts.js';
+
+export type EngagementKind = 'like' | 'repost';
+export type EngagementCounts = Record<EngagementKind, number>;
+
+/**
+ * The feed's copy of likes and reposts, from the engagement events: by user (viewer_engagements, for a page's
+ * viewerHasLiked) and by tweet (engagements_by_tweet, for its counts). Each row is written or deleted at its event's
+ * version: a retried event, or an undo that arrives before what it undoes, leaves the latest change. Counts read are
+ * remembered for a second by this process (a tweet on many timelines is counted once, not once per page), forgotten as
+ * soon as this process copies a change of the tweet's.
+ */
+export class EngagementCopyRepository {
+  private readonly recentCounts = new RecentCounts<EngagementCounts>({ none: { like: 0, repost: 0 } });
+
+  constructor(private readonly cassandra: CassandraClient) {}
+
+  async record(kind: EngagementKind, userId: string, tweetId: string, version: number): Promise<void> {
+    await this.changing(tweetId, [
+      this.cassandra.execute(
+        'INSERT INTO viewer_engagements (user_id, tweet_id, kind) VALUES (?, ?, ?)',
+        [userId, tweetId, kind],
+        {
+          timestamp: version,
+        },
+      ),
+      this.cassandra.execute(
+        'INSERT INTO engagements_by_tweet (tweet_id, kind, user_id) VALUES (?, ?, ?)',
+        [tweetId, kind, userId],
+        {
+          timestamp: version,
+        },
+      ),
+    ]);
+  }
+
+  async forget(kind: EngagementKind, userId: string, tweetId: string, version: number): Promise<void> {
+    await this.changing(tweetId, [
+      this.cassandra.execute(
+        'DELETE FROM viewer_engagements WHERE user_id = ? AND tweet_id = ? AND kind = ?',
+        [userId, tweetId, kind],
+        {
+          timestamp: version,
+        },
+      ),
+      this.cassandra.execute(
+        'DELETE FROM engagements_by_tweet WHERE tweet_id = ? AND kind = ? AND user_id = ?',
+        [tweetId, kind, userId],
+        {
+          timestamp: version,
+        },
+      ),
+    ]);
+  }
+
+  /** Which of the tweets the user likes or reposted, as `${kind}:${tweetId}`, in one query. */
+  async among(userId: string, tweetIds: readonly string[]): Promise<Set<string>> {
+    if (tweetIds.length === 0) return new Set();
+    const result = await this.cassandra.execute(
+      'SELECT tweet_id, kind FROM viewer_engagements WHERE user_id = ? AND tweet_id IN ?',
+      [userId, [...new Set(tweetIds)]],
+    );
+    return new Set(result.rows.map((row) => `${row.get('kind')}:${row.get('tweet_id')}`));
+  }
+
+  /** Likes and reposts of each of the tweets: those not counted in the last second in one query. */
+  counts(tweetIds: readonly string[]): Promise<Map<string, EngagementCounts>> {
+    return this.recentCounts.read([...new Set(tweetIds)], (missing) => this.countRows(missing));
+  }
+
+  private async changing(tweetId: string, writes: Promise<unknown>[]): Promise<void> {
+    try {
+      await Promise.all(writes);
+    } finally {
+      // Also when a write failed: it may have landed all the same.
+      this.recentCounts.changed(tweetId);
+    }
+  }
+
+  private async countRows(tweetIds: readonly string[]): Promise<Map<string, EngagementCounts>> {
+    const counts = new Map<string, EngagementCounts>();
+    const result = await this.cassandra.execute(
+      'SELECT tweet_id, kind, COUNT(*) AS n FROM engagements_by_tweet WHERE tweet_id IN ? GROUP BY tweet_id, kind',
+      [tweetIds],
+    );
+    for (const row of result.rows) {
+      const tweetId = row.get('tweet_id').toString() as string;
+      const forTweet = counts.get(tweetId) ?? { like: 0, repost: 0 };
+      forTweet[row.get('kind') as EngagementKind] = Number(row.get('n'));
+      counts.set(tweetId, forTweet);
+    }
+    return counts;
+  }
+}
