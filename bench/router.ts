@@ -216,9 +216,9 @@ const scenarios: Scenario[] = [
   },
   feedPage,
 ];
-// The same page with what a client shows beside each tweet: counts and the viewer's own like from the engagement
-// subgraph (one batched fetch per page), and whose repost put it there. A target of the plain page's scenario, so the
-// two pages alternate round by round on the same machine: its cost beside the plain page.
+// The same page with what a client shows beside each tweet: counts and the viewer's own like (from the feed's copy of
+// likes and reposts, in the feed's own fetch), and whose repost put it there. A target of the plain page's scenario, so
+// the two pages alternate round by round on the same machine: its cost beside the plain page.
 const FEED_ENGAGED = `query Feed { feed(first: 20) { edges { node { id text createdAt author { username displayName }
   likeCount repostCount viewerHasLiked } repostedBy { username } } } }`;
 const engaged = { ...feedPage.targets.twtr, body: body(FEED_ENGAGED) };

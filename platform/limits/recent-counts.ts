@@ -23,8 +23,8 @@ export class RecentCounts<C extends object> {
   private readonly entries: LRUCache<string, C>;
   /** The change number of each tweet's latest change made here. */
   private readonly changedAt: LRUCache<string, number>;
-  /** Reads under way, by tweet: at most the tweets of the pages being read right now. */
-  private readonly reading = new Map<string, Promise<C>>();
+  /** Reads under way, by tweet, with when each began: at most the tweets of the pages being read right now. */
+  private readonly reading = new Map<string, { read: Promise<C>; startedAt: number }>();
   private changes = 0;
   private readonly ttlMs: number;
   private readonly none: C;
@@ -48,7 +48,8 @@ export class RecentCounts<C extends object> {
       const counts = this.entries.get(id);
       const underWay = this.reading.get(id);
       if (counts) found.set(id, counts);
-      else if (underWay) joined.push([id, underWay]);
+      // Joined only while it is younger than the ttl: a slow read (retries, timeouts) is not an answer for later asks.
+      else if (underWay && performance.now() - underWay.startedAt < this.ttlMs) joined.push([id, underWay.read]);
       else missing.push(id);
     }
     if (missing.length > 0) joined.push(...this.readAndKeep(missing, count));
@@ -69,9 +70,9 @@ export class RecentCounts<C extends object> {
         if (ttl > 0 && (this.changedAt.get(id) ?? 0) <= changesBefore) this.entries.set(id, counts, { ttl });
         return counts;
       });
-      this.reading.set(id, read);
+      this.reading.set(id, { read, startedAt });
       const done = () => {
-        if (this.reading.get(id) === read) this.reading.delete(id);
+        if (this.reading.get(id)?.read === read) this.reading.delete(id);
       };
       read.then(done, done);
       return [id, read];

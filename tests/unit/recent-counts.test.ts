@@ -61,6 +61,18 @@ describe('recent counts', () => {
     expect(asked).toEqual([['a'], ['a']]);
   });
 
+  it('never join a read under way for longer than the ttl', async () => {
+    const recent = new RecentCounts({ none: NO_COUNTS, ttlMs: 20 });
+    const { asked, count, hold, release } = counter(() => ({ like: 1, repost: 0 }));
+    hold();
+    const slow = recent.read(['a'], count);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const later = recent.read(['a'], count);
+    release();
+    await Promise.all([slow, later]);
+    expect(asked).toEqual([['a'], ['a']]);
+  });
+
   it('give zero for a tweet the query found no rows for', async () => {
     const counts = await new RecentCounts({ none: NO_COUNTS }).read(['x'], async () => new Map());
     expect(counts.get('x')).toEqual({ like: 0, repost: 0 });

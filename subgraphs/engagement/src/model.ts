@@ -4,7 +4,7 @@ export const ENGAGEMENT_KINDS: readonly EngagementKind[] = ['like', 'repost'];
 
 /** A tweet's live engagements of each kind. */
 export type Counts = Record<EngagementKind, number>;
-export const NO_COUNTS: Counts = { like: 0, repost: 0 };
+export const NO_COUNTS: Readonly<Counts> = Object.freeze({ like: 0, repost: 0 });
 
 /** Entities of other subgraphs, by key: the router resolves the rest. */
 export interface TweetReference {

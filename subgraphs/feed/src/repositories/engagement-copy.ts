@@ -12,7 +12,7 @@ export type EngagementCounts = Record<EngagementKind, number>;
  * soon as this process copies a change of the tweet's.
  */
 export class EngagementCopyRepository {
-  private readonly recentCounts = new RecentCounts<EngagementCounts>({ none: { like: 0, repost: 0 } });
+  private readonly recentCounts = new RecentCounts<EngagementCounts>({ none: Object.freeze({ like: 0, repost: 0 }) });
 
   constructor(private readonly cassandra: CassandraClient) {}
 
@@ -70,12 +70,10 @@ export class EngagementCopyRepository {
   }
 
   private async changing(tweetId: string, writes: Promise<unknown>[]): Promise<void> {
-    try {
-      await Promise.all(writes);
-    } finally {
-      // Also when a write failed: it may have landed all the same.
-      this.recentCounts.changed(tweetId);
-    }
+    // Once every write has settled, also when one failed: it may have landed all the same.
+    const settled = await Promise.allSettled(writes);
+    this.recentCounts.changed(tweetId);
+    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
   }
 
   private async countRows(tweetIds: readonly string[]): Promise<Map<string, EngagementCounts>> {
