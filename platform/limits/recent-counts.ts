@@ -12,11 +12,10 @@ export interface RecentCountsOptions<C extends object> {
 /**
  * Counts read in the last second, shared by every request this process serves (engagement's and the feed's counts of
  * each tweet's likes and reposts). A tweet on many timelines is shown to many viewers at once; without this, each of
- * their pages counts its rows again. A count is at most `ttlMs` behind
- * another replica's writes, and never behind this process's own: a like or repost made here forgets the tweet's count,
- * and a read of that tweet that began before it is not kept (nor joined). Pages that miss a tweet at the same moment
- * (its count just expired, and every timeline showing it is read again) join the one read already under way instead of
- * each counting its rows.
+ * their pages counts its rows again. A count is at most `ttlMs` behind another replica's writes, and never behind this
+ * process's own: a like or repost made here forgets the tweet's count, and a read of that tweet that began before it is
+ * not kept (nor joined). Pages that miss a tweet at the same moment (its count just expired, and every timeline showing
+ * it is read again) join the one read already under way instead of each counting its rows.
  */
 export class RecentCounts<C extends object> {
   // Both keyed by tweet ids (checked to be tweet ids, but any number of them): bounded by entries.

@@ -23,20 +23,20 @@ export async function consumeFeedEvents(
   const removeFromTimelinesWhenTweetDeleted = (event: DomainEvent<'tweet.deleted'>) => fanout.tweetDeleted(event);
   const backfillTimelineWhenFollowCreated = ({ data }: DomainEvent<'follow.created'>) => fanout.followCreated(data);
   const clearAuthorFromTimelineWhenFollowDeleted = ({ data }: DomainEvent<'follow.deleted'>) => fanout.followDeleted(data);
-  // The copy first: the reposter's timeline (and live subscription) shows the repost as theirs, and counted, when it arrives.
-  const addToTimelinesWhenRepostCreated = async (event: DomainEvent<'repost.created'>) => {
-    await copyViewerEngagement(event);
-    await fanout.repostCreated(event);
-  };
-  const removeFromTimelinesWhenRepostDeleted = async (event: DomainEvent<'repost.deleted'>) => {
-    await copyViewerEngagement(event);
-    await fanout.repostDeleted(event);
-  };
   /** Likes and reposts, for feed pages (flags, counts): written at the event's version, so order does not matter. */
-  const copyViewerEngagement = async ({ type, data }: DomainEvent<EngagementEventType>) => {
+  const copyEngagement = async ({ type, data }: DomainEvent<EngagementEventType>) => {
     const kind = type.startsWith('like.') ? 'like' : 'repost';
     if (type.endsWith('.created')) await engagements.record(kind, data.userId, data.tweetId, data.version);
     else await engagements.forget(kind, data.userId, data.tweetId, data.version);
+  };
+  // The copy first: the reposter's timeline (and live subscription) shows the repost as theirs, and counted, when it arrives.
+  const addToTimelinesWhenRepostCreated = async (event: DomainEvent<'repost.created'>) => {
+    await copyEngagement(event);
+    await fanout.repostCreated(event);
+  };
+  const removeFromTimelinesWhenRepostDeleted = async (event: DomainEvent<'repost.deleted'>) => {
+    await copyEngagement(event);
+    await fanout.repostDeleted(event);
   };
 
   const mainQueue: SubscribeOptions<DomainEvents, FeedEventType> = {
@@ -79,7 +79,7 @@ export async function consumeFeedEvents(
     events: ['like.created', 'like.deleted'],
     prefetch: 16,
     ordered: false,
-    handle: copyViewerEngagement,
+    handle: copyEngagement,
   };
 
   // A queue this replica leaves to others is still declared, so nothing published for it is lost before they start.

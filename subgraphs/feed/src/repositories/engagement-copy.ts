@@ -17,40 +17,16 @@ export class EngagementCopyRepository {
   constructor(private readonly cassandra: CassandraClient) {}
 
   async record(kind: EngagementKind, userId: string, tweetId: string, version: number): Promise<void> {
-    await this.changing(tweetId, [
-      this.cassandra.execute(
-        'INSERT INTO viewer_engagements (user_id, tweet_id, kind) VALUES (?, ?, ?)',
-        [userId, tweetId, kind],
-        {
-          timestamp: version,
-        },
-      ),
-      this.cassandra.execute(
-        'INSERT INTO engagements_by_tweet (tweet_id, kind, user_id) VALUES (?, ?, ?)',
-        [tweetId, kind, userId],
-        {
-          timestamp: version,
-        },
-      ),
+    await this.atVersion(version, tweetId, [
+      ['INSERT INTO viewer_engagements (user_id, tweet_id, kind) VALUES (?, ?, ?)', [userId, tweetId, kind]],
+      ['INSERT INTO engagements_by_tweet (tweet_id, kind, user_id) VALUES (?, ?, ?)', [tweetId, kind, userId]],
     ]);
   }
 
   async forget(kind: EngagementKind, userId: string, tweetId: string, version: number): Promise<void> {
-    await this.changing(tweetId, [
-      this.cassandra.execute(
-        'DELETE FROM viewer_engagements WHERE user_id = ? AND tweet_id = ? AND kind = ?',
-        [userId, tweetId, kind],
-        {
-          timestamp: version,
-        },
-      ),
-      this.cassandra.execute(
-        'DELETE FROM engagements_by_tweet WHERE tweet_id = ? AND kind = ? AND user_id = ?',
-        [tweetId, kind, userId],
-        {
-          timestamp: version,
-        },
-      ),
+    await this.atVersion(version, tweetId, [
+      ['DELETE FROM viewer_engagements WHERE user_id = ? AND tweet_id = ? AND kind = ?', [userId, tweetId, kind]],
+      ['DELETE FROM engagements_by_tweet WHERE tweet_id = ? AND kind = ? AND user_id = ?', [tweetId, kind, userId]],
     ]);
   }
 
@@ -69,8 +45,10 @@ export class EngagementCopyRepository {
     return this.recentCounts.read([...new Set(tweetIds)], (missing) => this.countRows(missing));
   }
 
-  private async changing(tweetId: string, writes: Promise<unknown>[]): Promise<void> {
-    // Once every write has settled, also when one failed: it may have landed all the same.
+  /** Both rows of a change, written at its version; the tweet's count is forgotten once they have settled. */
+  private async atVersion(version: number, tweetId: string, statements: [string, unknown[]][]): Promise<void> {
+    const writes = statements.map(([query, params]) => this.cassandra.execute(query, params, { timestamp: version }));
+    // Forgotten also when a write failed: it may have landed all the same.
     const settled = await Promise.allSettled(writes);
     this.recentCounts.changed(tweetId);
     for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
