@@ -1,14 +1,19 @@
 import { randomUUID } from 'node:crypto';
 
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { execute, parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { loadTypeDefs } from '../../platform/http/subgraph-server.js';
 import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { keyspaceOf } from '../../platform/manifest.js';
 import { createEvent } from '../../platform/messaging/events.js';
 import { Fanout } from '../../subgraphs/feed/src/fanout.js';
 import { ReadTimeFollowerIndexer } from '../../subgraphs/feed/src/read-time-index.js';
 import { type FeedRepositories, feedRepositories } from '../../subgraphs/feed/src/repositories/index.js';
+import { resolvers } from '../../subgraphs/feed/src/resolvers/index.js';
+import { subgraph } from '../../subgraphs/feed/src/server.js';
 import { FeedService } from '../../subgraphs/feed/src/service.js';
 import { eventually } from '../support/client.js';
 import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
@@ -257,6 +262,51 @@ describe('reading a feed', () => {
       const expected = { statements: 2, liked: [1], reposted: 2, likeCounts: [0, 2, 0, 0] };
       expect(await readPage(5)).toEqual(expected);
       expect(await readPage(50)).toEqual(expected);
+    });
+
+    it('are read with the page when its query asks for them, through fragments, one statement each whatever its size', async () => {
+      const schema = buildSubgraphSchema([{ typeDefs: loadTypeDefs(subgraph.schemaFile), resolvers: resolvers as never }]);
+      const [viewer, other] = [randomUUID(), randomUUID()];
+      const tweetIds = Array.from({ length: 50 }, () => ids.mint('tweet'));
+      const { timelines, engagements } = feedRepositories(cassandra);
+      for (const tweetId of tweetIds) await timelines.addToTimelines([viewer], { tweetId, authorId: other });
+      const version = Date.now() * 1000;
+      const [newest, second] = [tweetIds.at(-1)!, tweetIds.at(-2)!];
+      await engagements.record('like', viewer, newest, version);
+      await engagements.record('like', other, newest, version);
+      await engagements.record('repost', viewer, second, version);
+
+      const readPage = async (size: number, selection: string) => {
+        let statements = 0;
+        const counting = new Proxy(cassandra, {
+          get: (target, property, receiver) =>
+            property === 'execute'
+              ? (...args: Parameters<CassandraClient['execute']>) => (statements++, target.execute(...args))
+              : Reflect.get(target, property, receiver),
+        });
+        const scope = { viewerId: viewer, clientAddress: null, correlationId: 't' };
+        const result = await execute({
+          schema,
+          document: parse(`query { feed(first: ${size}) { edges { node { id ${selection} } } } }
+            fragment Counted on Tweet { likeCount repostCount }`),
+          contextValue: { ...scope, services: { feed: new FeedService(feedRepositories(counting), undefined as never, scope) } },
+        });
+        expect(result.errors).toBeUndefined();
+        const nodes = (result.data as any).feed.edges.map((edge: any) => edge.node);
+        return { statements, nodes: nodes.slice(0, 2) };
+      };
+      const plain = await readPage(5, '');
+      const asked = '... on Tweet { viewerHasLiked viewerHasReposted } ...Counted';
+      const expected = {
+        statements: plain.statements + 2,
+        nodes: [
+          { id: newest, viewerHasLiked: true, viewerHasReposted: false, likeCount: 2, repostCount: 0 },
+          { id: second, viewerHasLiked: false, viewerHasReposted: true, likeCount: 0, repostCount: 1 },
+        ],
+      };
+      expect(await readPage(5, asked)).toEqual(expected);
+      expect(await readPage(50, asked)).toEqual(expected);
+      expect((await readPage(5, 'likeCount')).statements).toBe(plain.statements + 1);
     });
   });
 });

@@ -1,11 +1,16 @@
+import type { EngagementCounts, ViewerEngagement } from './repositories/engagement-copy.js';
+
 /**
  * A tweet as the feed lists it: its key and its author's (provided to the router); the tweets subgraph has the rest.
- * `repostedBy`: the user whose repost put it in the timeline, for a repost.
+ * `repostedBy`: the user whose repost put it in the timeline, for a repost. `counts` and `viewerHas`: its likes and
+ * reposts and which of them are the viewer's, when read with the page it is on.
  */
 export interface TweetReference {
   id: string;
   authorId: string;
   repostedBy?: string;
+  counts?: EngagementCounts;
+  viewerHas?: ViewerEngagement;
 }
 
 /**

@@ -2,7 +2,10 @@ import type { CassandraClient } from '../../../../platform/cassandra/client.js';
 import { RecentCounts } from '../../../../platform/limits/recent-counts.js';
 
 export type EngagementKind = 'like' | 'repost';
-export type EngagementCounts = Record<EngagementKind, number>;
+export type EngagementCounts = Readonly<Record<EngagementKind, number>>;
+/** Whether a user likes a tweet, and whether they reposted it. */
+export type ViewerEngagement = Readonly<Record<EngagementKind, boolean>>;
+export const NO_COUNTS: EngagementCounts = Object.freeze({ like: 0, repost: 0 });
 
 /**
  * The feed's copy of likes and reposts, from the engagement events: by user (viewer_engagements, for a page's
@@ -12,7 +15,7 @@ export type EngagementCounts = Record<EngagementKind, number>;
  * soon as this process copies a change of the tweet's.
  */
 export class EngagementCopyRepository {
-  private readonly recentCounts = new RecentCounts<EngagementCounts>({ none: Object.freeze({ like: 0, repost: 0 }) });
+  private readonly recentCounts = new RecentCounts<EngagementCounts>({ none: NO_COUNTS });
 
   constructor(private readonly cassandra: CassandraClient) {}
 
@@ -55,7 +58,7 @@ export class EngagementCopyRepository {
   }
 
   private async countRows(tweetIds: readonly string[]): Promise<Map<string, EngagementCounts>> {
-    const counts = new Map<string, EngagementCounts>();
+    const counts = new Map<string, Record<EngagementKind, number>>();
     const result = await this.cassandra.execute(
       'SELECT tweet_id, kind, COUNT(*) AS n FROM engagements_by_tweet WHERE tweet_id IN ? GROUP BY tweet_id, kind',
       [tweetIds],
