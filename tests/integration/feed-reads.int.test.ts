@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { execute, parse } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import type { CassandraClient } from '../../platform/cassandra/client.js';
 import { loadTypeDefs } from '../../platform/http/subgraph-server.js';
@@ -264,7 +264,7 @@ describe('reading a feed', () => {
       expect(await readPage(50)).toEqual(expected);
     });
 
-    it('are read with the page when its query asks for them, through fragments, one statement each whatever its size', async () => {
+    it('are read with the page its query asks them of, through fragments, one statement each whatever its size', async () => {
       const schema = buildSubgraphSchema([{ typeDefs: loadTypeDefs(subgraph.schemaFile), resolvers: resolvers as never }]);
       const [viewer, other] = [randomUUID(), randomUUID()];
       const tweetIds = Array.from({ length: 50 }, () => ids.mint('tweet'));
@@ -285,13 +285,17 @@ describe('reading a feed', () => {
               : Reflect.get(target, property, receiver),
         });
         const scope = { viewerId: viewer, clientAddress: null, correlationId: 't' };
+        const service = new FeedService(feedRepositories(counting), undefined as never, scope);
+        // Not field by field: the page came with them.
+        const byField = [vi.spyOn(service, 'count'), vi.spyOn(service, 'viewerHas')];
         const result = await execute({
           schema,
           document: parse(`query { feed(first: ${size}) { edges { node { id ${selection} } } } }
             fragment Counted on Tweet { likeCount repostCount }`),
-          contextValue: { ...scope, services: { feed: new FeedService(feedRepositories(counting), undefined as never, scope) } },
+          contextValue: { ...scope, services: { feed: service } },
         });
         expect(result.errors).toBeUndefined();
+        expect(byField.map((spy) => spy.mock.calls.length)).toEqual([0, 0]);
         const nodes = (result.data as any).feed.edges.map((edge: any) => edge.node);
         return { statements, nodes: nodes.slice(0, 2) };
       };

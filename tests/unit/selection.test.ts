@@ -44,4 +44,10 @@ describe('selectedFieldNames', () => {
     expect(selectedUnderFeed(query, ['edges', 'node'])).toEqual(['id', 'likeCount', 'text']);
     expect(selectedUnderFeed(`query { feed { pageInfo { hasNextPage } } }`, ['edges', 'node'])).toEqual([]);
   });
+
+  it('counts a field left out by @skip or @include, and a fragment spread twice', () => {
+    const query = `query { feed { edges { node { id @skip(if: true) text @include(if: false) ...T ...T } } } }
+      fragment T on Tweet { likeCount }`;
+    expect(selectedUnderFeed(query, ['edges', 'node'])).toEqual(['id', 'likeCount', 'text']);
+  });
 });

@@ -30,8 +30,8 @@ export class FeedService {
     private readonly unindexedReadTimeAuthorIds: () => readonly string[] = () => [],
   ) {}
 
-  // Every tweet of a live event (or of pages whose query did not ask for these at the page) in one query, at most 100
-  // keys each. Not cached: a subscription's context serves all its events.
+  // Every tweet of a live event in one query, at most 100 keys each (a page's are read with it). Not cached: a
+  // subscription's context serves all its events.
   private readonly viewerEngagements = new DataLoader((tweetIds: readonly string[]) => this.viewerHasAmong(tweetIds), {
     cache: false,
     maxBatchSize: 100,
@@ -70,6 +70,7 @@ export class FeedService {
    * fields then resolve without a promise each (four fields on each of a page's tweets were 80 promises, DataLoader
    * loads and async resolvers, which cost the feed more than the two queries).
    */
+  // Read for every row of the page, those shownTo leaves out too: it runs beside their reading, not after it.
   private async withEngagement(nodes: TweetReference[], wanted: EngagementWanted): Promise<TweetReference[]> {
     if (!wanted.counts && !wanted.viewerHas) return nodes;
     const ids = nodes.map((node) => node.id);
