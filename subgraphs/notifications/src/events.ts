@@ -1,11 +1,19 @@
 import type { EventBus, SubscribeOptions } from '../../../platform/messaging/bus.js';
 import { causedBy, createEvent, type DomainEvent } from '../../../platform/messaging/events.js';
-import type { Inbox } from './inbox.js';
+import { Deferrals } from './deferrals.js';
+import { type Inbox, ROUND_SIZE } from './inbox.js';
 import type { NotificationRepository } from './repository.js';
 import { type Change, changesOf } from './rules.js';
 
 /** Deliveries handled side by side: other recipients' notifications go on while one recipient's storm is written. */
 const PREFETCH = 256;
+/**
+ * Deferred events (each up to a round of changes, deferrals.ts) held at once: enough to keep a storm's rounds going
+ * back to back, few enough that their deliveries never hold the process in one long burst.
+ */
+const STORM_PREFETCH = 4;
+/** How long changes set aside wait for others to share their deferred event. */
+const GATHER_MS = 20;
 
 /** The notifications subgraph's own work: changes for recipients in a storm, set aside on a queue of their own. */
 export interface NotificationWork {
@@ -20,13 +28,14 @@ export interface NotificationWork {
  * process's CPU and Cassandra with it).
  */
 export async function consumeNotificationEvents(bus: EventBus, inbox: Inbox, notifications: NotificationRepository) {
+  const deferrals = new Deferrals(
+    (changes, lineage) => bus.publish(createEvent<NotificationWork>('notifications.deferred', { changes }, lineage)),
+    ROUND_SIZE,
+    GATHER_MS,
+  );
   const notifyWhenSomethingHappened = async (event: DomainEvent) => {
     const { now, later } = inbox.congested(changesOf(event));
-    await Promise.all([
-      inbox.apply(now),
-      later.length > 0 &&
-        bus.publish(createEvent<NotificationWork>('notifications.deferred', { changes: later }, causedBy(event))),
-    ]);
+    await Promise.all([inbox.apply(now), later.length > 0 && deferrals.defer(later, causedBy(event))]);
   };
 
   /** Marked first, then looked up: a notification written meanwhile is found here or finds the mark (inbox.ts). */
@@ -43,7 +52,7 @@ export async function consumeNotificationEvents(bus: EventBus, inbox: Inbox, not
   const storms: SubscribeOptions<NotificationWork> = {
     queue: 'notifications.storms',
     events: ['notifications.deferred'],
-    prefetch: PREFETCH,
+    prefetch: STORM_PREFETCH,
     ordered: false,
     handle: async function applyChangesWhenDeferred(event) {
       await inbox.apply(event.data.changes);

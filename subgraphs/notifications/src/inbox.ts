@@ -12,7 +12,7 @@ import { millisOf } from './timeuuids.js';
  * fell behind 1,000 likes a second for one user (570/s), rounds of 100 kept up (npm run bench:system -- --only storm);
  * 64 keeps a repost's round clear of the batch limit.
  */
-const ROUND_SIZE = 64;
+export const ROUND_SIZE = 64;
 const ATTEMPTS = 20;
 
 export interface NewNotification {
