@@ -18,12 +18,16 @@ import { FeedService } from '../../subgraphs/feed/src/service.js';
 import { eventually } from '../support/client.js';
 import { cassandraFor, testConfig, testLogger } from '../support/infra.js';
 
-/** The largest result and the longest list of keys any one statement of a session has had, as the database answered. */
+/**
+ * The statements a session has run, and the largest result and the longest list of keys any one of them has had, as
+ * the database answered.
+ */
 function measured(session: CassandraClient) {
   type Execute = (query: string, params?: unknown[], options?: object) => Promise<{ rowLength: number }>;
-  const seen = { rows: 0, keys: 0 };
+  const seen = { statements: 0, rows: 0, keys: 0 };
   const original = session.execute.bind(session) as Execute;
   const execute: Execute = async (query, params = [], options) => {
+    seen.statements++;
     for (const param of params) if (Array.isArray(param)) seen.keys = Math.max(seen.keys, param.length);
     const result = await original(query, params, options);
     seen.rows = Math.max(seen.rows, result.rowLength);
@@ -233,13 +237,7 @@ describe('reading a feed', () => {
       await engagements.record('like', other, tweetIds[1], version);
 
       const readPage = async (size: number) => {
-        let statements = 0;
-        const counting = new Proxy(cassandra, {
-          get: (target, property, receiver) =>
-            property === 'execute'
-              ? (...args: Parameters<CassandraClient['execute']>) => (statements++, target.execute(...args))
-              : Reflect.get(target, property, receiver),
-        });
+        const { client: counting, seen } = measured(cassandra);
         const service = new FeedService(feedRepositories(counting), undefined as never, {
           viewerId: viewer,
           clientAddress: null,
@@ -253,7 +251,7 @@ describe('reading a feed', () => {
           Promise.all(page.map((id) => service.count('like', id))),
         ]);
         return {
-          statements,
+          statements: seen.statements,
           liked: likes.flatMap((yes, index) => (yes ? [index] : [])),
           reposted: reposts.indexOf(true),
           likeCounts: likeCounts.slice(0, 4),
@@ -277,13 +275,7 @@ describe('reading a feed', () => {
       await engagements.record('repost', viewer, second, version);
 
       const readPage = async (size: number, selection: string) => {
-        let statements = 0;
-        const counting = new Proxy(cassandra, {
-          get: (target, property, receiver) =>
-            property === 'execute'
-              ? (...args: Parameters<CassandraClient['execute']>) => (statements++, target.execute(...args))
-              : Reflect.get(target, property, receiver),
-        });
+        const { client: counting, seen } = measured(cassandra);
         const scope = { viewerId: viewer, clientAddress: null, correlationId: 't' };
         const service = new FeedService(feedRepositories(counting), undefined as never, scope);
         // Not field by field: the page came with them.
@@ -297,7 +289,7 @@ describe('reading a feed', () => {
         expect(result.errors).toBeUndefined();
         expect(byField.map((spy) => spy.mock.calls.length)).toEqual([0, 0]);
         const nodes = (result.data as any).feed.edges.map((edge: any) => edge.node);
-        return { statements, nodes: nodes.slice(0, 2) };
+        return { statements: seen.statements, nodes: nodes.slice(0, 2) };
       };
       const plain = await readPage(5, '');
       const asked = '... on Tweet { viewerHasLiked viewerHasReposted } ...Counted';
