@@ -204,7 +204,8 @@ describe('authors above the fan-out threshold', () => {
       const stillThere = expectedFor(fan).filter((id) => id !== first);
       await eventually(async () => expect((await feedOf(fan)).map((item) => item.id)).toEqual([third, ...stillThere]));
     }
-    expect(await storedIds(fans[1])).toEqual([third, second, between]);
+    // Stored once the backfill has run: the pages above may have been read while the tweet was still merged at read time.
+    await eventually(async () => expect(await storedIds(fans[1])).toEqual([third, second, between]));
   }, 60_000);
 });
 
