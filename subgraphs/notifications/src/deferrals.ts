@@ -14,7 +14,8 @@ interface Batch {
  * per what gathered within `waitMs`): a storm of 10,000 likes is some 160 deferred events to publish, deliver and
  * write, not 10,000, and the deliveries of the storm queue no longer come in bursts of hundreds that hold the process
  * while other recipients' notifications wait behind them. Each caller's promise settles once the event holding its
- * changes is published (confirmed by the broker): the delivery that brought them is acknowledged only then.
+ * changes is published (confirmed by the broker): the delivery that brought them is acknowledged only then. The event
+ * carries the lineage of its first change's cause (the others' are in their own deliveries' logs).
  */
 export class Deferrals {
   private gathering: Batch | undefined;
@@ -45,9 +46,12 @@ export class Deferrals {
     if (this.gathering !== batch) return;
     this.gathering = undefined;
     clearTimeout(batch.timer);
-    this.publish(batch.changes, batch.lineage).then(
-      () => batch.settle(),
-      (error: unknown) => batch.settle(error ?? new Error('the deferred changes were not published')),
-    );
+    // Through a promise: a publish that throws at once fails its round's callers too, instead of leaving them waiting.
+    Promise.resolve()
+      .then(() => this.publish(batch.changes, batch.lineage))
+      .then(
+        () => batch.settle(),
+        (error: unknown) => batch.settle(error ?? new Error('the deferred changes were not published')),
+      );
   }
 }

@@ -8,10 +8,11 @@ import { type Change, changesOf } from './rules.js';
 /** Deliveries handled side by side: other recipients' notifications go on while one recipient's storm is written. */
 const PREFETCH = 256;
 /**
- * Deferred events (each up to a round of changes, deferrals.ts) held at once: enough to keep a storm's rounds going
- * back to back, few enough that their deliveries never hold the process in one long burst.
+ * Deferred events (each up to a round of changes, deferrals.ts, for any recipients in a storm) held at once: enough
+ * that a few whose rounds are being retried (a partition fought over) leave others going, few enough that their
+ * deliveries never hold the process in one long burst.
  */
-const STORM_PREFETCH = 4;
+const STORM_PREFETCH = 16;
 /** How long changes set aside wait for others to share their deferred event. */
 const GATHER_MS = 20;
 
