@@ -8,6 +8,8 @@ export interface Run {
   cpuMsPerRequest: number;
   /** CPU the four subgraph processes used per request of this target. */
   subgraphCpuMsPerRequest: number;
+  /** CPU the local Cassandra node used per request of this target (absent when the bench found no node of its own). */
+  cassandraCpuMsPerRequest?: number;
   p50: number;
   p90: number;
   p99: number;
@@ -52,6 +54,9 @@ export const summary = (runs: Run[]) => ({
   p99: median(runs.map((run) => run.p99)),
   cpuMsPerRequest: median(runs.map((run) => run.cpuMsPerRequest)),
   subgraphCpuMsPerRequest: median(runs.map((run) => run.subgraphCpuMsPerRequest ?? 0)),
+  cassandraCpuMsPerRequest: runs.every((run) => run.cassandraCpuMsPerRequest !== undefined)
+    ? median(runs.map((run) => run.cassandraCpuMsPerRequest!))
+    : undefined,
   errors: runs.reduce((sum, run) => sum + run.errors, 0),
 });
 
@@ -82,7 +87,7 @@ function routerSection(report: BenchReport): { markdown: string; svg: string } {
             )
             .join(', ');
       const range = `${Math.min(...targetRuns.map((run) => run.requestsPerSecond)).toFixed(0)}–${Math.max(...targetRuns.map((run) => run.requestsPerSecond)).toFixed(0)}`;
-      return `| ${scenario} | ${target} | ${figures.requestsPerSecond.toFixed(0)} (${range}) | ${ratio} | ${figures.p50} | ${figures.p99} | ${figures.cpuMsPerRequest.toFixed(2)} | ${figures.subgraphCpuMsPerRequest.toFixed(2)} | ${figures.errors} |`;
+      return `| ${scenario} | ${target} | ${figures.requestsPerSecond.toFixed(0)} (${range}) | ${ratio} | ${figures.p50} | ${figures.p99} | ${figures.cpuMsPerRequest.toFixed(2)} | ${figures.subgraphCpuMsPerRequest.toFixed(2)} | ${figures.cassandraCpuMsPerRequest?.toFixed(2) ?? '—'} | ${figures.errors} |`;
     });
   });
   const markdown = `## The router against Hive Gateway
@@ -98,8 +103,8 @@ Machine: ${Object.entries(report.machine)
     .map(([key, value]) => `${key} ${value}`)
     .join(', ')}.
 
-| scenario | target | requests/s | ratio | p50 ms | p99 ms | CPU ms / request | subgraphs' CPU ms / request | errors |
-|---|---|---|---|---|---|---|---|---|
+| scenario | target | requests/s | ratio | p50 ms | p99 ms | CPU ms / request | subgraphs' CPU ms / request | Cassandra's CPU ms / request | errors |
+|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 - **twtr**: the router (\`router/\`: @apollo/gateway's planner and executor on @apollo/server; a query planned as one
@@ -127,6 +132,8 @@ ${rows.join('\n')}
   serves (1,000 / CPU ms = requests/s per core).
 - Subgraphs' CPU ms / request is what the subgraph processes spent per request of that target: how much work a
   router's way of fetching (how many fetches, deduplicated or not) puts on them.
+- Cassandra's CPU ms / request is the local node's, likewise (its background work in the round included): on this
+  machine it shares the two cores with every process above, so a query costs more of it under load than alone.
 - The feed scenario gives each connection its own viewer, so no two connections ask the same thing. Its latencies are
   those of a closed loop at saturation (64 clients always waiting): by Little's law p50 ≈ 64 / requests/s, so they
   say how fast each target drains the queue, not the latency of a feed read under ordinary load.

@@ -11,7 +11,7 @@ import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../t
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { DIRECT, machine, RUST_PLANNER, type ScenarioResult, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
-import { startBenchedSystem, stopOnFailure } from './setup.js';
+import { localCassandraPid, startBenchedSystem, stopOnFailure } from './setup.js';
 
 /**
  * The router against Hive Gateway (npm run bench:router; part of npm run bench). Subgraphs, twtr's router and Hive
@@ -242,6 +242,8 @@ async function load(scenario: Scenario, target: Scenario['targets'][string], dur
   const cpuBefore = cpuSecondsOf(target.pid);
   const subgraphCpu = () => SUBGRAPH_NAMES.reduce((sum, name) => sum + cpuSecondsOf(system.children[name].pid!), 0);
   const subgraphCpuBefore = subgraphCpu();
+  const cassandra = localCassandraPid();
+  const cassandraCpuBefore = cassandra && cpuSecondsOf(cassandra);
   const result = await autocannon({
     url: target.url,
     method: 'POST',
@@ -275,12 +277,17 @@ async function load(scenario: Scenario, target: Scenario['targets'][string], dur
   });
   const cpuSeconds = cpuSecondsOf(target.pid) - cpuBefore;
   const subgraphCpuSeconds = subgraphCpu() - subgraphCpuBefore;
+  const cassandraCpuSeconds =
+    cassandra && cassandraCpuBefore !== undefined ? cpuSecondsOf(cassandra) - cassandraCpuBefore : undefined;
   return {
     requestsPerSecond: result.requests.average,
     // The target's own CPU per request: what a core of it serves, whatever else shares the machine.
     cpuMsPerRequest: (1000 * cpuSeconds) / Math.max(1, result.requests.total),
     // What each client request cost the four subgraphs together (for the direct target, the users subgraph is the target).
     subgraphCpuMsPerRequest: (1000 * subgraphCpuSeconds) / Math.max(1, result.requests.total),
+    ...(cassandraCpuSeconds !== undefined && {
+      cassandraCpuMsPerRequest: (1000 * cassandraCpuSeconds) / Math.max(1, result.requests.total),
+    }),
     p50: result.latency.p50,
     p90: result.latency.p90,
     p99: result.latency.p99,
@@ -335,7 +342,8 @@ try {
         progress(
           `${scenario.name} — ${name}, round ${round + 1}: ${run.requestsPerSecond.toFixed(0)} req/s, ` +
             `p50 ${run.p50} ms, p99 ${run.p99} ms, ${run.cpuMsPerRequest.toFixed(2)} CPU ms/request ` +
-            `(subgraphs ${run.subgraphCpuMsPerRequest.toFixed(2)}), errors ${run.errors}`,
+            `(subgraphs ${run.subgraphCpuMsPerRequest.toFixed(2)}, Cassandra ${run.cassandraCpuMsPerRequest?.toFixed(2) ?? '?'}), ` +
+            `errors ${run.errors}`,
         );
       }
     }

@@ -1,3 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
 import { loadConfig } from '../platform/config.js';
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { withoutTestLimits } from '../tests/support/env.js';
@@ -37,4 +41,18 @@ export function stopOnFailure(stop: () => Promise<void>): void {
   };
   process.once('uncaughtException', fail);
   process.once('unhandledRejection', fail);
+}
+
+/**
+ * The local Cassandra node's process, when scripts/cassandra.sh started it (undefined for a node started otherwise):
+ * its CPU is part of what every request costs, on a machine where it shares the cores with everything else.
+ */
+export function localCassandraPid(): number | undefined {
+  try {
+    const cache = process.env.TWTR_CACHE_DIR ?? join(homedir(), '.cache/twtr');
+    const pid = Number(readFileSync(join(cache, 'cassandra-node/cassandra.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
