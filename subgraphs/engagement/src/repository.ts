@@ -6,8 +6,9 @@ import {
   SERIAL_READ,
   type Statement,
 } from '../../../platform/cassandra/client.js';
+import { countsByKind } from '../../../platform/cassandra/grouped-counts.js';
 import type { Page, PageRequest } from '../../../platform/graphql/paging.js';
-import { ENGAGEMENT_KINDS, type EngagementKind } from './model.js';
+import { ENGAGEMENT_KINDS, type EngagementKind, NO_COUNTS } from './model.js';
 
 type TimeUuid = InstanceType<typeof cql.TimeUuid>;
 
@@ -174,14 +175,7 @@ export class EngagementRepository {
       'SELECT tweet_id, kind, COUNT(*) AS n FROM engagements_by_tweet WHERE tweet_id IN ? GROUP BY tweet_id, kind',
       [tweetIds],
     );
-    const counts = new Map<string, Record<EngagementKind, number>>();
-    for (const row of result.rows) {
-      const tweetId = row.get('tweet_id').toString() as string;
-      const forTweet = counts.get(tweetId) ?? { like: 0, repost: 0 };
-      forTweet[row.get('kind') as EngagementKind] = Number(row.get('n'));
-      counts.set(tweetId, forTweet);
-    }
-    return counts;
+    return countsByKind(result.rows, 'tweet_id', NO_COUNTS);
   }
 
   /** The user's active engagements with the tweets, as `kind:tweetId`, in one query. */

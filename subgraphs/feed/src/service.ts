@@ -68,9 +68,9 @@ export class FeedService {
   /**
    * The page's tweets with what its query asks of their likes and reposts, read for the whole page at once: their
    * fields then resolve without a promise each (four fields on each of a page's tweets were 80 promises, DataLoader
-   * loads and async resolvers, which cost the feed more than the two queries).
+   * loads and async resolvers, which cost the feed more than the two queries). Read for every row of the page, those
+   * shownTo leaves out too: it runs beside their reading, not after it.
    */
-  // Read for every row of the page, those shownTo leaves out too: it runs beside their reading, not after it.
   private async withEngagement(nodes: TweetReference[], wanted: EngagementWanted): Promise<TweetReference[]> {
     if (!wanted.counts && !wanted.viewerHas) return nodes;
     const ids = nodes.map((node) => node.id);

@@ -1,4 +1,5 @@
 import type { CassandraClient } from '../../../../platform/cassandra/client.js';
+import { countsByKind } from '../../../../platform/cassandra/grouped-counts.js';
 import { RecentCounts } from '../../../../platform/limits/recent-counts.js';
 
 export type EngagementKind = 'like' | 'repost';
@@ -58,17 +59,10 @@ export class EngagementCopyRepository {
   }
 
   private async countRows(tweetIds: readonly string[]): Promise<Map<string, EngagementCounts>> {
-    const counts = new Map<string, Record<EngagementKind, number>>();
     const result = await this.cassandra.execute(
       'SELECT tweet_id, kind, COUNT(*) AS n FROM engagements_by_tweet WHERE tweet_id IN ? GROUP BY tweet_id, kind',
       [tweetIds],
     );
-    for (const row of result.rows) {
-      const tweetId = row.get('tweet_id').toString() as string;
-      const forTweet = counts.get(tweetId) ?? { like: 0, repost: 0 };
-      forTweet[row.get('kind') as EngagementKind] = Number(row.get('n'));
-      counts.set(tweetId, forTweet);
-    }
-    return counts;
+    return countsByKind(result.rows, 'tweet_id', NO_COUNTS);
   }
 }
