@@ -46,6 +46,52 @@ export class WorkBudget {
   }
 }
 
+/**
+ * Writes items one round at a time: items added while a round is being written wait, and the next round takes all that
+ * waited (up to `roundSize`). At a trickle each item is written at once; in a storm one write per round trip carries
+ * what gathered meanwhile, instead of a write per item. Each caller's promise settles with the round holding its items
+ * (rejects if that round failed), so a delivery is acknowledged only once what it brought is written.
+ */
+export class Rounds<T> {
+  private readonly waiting: { item: T; settle: (error?: unknown) => void }[] = [];
+  private writing = false;
+
+  constructor(
+    private readonly write: (items: T[]) => Promise<void>,
+    private readonly roundSize: number,
+  ) {}
+
+  add(items: readonly T[]): Promise<void> {
+    const written = items.map(
+      (item) =>
+        new Promise<void>((resolve, reject) => {
+          this.waiting.push({ item, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+        }),
+    );
+    if (!this.writing && this.waiting.length > 0) {
+      this.writing = true;
+      // From the next turn: what arrives with this (the rest of a socket read's deliveries) shares its round.
+      setImmediate(() => void this.drain());
+    }
+    return Promise.all(written).then(() => undefined);
+  }
+
+  private async drain(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const round = this.waiting.splice(0, this.roundSize);
+      // Through a promise: a write that throws at once fails its round's callers instead of stopping the drain.
+      const error = await Promise.resolve()
+        .then(() => this.write(round.map(({ item }) => item)))
+        .then(
+          () => undefined,
+          (reason: unknown) => reason ?? new Error('the round was not written'),
+        );
+      for (const { settle } of round) settle(error);
+    }
+    this.writing = false;
+  }
+}
+
 /** A queue whose shift does not copy the rest (Array#shift does, and the waiting lines hold thousands). */
 class Fifo<T> {
   private items: (T | undefined)[] = [];

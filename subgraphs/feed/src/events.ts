@@ -73,11 +73,12 @@ export async function consumeFeedEvents(
   };
 
   // Likes, on a queue of their own: a storm of likes never holds up timelines, and each change is written at its
-  // version, so any replica may apply them, in any order. (Reposts travel the main queue, above.)
+  // version, so any replica may apply them, in any order. (Reposts travel the main queue, above.) Enough held at once
+  // for a storm's deliveries to share rounds of writes (engagement-copy.ts).
   const likesQueue: SubscribeOptions<DomainEvents, 'like.created' | 'like.deleted'> = {
     queue: 'feed.engagements',
     events: ['like.created', 'like.deleted'],
-    prefetch: 16,
+    prefetch: 64,
     ordered: false,
     handle: copyEngagement,
   };
