@@ -107,6 +107,9 @@ export class OutboxRelay {
   private leaseRenewedAt = 0;
   private checkpoint: TimeUuid | undefined;
   private checkpointSavedAt = 0;
+  /** The newest row this relay has read while holding the lease, and when it last read the margin (drain()). */
+  private newestRead: TimeUuid | undefined;
+  private marginReadAt = 0;
   private sweptAt = 0;
   /**
    * Rows the broker confirmed whose mark did not get written: marked, not sent again, when next read. At most one per
@@ -212,6 +215,7 @@ export class OutboxRelay {
   private letGo() {
     this.leaseRenewedAt = 0;
     this.checkpoint = undefined;
+    this.newestRead = undefined;
     this.confirmedUnmarked.clear();
   }
 
@@ -220,11 +224,29 @@ export class OutboxRelay {
     if (Date.now() - this.leaseRenewedAt >= this.leaseMs || !(await this.holdLease())) throw new LeaseLost();
   }
 
+  /**
+   * One pass. Rows behind the checkpoint's margin are read again (a row may become visible there late) once per poll
+   * interval; a pass sooner than that (nudged by a commit) reads on from the newest row this relay has read. Re-reading
+   * the margin on every commit made each pass read every row of the last two seconds, payloads and all: a cost growing
+   * with the square of the write rate (passes per second times rows per pass).
+   */
   private async drain(): Promise<void> {
     const checkpoint = this.checkpoint ?? (await this.loadCheckpoint());
     const scanStartedAt = new Date();
-    let after = checkpoint;
-    for (let bucket = bucketOf(checkpoint.getDate()); bucket <= bucketOf(scanStartedAt); bucket++) {
+    const whole = this.newestRead === undefined || scanStartedAt.getTime() - this.marginReadAt >= this.pollIntervalMs;
+    const newest = await this.relayAfter(whole ? checkpoint : this.newestRead!, scanStartedAt);
+    if (newest) this.newestRead = newest;
+    if (!whole) return;
+    this.marginReadAt = scanStartedAt.getTime();
+    await this.advanceCheckpoint(checkpoint, new Date(scanStartedAt.getTime() - CLOCK_SKEW_MARGIN_MS));
+    if (Date.now() - this.sweptAt >= this.sweepIntervalMs) await this.sweepLateRows();
+  }
+
+  /** Publishes the unpublished rows after `from`, up to now, in id order; returns the last row read. */
+  private async relayAfter(from: TimeUuid, scanStartedAt: Date): Promise<TimeUuid | undefined> {
+    let after = from;
+    let newest: TimeUuid | undefined;
+    for (let bucket = bucketOf(from.getDate()); bucket <= bucketOf(scanStartedAt); bucket++) {
       for (;;) {
         const rows = (
           await this.cassandra.execute('SELECT id, payload, published FROM outbox WHERE bucket = ? AND id > ? LIMIT ?', [
@@ -235,14 +257,13 @@ export class OutboxRelay {
         ).rows;
         for (const row of rows) {
           if (!row.get('published')) await this.publish(bucket, row.get('id'), row.get('payload'));
-          after = row.get('id');
+          after = newest = row.get('id');
         }
         if (rows.length < PAGE_SIZE) break;
       }
       after = bucket < bucketOf(scanStartedAt) ? cql.TimeUuid.min(new Date((bucket + 1) * BUCKET_MS), 0) : after;
     }
-    await this.advanceCheckpoint(checkpoint, new Date(scanStartedAt.getTime() - CLOCK_SKEW_MARGIN_MS));
-    if (Date.now() - this.sweptAt >= this.sweepIntervalMs) await this.sweepLateRows();
+    return newest;
   }
 
   private async publish(bucket: number, id: TimeUuid, payload: string): Promise<void> {
