@@ -19,6 +19,14 @@ const PAGE_SIZE = 500;
 
 const bucketOf = (date: Date) => Math.floor(date.getTime() / BUCKET_MS);
 
+type TimeUuid = InstanceType<typeof cql.TimeUuid>;
+/** Where a timeuuid sorts: its time, to the 100 ns tick. */
+const ticksOf = (id: TimeUuid) => {
+  const { date, ticks } = id.getDatePrecision();
+  return date.getTime() * 10_000 + ticks;
+};
+const earliest = (a: TimeUuid, b: TimeUuid) => (ticksOf(b) < ticksOf(a) ? b : a);
+
 /**
  * Transactional outbox: a service writes its domain change and the events it causes in one logged batch, and a relay
  * publishes them to RabbitMQ afterwards. An acknowledged write therefore always reaches the bus, even if the broker was
@@ -31,8 +39,8 @@ const bucketOf = (date: Date) => Math.floor(date.getTime() / BUCKET_MS);
 export class Outbox {
   constructor(
     private readonly cassandra: CassandraClient,
-    /** Called after each commit, to wake the relay. */
-    private readonly committed: () => void = () => {},
+    /** Called after each commit with its first event's id, to wake the relay. */
+    private readonly committed: (firstId: TimeUuid) => void = () => {},
   ) {}
 
   /**
@@ -40,13 +48,11 @@ export class Outbox {
    * statement, so a retried or reordered write carrying the same version lands the same way.
    */
   async commit(statements: Statement[], events: DomainEvent[], options: { timestampMicros?: number } = {}): Promise<void> {
-    const outboxRows = events.map((event) => {
-      const id = cql.TimeUuid.now();
-      return {
-        query: 'INSERT INTO outbox (bucket, id, payload) VALUES (?, ?, ?) USING TTL ?',
-        params: [bucketOf(id.getDate()), id, JSON.stringify(event), ROW_TTL_SECONDS],
-      };
-    });
+    const ids = events.map(() => cql.TimeUuid.now());
+    const outboxRows = events.map((event, index) => ({
+      query: 'INSERT INTO outbox (bucket, id, payload) VALUES (?, ?, ?) USING TTL ?',
+      params: [bucketOf(ids[index].getDate()), ids[index], JSON.stringify(event), ROW_TTL_SECONDS],
+    }));
     const batch = [...statements, ...outboxRows];
     const batchOptions = {
       prepare: true,
@@ -64,7 +70,7 @@ export class Outbox {
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 2_000)));
       }
     }
-    this.committed();
+    if (ids.length > 0) this.committed(ids[0]);
   }
 }
 
@@ -81,8 +87,6 @@ export interface OutboxRelayOptions {
 
 /** The lease was lost (another replica relays now): stop publishing at once. */
 class LeaseLost extends Error {}
-
-type TimeUuid = InstanceType<typeof cql.TimeUuid>;
 
 /**
  * Publishes outbox rows in id order. One replica at a time holds the lease (a lightweight transaction), so events go
@@ -107,8 +111,12 @@ export class OutboxRelay {
   private leaseRenewedAt = 0;
   private checkpoint: TimeUuid | undefined;
   private checkpointSavedAt = 0;
-  /** The newest row this relay has read while holding the lease, and when it last read the margin (drain()). */
+  /**
+   * The newest row this relay has read while holding the lease, the first row committed here since the last pass
+   * began, and when the relay last read the margin again (drain()).
+   */
   private newestRead: TimeUuid | undefined;
+  private committedFrom: TimeUuid | undefined;
   private marginReadAt = 0;
   private sweptAt = 0;
   /**
@@ -135,8 +143,9 @@ export class OutboxRelay {
     this.loop = this.run();
   }
 
-  /** Something was just committed: look now rather than at the next poll. */
-  nudge = (): void => {
+  /** Something was just committed (from `firstId` on, when known): look now rather than at the next poll. */
+  nudge = (firstId?: TimeUuid): void => {
+    if (firstId) this.committedFrom = this.committedFrom ? earliest(this.committedFrom, firstId) : firstId;
     this.nudged = true;
     this.wake?.();
   };
@@ -225,38 +234,52 @@ export class OutboxRelay {
   }
 
   /**
-   * One pass. Rows behind the checkpoint's margin are read again (a row may become visible there late) once per poll
-   * interval; a pass sooner than that (nudged by a commit) reads on from the newest row this relay has read. Re-reading
-   * the margin on every commit made each pass read every row of the last two seconds, payloads and all: a cost growing
-   * with the square of the write rate (passes per second times rows per pass).
+   * One pass. Rows behind the checkpoint's margin (where a row may turn up late) are read again once per poll
+   * interval, by id and mark, a payload read only for a row not yet published. A pass sooner than that (nudged by a
+   * commit) reads on from the newest row this relay has read, or from the first row committed here since the last
+   * pass if that is older (commits finish out of id order). Re-reading the margin, payloads and all, on every commit's
+   * pass made a pass's cost grow with the write rate, and the passes' with its square.
    */
   private async drain(): Promise<void> {
     const checkpoint = this.checkpoint ?? (await this.loadCheckpoint());
     const scanStartedAt = new Date();
+    const committedFrom = this.committedFrom;
+    this.committedFrom = undefined;
     const whole = this.newestRead === undefined || scanStartedAt.getTime() - this.marginReadAt >= this.pollIntervalMs;
-    const newest = await this.relayAfter(whole ? checkpoint : this.newestRead!, scanStartedAt);
-    if (newest) this.newestRead = newest;
-    if (!whole) return;
-    this.marginReadAt = scanStartedAt.getTime();
-    await this.advanceCheckpoint(checkpoint, new Date(scanStartedAt.getTime() - CLOCK_SKEW_MARGIN_MS));
-    if (Date.now() - this.sweptAt >= this.sweepIntervalMs) await this.sweepLateRows();
+    if (whole) {
+      this.newestRead = (await this.relayAfter(checkpoint, scanStartedAt, 'marks')) ?? this.newestRead;
+      this.marginReadAt = scanStartedAt.getTime();
+      await this.advanceCheckpoint(checkpoint, new Date(scanStartedAt.getTime() - CLOCK_SKEW_MARGIN_MS));
+      if (Date.now() - this.sweptAt >= this.sweepIntervalMs) await this.sweepLateRows();
+      return;
+    }
+    let from = this.newestRead!;
+    if (committedFrom) from = earliest(from, cql.TimeUuid.min(committedFrom.getDate(), 0));
+    // Never behind the checkpoint: everything before it has been read (after a quiet spell, hours of empty buckets).
+    if (ticksOf(from) < ticksOf(checkpoint)) from = checkpoint;
+    const newest = await this.relayAfter(from, scanStartedAt, 'payloads');
+    if (newest && ticksOf(newest) > ticksOf(this.newestRead!)) this.newestRead = newest;
   }
 
-  /** Publishes the unpublished rows after `from`, up to now, in id order; returns the last row read. */
-  private async relayAfter(from: TimeUuid, scanStartedAt: Date): Promise<TimeUuid | undefined> {
+  /**
+   * Publishes the unpublished rows after `from`, up to now, in id order; returns the last row read. `marks`: reads ids
+   * and marks, and the payload of a row only when it is unpublished.
+   */
+  private async relayAfter(from: TimeUuid, scanStartedAt: Date, read: 'marks' | 'payloads'): Promise<TimeUuid | undefined> {
+    const query =
+      read === 'marks'
+        ? 'SELECT id, published FROM outbox WHERE bucket = ? AND id > ? LIMIT ?'
+        : 'SELECT id, payload, published FROM outbox WHERE bucket = ? AND id > ? LIMIT ?';
     let after = from;
     let newest: TimeUuid | undefined;
     for (let bucket = bucketOf(from.getDate()); bucket <= bucketOf(scanStartedAt); bucket++) {
       for (;;) {
-        const rows = (
-          await this.cassandra.execute('SELECT id, payload, published FROM outbox WHERE bucket = ? AND id > ? LIMIT ?', [
-            bucket,
-            after,
-            PAGE_SIZE,
-          ])
-        ).rows;
+        const rows = (await this.cassandra.execute(query, [bucket, after, PAGE_SIZE])).rows;
         for (const row of rows) {
-          if (!row.get('published')) await this.publish(bucket, row.get('id'), row.get('payload'));
+          if (!row.get('published')) {
+            const payload = read === 'payloads' ? row.get('payload') : await this.payloadOf(bucket, row.get('id'));
+            if (payload) await this.publish(bucket, row.get('id'), payload);
+          }
           after = newest = row.get('id');
         }
         if (rows.length < PAGE_SIZE) break;
@@ -264,6 +287,12 @@ export class OutboxRelay {
       after = bucket < bucketOf(scanStartedAt) ? cql.TimeUuid.min(new Date((bucket + 1) * BUCKET_MS), 0) : after;
     }
     return newest;
+  }
+
+  /** A row's payload; undefined once it has expired. */
+  private async payloadOf(bucket: number, id: TimeUuid): Promise<string | undefined> {
+    const row = (await this.cassandra.execute('SELECT payload FROM outbox WHERE bucket = ? AND id = ?', [bucket, id])).first();
+    return row ? (row.get('payload') as string) : undefined;
   }
 
   private async publish(bucket: number, id: TimeUuid, payload: string): Promise<void> {
@@ -305,11 +334,9 @@ export class OutboxRelay {
       );
       for await (const row of rows) {
         if (row.get('published')) continue;
-        const payload = (
-          await this.cassandra.execute('SELECT payload FROM outbox WHERE bucket = ? AND id = ?', [bucket, row.get('id')])
-        ).first();
-        if (!payload) continue;
-        await this.publish(bucket, row.get('id'), payload.get('payload'));
+        const payload = await this.payloadOf(bucket, row.get('id'));
+        if (payload === undefined) continue;
+        await this.publish(bucket, row.get('id'), payload);
         late++;
       }
     }
