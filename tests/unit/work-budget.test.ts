@@ -2,8 +2,13 @@ import { describe, expect, it } from 'vitest';
 
 import { WorkBudget } from '../../platform/concurrently.js';
 
-/** Long enough for work waiting on its turn of the event loop to have started. */
-const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
+/**
+ * Enough turns of the event loop for work waiting on its turn to have started. Counted in turns, not milliseconds: on
+ * a busy machine a 10 ms timer could fire before the turns it was meant to outlast (timers run first in a turn).
+ */
+const tick = async () => {
+  for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+};
 
 describe('WorkBudget', () => {
   it('runs at most its limit at once, and lets waiting urgent work go ahead of waiting background work', async () => {
