@@ -1,3 +1,5 @@
+import { isInfrastructureFailure } from './infrastructure-errors.js';
+
 export type Urgency = 'urgent' | 'background';
 
 /**
@@ -50,7 +52,8 @@ export class WorkBudget {
  * Writes items one round at a time: items added while a round is being written wait, and the next round takes all that
  * waited (up to `roundSize`). At a trickle each item is written at once; in a storm one write per round trip carries
  * what gathered meanwhile, instead of a write per item. Each caller's promise settles with the round holding its items
- * (rejects if that round failed), so a delivery is acknowledged only once what it brought is written.
+ * (rejects if that round failed), so a delivery is acknowledged only once what it brought is written. A round refused
+ * for its content (not for a dependency being away) is written again item by item, so one bad item fails alone.
  */
 export class Rounds<T> {
   private readonly waiting: { item: T; settle: (error?: unknown) => void }[] = [];
@@ -79,16 +82,26 @@ export class Rounds<T> {
   private async drain(): Promise<void> {
     while (this.waiting.length > 0) {
       const round = this.waiting.splice(0, this.roundSize);
-      // Through a promise: a write that throws at once fails its round's callers instead of stopping the drain.
-      const error = await Promise.resolve()
-        .then(() => this.write(round.map(({ item }) => item)))
-        .then(
-          () => undefined,
-          (reason: unknown) => reason ?? new Error('the round was not written'),
-        );
-      for (const { settle } of round) settle(error);
+      const error = await this.attempt(round.map(({ item }) => item));
+      if (error !== undefined && round.length > 1 && !isInfrastructureFailure(error)) {
+        // Refused for what it holds, not for a dependency being away: each item alone, so an item's own fault fails
+        // its caller only (its delivery retried and dead-lettered alone, not the others it happened to share a round with).
+        await Promise.all(round.map(async ({ item, settle }) => settle(await this.attempt([item]))));
+      } else {
+        for (const { settle } of round) settle(error);
+      }
     }
     this.writing = false;
+  }
+
+  /** The write's failure, if any. Through a promise: a write that throws at once must not stop the drain. */
+  private attempt(items: T[]): Promise<unknown> {
+    return Promise.resolve()
+      .then(() => this.write(items))
+      .then(
+        () => undefined,
+        (reason: unknown) => reason ?? new Error('the round was not written'),
+      );
   }
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { Rounds } from '../../platform/concurrently.js';
+import { DependencyUnavailableError } from '../../platform/infrastructure-errors.js';
 
 describe('Rounds', () => {
   it('writes what arrives at once in one round, and what arrives meanwhile in the next, at most roundSize each', async () => {
@@ -31,6 +32,26 @@ describe('Rounds', () => {
     const outcomes = await Promise.allSettled([rounds.add(['ok']), rounds.add(['bad']), rounds.add(['fine'])]);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     await expect(rounds.add(['later'])).resolves.toBeUndefined();
+  });
+
+  it('writes a round refused for its content again item by item, so one bad item fails alone; not when a dependency is away', async () => {
+    const writes: string[][] = [];
+    const refusing = new Rounds<string>(async (items) => {
+      writes.push(items);
+      if (items.includes('bad')) throw new Error('refused');
+    }, 3);
+    const outcomes = await Promise.allSettled([refusing.add(['a']), refusing.add(['bad']), refusing.add(['c'])]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(writes).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']]);
+
+    let attempts = 0;
+    const away = new Rounds<string>(async () => {
+      attempts++;
+      throw new DependencyUnavailableError('Cassandra is away');
+    }, 3);
+    const waited = await Promise.allSettled([away.add(['a']), away.add(['b'])]);
+    expect(waited.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    expect(attempts).toBe(1);
   });
 
   it('settles a caller once every one of its items is written', async () => {

@@ -18,7 +18,7 @@ export const NO_COUNTS: EngagementCounts = Object.freeze({ like: 0, repost: 0 })
  */
 export class EngagementCopyRepository {
   private readonly recentCounts = new RecentCounts<EngagementCounts>({ none: NO_COUNTS });
-  private readonly rounds = new Rounds<EngagementChange>((changes) => this.write(changes), ROUND_CHANGES);
+  private readonly rounds = new Rounds<CopiedChange>((changes) => this.write(changes), ROUND_CHANGES);
 
   constructor(private readonly cassandra: CassandraClient) {}
 
@@ -26,8 +26,9 @@ export class EngagementCopyRepository {
    * Copies the changes, written with whatever others are being copied at the moment (rounds, platform/concurrently.ts):
    * a storm of 1,000 likes a second is some unlogged batches a second, not 2,000 writes.
    */
-  apply(changes: readonly EngagementChange[]): Promise<void> {
-    return this.rounds.add(changes);
+  async apply(changes: readonly EngagementChange[]): Promise<void> {
+    // Built here, so a change that cannot be written (an id that is not one) fails its own caller, not a round.
+    await this.rounds.add(changes.map((change) => ({ tweetId: change.tweetId, rows: rowsOf(change) })));
   }
 
   record(kind: EngagementKind, userId: string, tweetId: string, version: number): Promise<void> {
@@ -57,15 +58,8 @@ export class EngagementCopyRepository {
    * A round's two rows a change, each at its change's version, in unlogged batches of rows with the same replica; the
    * changed tweets' counts are forgotten once they have settled.
    */
-  private async write(changes: readonly EngagementChange[]): Promise<void> {
-    const rows = changes.flatMap(({ kind, userId, tweetId, version, engaged }) => [
-      engaged
-        ? statement(INSERT_BY_USER, [userId, tweetId, kind, version], userKey(userId))
-        : statement(DELETE_BY_USER, [version, userId, tweetId, kind], userKey(userId)),
-      engaged
-        ? statement(INSERT_BY_TWEET, [tweetId, kind, userId, version], tweetKey(tweetId))
-        : statement(DELETE_BY_TWEET, [version, tweetId, kind, userId], tweetKey(tweetId)),
-    ]);
+  private async write(changes: readonly CopiedChange[]): Promise<void> {
+    const rows = changes.flatMap((change) => change.rows);
     const batches = batchesByReplica(this.cassandra, rows, ([, , key]) => key as Buffer, BATCH_ROWS);
     const writes = batches.map((batch) =>
       this.cassandra.batch(
@@ -105,6 +99,24 @@ const DELETE_BY_USER = 'DELETE FROM viewer_engagements USING TIMESTAMP ? WHERE u
 const INSERT_BY_TWEET = 'INSERT INTO engagements_by_tweet (tweet_id, kind, user_id) VALUES (?, ?, ?) USING TIMESTAMP ?';
 const DELETE_BY_TWEET = 'DELETE FROM engagements_by_tweet USING TIMESTAMP ? WHERE tweet_id = ? AND kind = ? AND user_id = ?';
 
-const statement = (query: string, params: unknown[], key: Buffer): unknown[] => [query, params, key];
+/** A change's two rows, each as [query, params, partition key]. */
+function rowsOf({ kind, userId, tweetId, version, engaged }: EngagementChange): unknown[][] {
+  const [byUser, byTweet] = [userKey(userId), tweetKey(tweetId)];
+  return engaged
+    ? [
+        [INSERT_BY_USER, [userId, tweetId, kind, version], byUser],
+        [INSERT_BY_TWEET, [tweetId, kind, userId, version], byTweet],
+      ]
+    : [
+        [DELETE_BY_USER, [version, userId, tweetId, kind], byUser],
+        [DELETE_BY_TWEET, [version, tweetId, kind, userId], byTweet],
+      ];
+}
+
+interface CopiedChange {
+  tweetId: string;
+  rows: unknown[][];
+}
+
 const userKey = (userId: string) => cql.Uuid.fromString(userId).getBuffer();
 const tweetKey = (tweetId: string) => cql.TimeUuid.fromString(tweetId).getBuffer();
