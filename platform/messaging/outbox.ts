@@ -275,11 +275,14 @@ export class OutboxRelay {
     for (let bucket = bucketOf(from.getDate()); bucket <= bucketOf(scanStartedAt); bucket++) {
       for (;;) {
         const rows = (await this.cassandra.execute(query, [bucket, after, PAGE_SIZE])).rows;
+        const unpublished = rows.filter((row) => !row.get('published')).map((row) => row.get('id') as TimeUuid);
+        const payloads =
+          read === 'payloads'
+            ? new Map(rows.map((row) => [row.get('id').toString(), row.get('payload') as string]))
+            : await this.payloadsOf(bucket, unpublished);
         for (const row of rows) {
-          if (!row.get('published')) {
-            const payload = read === 'payloads' ? row.get('payload') : await this.payloadOf(bucket, row.get('id'));
-            if (payload) await this.publish(bucket, row.get('id'), payload);
-          }
+          const payload = row.get('published') ? undefined : payloads.get(row.get('id').toString());
+          if (payload) await this.publish(bucket, row.get('id'), payload);
           after = newest = row.get('id');
         }
         if (rows.length < PAGE_SIZE) break;
@@ -289,10 +292,15 @@ export class OutboxRelay {
     return newest;
   }
 
-  /** A row's payload; undefined once it has expired. */
-  private async payloadOf(bucket: number, id: TimeUuid): Promise<string | undefined> {
-    const row = (await this.cassandra.execute('SELECT payload FROM outbox WHERE bucket = ? AND id = ?', [bucket, id])).first();
-    return row ? (row.get('payload') as string) : undefined;
+  /** The rows' payloads, by id, 100 to a query (a backlog after an outage is read a page at a time); expired ones absent. */
+  private async payloadsOf(bucket: number, ids: readonly TimeUuid[]): Promise<Map<string, string>> {
+    const payloads = new Map<string, string>();
+    for (let start = 0; start < ids.length; start += 100) {
+      const chunk = ids.slice(start, start + 100);
+      const result = await this.cassandra.execute('SELECT id, payload FROM outbox WHERE bucket = ? AND id IN ?', [bucket, chunk]);
+      for (const row of result.rows) payloads.set(row.get('id').toString(), row.get('payload') as string);
+    }
+    return payloads;
   }
 
   private async publish(bucket: number, id: TimeUuid, payload: string): Promise<void> {
@@ -334,7 +342,7 @@ export class OutboxRelay {
       );
       for await (const row of rows) {
         if (row.get('published')) continue;
-        const payload = await this.payloadOf(bucket, row.get('id'));
+        const payload = (await this.payloadsOf(bucket, [row.get('id')])).get(row.get('id').toString());
         if (payload === undefined) continue;
         await this.publish(bucket, row.get('id'), payload);
         late++;
