@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { CassandraClient } from '../../platform/cassandra/client.js';
+import { type CassandraClient, cql } from '../../platform/cassandra/client.js';
 import { MintedIds } from '../../platform/identity/minted-ids.js';
 import { RateLimiter, RateLimits } from '../../platform/limits/rate-limiter.js';
 import { RecentCounts } from '../../platform/limits/recent-counts.js';
@@ -58,6 +58,34 @@ describe("one viewer's engagement with one tweet", () => {
       expect(await deps.engagements.counts([tweetId])).toEqual(new Map());
     }
     expect(recorded).toEqual(['like.created', 'like.deleted', 'repost.created', 'repost.deleted']);
+  });
+
+  it("is begun without reading the pair first when it is the pair's first: two Paxos rounds, not three", async () => {
+    const viewerId = randomUUID();
+    const { service, recorded, deps } = serviceFor(viewerId);
+    const tweetId = deps.ids.mint('tweet');
+    await deps.engagements.rememberTweet(tweetId, randomUUID());
+    // Lightweight transactions and serial reads the engagement makes, each a Paxos round.
+    let paxosRounds = 0;
+    const execute = cassandra.execute.bind(cassandra) as (...args: unknown[]) => Promise<unknown>;
+    const counting = new Proxy(cassandra, {
+      get: (target, property, receiver) =>
+        property === 'execute'
+          ? (query: string, params?: unknown[], options?: { consistency?: number }) => {
+              if (/ IF /.test(query) || options?.consistency === cql.consistencies.localSerial) paxosRounds++;
+              return execute(query, params, options);
+            }
+          : Reflect.get(target, property, receiver),
+    });
+    deps.engagements = new EngagementRepository(counting);
+    await service.engage('like', tweetId);
+    expect(paxosRounds).toBe(2);
+    // A repeat, and a like again after an unlike, still read first: each finds the pair's row.
+    await service.engage('like', tweetId);
+    await service.undo('like', tweetId);
+    await service.engage('like', tweetId);
+    expect(recorded).toEqual(['like.created', 'like.deleted', 'like.created']);
+    expect(await deps.engagements.counts([tweetId])).toEqual(new Map([[tweetId, { like: 1, repost: 0 }]]));
   });
 
   it('is finished by a repeat when the request that began it died, once that is surely so', async () => {

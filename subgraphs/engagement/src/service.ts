@@ -50,6 +50,13 @@ export class EngagementService {
   async engage(kind: EngagementKind, tweetId: string): Promise<TweetReference> {
     const viewerId = await this.admit(tweetId);
     const authorId = await this.liveTweetAuthor(tweetId);
+    // Most engagements are the pair's first: begun without reading the pair first (a serial read is a Paxos round of
+    // its own). One that finds a row there reads it and goes on below.
+    const first = await this.deps.engagements.begin(kind, viewerId, tweetId);
+    if (first) {
+      await this.record(kind, 'created', { viewerId, tweetId, authorId }, first);
+      return { id: tweetId };
+    }
     for (let attempt = 0; attempt < 10; attempt++) {
       const current = await this.deps.engagements.current(kind, viewerId, tweetId);
       if (current?.active) {
