@@ -20,12 +20,12 @@ const PAGE_SIZE = 500;
 const bucketOf = (date: Date) => Math.floor(date.getTime() / BUCKET_MS);
 
 type TimeUuid = InstanceType<typeof cql.TimeUuid>;
-/** Where a timeuuid sorts: its time, to the 100 ns tick. */
-const ticksOf = (id: TimeUuid) => {
-  const { date, ticks } = id.getDatePrecision();
-  return date.getTime() * 10_000 + ticks;
+/** Whether timeuuid `a` sorts before `b` by time, to the 100 ns tick (ms × 10,000 + ticks is past 2^53: compared apart). */
+const before = (a: TimeUuid, b: TimeUuid) => {
+  const [x, y] = [a.getDatePrecision(), b.getDatePrecision()];
+  return x.date.getTime() < y.date.getTime() || (x.date.getTime() === y.date.getTime() && x.ticks < y.ticks);
 };
-const earliest = (a: TimeUuid, b: TimeUuid) => (ticksOf(b) < ticksOf(a) ? b : a);
+const earliest = (a: TimeUuid, b: TimeUuid) => (before(b, a) ? b : a);
 
 /**
  * Transactional outbox: a service writes its domain change and the events it causes in one logged batch, and a relay
@@ -256,9 +256,9 @@ export class OutboxRelay {
     let from = this.newestRead!;
     if (committedFrom) from = earliest(from, cql.TimeUuid.min(committedFrom.getDate(), 0));
     // Never behind the checkpoint: everything before it has been read (after a quiet spell, hours of empty buckets).
-    if (ticksOf(from) < ticksOf(checkpoint)) from = checkpoint;
+    if (before(from, checkpoint)) from = checkpoint;
     const newest = await this.relayAfter(from, scanStartedAt, 'payloads');
-    if (newest && ticksOf(newest) > ticksOf(this.newestRead!)) this.newestRead = newest;
+    if (newest && before(this.newestRead!, newest)) this.newestRead = newest;
   }
 
   /**

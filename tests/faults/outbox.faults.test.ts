@@ -152,28 +152,44 @@ describe('the outbox relay under faults', () => {
 
   it('relays commits that finish out of id order at once, and a row turning up late within the margin at the next poll', async () => {
     const recorder = recordingBus();
-    const relay = startRelay(recorder.bus, { pollIntervalMs: 3_000, sweepIntervalMs: 600_000 });
+    const relay = startRelay(recorder.bus, { pollIntervalMs: 5_000, sweepIntervalMs: 600_000 });
     const outbox = new Outbox(cassandra, relay.nudge);
     const first = event(700);
+    // Every row the relay reads from here on is newer than this; the checkpoint is older (it trails the clock by 2 s).
+    const beforeFirst = new Date();
     await outbox.commit([], [first]);
     await eventually(async () => expect(recorder.published).toContain(first.id));
-    // Side by side: a commit's own pass must not start after a row another commit, finishing first, had read.
-    const together = Array.from({ length: 40 }, (_, n) => event(701 + n));
-    await Promise.all(together.map((item) => outbox.commit([], [item])));
-    await eventually(async () => expect(recorder.published).toEqual(expect.arrayContaining(together.map((item) => item.id))), {
-      timeoutMs: 2_000,
+    // Two commits finishing out of id order: the first one's batch held back until the second is relayed. Its pass must
+    // not start after the row the second's pass read (it would wait for the next poll, 5 s away).
+    let releaseFirst!: () => void;
+    const held = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const slowOnce = new Proxy(cassandra, {
+      get: (target, property, receiver) =>
+        property === 'batch'
+          ? async (...args: Parameters<CassandraClient['batch']>) => {
+              await held;
+              return target.batch(...args);
+            }
+          : Reflect.get(target, property, receiver),
     });
+    const [earlier, later] = [event(701), event(702)];
+    const earlierCommitted = new Outbox(slowOnce, relay.nudge).commit([], [earlier]);
+    await outbox.commit([], [later]);
+    await eventually(async () => expect(recorder.published).toContain(later.id));
+    releaseFirst();
+    await earlierCommitted;
+    await eventually(async () => expect(recorder.published).toContain(earlier.id), { timeoutMs: 3_000 });
 
-    // A row written now with an id from a second ago: behind every row read so far, ahead of the checkpoint.
+    // A row written now with an id from before all of those: behind every row read so far, ahead of the checkpoint.
     const late = event(800);
-    const lateId = cql.TimeUuid.fromDate(new Date(Date.now() - 1_000));
+    const lateId = cql.TimeUuid.fromDate(beforeFirst);
     await cassandra.execute(
       'INSERT INTO outbox (bucket, id, payload) VALUES (?, ?, ?)',
       [Math.floor(lateId.getDate().getTime() / 60_000), lateId, JSON.stringify(late)],
       { prepare: true },
     );
     await outbox.commit([], [event(801)]);
-    await eventually(async () => expect(recorder.published).toContain(late.id), { timeoutMs: 10_000 });
+    await eventually(async () => expect(recorder.published).toContain(late.id), { timeoutMs: 15_000 });
     expect(recorder.published.filter((id) => id === late.id)).toHaveLength(1);
   }, 60_000);
 
