@@ -275,14 +275,14 @@ export class OutboxRelay {
     for (let bucket = bucketOf(from.getDate()); bucket <= bucketOf(scanStartedAt); bucket++) {
       for (;;) {
         const rows = (await this.cassandra.execute(query, [bucket, after, PAGE_SIZE])).rows;
-        const unpublished = rows.filter((row) => !row.get('published')).map((row) => row.get('id') as TimeUuid);
-        const payloads =
-          read === 'payloads'
-            ? new Map(rows.map((row) => [row.get('id').toString(), row.get('payload') as string]))
-            : await this.payloadsOf(bucket, unpublished);
+        // A whole pass reads marks only: the payloads of the rows not yet published are read together, after.
+        const unpublishedIds = rows.filter((row) => !row.get('published')).map((row) => row.get('id'));
+        const fetched = read === 'marks' ? await this.payloadsOf(bucket, unpublishedIds) : undefined;
         for (const row of rows) {
-          const payload = row.get('published') ? undefined : payloads.get(row.get('id').toString());
-          if (payload) await this.publish(bucket, row.get('id'), payload);
+          if (!row.get('published')) {
+            const payload: string | null | undefined = fetched ? fetched.get(row.get('id').toString()) : row.get('payload');
+            if (payload) await this.publish(bucket, row.get('id'), payload);
+          }
           after = newest = row.get('id');
         }
         if (rows.length < PAGE_SIZE) break;
