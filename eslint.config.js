@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
  * type-only imports marked as such. Formatting is Prettier's (`npm run format`), not ESLint's.
  */
 export default tseslint.config(
-  { ignores: ['node_modules/', '**/__generated__/', 'coverage/', 'dist/'] },
+  { ignores: ['node_modules/', '**/__generated__/', 'coverage/', 'dist/', '.bench-builds/'] },
   js.configs.recommended,
   // Plain JavaScript files (configuration, test fixtures) run under Node.
   {

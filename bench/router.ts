@@ -69,8 +69,10 @@ const hiveRust = await startHive('--hive-router-runtime');
 
 const baselineDir = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : undefined;
 const baselinePort = await freePort();
+// Built as the production image builds it, as the system under test is (setup.ts).
+if (baselineDir) execFileSync('bash', ['scripts/build.sh'], { cwd: baselineDir, stdio: ['ignore', 'ignore', 'inherit'] });
 const baseline: ChildProcess | undefined = baselineDir
-  ? spawn(process.execPath, ['--import', 'tsx', 'router/src/index.ts'], {
+  ? spawn(process.execPath, ['dist/router/src/index.js'], {
       cwd: baselineDir,
       env: {
         ...env,

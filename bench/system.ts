@@ -21,9 +21,9 @@ import { startBenchedSystem, stopOnFailure } from './setup.js';
 
 /**
  * The system under write load (npm run bench:system; part of npm run bench): fan-out, live delivery, memory per idle
- * subscription. Every service runs as its own process, as `npm start` runs it; the bench process is the clients and
- * reads Cassandra directly. Bounded in count and time, loopback only. Writes bench/results/system-<timestamp>.json and
- * the system section of BENCHMARKS.md.
+ * subscription. Every service runs as its own process, built as the production image runs it (setup.ts); the bench
+ * process is the clients and reads Cassandra directly. Bounded in count and time, loopback only. Writes
+ * bench/results/system-<timestamp>.json and the system section of BENCHMARKS.md.
  *   --smoke      tiny audiences and counts, no BENCHMARKS.md (npm test runs this)
  *   --only a,b   only these scenarios (fanout1k, fanout9k, isolation, live1, live1k, live10k, idle, feedpage, storm), printed, not
  *                recorded

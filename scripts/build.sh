@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The production build: TypeScript compiled to dist/ (run with plain node), with the files the code reads at run time
-# (schemas, migrations) beside it at the same relative paths.
+# (schemas, migrations) beside it at the same relative paths. `scripts/build.sh <dir>` builds into <dir> instead (a
+# directory inside the repository, so that node_modules resolve): the benchmarks build their own, side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rm -rf dist
-npx tsc -p tsconfig.build.json
+out="${1:-dist}"
+rm -rf "$out"
+npx tsc -p tsconfig.build.json --outDir "$out"
 for asset in schema/supergraph.graphql subgraphs/*/schema.graphql migrations/*/*.cql router/src/*.mjs; do
-  mkdir -p "dist/$(dirname "$asset")"
-  cp "$asset" "dist/$asset"
+  mkdir -p "$out/$(dirname "$asset")"
+  cp "$asset" "$out/$asset"
 done
-echo "[build] dist/ ready: node dist/router/src/index.js, node dist/subgraphs/<name>/src/index.js, node dist/tools/migrate.js"
+echo "[build] $out/ ready: node $out/router/src/index.js, node $out/subgraphs/<name>/src/index.js, node $out/tools/migrate.js"

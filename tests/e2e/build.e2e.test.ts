@@ -42,7 +42,7 @@ beforeAll(async () => {
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
     OTEL_BSP_SCHEDULE_DELAY: '200',
   });
-  system = await startSystemProcesses(isolated.env, { compiled: true });
+  system = await startSystemProcesses(isolated.env, { compiled: 'dist' });
 }, 180_000);
 
 afterAll(async () => {

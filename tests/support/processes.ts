@@ -45,12 +45,13 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts every service as its own process: with tsx from the sources, as `npm start` does, or with `compiled`, the
- * production build (dist/, `npm run build`) with plain node, as the image does. With `fanoutWorker`, the feed is split
+ * directory of a production build (dist/ from `npm run build`, or one from `scripts/build.sh <dir>`) with plain node,
+ * as the image does. With `fanoutWorker`, the feed is split
  * as in Kubernetes: `feed` consumes the main queue and a `feed-fanout` process the fan-out work items.
  */
 export async function startSystemProcesses(
   env: NodeJS.ProcessEnv,
-  { compiled = false, fanoutWorker = false } = {},
+  { compiled, fanoutWorker = false }: { compiled?: string; fanoutWorker?: boolean } = {},
 ): Promise<SystemProcesses> {
   const worker = fanoutWorker ? [{ ...SERVICES.find((service) => service.name === 'feed')!, name: 'feed-fanout' }] : [];
   const processes = [...SERVICES, ...worker];
@@ -81,7 +82,7 @@ export async function startSystemProcesses(
     // TWTR_CPU_PROFILE_DIR: every service writes a CPU profile there when it stops (for finding where time goes).
     const profile = env.TWTR_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.TWTR_CPU_PROFILE_DIR}`] : [];
     const command = compiled
-      ? [...profile, `dist/${service.entry.replace(/\.ts$/, '.js')}`]
+      ? [...profile, `${compiled}/${service.entry.replace(/\.ts$/, '.js')}`]
       : [...profile, '--import', 'tsx', service.entry];
     children[name] = spawn(process.execPath, command, {
       env: { ...serviceEnv, ...ownEnv[name] },
