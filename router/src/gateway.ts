@@ -19,7 +19,7 @@ import { secondsSince, subgraphFetchDuration, subgraphFetches } from '../../plat
 import { currentTraceCarrier, inSpan, SpanKind } from '../../platform/observability/tracing.js';
 import { assertNoTelemetry } from './no-telemetry.js';
 import { SharedFetches } from './shared-fetches.js';
-import { type AnswerBudget, answerBudgets, postToSubgraph } from './subgraph-http.js';
+import { type AnswerBudget, postToSubgraph } from './subgraph-http.js';
 
 /**
  * Calls a subgraph on behalf of the client. The request is built afresh, so nothing a client sent (such as a forged
@@ -65,7 +65,7 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
       const response = await inSpan(
         `fetch ${this.name}`,
         { kind: SpanKind.CLIENT, attributes: { 'twtr.subgraph': this.name } },
-        () => answerBudgets.run((options.context as { answerBudget?: AnswerBudget }).answerBudget, () => this.post(options)),
+        () => this.post(options),
       );
       outcome = response.errors?.length ? 'graphql_error' : 'ok';
       return response;
@@ -91,7 +91,8 @@ class ViewerDataSource extends RemoteGraphQLDataSource<RequestScope> {
     }
     if (!request.query) throw new Error('Missing query');
     const { http: _http, ...body } = request;
-    const response = await postToSubgraph(this.url, headers, JSON.stringify(body));
+    const budget = (context as { answerBudget?: AnswerBudget } | undefined)?.answerBudget;
+    const response = await postToSubgraph(this.url, headers, JSON.stringify(body), budget);
     if (!response.ok) throw await this.errorFromResponse(response as never);
     const parsed = await this.parseBody(response as never);
     if (typeof parsed !== 'object' || parsed === null) throw new Error(`Expected JSON response body, but received: ${parsed}`);
