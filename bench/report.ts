@@ -281,7 +281,9 @@ the clients. Fan-out audiences are seeded straight into the feed's copy of the g
 service accepted the post (the time in its id; before 2026-11-27 22:50, the moment its answer was read); the raw
 figure is as many timeline INSERTs through executeConcurrent from the bench process, each alternating with a post in
 the same run. Live latencies run from sending postTweet to the frame arriving at the
-client. Memory is the growth of each process's resident set (and heap used) with the subscriptions open and idle.
+client. Memory is the growth of each process's resident set (and heap used) with the subscriptions open and idle; its
+goal is judged on the larger of the two, since a process whose heap still has room from an earlier scenario (10,000
+live subscribers) grows its resident set by less than the subscriptions hold.
 
 Machine: ${describeMachine(report.machine)}.
 
@@ -300,7 +302,7 @@ ${
     idle.openSeconds === undefined
       ? ''
       : `| opening ${n(idle.subscriptions)} subscriptions at once (graphql-ws through the router) | all open in ${idle.openSeconds.toFixed(1)} s; CPU per 1,000: router ${n(idle.routerCpuMsPer1k!)} ms, feed ${n(idle.feedCpuMsPer1k!)} ms | — | — | — |\n`
-  }${storm ? stormRows(storm) : ''}| memory per idle subscription, ${n(idle.subscriptions)} open | router ${idle.routerKiB.toFixed(1)} KiB (heap ${idle.routerHeapKiB.toFixed(1)}), feed ${idle.feedKiB.toFixed(1)} KiB (heap ${idle.feedHeapKiB.toFixed(1)}) | — | — | ≤ 10 KiB each: router ${met(idle.routerKiB <= 10)}, feed ${met(idle.feedKiB <= 10)} |
+  }${storm ? stormRows(storm) : ''}| memory per idle subscription, ${n(idle.subscriptions)} open | router ${idle.routerKiB.toFixed(1)} KiB (heap ${idle.routerHeapKiB.toFixed(1)}), feed ${idle.feedKiB.toFixed(1)} KiB (heap ${idle.feedHeapKiB.toFixed(1)}) | — | — | ≤ 10 KiB each: router ${met(Math.max(idle.routerKiB, idle.routerHeapKiB) <= 10)}, feed ${met(Math.max(idle.feedKiB, idle.feedHeapKiB) <= 10)} |
 `;
 }
 
