@@ -110,6 +110,10 @@ export const SKIP: unique symbol = Symbol('skip');
  * Each value of `source` through `map` (which may drop it with SKIP). return() and throw() reach the source, and
  * `onEnd` runs once when the mapped iterator ends: exhausted, returned, thrown into, or failed. A failure of `source` or
  * `map` reaches the reader as `mapError` makes it (as it is, by default).
+ *
+ * A mapping of a fresh mapping with no onEnd or mapError of its own is made one mapping of both: each value then
+ * passes one chain of awaits instead of two (every live frame in the router is a subscription's events mapped through
+ * the rest of its plan, then guarded for its client), and an idle subscription holds one iterator less.
  */
 export function mapAsyncIterator<T, U>(
   source: AsyncIterator<T>,
@@ -117,47 +121,83 @@ export function mapAsyncIterator<T, U>(
   onEnd?: () => void,
   mapError?: (error: unknown) => unknown,
 ): AsyncIterableIterator<U> {
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    onEnd?.();
-  };
-  const mapped: AsyncIterableIterator<U> = {
-    next: async () => {
-      try {
-        for (;;) {
-          const next = await source.next();
-          if (next.done) {
-            end();
-            return { done: true, value: undefined };
-          }
-          let value: U | typeof SKIP;
-          try {
-            value = await map(next.value);
-          } catch (error) {
-            // Whoever reads a failed iterator does not return() it (graphql-ws does not): the source is let go here.
-            void Promise.resolve(source.return?.()).catch(() => {});
-            throw error;
-          }
-          if (value !== SKIP) return { done: false, value };
+  if (source instanceof Mapped && source.fusable()) {
+    const inner: Mapped<unknown, T> = source;
+    const first = inner.map;
+    return new Mapped(
+      inner.source,
+      async (value: unknown) => {
+        const middle = await first(value);
+        return middle === SKIP ? SKIP : map(middle);
+      },
+      onEnd,
+      mapError,
+    );
+  }
+  return new Mapped(source, map, onEnd, mapError);
+}
+
+/** mapAsyncIterator's iterator: its methods on the prototype, so each of the thousands held costs a few fields. */
+class Mapped<T, U> implements AsyncIterableIterator<U> {
+  private ended = false;
+  private read = false;
+
+  constructor(
+    readonly source: AsyncIterator<T>,
+    readonly map: (value: T) => U | typeof SKIP | Promise<U | typeof SKIP>,
+    private readonly onEnd?: () => void,
+    private readonly mapError?: (error: unknown) => unknown,
+  ) {}
+
+  /** Nothing has read or ended it, and nothing of its own runs when it ends: it can be folded into its mapping. */
+  fusable(): boolean {
+    return !this.read && !this.ended && !this.onEnd && !this.mapError;
+  }
+
+  async next(): Promise<IteratorResult<U>> {
+    this.read = true;
+    try {
+      for (;;) {
+        const next = await this.source.next();
+        if (next.done) {
+          this.end();
+          return { done: true, value: undefined };
         }
-      } catch (error) {
-        end();
-        throw mapError ? mapError(error) : error;
+        let value: U | typeof SKIP;
+        try {
+          value = await this.map(next.value);
+        } catch (error) {
+          // Whoever reads a failed iterator does not return() it (graphql-ws does not): the source is let go here.
+          void Promise.resolve(this.source.return?.()).catch(() => {});
+          throw error;
+        }
+        if (value !== SKIP) return { done: false, value };
       }
-    },
-    return: async () => {
-      end();
-      await source.return?.();
-      return { done: true, value: undefined };
-    },
-    throw: async (error) => {
-      end();
-      if (source.throw) await source.throw(error);
-      throw error;
-    },
-    [Symbol.asyncIterator]: () => mapped,
-  };
-  return mapped;
+    } catch (error) {
+      this.end();
+      throw this.mapError ? this.mapError(error) : error;
+    }
+  }
+
+  async return(): Promise<IteratorResult<U>> {
+    this.end();
+    await this.source.return?.();
+    return { done: true, value: undefined };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<U>> {
+    this.end();
+    if (this.source.throw) await this.source.throw(error);
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<U> {
+    return this;
+  }
+
+  private end() {
+    if (this.ended) return;
+    this.ended = true;
+    this.onEnd?.();
+  }
 }

@@ -130,4 +130,49 @@ describe('mapAsyncIterator', () => {
     await expect.poll(() => sourceEnded).toBe(1);
     expect(ends).toBe(1);
   });
+
+  it('maps a mapping as one: both maps in order, either may skip, the outer ending and wording it', async () => {
+    let ends = 0;
+    let sourceEnded = 0;
+    const source = new AsyncQueue<number>(10, () => sourceEnded++);
+    for (const n of [1, 2, 3, 4, 5, 6]) source.push(n);
+    const inner = mapAsyncIterator(source, async (n) => (n === 3 ? SKIP : n * 10));
+    const outer = mapAsyncIterator(
+      inner,
+      (n) => (n === 20 ? SKIP : `v${n}`),
+      () => ends++,
+      (error) => new Error(`worded: ${(error as Error).message}`),
+    );
+    expect(await take(outer, 3)).toEqual(['v10', 'v40', 'v50']);
+    await outer.return!();
+    expect([ends, sourceEnded]).toEqual([1, 1]);
+
+    // A failure of the inner mapping is the outer's to word and end, and lets the source go.
+    const failingSource = new AsyncQueue<number>(10, () => sourceEnded++);
+    failingSource.push(1);
+    const failing = mapAsyncIterator(
+      mapAsyncIterator(failingSource, () => Promise.reject(new Error('cannot map'))),
+      (n) => n,
+      () => ends++,
+      (error) => new Error(`worded: ${(error as Error).message}`),
+    );
+    await expect(failing.next()).rejects.toThrow('worded: cannot map');
+    await expect.poll(() => sourceEnded).toBe(2);
+    expect(ends).toBe(2);
+  });
+
+  it('does not fold a mapping that ends with work of its own', async () => {
+    let innerEnds = 0;
+    const source = new AsyncQueue<number>(10);
+    for (const n of [1, 2, 3]) source.push(n);
+    const inner = mapAsyncIterator(
+      source,
+      (n) => n * 10,
+      () => innerEnds++,
+    );
+    const outer = mapAsyncIterator(inner, (n) => n + 1);
+    expect(await take(outer, 2)).toEqual([11, 21]);
+    await outer.return!();
+    expect(innerEnds).toBe(1);
+  });
 });
