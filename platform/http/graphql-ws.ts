@@ -1,9 +1,8 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 
 import { type DocumentNode, GraphQLError, type GraphQLSchema, parse, validate } from 'graphql';
 import { handleProtocols, makeServer, MessageType, type ServerOptions, stringifyMessage } from 'graphql-ws';
-import type { Extra } from 'graphql-ws/use/ws';
-import { type ServerOptions as WsServerOptions, WebSocketServer } from 'ws';
+import { type ServerOptions as WsServerOptions, type WebSocket, WebSocketServer } from 'ws';
 
 import { textKeyedCache } from '../limits/text-keyed-cache.js';
 import type { Logger } from '../logging.js';
@@ -20,6 +19,15 @@ const MAX_ECHOED_PING_CHARACTERS = 128;
 /** Close codes of our own, in the 4xxx range graphql-ws leaves to applications. */
 export const TOO_FAR_BEHIND = 4429;
 const INTERNAL_ERROR = 4500;
+
+/**
+ * What the operations of a socket know of it: the socket, and the upgrade request until the client has said who it is
+ * (onConnect). Kept after that, each socket would hold its request and headers (about 1.5 KiB) for as long as it lives.
+ */
+export interface Extra {
+  readonly socket: WebSocket;
+  request: IncomingMessage | undefined;
+}
 
 export interface GraphQLWebSocketServer {
   wsServer: WebSocketServer;
@@ -62,7 +70,16 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
     verifyClient,
     handleProtocols,
   });
-  const server = makeServer<P, Extra & Partial<E>>(options);
+  const server = makeServer<P, Extra & Partial<E>>({
+    ...options,
+    onConnect: async (ctx) => {
+      try {
+        return await options.onConnect?.(ctx);
+      } finally {
+        ctx.extra.request = undefined;
+      }
+    },
+  });
 
   wsServer.on('connection', (socket, request) => {
     const send = (data: string) =>

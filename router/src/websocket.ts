@@ -106,7 +106,8 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         try {
           const token = accessTokenFromHeaders({ authorization }, options.jwtSecret)!;
           const connection: Connection = {
-            context: { viewerId: token.userId, clientAddress: addressOf(ctx.extra.request) },
+            // The upgrade request is kept until onConnect returns, and graphql-ws runs it once per socket.
+            context: { viewerId: token.userId, clientAddress: addressOf(ctx.extra.request!) },
             expiresAt: token.expiresAt,
             socket: ctx.extra.socket as unknown as WebSocket,
           };

@@ -5,7 +5,7 @@ import { buildSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
-import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
+import { type Extra, serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
 import { eventually } from '../support/client.js';
 
 describe('graphql-ws keep-alive', () => {
@@ -34,6 +34,35 @@ describe('graphql-ws keep-alive', () => {
 
     healthy.close();
     vanished.terminate();
+    await served.stop();
+    await new Promise((resolve) => httpServer.close(resolve));
+  });
+});
+
+describe('graphql-ws sockets', () => {
+  it('hand onConnect the upgrade request, then let it go', async () => {
+    const httpServer = createServer();
+    const seen: { address?: string; extra?: Extra } = {};
+    const served = serveGraphQLOverWebSocket(httpServer, {
+      schema: buildSchema('type Query { ok: Boolean }'),
+      onConnect: (ctx) => {
+        seen.address = ctx.extra.request?.socket.remoteAddress;
+        seen.extra = ctx.extra;
+      },
+    });
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    const socket = new WebSocket(`ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve) => socket.once('open', resolve));
+    const acknowledged = new Promise((resolve) => socket.once('message', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init' }));
+    expect(JSON.parse(String(await acknowledged))).toEqual({ type: 'connection_ack' });
+
+    expect(seen.address).toBe('127.0.0.1');
+    // What the socket's operations keep for as long as it lives: no request, no headers.
+    expect(seen.extra?.request).toBeUndefined();
+    expect(seen.extra?.socket).toBeDefined();
+
+    socket.close();
     await served.stop();
     await new Promise((resolve) => httpServer.close(resolve));
   });
