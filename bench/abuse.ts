@@ -13,7 +13,7 @@ import { ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.
 import { follow, gql, postTweet, signUp, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { type AbuseMemory, type AbuseReport, type AbuseResult, abuseTable, machine, writeBenchmarks } from './report.js';
-import { startBenchedSystem, stopOnFailure } from './setup.js';
+import { buildCheckout, startBenchedSystem, stopOnFailure } from './setup.js';
 
 /**
  * What one hostile client does to the router (npm run bench:abuse; issue 19). The subgraphs run as processes as in
@@ -35,7 +35,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const PROBE_INTERVAL_MS = 15;
 
 const loadAtStart = loadavg();
-const { env, system } = await startBenchedSystem(progress);
+// Both routers built as the production image builds them (setup.ts): the baseline before anything starts.
+if (baselineDir) buildCheckout(baselineDir);
+const { env, system, build } = await startBenchedSystem(progress);
 const subgraphEnv = Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]]));
 
 /** A minimal client of the V8 inspector protocol over the router's loopback debugging port. */
@@ -124,12 +126,12 @@ async function stallOf(target: Target): Promise<number> {
 
 const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
-/** A router of the checkout at `cwd` as a process of its own, debuggable on a loopback port, in front of the subgraphs. */
-async function startTarget(name: string, cwd: string): Promise<Target> {
+/** A router of a build (`entry`) as a process of its own, debuggable on a loopback port, in front of the subgraphs. */
+async function startTarget(name: string, entry: string, cwd: string): Promise<Target> {
   const [port, operatorPort, inspectPort] = [await freePort(), await freePort(), await freePort()];
   const stderrPath = join(tmpdir(), `bench-abuse-${process.pid}-${name.replace(/\W+/g, '-')}.log`);
   const stderr = openSync(stderrPath, 'w');
-  const child = spawn(process.execPath, [`--inspect=127.0.0.1:${inspectPort}`, '--import', 'tsx', ROUTER_ENTRY], {
+  const child = spawn(process.execPath, [`--inspect=127.0.0.1:${inspectPort}`, entry], {
     cwd,
     env: { ...env, ...subgraphEnv, ROUTER_PORT: String(port), ROUTER_OPERATOR_PORT: String(operatorPort) },
     stdio: ['ignore', 'ignore', stderr],
@@ -167,8 +169,9 @@ for (let n = 0; n < 20; n++) await postTweet(profile, `${n} ${'a long tweet '.re
 const PROBE = JSON.stringify({ query: `query Profile { user(username: "${profile.username}") { id displayName } }` });
 
 progress('starting the routers under test');
-const targets: Target[] = [await startTarget('twtr', process.cwd())];
-if (baselineDir) targets.push(await startTarget('twtr before', baselineDir));
+const compiledRouter = (dir: string) => join(dir, ROUTER_ENTRY.replace(/\.ts$/, '.js'));
+const targets: Target[] = [await startTarget('twtr', compiledRouter(build), process.cwd())];
+if (baselineDir) targets.push(await startTarget('twtr before', compiledRouter('dist'), baselineDir));
 
 // Whatever happens, the processes started here stop with the bench.
 const stopAll = async () => {

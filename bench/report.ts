@@ -109,7 +109,7 @@ ${rows.join('\n')}
 
 - **twtr**: the router (\`router/\`: @apollo/gateway's planner and executor on @apollo/server; a query planned as one
   fetch of the client's own selection is answered without the executor, \`router/src/single-fetch.ts\`), compiled
-  and run by plain node as the production image runs it (so is every twtr service in both benchmarks, \`bench/setup.ts\`).
+  and run by plain node as the production image runs it (so is every twtr service in every benchmark, \`bench/setup.ts\`).
 - **hive**: Hive Gateway 2.15.1 with its defaults (it deduplicates identical in-flight subgraph requests) and one
   plugin, \`bench/hive/gateway.config.ts\`, that does what twtr's router does for the subgraphs to accept a request: it
   verifies the client's token once per request and signs one assertion per subgraph request, for that subgraph. So both

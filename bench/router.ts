@@ -11,7 +11,7 @@ import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../t
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { DIRECT, machine, RUST_PLANNER, type ScenarioResult, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
-import { localCassandraPid, startBenchedSystem, stopOnFailure } from './setup.js';
+import { buildCheckout, localCassandraPid, startBenchedSystem, stopOnFailure } from './setup.js';
 
 /**
  * The router against Hive Gateway (npm run bench:router; part of npm run bench). Subgraphs, twtr's router and Hive
@@ -31,6 +31,10 @@ const rounds = smoke ? 1 : option('--rounds', 3);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
+const baselineDir = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : undefined;
+// Built as the production image builds it, as the system under test is (setup.ts); before anything starts, so a build
+// that fails leaves nothing running.
+if (baselineDir) buildCheckout(baselineDir);
 const { env, system, config } = await startBenchedSystem(progress);
 
 /** Hive Gateway, as a process of its own; `--hive-router-runtime` swaps its planner and executor for the Rust ones. */
@@ -67,10 +71,7 @@ progress('starting Hive Gateway, with its JavaScript planner and with the Rust o
 const hive = await startHive();
 const hiveRust = await startHive('--hive-router-runtime');
 
-const baselineDir = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : undefined;
 const baselinePort = await freePort();
-// Built as the production image builds it, as the system under test is (setup.ts).
-if (baselineDir) execFileSync('bash', ['scripts/build.sh'], { cwd: baselineDir, stdio: ['ignore', 'ignore', 'inherit'] });
 const baseline: ChildProcess | undefined = baselineDir
   ? spawn(process.execPath, ['dist/router/src/index.js'], {
       cwd: baselineDir,

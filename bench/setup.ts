@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { loadConfig } from '../platform/config.js';
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
@@ -10,11 +11,39 @@ import { startSystemProcesses } from '../tests/support/processes.js';
 import { migrateAll } from '../tools/migrate.js';
 
 /**
+ * The builds the benchmarks run, one per run, named by the run's pid. At the top of the repository, so that
+ * node_modules resolve to the repository's: under bench/, bench's own (a second graphql) would be found first.
+ */
+const BUILDS = fileURLToPath(new URL('../.bench-builds/', import.meta.url));
+
+/**
+ * Builds a checkout as the production image does (scripts/build.sh), into `out` or its dist/; tsc's errors, which it
+ * prints on stdout, reach this process's stderr.
+ */
+export function buildCheckout(dir: string, out?: string): void {
+  execFileSync('bash', ['scripts/build.sh', ...(out ? [out] : [])], { cwd: dir, stdio: ['ignore', 2, 2] });
+}
+
+/**
+ * A build of this checkout for this run, removed when the process exits however it ends short of SIGKILL; builds of
+ * runs whose process is gone (killed) are removed first.
+ */
+function buildForThisRun(): string {
+  for (const pid of existsSync(BUILDS) ? readdirSync(BUILDS) : [])
+    if (!existsSync(`/proc/${pid}`)) rmSync(join(BUILDS, pid), { recursive: true, force: true });
+  const build = join(BUILDS, String(process.pid));
+  process.once('exit', () => rmSync(build, { recursive: true, force: true }));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
+  buildCheckout(fileURLToPath(new URL('..', import.meta.url)), build);
+  return build;
+}
+
+/**
  * What the benchmarks measure: the product's defaults (not the tests' low limits), each service its own process,
  * keyspaces migrated, and the code as the production image runs it: compiled by tsc and run by plain node, from a build
- * of the benchmark's own (removed when the system stops). Not through tsx, as `npm start` runs it: its transform
- * gives every function a name property of its own as it is created, a dictionary per closure, about 6 KiB of the
- * router's heap per idle subscription. Returns the environment the services got and the configuration that reaches them.
+ * of the benchmark's own (`build`). Not through tsx, as `npm start` runs it: its transform gives every function a name
+ * property of its own as it is created, a dictionary per closure, about 6 KiB of the router's heap per idle
+ * subscription. Returns the environment the services got, the configuration that reaches them, and the build.
  */
 export async function startBenchedSystem(progress: (message: string) => void, { fanoutWorker = false } = {}) {
   const env: NodeJS.ProcessEnv = {
@@ -29,22 +58,13 @@ export async function startBenchedSystem(progress: (message: string) => void, { 
   };
   await migrateAll(loadConfig(env));
   progress('building the services (scripts/build.sh), then starting the subgraphs and the router as processes');
-  // At the top of the repository: under bench/, its own node_modules (a second graphql) would be found first.
-  const build = `.bench-builds/${process.pid}`;
-  execFileSync('bash', ['scripts/build.sh', build], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const started = await startSystemProcesses(env, { fanoutWorker, compiled: build });
-  const system = {
-    ...started,
-    stop: async () => {
-      await started.stop();
-      rmSync(build, { recursive: true, force: true });
-    },
-  };
+  const build = buildForThisRun();
+  const system = await startSystemProcesses(env, { fanoutWorker, compiled: build });
   const config = loadConfig({
     ...env,
     ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),
   });
-  return { env, system, config };
+  return { env, system, config, build };
 }
 
 /** A benchmark that fails stops what it started (its processes would otherwise outlive it) and exits with 1. */

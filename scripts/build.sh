@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-dist}"
+# It is emptied first: only dist/ or a benchmark's build, never a path given by mistake.
+case "$out" in
+  dist | .bench-builds/* | */.bench-builds/*) ;;
+  *) echo "[build] refusing to build into $out: dist or .bench-builds/<name> only" >&2 && exit 1 ;;
+esac
 rm -rf "$out"
 npx tsc -p tsconfig.build.json --outDir "$out"
 for asset in schema/supergraph.graphql subgraphs/*/schema.graphql migrations/*/*.cql router/src/*.mjs; do
