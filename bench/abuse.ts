@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { follow, gql, postTweet, signUp, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
+import { Inspector } from './inspector.js';
 import { type AbuseMemory, type AbuseReport, type AbuseResult, abuseTable, machine, writeBenchmarks } from './report.js';
 import { buildCheckout, startBenchedSystem, stopOnFailure } from './setup.js';
 
@@ -39,40 +40,6 @@ const loadAtStart = loadavg();
 if (baselineDir) buildCheckout(baselineDir);
 const { env, system, build } = await startBenchedSystem(progress);
 const subgraphEnv = Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]]));
-
-/** A minimal client of the V8 inspector protocol over the router's loopback debugging port. */
-class Inspector {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
-  private constructor(private readonly socket: WebSocket) {
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
-      const waiter = message.id === undefined ? undefined : this.waiting.get(message.id);
-      if (!waiter) return;
-      this.waiting.delete(message.id!);
-      if (message.error) waiter.reject(new Error(message.error.message));
-      else waiter.resolve(message.result);
-    });
-  }
-
-  static async connect(port: number): Promise<Inspector> {
-    const [target] = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-    const socket = new WebSocket(target.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
-    return new Inspector(socket);
-  }
-
-  send<T = any>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = this.nextId++;
-    this.socket.send(JSON.stringify({ id, method, params }));
-    return new Promise<T>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
-  }
-
-  /** A process with a debugger attached waits for it to leave before exiting. */
-  close(): void {
-    this.socket.close();
-  }
-}
 
 const mib = (bytes: number) => bytes / 2 ** 20;
 

@@ -43,9 +43,13 @@ function buildForThisRun(): string {
  * keyspaces migrated, and the code as the production image runs it: compiled by tsc and run by plain node, from a build
  * of the benchmark's own (`build`). Not through tsx, as `npm start` runs it: its transform gives every function a name
  * property of its own as it is created, a dictionary per closure, about 6 KiB of the router's heap per idle
- * subscription. Returns the environment the services got, the configuration that reaches them, and the build.
+ * subscription. `inspected` services listen for a debugger on loopback (system.inspectPorts). Returns the environment
+ * the services got, the configuration that reaches them, and the build.
  */
-export async function startBenchedSystem(progress: (message: string) => void, { fanoutWorker = false } = {}) {
+export async function startBenchedSystem(
+  progress: (message: string) => void,
+  { fanoutWorker = false, inspected = [] as readonly string[] } = {},
+) {
   const env: NodeJS.ProcessEnv = {
     ...withoutTestLimits(process.env),
     LOG_LEVEL: 'error',
@@ -59,7 +63,7 @@ export async function startBenchedSystem(progress: (message: string) => void, { 
   await migrateAll(loadConfig(env));
   progress('building the services (scripts/build.sh), then starting the subgraphs and the router as processes');
   const build = buildForThisRun();
-  const system = await startSystemProcesses(env, { fanoutWorker, compiled: build });
+  const system = await startSystemProcesses(env, { fanoutWorker, compiled: build, inspected });
   const config = loadConfig({
     ...env,
     ...Object.fromEntries(SUBGRAPH_NAMES.map((name) => [urlVariable(name), system.subgraphUrls[name]])),

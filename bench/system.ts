@@ -15,6 +15,7 @@ import { feedOf, ok, postTweet, signUp as signUpUser, type TestUser } from '../t
 import { likeByStranger } from '../tests/support/infra.js';
 import { scrape, total } from '../tests/support/metrics.js';
 import { cpuSecondsOf } from '../tests/support/processes.js';
+import { Inspector } from './inspector.js';
 import { machine, median, percentile, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
 import { startBenchedSystem, stopOnFailure } from './setup.js';
@@ -41,7 +42,11 @@ const size = (full: number, small: number) => (smoke ? small : full);
 const stormRate = args.includes('--storm-rate') ? Number(args[args.indexOf('--storm-rate') + 1]) : 1_000;
 const progress = (message: string) => process.stderr.write(`[bench:system] ${message}\n`);
 
-const { system, config } = await startBenchedSystem(progress, { fanoutWorker: args.includes('--fanout-worker') });
+// The router and the feed listen for a debugger (loopback) so the idle-memory scenario can collect their garbage.
+const { system, config } = await startBenchedSystem(progress, {
+  fanoutWorker: args.includes('--fanout-worker'),
+  inspected: ['router', 'feed'],
+});
 const feedDb = await connectCassandra(config, keyspaceOf('feed', config.TWTR_NAMESPACE));
 const stop = async () => {
   await feedDb.shutdown();
@@ -258,16 +263,28 @@ async function live(subscribers: number, posts: number) {
   };
 }
 
-/** Resident memory (and heap used) each idle subscription adds to the router and the feed, from their /metrics. */
+/**
+ * Resident memory and heap each idle subscription adds to the router and the feed: resident from their /metrics, heap
+ * used right after a full collection (through the inspector), so neither garbage from opening the subscriptions nor
+ * from the scenario before counts.
+ */
 async function idleMemory(subscriptions: number) {
   const author = await signUp('idle');
+  const [router, feed] = await Promise.all([
+    Inspector.connect(system.inspectPorts.router),
+    Inspector.connect(system.inspectPorts.feed),
+  ]);
+  const heapUsed = async (inspector: Inspector) => {
+    await inspector.send('HeapProfiler.collectGarbage');
+    return (await inspector.send<{ usedSize: number }>('Runtime.getHeapUsage')).usedSize;
+  };
   const sample = async () => ({
     router: await metric(system.routerOperatorUrl, 'process_resident_memory_bytes'),
-    routerHeap: await metric(system.routerOperatorUrl, 'nodejs_heap_size_used_bytes'),
+    routerHeap: await heapUsed(router),
     feed: await metric(system.subgraphUrls.feed, 'process_resident_memory_bytes'),
-    feedHeap: await metric(system.subgraphUrls.feed, 'nodejs_heap_size_used_bytes'),
+    feedHeap: await heapUsed(feed),
   });
-  // The least of samples over a few seconds: what is left after the collector has run, not garbage in waiting.
+  // The least of samples over a few seconds.
   const memory = async () => {
     const samples: Awaited<ReturnType<typeof sample>>[] = [];
     for (let i = 0; i < size(12, 3); i++, await sleep(500)) samples.push(await sample());
@@ -287,6 +304,8 @@ async function idleMemory(subscriptions: number) {
   const cpuAfter = await cpu();
   const after = await memory();
   await connections.close();
+  router.close();
+  feed.close();
   const perSubscriptionKiB = (key: keyof typeof before) => (after[key] - before[key]) / subscriptions / 1024;
   return {
     subscriptions,

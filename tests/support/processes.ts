@@ -13,6 +13,8 @@ export interface SystemProcesses {
   subgraphUrls: Record<string, string>;
   /** Every service's process, by name. */
   children: Record<string, ChildProcess>;
+  /** The V8 inspector's loopback port of each service started with one (`inspected`). */
+  inspectPorts: Record<string, number>;
   /** Resident memory of each service's process now, in MiB. */
   rssMiB(): Record<string, number>;
   /** Names of the services whose process has exited. */
@@ -51,7 +53,11 @@ export async function freePort(): Promise<number> {
  */
 export async function startSystemProcesses(
   env: NodeJS.ProcessEnv,
-  { compiled, fanoutWorker = false }: { compiled?: string; fanoutWorker?: boolean } = {},
+  {
+    compiled,
+    fanoutWorker = false,
+    inspected = [],
+  }: { compiled?: string; fanoutWorker?: boolean; inspected?: readonly string[] } = {},
 ): Promise<SystemProcesses> {
   const worker = fanoutWorker ? [{ ...SERVICES.find((service) => service.name === 'feed')!, name: 'feed-fanout' }] : [];
   const processes = [...SERVICES, ...worker];
@@ -59,6 +65,7 @@ export async function startSystemProcesses(
     await Promise.all(processes.map(async (service) => [service.name, await freePort()] as const)),
   );
   const routerOperatorPort = await freePort();
+  const inspectPorts = Object.fromEntries(await Promise.all(inspected.map(async (name) => [name, await freePort()] as const)));
   const serviceEnv: NodeJS.ProcessEnv = {
     ...env,
     APOLLO_TELEMETRY_DISABLED: 'true',
@@ -81,9 +88,10 @@ export async function startSystemProcesses(
     const service = processes.find((candidate) => candidate.name === name)!;
     // TWTR_CPU_PROFILE_DIR: every service writes a CPU profile there when it stops (for finding where time goes).
     const profile = env.TWTR_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.TWTR_CPU_PROFILE_DIR}`] : [];
+    const nodeArgs = [...profile, ...(inspectPorts[name] ? [`--inspect=127.0.0.1:${inspectPorts[name]}`] : [])];
     const command = compiled
-      ? [...profile, `${compiled}/${service.entry.replace(/\.ts$/, '.js')}`]
-      : [...profile, '--import', 'tsx', service.entry];
+      ? [...nodeArgs, `${compiled}/${service.entry.replace(/\.ts$/, '.js')}`]
+      : [...nodeArgs, '--import', 'tsx', service.entry];
     children[name] = spawn(process.execPath, command, {
       env: { ...serviceEnv, ...ownEnv[name] },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -113,6 +121,7 @@ export async function startSystemProcesses(
     routerOperatorUrl,
     subgraphUrls,
     children,
+    inspectPorts,
     exited,
     kill: (name, signal = 'SIGKILL') =>
       new Promise<number | null>((resolve) => {
