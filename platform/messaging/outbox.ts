@@ -276,8 +276,13 @@ export class OutboxRelay {
       for (;;) {
         const rows = (await this.cassandra.execute(query, [bucket, after, PAGE_SIZE])).rows;
         // A whole pass reads marks only: the payloads of the rows not yet published are read together, after.
-        const unpublishedIds = rows.filter((row) => !row.get('published')).map((row) => row.get('id'));
-        const fetched = read === 'marks' ? await this.payloadsOf(bucket, unpublishedIds) : undefined;
+        const fetched =
+          read === 'marks'
+            ? await this.payloadsOf(
+                bucket,
+                rows.filter((row) => !row.get('published')).map((row) => row.get('id')),
+              )
+            : undefined;
         for (const row of rows) {
           if (!row.get('published')) {
             const payload: string | null | undefined = fetched ? fetched.get(row.get('id').toString()) : row.get('payload');
