@@ -54,8 +54,7 @@ interface Target {
 }
 
 async function memoryOf(target: Target): Promise<AbuseMemory> {
-  await target.inspector.send('HeapProfiler.collectGarbage');
-  const { usedSize } = await target.inspector.send<{ usedSize: number }>('Runtime.getHeapUsage');
+  const usedSize = await target.inspector.heapUsedAfterCollection();
   const { result } = await target.inspector.send<{ result: { value: string } }>('Runtime.evaluate', {
     expression: 'JSON.stringify(process.memoryUsage())',
     returnByValue: true,

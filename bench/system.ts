@@ -274,15 +274,11 @@ async function idleMemory(subscriptions: number) {
     Inspector.connect(system.inspectPorts.router),
     Inspector.connect(system.inspectPorts.feed),
   ]);
-  const heapUsed = async (inspector: Inspector) => {
-    await inspector.send('HeapProfiler.collectGarbage');
-    return (await inspector.send<{ usedSize: number }>('Runtime.getHeapUsage')).usedSize;
-  };
   const sample = async () => ({
     router: await metric(system.routerOperatorUrl, 'process_resident_memory_bytes'),
-    routerHeap: await heapUsed(router),
+    routerHeap: await router.heapUsedAfterCollection(),
     feed: await metric(system.subgraphUrls.feed, 'process_resident_memory_bytes'),
-    feedHeap: await heapUsed(feed),
+    feedHeap: await feed.heapUsedAfterCollection(),
   });
   // The least of samples over a few seconds.
   const memory = async () => {
