@@ -1,10 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { GraphQLError } from 'graphql';
-import type { Client, SubscribePayload } from 'graphql-ws';
+import type { SubscribePayload } from 'graphql-ws';
 
 import { AsyncQueue } from '../../platform/async-iterators.js';
 import { ErrorCode } from '../../platform/errors.js';
+import type { SubgraphConnection } from './subgraph-connection.js';
 
 /** Events held for a subscriber that has not taken them yet, as many as the feed's own buffer holds for it. */
 export const MAX_HELD_EVENTS = 100;
@@ -24,12 +25,12 @@ export interface ResubscribingOptions {
 
 /**
  * A subscriber's upstream subscription that outlives the connection it is on. Up to a hundred subscribers share one
- * connection to a subgraph; graphql-ws's client reconnects by itself after ordinary closes, but a close it deems fatal
- * (1009 for a message the subgraph found too big, 4500 for a failure on the subgraph's side) ends every subscription
- * on the connection with a bare close event. Here such a loss makes each subscriber subscribe again (its own identity
- * re-signed by `subscribe`), so no client's subscription ends for what happened on a connection it shares; only one
- * that keeps losing its connection with no event in between is ended, with a coded SERVICE_UNAVAILABLE. A subgraph's
- * refusal of the subscription itself (GraphQL errors) ends it at once, with the subgraph's code.
+ * connection to a subgraph, which reconnects by itself after the link or the replica went away; a close for anything
+ * else (1009 for a message the subgraph found too big, 4500 for a failure on the subgraph's side) ends every
+ * subscription on the connection with an error. Here such a loss makes each subscriber subscribe again (its own
+ * identity re-signed by `subscribe`), so no client's subscription ends for what happened on a connection it shares;
+ * only one that keeps losing its connection with no event in between is ended, with a coded SERVICE_UNAVAILABLE. A
+ * subgraph's refusal of the subscription itself (GraphQL errors) ends it at once, with the subgraph's code.
  */
 export function resubscribing<T>(
   subscribe: () => UpstreamSubscription<T>,
@@ -115,19 +116,19 @@ function refusal(errors: { message: string; extensions?: Record<string, unknown>
 }
 
 /**
- * A subscription on a shared connection whose events wait for their subscriber in a bounded queue. graphql-ws's own
- * `iterate` keeps every event not yet taken, and a client that stops reading its socket stops the taking (graphql-ws
- * writes a subscriber's frames one after another), so one paused client grew the router's memory with every event
- * of its feed. Past `capacity` the subscription ends with RATE_LIMITED, as it does at the feed's buffer.
+ * A subscription on a shared connection whose events wait for their subscriber in a bounded queue. A client that stops
+ * reading its socket stops the taking (graphql-ws writes a subscriber's frames one after another): kept without bound
+ * (as graphql-ws's own `iterate` does), one paused client grew the router's memory with every event of its feed. Past
+ * `capacity` the subscription ends with RATE_LIMITED, as it does at the feed's buffer.
  */
 export function heldEvents<T>(
-  client: Pick<Client, 'subscribe'>,
+  client: Pick<SubgraphConnection, 'subscribe'>,
   request: SubscribePayload,
   capacity = MAX_HELD_EVENTS,
 ): AsyncIterableIterator<T> {
   let dispose = () => {};
   const queue = new AsyncQueue<T>(capacity, () => dispose());
-  dispose = client.subscribe<T>(request, {
+  dispose = client.subscribe(request, {
     next: (event) => {
       if (queue.push(event as T)) return;
       queue.fail(

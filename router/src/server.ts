@@ -321,7 +321,7 @@ export async function startRouter(
     operatorUrl: operator.url,
     stop: async () => {
       await stopWebSockets();
-      await subscriptions.close();
+      subscriptions.close();
       await server.stop();
       await planning.close();
       await operator.stop();

@@ -4,8 +4,6 @@ import { Supergraph } from '@apollo/federation-internals';
 import { buildOperationContext, executeQueryPlan, type GraphQLDataSource } from '@apollo/gateway';
 import type { FetchNode, PlanNode, QueryPlan, SubscriptionNode } from '@apollo/query-planner';
 import { type DocumentNode, type ExecutionResult, type FormattedExecutionResult, GraphQLError, print } from 'graphql';
-import { type Client, createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 
 import { mapAsyncIterator } from '../../platform/async-iterators.js';
 import { ErrorCode } from '../../platform/errors.js';
@@ -16,11 +14,15 @@ import type { Logger } from '../../platform/logging.js';
 import type { QueryPlanning } from './query-planning.js';
 import { heldEvents, resubscribing } from './resubscribing.js';
 import { SharedFetches } from './shared-fetches.js';
+import { SubgraphConnection } from './subgraph-connection.js';
 import { answerBytes } from './subgraph-http.js';
 
 /** How often the router pings each subgraph it holds subscriptions on, and how long it waits for the pong. */
 const UPSTREAM_PING_INTERVAL_MS = 5_000;
 const UPSTREAM_PONG_TIMEOUT_MS = 5_000;
+
+/** The largest message accepted from a subgraph's websocket (an event is its primary fetch's answer). */
+const MAX_UPSTREAM_MESSAGE_BYTES = 4 << 20;
 
 /** The most a subscribe message forwarded to a subgraph may carry (operation and variables), a 16th of its limit. */
 const MAX_FORWARDED_CHARACTERS = 64 << 10;
@@ -71,7 +73,7 @@ export class FederatedSubscriptions {
    */
   private readonly resolvedEvents: TextKeyedAnswers<{ result: ExecutionResult; fetchedBytes: number }> | undefined;
   /** Per subgraph, its connections (never more than the router's subscription limit allows, over 100). */
-  private readonly clients = new Map<string, { client: Client; subscriptions: number }[]>();
+  private readonly connections = new Map<string, { connection: SubgraphConnection; subscriptions: number }[]>();
   /** Keyed by operation text, which clients choose: bounded (an entry evicted only costs planning again). */
   private readonly plans = textKeyedCache<{ plan: QueryPlan; operationContext: ReturnType<typeof buildOperationContext> }>({
     maxEntries: 1_000,
@@ -102,56 +104,39 @@ export class FederatedSubscriptions {
   }
 
   /**
-   * Connections to a subgraph are shared by up to SUBSCRIPTIONS_PER_CONNECTION subscribers each (graphql-ws
-   * multiplexes), opened on first use: the client hands every incoming message to each subscription on its connection,
-   * so one connection for all would cost each event a pass over every subscriber. Each connection reconnects without
-   * end, resubscribing its live subscriptions; one that stops answering pings (a half-open link to a replica that
-   * died) is terminated within seconds, so that happens soon rather than never. Returns the connection and how to give
-   * the place back when the subscription ends.
+   * Connections to a subgraph are shared by up to SUBSCRIPTIONS_PER_CONNECTION subscribers each, opened on first use.
+   * Each reconnects by itself, sending its live subscriptions again; one that stops answering pings (a half-open link
+   * to a replica that died) is terminated within seconds, so that happens soon rather than never. Returns the
+   * connection and how to give the place back when the subscription ends.
    */
-  private connectionFor(serviceName: string): { client: Client; release: () => void } {
-    let pool = this.clients.get(serviceName);
-    if (!pool) this.clients.set(serviceName, (pool = []));
-    let connection = pool.find((candidate) => candidate.subscriptions < SUBSCRIPTIONS_PER_CONNECTION);
-    if (!connection) pool.push((connection = { client: this.connect(serviceName), subscriptions: 0 }));
-    const taken = connection;
-    taken.subscriptions++;
-    return { client: taken.client, release: () => void taken.subscriptions-- };
+  private connectionFor(serviceName: string): { client: SubgraphConnection; release: () => void } {
+    let pool = this.connections.get(serviceName);
+    if (!pool) this.connections.set(serviceName, (pool = []));
+    let taken = pool.find((candidate) => candidate.subscriptions < SUBSCRIPTIONS_PER_CONNECTION);
+    if (!taken) pool.push((taken = { connection: this.connect(serviceName), subscriptions: 0 }));
+    const place = taken;
+    place.subscriptions++;
+    return { client: place.connection, release: () => void place.subscriptions-- };
   }
 
-  private connect(serviceName: string): Client {
+  private connect(serviceName: string): SubgraphConnection {
     const url = this.options.webSocketUrls[serviceName];
     if (!url) throw new Error(`no websocket URL for subgraph ${serviceName}`);
-    let pongDeadline: NodeJS.Timeout | undefined;
-    const client: Client = createClient({
+    return new SubgraphConnection({
       url,
-      webSocketImpl: WebSocket,
       // The router's own identity, signed afresh on every (re)connect; each subscription adds its subscriber's.
       connectionParams: () => ({ assertion: this.assertionFor({ viewerId: null, clientAddress: null }, serviceName) }),
-      retryAttempts: Number.POSITIVE_INFINITY,
-      shouldRetry: () => true,
-      keepAlive: UPSTREAM_PING_INTERVAL_MS,
-      on: {
-        ping: (received) => {
-          if (received) return;
-          clearTimeout(pongDeadline);
-          pongDeadline = setTimeout(() => {
-            this.options.logger.warn('a subgraph stopped answering pings; reconnecting', { subgraph: serviceName });
-            client.terminate();
-          }, UPSTREAM_PONG_TIMEOUT_MS);
-        },
-        pong: (received) => {
-          if (received) clearTimeout(pongDeadline);
-        },
-        closed: () => clearTimeout(pongDeadline),
-      },
+      pingIntervalMs: UPSTREAM_PING_INTERVAL_MS,
+      pongTimeoutMs: UPSTREAM_PONG_TIMEOUT_MS,
+      maxMessageBytes: MAX_UPSTREAM_MESSAGE_BYTES,
+      logger: this.options.logger,
+      subgraph: serviceName,
     });
-    return client;
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.clients.values()].flat().map(({ client }) => client.dispose()));
-    this.clients.clear();
+  close(): void {
+    for (const { connection } of [...this.connections.values()].flat()) connection.dispose();
+    this.connections.clear();
   }
 
   /**
@@ -198,8 +183,8 @@ export class FederatedSubscriptions {
         `The subscription is too large to forward (${forwardedCharacters} characters of operation and variables, at most ${MAX_FORWARDED_CHARACTERS}).`,
         { extensions: { code: ErrorCode.BAD_REQUEST } },
       );
-    // The subscriber's identity travels with its own subscribe message on the shared connection. graphql-ws sends the
-    // same payload again when it resubscribes after a reconnect, so the assertion is a getter: signed afresh each time
+    // The subscriber's identity travels with its own subscribe message on the shared connection. The connection sends
+    // the same payload again when it resubscribes after a reconnect, so the assertion is a getter: signed afresh each time
     // the message is written, never a stale one.
     const identity = { viewerId: context.viewerId, clientAddress: context.clientAddress };
     const extensions = Object.defineProperty({}, 'assertion', {

@@ -1,0 +1,216 @@
+import { GRAPHQL_TRANSPORT_WS_PROTOCOL, type Sink, type SubscribePayload } from 'graphql-ws';
+import WebSocket from 'ws';
+
+import type { Logger } from '../../platform/logging.js';
+
+/** Closes after which the connection is opened again and its subscriptions sent again, unnoticed by subscribers. */
+const RECONNECTED_CLOSE_CODES = new Set([
+  1000, // the subgraph closed normally while subscriptions were still on it
+  1001, // going away: a replica shutting down
+  1005, // no status
+  1006, // the link dropped, the connection was refused, or it was terminated here for want of a pong
+  1012, // service restart
+  1013, // try again later
+  1014, // bad gateway
+]);
+
+/** Wait before the n-th reconnection in a row: doubling from this, at most MAX_RECONNECT_WAIT_MS, with jitter. */
+const FIRST_RECONNECT_WAIT_MS = 250;
+const MAX_RECONNECT_WAIT_MS = 5_000;
+
+export interface SubgraphConnectionOptions {
+  url: string;
+  /** The connection_init payload, made afresh on each (re)connect. */
+  connectionParams: () => Record<string, unknown>;
+  /** How often the subgraph is pinged, and how long its pong may take before the link is deemed dead. */
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  /** The largest message accepted from the subgraph. */
+  maxMessageBytes: number;
+  logger: Logger;
+  /** Named in log lines. */
+  subgraph: string;
+}
+
+interface Upstream {
+  payload: SubscribePayload;
+  sink: Sink;
+}
+
+/**
+ * One graphql-transport-ws connection to a subgraph carrying many subscribers' subscriptions: each received message is
+ * handed to its subscription by id (one map lookup), where graphql-ws's client offered every message to every
+ * subscription on the connection and kept a dozen closures and promises for each one.
+ *
+ * Opened on the first subscription and closed when the last one goes. A close that only means the link or the replica
+ * went away (RECONNECTED_CLOSE_CODES) is followed by a new connection, with backoff, on which every subscription still
+ * held is sent again (its payload re-serialised, so a getter in it signs afresh); any other close (the subgraph refused
+ * something on this connection) ends every subscription on it with an error, for its subscriber to decide whether to
+ * subscribe again. A subgraph that stops answering pings is terminated, which reconnects.
+ */
+export class SubgraphConnection {
+  private socket: WebSocket | undefined;
+  private acknowledged = false;
+  private readonly upstreams = new Map<string, Upstream>();
+  private lastId = 0;
+  private reconnectsInARow = 0;
+  private reconnect: NodeJS.Timeout | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private pongDeadline: NodeJS.Timeout | undefined;
+  private disposed = false;
+
+  constructor(private readonly options: SubgraphConnectionOptions) {}
+
+  /** Subscriptions held on this connection (sent, or waiting for it to open). */
+  get size(): number {
+    return this.upstreams.size;
+  }
+
+  /** graphql-ws's Client.subscribe: the sink gets the subscription's events; the returned function ends it. */
+  subscribe(payload: SubscribePayload, sink: Sink): () => void {
+    if (this.disposed) {
+      sink.complete();
+      return () => {};
+    }
+    const id = String(++this.lastId);
+    this.upstreams.set(id, { payload, sink });
+    if (this.acknowledged) this.send(subscribeMessage(id, payload));
+    else if (!this.socket && !this.reconnect) this.open();
+    return () => this.unsubscribe(id);
+  }
+
+  /** Closes the connection for good; every subscription on it completes. */
+  dispose(): void {
+    this.disposed = true;
+    this.disconnect();
+    const upstreams = [...this.upstreams.values()];
+    this.upstreams.clear();
+    for (const { sink } of upstreams) sink.complete();
+  }
+
+  private unsubscribe(id: string) {
+    if (!this.upstreams.delete(id)) return;
+    if (this.upstreams.size === 0) this.disconnect();
+    else if (this.acknowledged) this.send(JSON.stringify({ id, type: 'complete' }));
+  }
+
+  private open() {
+    const { url, maxMessageBytes } = this.options;
+    const socket = new WebSocket(url, GRAPHQL_TRANSPORT_WS_PROTOCOL, { maxPayload: maxMessageBytes, perMessageDeflate: false });
+    this.socket = socket;
+    socket.on('open', () => {
+      socket.send(JSON.stringify({ type: 'connection_init', payload: this.options.connectionParams() }));
+      this.startKeepAlive(socket);
+    });
+    socket.on('message', (data) => {
+      if (socket === this.socket) this.receive(socket, String(data));
+    });
+    // A close follows every error, and says what to do.
+    socket.on('error', () => {});
+    socket.on('close', (code, reason) => {
+      if (socket === this.socket) this.lost(code, String(reason));
+    });
+  }
+
+  private receive(socket: WebSocket, data: string) {
+    let message: { type?: unknown; id?: unknown; payload?: unknown };
+    try {
+      message = JSON.parse(data);
+    } catch {
+      socket.close(4400, 'Bad response');
+      return;
+    }
+    switch (message.type) {
+      case 'next':
+        this.upstreams.get(message.id as string)?.sink.next(message.payload as never);
+        return;
+      case 'error':
+        this.take(message.id)?.sink.error(message.payload);
+        return;
+      case 'complete':
+        this.take(message.id)?.sink.complete();
+        return;
+      case 'ping':
+        socket.send('{"type":"pong"}');
+        return;
+      case 'pong':
+        clearTimeout(this.pongDeadline);
+        this.pongDeadline = undefined;
+        return;
+      case 'connection_ack':
+        if (this.acknowledged) return;
+        this.acknowledged = true;
+        this.reconnectsInARow = 0;
+        for (const [id, { payload }] of this.upstreams) socket.send(subscribeMessage(id, payload));
+        return;
+      default:
+        socket.close(4400, 'Bad response');
+    }
+  }
+
+  /** The subscription the subgraph has ended (with an error or complete), no longer held. */
+  private take(id: unknown): Upstream | undefined {
+    const upstream = this.upstreams.get(id as string);
+    if (upstream) this.upstreams.delete(id as string);
+    if (this.upstreams.size === 0 && upstream) this.disconnect();
+    return upstream;
+  }
+
+  private lost(code: number, reason: string) {
+    this.detach();
+    if (this.disposed || this.upstreams.size === 0) return;
+    if (!RECONNECTED_CLOSE_CODES.has(code)) {
+      const upstreams = [...this.upstreams.values()];
+      this.upstreams.clear();
+      const error = new Error(`the subgraph closed the connection: ${code} ${reason}`);
+      for (const { sink } of upstreams) sink.error(error);
+      return;
+    }
+    const wait = Math.min(MAX_RECONNECT_WAIT_MS, FIRST_RECONNECT_WAIT_MS * 2 ** this.reconnectsInARow++);
+    // Jittered, so that a restarted replica is not met by every router's connections in the same millisecond.
+    this.reconnect = setTimeout(
+      () => {
+        this.reconnect = undefined;
+        if (this.upstreams.size > 0 && !this.disposed) this.open();
+      },
+      wait / 2 + Math.random() * (wait / 2),
+    );
+  }
+
+  private startKeepAlive(socket: WebSocket) {
+    const { pingIntervalMs, pongTimeoutMs, logger, subgraph } = this.options;
+    this.keepAlive = setInterval(() => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      socket.send('{"type":"ping"}');
+      this.pongDeadline ??= setTimeout(() => {
+        logger.warn('a subgraph stopped answering pings; reconnecting', { subgraph });
+        socket.terminate();
+      }, pongTimeoutMs);
+    }, pingIntervalMs);
+  }
+
+  /** Closes the socket, if any, and forgets it: nothing it does from now on reaches the subscriptions. */
+  private disconnect() {
+    const socket = this.socket;
+    this.detach();
+    clearTimeout(this.reconnect);
+    this.reconnect = undefined;
+    socket?.close(1000, 'Normal Closure');
+  }
+
+  private detach() {
+    this.socket = undefined;
+    this.acknowledged = false;
+    clearInterval(this.keepAlive);
+    clearTimeout(this.pongDeadline);
+    this.keepAlive = this.pongDeadline = undefined;
+  }
+
+  private send(message: string) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(message);
+  }
+}
+
+function subscribeMessage(id: string, payload: SubscribePayload): string {
+  return JSON.stringify({ id, type: 'subscribe', payload });
+}

@@ -1,0 +1,176 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { buildSchema } from 'graphql';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+
+import { AsyncQueue } from '../../platform/async-iterators.js';
+import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
+import type { Logger } from '../../platform/logging.js';
+import { SubgraphConnection, type SubgraphConnectionOptions } from '../../router/src/subgraph-connection.js';
+import { eventually } from '../support/client.js';
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A subgraph's real websocket server (the one every subgraph serves) whose `ticks` subscription relays `tick()`. */
+async function subgraph() {
+  const listening = new Set<{ name: string; queue: AsyncQueue<{ ticks: string }> }>();
+  const connectionParams: unknown[] = [];
+  const httpServer = createServer();
+  const served = serveGraphQLOverWebSocket(httpServer, {
+    schema: buildSchema('type Query { ok: Boolean } type Subscription { ticks(name: String!): String! }'),
+    roots: {
+      subscription: {
+        ticks: ({ name }: { name: string }) => {
+          const listener = { name, queue: new AsyncQueue<{ ticks: string }>(100, () => listening.delete(listener)) };
+          listening.add(listener);
+          return listener.queue;
+        },
+      },
+    },
+    onConnect: ({ connectionParams: params }) => void connectionParams.push(params),
+  });
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    await served.stop();
+    await new Promise((resolve) => httpServer.close(resolve));
+  });
+  return {
+    url: `ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}/graphql`,
+    sockets: served.wsServer.clients,
+    connectionParams,
+    /** Every subscription listening gets this tick. */
+    tick: (value: number) => {
+      for (const { name, queue } of listening) queue.push({ ticks: `${name}${value}` });
+    },
+    listeners: () => listening.size,
+  };
+}
+
+function connection(url: string, options: Partial<SubgraphConnectionOptions> = {}) {
+  let connects = 0;
+  const connected = new SubgraphConnection({
+    url,
+    connectionParams: () => ({ connect: ++connects }),
+    pingIntervalMs: 5_000,
+    pongTimeoutMs: 5_000,
+    maxMessageBytes: 1 << 20,
+    logger: silent,
+    subgraph: 'test',
+    ...options,
+  });
+  cleanups.push(() => connected.dispose());
+  return connected;
+}
+
+/** A subscription to `ticks(name)` on the connection, recording what reaches its sink. */
+function subscribe(on: SubgraphConnection, name: string, query = 'subscription($name: String!) { ticks(name: $name) }') {
+  const received = { events: [] as unknown[], error: undefined as unknown, completed: false };
+  const unsubscribe = on.subscribe(
+    { query, variables: { name } },
+    {
+      next: (event) => void received.events.push((event as { data: { ticks: string } }).data.ticks),
+      error: (error) => void (received.error = error),
+      complete: () => void (received.completed = true),
+    },
+  );
+  return { received, unsubscribe };
+}
+
+describe("the router's connection to a subgraph's websocket", () => {
+  it('hands each event to its own subscription, all on one socket', async () => {
+    const feed = await subgraph();
+    const upstream = connection(feed.url);
+    const [a, b] = [subscribe(upstream, 'a'), subscribe(upstream, 'b')];
+    await eventually(async () => expect(feed.listeners()).toBe(2));
+    feed.tick(1);
+    feed.tick(2);
+    await eventually(async () => expect([a.received.events, b.received.events]).toEqual([['a1', 'a2'], ['b1', 'b2']]));
+    expect(feed.sockets.size).toBe(1);
+
+    a.unsubscribe();
+    await eventually(async () => expect(feed.listeners()).toBe(1));
+    feed.tick(3);
+    await eventually(async () => expect(b.received.events).toEqual(['b1', 'b2', 'b3']));
+    expect(a.received.events).toEqual(['a1', 'a2']);
+  });
+
+  it('closes its socket when the last subscription ends, and opens one for the next', async () => {
+    const feed = await subgraph();
+    const upstream = connection(feed.url);
+    subscribe(upstream, 'a').unsubscribe();
+    const b = subscribe(upstream, 'b');
+    await eventually(async () => expect(feed.listeners()).toBe(1));
+    b.unsubscribe();
+    await eventually(async () => expect(feed.sockets.size).toBe(0));
+    expect(upstream.size).toBe(0);
+
+    const c = subscribe(upstream, 'c');
+    await eventually(async () => expect(feed.listeners()).toBe(1));
+    feed.tick(1);
+    await eventually(async () => expect(c.received.events).toEqual(['c1']));
+  });
+
+  it('sends its subscriptions again, with fresh connection params, after the replica goes away', async () => {
+    const feed = await subgraph();
+    const upstream = connection(feed.url);
+    const [a, b] = [subscribe(upstream, 'a'), subscribe(upstream, 'b')];
+    await eventually(async () => expect(feed.listeners()).toBe(2));
+    for (const socket of feed.sockets) socket.close(1001, 'Going away');
+
+    await eventually(async () => expect(feed.connectionParams).toEqual([{ connect: 1 }, { connect: 2 }]));
+    await eventually(async () => expect(feed.listeners()).toBe(2));
+    feed.tick(1);
+    await eventually(async () => expect([a.received.events, b.received.events]).toEqual([['a1'], ['b1']]));
+    expect([a.received.error, b.received.error, a.received.completed]).toEqual([undefined, undefined, false]);
+  });
+
+  it('ends every subscription on it with an error when the subgraph closes it for a reason of its own', async () => {
+    const feed = await subgraph();
+    const upstream = connection(feed.url);
+    const [a, b] = [subscribe(upstream, 'a'), subscribe(upstream, 'b')];
+    await eventually(async () => expect(feed.listeners()).toBe(2));
+    for (const socket of feed.sockets) socket.close(4500, 'Internal server error');
+
+    await eventually(async () => expect(b.received.error).toBeInstanceOf(Error));
+    expect(String(a.received.error)).toContain('4500');
+    expect(upstream.size).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(feed.connectionParams).toHaveLength(1);
+  });
+
+  it("passes the subgraph's refusal of one subscription to it alone", async () => {
+    const feed = await subgraph();
+    const upstream = connection(feed.url);
+    const good = subscribe(upstream, 'a');
+    const refused = subscribe(upstream, 'b', 'subscription { nothing }');
+    await eventually(async () => expect(refused.received.error).toBeDefined());
+    expect((refused.received.error as { message: string }[])[0]!.message).toContain('nothing');
+    feed.tick(1);
+    await eventually(async () => expect(good.received.events).toEqual(['a1']));
+    expect(upstream.size).toBe(1);
+  });
+
+  it('terminates a link whose subgraph stopped answering pings, and reconnects', async () => {
+    // A subgraph that acknowledges, then never answers a ping, as one behind a link gone half-open.
+    const silentServer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => silentServer.once('listening', resolve));
+    cleanups.push(() => new Promise((resolve) => silentServer.close(resolve)));
+    let connections = 0;
+    silentServer.on('connection', (socket) => {
+      connections++;
+      socket.on('message', (data) => {
+        if (JSON.parse(String(data)).type === 'connection_init') socket.send('{"type":"connection_ack"}');
+      });
+    });
+    const { port } = silentServer.address() as AddressInfo;
+    const upstream = connection(`ws://127.0.0.1:${port}`, { pingIntervalMs: 50, pongTimeoutMs: 50 });
+    subscribe(upstream, 'a');
+    await eventually(async () => expect(connections).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
+  });
+});
