@@ -5,6 +5,7 @@ import { buildSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
+import { AsyncQueue } from '../../platform/async-iterators.js';
 import { type Extra, serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
 import { eventually } from '../support/client.js';
 
@@ -61,6 +62,45 @@ describe('graphql-ws sockets', () => {
     // What the socket's operations keep for as long as it lives: no request, no headers.
     expect(seen.extra?.request).toBeUndefined();
     expect(seen.extra?.socket).toBeDefined();
+
+    socket.close();
+    await served.stop();
+    await new Promise((resolve) => httpServer.close(resolve));
+  });
+});
+
+describe('graphql-ws frames', () => {
+  it('sent in one run of the microtask queue leave in one write', async () => {
+    const httpServer = createServer();
+    const listening: AsyncQueue<{ tick: number }>[] = [];
+    const served = serveGraphQLOverWebSocket(httpServer, {
+      schema: buildSchema('type Query { ok: Boolean } type Subscription { tick: Int! }'),
+      roots: { subscription: { tick: () => (listening.push(new AsyncQueue(10)), listening.at(-1)) } },
+    });
+    const writes: number[] = [];
+    served.wsServer.on('connection', (server) => {
+      const raw = (server as unknown as { _socket: { _writev: (...args: unknown[]) => void } })._socket;
+      const writev = raw._writev.bind(raw);
+      raw._writev = (chunks, callback) => (writes.push((chunks as unknown[]).length), writev(chunks, callback));
+    });
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+    const socket = new WebSocket(`ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}/graphql`, 'graphql-transport-ws');
+    const messages: { id?: string; type: string }[] = [];
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init' }));
+    await eventually(async () => expect(messages).toEqual([{ type: 'connection_ack' }]));
+    for (const id of ['1', '2', '3'])
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { tick }' } }));
+    await eventually(async () => expect(listening).toHaveLength(3));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    writes.length = 0;
+
+    // One event reaching three subscriptions on the socket at once, as one announcement reaches the router's.
+    for (const queue of listening) queue.push({ tick: 1 });
+    await eventually(async () => expect(messages.slice(1).map(({ id }) => id)).toEqual(['1', '2', '3']));
+    // ws writes each frame as a header and a payload: three frames, six chunks, in one system call.
+    expect(writes).toEqual([6]);
 
     socket.close();
     await served.stop();
