@@ -91,10 +91,15 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     else reject(error);
   }
 
+  /** Runs once when the queue ends, whoever ends it: `onEnd`, unless a subclass does otherwise. */
+  protected finished(): void {
+    this.onEnd?.();
+  }
+
   private finish() {
     if (this.ended) return;
     this.ended = true;
-    this.onEnd?.();
+    this.finished();
   }
 
   private clearWaiter() {

@@ -5,7 +5,7 @@ import type { SubscribePayload } from 'graphql-ws';
 
 import { AsyncQueue } from '../../platform/async-iterators.js';
 import { ErrorCode } from '../../platform/errors.js';
-import type { SubgraphConnection } from './subgraph-connection.js';
+import type { SubgraphConnection, UpstreamSubscriber } from './subgraph-connection.js';
 
 /** Events held for a subscriber that has not taken them yet, as many as the feed's own buffer holds for it. */
 export const MAX_HELD_EVENTS = 100;
@@ -36,75 +36,84 @@ export function resubscribing<T>(
   subscribe: () => UpstreamSubscription<T>,
   { maxAttempts = 5, backoffMs = 250 }: ResubscribingOptions = {},
 ): AsyncIterableIterator<T> {
-  let current = once(subscribe());
-  /** Ended for the subscriber: returned by it, completed, or failed for good. */
-  let over = false;
-  let lossesInARow = 0;
-  const finished: IteratorResult<T> = { done: true, value: undefined };
-
-  const iterator: AsyncIterableIterator<T> = {
-    next: async () => {
-      for (;;) {
-        if (over) return finished;
-        try {
-          const result = await current.events.next();
-          if (result.done) {
-            over = true;
-            current.release();
-            return finished;
-          }
-          lossesInARow = 0;
-          return result;
-        } catch (error) {
-          current.release();
-          if (over) return finished;
-          if (error instanceof GraphQLError) {
-            over = true; // the router's own verdict on this subscriber (heldEvents): nothing to subscribe again for
-            throw error;
-          }
-          if (Array.isArray(error)) {
-            over = true;
-            throw refusal(error as { message: string; extensions?: Record<string, unknown> }[]);
-          }
-          if (++lossesInARow > maxAttempts) {
-            over = true;
-            throw new GraphQLError('The live feed is unavailable right now; subscribe again shortly.', {
-              extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
-            });
-          }
-          await delay(backoffMs * lossesInARow);
-          if (over) return finished;
-          current = once(subscribe());
-        }
-      }
-    },
-    return: async () => {
-      if (!over) {
-        over = true;
-        current.release();
-        await current.events.return?.();
-      }
-      return finished;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+  return new Resubscribing(subscribe, maxAttempts, backoffMs);
 }
 
-/** The subscription, whose release frees its place once however often it is called. */
-function once<T>(subscription: UpstreamSubscription<T>): UpstreamSubscription<T> {
-  const wrapped = {
-    events: subscription.events,
-    released: false,
-    release: () => {
-      if (wrapped.released) return;
-      wrapped.released = true;
-      subscription.release();
-    },
-  };
-  return wrapped;
+const FINISHED: IteratorResult<never> = Object.freeze({ done: true, value: undefined });
+
+/** resubscribing's iterator: a class, so each of the thousands a router holds costs its fields, not its closures. */
+class Resubscribing<T> implements AsyncIterableIterator<T> {
+  private current: UpstreamSubscription<T>;
+  /** The current subscription's place on its connection was given back. */
+  private released = false;
+  /** Ended for the subscriber: returned by it, completed, or failed for good. */
+  private over = false;
+  private lossesInARow = 0;
+
+  constructor(
+    private readonly subscribe: () => UpstreamSubscription<T>,
+    private readonly maxAttempts: number,
+    private readonly backoffMs: number,
+  ) {
+    this.current = subscribe();
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    for (;;) {
+      if (this.over) return FINISHED;
+      try {
+        const result = await this.current.events.next();
+        if (result.done) {
+          this.over = true;
+          this.release();
+          return FINISHED;
+        }
+        this.lossesInARow = 0;
+        return result;
+      } catch (error) {
+        this.release();
+        if (this.over) return FINISHED;
+        if (error instanceof GraphQLError) {
+          this.over = true; // the router's own verdict on this subscriber (heldEvents): nothing to subscribe again for
+          throw error;
+        }
+        if (Array.isArray(error)) {
+          this.over = true;
+          throw refusal(error as { message: string; extensions?: Record<string, unknown> }[]);
+        }
+        if (++this.lossesInARow > this.maxAttempts) {
+          this.over = true;
+          throw new GraphQLError('The live feed is unavailable right now; subscribe again shortly.', {
+            extensions: { code: ErrorCode.SERVICE_UNAVAILABLE },
+          });
+        }
+        await delay(this.backoffMs * this.lossesInARow);
+        if (this.over) return FINISHED;
+        this.current = this.subscribe();
+        this.released = false;
+      }
+    }
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    if (!this.over) {
+      this.over = true;
+      this.release();
+      await this.current.events.return?.();
+    }
+    return FINISHED;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  /** Gives the current subscription's place back, once however often it is called. */
+  private release() {
+    if (this.released) return;
+    this.released = true;
+    this.current.release();
+  }
 }
 
 /** The subgraph's first error, with its code (the subgraph masks its own errors before sending them). */
@@ -122,25 +131,46 @@ function refusal(errors: { message: string; extensions?: Record<string, unknown>
  * `capacity` the subscription ends with RATE_LIMITED, as it does at the feed's buffer.
  */
 export function heldEvents<T>(
-  client: Pick<SubgraphConnection, 'subscribe'>,
+  connection: Pick<SubgraphConnection, 'subscribe' | 'unsubscribe'>,
   request: SubscribePayload,
   capacity = MAX_HELD_EVENTS,
 ): AsyncIterableIterator<T> {
-  let dispose = () => {};
-  const queue = new AsyncQueue<T>(capacity, () => dispose());
-  dispose = client.subscribe(request, {
-    next: (event) => {
-      if (queue.push(event as T)) return;
-      queue.fail(
-        new GraphQLError('The subscription fell too far behind and was closed.', {
-          extensions: { code: ErrorCode.RATE_LIMITED },
-        }),
-      );
-      dispose();
-    },
-    // A lost connection after the events it brought: the subscriber has them before it subscribes again.
-    error: (error) => queue.end(error),
-    complete: () => queue.end(),
-  });
-  return queue;
+  return new HeldEvents<T>(connection, request, capacity);
+}
+
+/** heldEvents' queue, which is its subscription's subscriber too (methods, not closures, for each of thousands). */
+class HeldEvents<T> extends AsyncQueue<T> implements UpstreamSubscriber {
+  private readonly id: string;
+
+  constructor(
+    private readonly connection: Pick<SubgraphConnection, 'subscribe' | 'unsubscribe'>,
+    request: SubscribePayload,
+    capacity: number,
+  ) {
+    super(capacity);
+    this.id = connection.subscribe(request, this);
+  }
+
+  event(payload: unknown): void {
+    if (this.push(payload as T)) return;
+    this.fail(
+      new GraphQLError('The subscription fell too far behind and was closed.', {
+        extensions: { code: ErrorCode.RATE_LIMITED },
+      }),
+    );
+    this.connection.unsubscribe(this.id);
+  }
+
+  // A lost connection after the events it brought: the subscriber has them before it subscribes again.
+  failed(error: unknown): void {
+    this.end(error);
+  }
+
+  completed(): void {
+    this.end();
+  }
+
+  protected override finished(): void {
+    this.connection.unsubscribe(this.id);
+  }
 }

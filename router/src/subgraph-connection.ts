@@ -1,4 +1,4 @@
-import { GRAPHQL_TRANSPORT_WS_PROTOCOL, type Sink, type SubscribePayload } from 'graphql-ws';
+import { GRAPHQL_TRANSPORT_WS_PROTOCOL, type SubscribePayload } from 'graphql-ws';
 import WebSocket from 'ws';
 
 import type { Logger } from '../../platform/logging.js';
@@ -32,9 +32,19 @@ export interface SubgraphConnectionOptions {
   subgraph: string;
 }
 
+/** What one subscription's messages from the subgraph are handed to. */
+export interface UpstreamSubscriber {
+  /** A `next` message's payload: an execution result. */
+  event(payload: unknown): void;
+  /** The subgraph's `error` message (its GraphQL errors), or the loss of the connection. */
+  failed(error: unknown): void;
+  /** The subgraph completed the subscription, or the connection was disposed of. */
+  completed(): void;
+}
+
 interface Upstream {
   payload: SubscribePayload;
-  sink: Sink;
+  subscriber: UpstreamSubscriber;
 }
 
 /**
@@ -66,17 +76,24 @@ export class SubgraphConnection {
     return this.upstreams.size;
   }
 
-  /** graphql-ws's Client.subscribe: the sink gets the subscription's events; the returned function ends it. */
-  subscribe(payload: SubscribePayload, sink: Sink): () => void {
-    if (this.disposed) {
-      sink.complete();
-      return () => {};
-    }
+  /** Sends the subscription (once the connection is open) and hands its messages to `subscriber`; returns its id. */
+  subscribe(payload: SubscribePayload, subscriber: UpstreamSubscriber): string {
     const id = String(++this.lastId);
-    this.upstreams.set(id, { payload, sink });
+    if (this.disposed) {
+      subscriber.completed();
+      return id;
+    }
+    this.upstreams.set(id, { payload, subscriber });
     if (this.acknowledged) this.send(subscribeMessage(id, payload));
     else if (!this.socket && !this.reconnect) this.open();
-    return () => this.unsubscribe(id);
+    return id;
+  }
+
+  /** Ends the subscription (the subgraph is told, if it holds it); its subscriber hears nothing more. */
+  unsubscribe(id: string): void {
+    if (!this.upstreams.delete(id)) return;
+    if (this.upstreams.size === 0) this.disconnect();
+    else if (this.acknowledged) this.send(JSON.stringify({ id, type: 'complete' }));
   }
 
   /** Closes the connection for good; every subscription on it completes. */
@@ -85,13 +102,7 @@ export class SubgraphConnection {
     this.disconnect();
     const upstreams = [...this.upstreams.values()];
     this.upstreams.clear();
-    for (const { sink } of upstreams) sink.complete();
-  }
-
-  private unsubscribe(id: string) {
-    if (!this.upstreams.delete(id)) return;
-    if (this.upstreams.size === 0) this.disconnect();
-    else if (this.acknowledged) this.send(JSON.stringify({ id, type: 'complete' }));
+    for (const { subscriber } of upstreams) subscriber.completed();
   }
 
   private open() {
@@ -122,13 +133,13 @@ export class SubgraphConnection {
     }
     switch (message.type) {
       case 'next':
-        this.upstreams.get(message.id as string)?.sink.next(message.payload as never);
+        this.upstreams.get(message.id as string)?.subscriber.event(message.payload);
         return;
       case 'error':
-        this.take(message.id)?.sink.error(message.payload);
+        this.take(message.id)?.subscriber.failed(message.payload);
         return;
       case 'complete':
-        this.take(message.id)?.sink.complete();
+        this.take(message.id)?.subscriber.completed();
         return;
       case 'ping':
         socket.send('{"type":"pong"}');
@@ -163,7 +174,7 @@ export class SubgraphConnection {
       const upstreams = [...this.upstreams.values()];
       this.upstreams.clear();
       const error = new Error(`the subgraph closed the connection: ${code} ${reason}`);
-      for (const { sink } of upstreams) sink.error(error);
+      for (const { subscriber } of upstreams) subscriber.failed(error);
       return;
     }
     const wait = Math.min(MAX_RECONNECT_WAIT_MS, FIRST_RECONNECT_WAIT_MS * 2 ** this.reconnectsInARow++);

@@ -75,7 +75,12 @@ export class FederatedSubscriptions {
   /** Per subgraph, its connections (never more than the router's subscription limit allows, over 100). */
   private readonly connections = new Map<string, { connection: SubgraphConnection; subscriptions: number }[]>();
   /** Keyed by operation text, which clients choose: bounded (an entry evicted only costs planning again). */
-  private readonly plans = textKeyedCache<{ plan: QueryPlan; operationContext: ReturnType<typeof buildOperationContext> }>({
+  private readonly plans = textKeyedCache<{
+    plan: QueryPlan;
+    operationContext: ReturnType<typeof buildOperationContext>;
+    /** Where a resolved event's key begins (the operation's name and text). */
+    eventKeyPrefix: string;
+  }>({
     maxEntries: 1_000,
     maxCharacters: 16 << 20,
     // The plan's fetches carry operations of their own; the document and its context are the shared parsed one.
@@ -154,6 +159,7 @@ export class FederatedSubscriptions {
           operationDocument: document,
           operationName,
         }),
+        eventKeyPrefix: `${key}\n`,
       };
       this.plans.set(key, planned);
     }
@@ -167,7 +173,8 @@ export class FederatedSubscriptions {
     context: RequestScope,
   ): Promise<AsyncIterableIterator<ExecutionResult>> {
     const source = document.loc?.source.body ?? print(document);
-    const { plan, operationContext } = await this.planFor(source, document, operationName, context.clientAddress ?? undefined);
+    const planned = await this.planFor(source, document, operationName, context.clientAddress ?? undefined);
+    const { plan, operationContext } = planned;
     const node = plan.node as SubscriptionNode | undefined;
     if (node?.kind !== 'Subscription') throw new GraphQLError('Not a subscription.', { extensions: { code: 'BAD_REQUEST' } });
     const { primary, rest } = node;
@@ -238,7 +245,9 @@ export class FederatedSubscriptions {
 
     const resolvedEvents = this.resolvedEvents;
     if (!resolvedEvents || this.shared.selectsViewerDependentField(source)) return mapAsyncIterator(events, resolveEvent);
-    const operationKey = `${source}\n${operationName ?? ''}\n${JSON.stringify(variables)}\n`;
+    // Most subscriptions have no variables: their key is their plan's, not a string of their own.
+    const operationKey =
+      Object.keys(variables).length === 0 ? planned.eventKeyPrefix : `${planned.eventKeyPrefix}${JSON.stringify(variables)}\n`;
     return mapAsyncIterator(events, async (event) => {
       const key = operationKey + JSON.stringify(event);
       let resolved = resolvedEvents.get(key);

@@ -71,14 +71,15 @@ function connection(url: string, options: Partial<SubgraphConnectionOptions> = {
 /** A subscription to `ticks(name)` on the connection, recording what reaches its sink. */
 function subscribe(on: SubgraphConnection, name: string, query = 'subscription($name: String!) { ticks(name: $name) }') {
   const received = { events: [] as unknown[], error: undefined as unknown, completed: false };
-  const unsubscribe = on.subscribe(
+  const id = on.subscribe(
     { query, variables: { name } },
     {
-      next: (event) => void received.events.push((event as { data: { ticks: string } }).data.ticks),
-      error: (error) => void (received.error = error),
-      complete: () => void (received.completed = true),
+      event: (event) => void received.events.push((event as { data: { ticks: string } }).data.ticks),
+      failed: (error) => void (received.error = error),
+      completed: () => void (received.completed = true),
     },
   );
+  const unsubscribe = () => on.unsubscribe(id);
   return { received, unsubscribe };
 }
 

@@ -54,15 +54,16 @@ function subscriptionsAnswering(textBytes: number) {
     for (let n = 0; n < EVENTS; n++)
       yield { data: { feedItemAdded: { __typename: 'Tweet', id: `t${n}`, author: { __typename: 'User', id: 'u1' } } } };
   }
-  // graphql-ws's subscribe(): the feed's events handed to the sink, then complete.
+  // A subgraph connection's subscribe(): the feed's events handed to the subscriber, then complete.
   const client = {
-    subscribe: (_request: unknown, sink: { next(event: unknown): void; complete(): void }) => {
+    subscribe: (_request: unknown, subscriber: { event(payload: unknown): void; completed(): void }) => {
       void (async () => {
-        for await (const event of feed()) sink.next(event);
-        sink.complete();
+        for await (const event of feed()) subscriber.event(event);
+        subscriber.completed();
       })();
-      return () => {};
+      return '1';
     },
+    unsubscribe: () => {},
   };
   Object.assign(subscriptions, { connectionFor: () => ({ client, release: () => {} }) });
   /** A subscriber's whole subscription: every event's tweet text. */

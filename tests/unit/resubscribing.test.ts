@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { AsyncQueue } from '../../platform/async-iterators.js';
 import { heldEvents, resubscribing } from '../../router/src/resubscribing.js';
+import type { UpstreamSubscriber } from '../../router/src/subgraph-connection.js';
 
 /** Upstream subscriptions as a shared connection hands them out: each a queue the test feeds or fails. */
 function upstream() {
@@ -64,18 +65,16 @@ describe('a subscription on a shared connection', () => {
   });
 });
 
-/** A graphql-ws client's subscribe(): the test plays the subgraph through the sink it was given. */
+/** A subgraph connection: the test plays the subgraph through the subscriber it was given. */
 function subgraphClient() {
-  const sinks: { next(value: unknown): void; error(error: unknown): void; complete(): void }[] = [];
+  const subscribers: UpstreamSubscriber[] = [];
   let disposed = 0;
   return {
     client: {
-      subscribe: (_request: unknown, sink: (typeof sinks)[number]) => {
-        sinks.push(sink);
-        return () => void disposed++;
-      },
+      subscribe: (_request: unknown, subscriber: UpstreamSubscriber) => String(subscribers.push(subscriber)),
+      unsubscribe: () => void disposed++,
     },
-    sink: () => sinks[0],
+    sink: () => subscribers[0],
     disposed: () => disposed,
   };
 }
@@ -85,7 +84,7 @@ describe('the events held for a subscriber', () => {
     const { client, sink, disposed } = subgraphClient();
     const events = heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' });
     // On main, graphql-ws's iterate() kept all of these for a client whose socket did not read.
-    for (let event = 0; event < 10_000; event++) sink().next(event);
+    for (let event = 0; event < 10_000; event++) sink().event(event);
     await expect(events.next()).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
     expect(disposed()).toBeGreaterThanOrEqual(1);
     expect(await events.next()).toEqual({ done: true, value: undefined });
@@ -94,9 +93,9 @@ describe('the events held for a subscriber', () => {
   it('are all handed over before a lost connection, which resubscribing then answers by subscribing again', async () => {
     const { client, sink } = subgraphClient();
     const events = heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' });
-    sink().next(1);
-    sink().next(2);
-    sink().error(closeEvent);
+    sink().event(1);
+    sink().event(2);
+    sink().failed(closeEvent);
     expect(await take(events, 2)).toEqual([1, 2]);
     await expect(events.next()).rejects.toEqual(closeEvent);
   });
@@ -115,7 +114,7 @@ describe('the events held for a subscriber', () => {
       subscriptions++;
       return { events: heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' }, 3), release: () => {} };
     });
-    for (let event = 0; event < 4; event++) sink().next(event);
+    for (let event = 0; event < 4; event++) sink().event(event);
     await expect(events.next()).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
     expect(await events.next()).toEqual({ done: true, value: undefined });
     expect(subscriptions).toBe(1);
