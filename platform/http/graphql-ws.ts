@@ -55,8 +55,9 @@ export interface WebSocketServerOptions {
  * - a ping's payload is echoed only when small (graphql-ws echoes any payload, up to the 1 MiB message limit);
  * - a failure inside message handling closes that socket with 4500 and logs one line, where useServer printed a whole
  *   stack trace to stderr for every such message;
- * - graphql-ws pings every client each `keepAliveMs` and terminates one that does not answer within as long, so a
- *   client that vanished without closing (a dropped network) does not keep its subscriptions, here and upstream.
+ * - every client is pinged each `keepAliveMs` (one sweep for all sockets) and one that has not answered by the next
+ *   sweep is terminated, so a client that vanished without closing (a dropped network) does not keep its
+ *   subscriptions, here and upstream.
  */
 export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | undefined, E extends Record<PropertyKey, unknown>>(
   httpServer: Server,
@@ -100,13 +101,7 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
       socket.close(INTERNAL_ERROR, 'Internal server error');
     });
 
-    let pongWait: NodeJS.Timeout | undefined;
-    const pinging = setInterval(() => {
-      if (socket.readyState !== socket.OPEN) return;
-      pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
-      socket.once('pong', () => clearTimeout(pongWait));
-      socket.ping();
-    }, keepAliveMs);
+    socket.on('pong', answered);
 
     const closed = server.opened(
       {
@@ -135,15 +130,32 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
       { socket, request } as Extra & Partial<E>,
     );
     socket.once('close', (code, reason) => {
-      clearTimeout(pongWait);
-      clearInterval(pinging);
+      unanswered.delete(socket);
       void closed(code, String(reason));
     });
   });
 
+  // One sweep for every socket (a timer of its own for each cost each of thousands of idle sockets a few hundred
+  // bytes): a socket that has not answered the previous sweep's ping is terminated, every other one is pinged.
+  const unanswered = new Set<WebSocket>();
+  function answered(this: WebSocket) {
+    unanswered.delete(this);
+  }
+  const pinging = setInterval(() => {
+    for (const socket of wsServer.clients) {
+      if (unanswered.has(socket)) {
+        socket.terminate();
+      } else if (socket.readyState === socket.OPEN) {
+        unanswered.add(socket);
+        socket.ping();
+      }
+    }
+  }, keepAliveMs).unref();
+
   return {
     wsServer,
     stop: async () => {
+      clearInterval(pinging);
       for (const client of wsServer.clients) client.close(1001, 'Going away');
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
