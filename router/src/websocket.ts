@@ -40,9 +40,9 @@ export interface WebSocketOptions {
 interface Connection {
   /** The viewer and address; each operation on the socket adds its own correlation id. */
   context: Omit<RequestScope, 'correlationId'>;
-  expiresAt: Date;
+  /** When its token expires, in epoch milliseconds. */
+  expiresAt: number;
   socket: WebSocket;
-  expiryTimer?: NodeJS.Timeout;
 }
 
 /** The per-operation context: the socket's, plus how to free the operation's subscription slot. */
@@ -59,8 +59,8 @@ const MAX_SUBSCRIPTION_CHARACTERS = 16 << 10;
 /** graphql-ws clients number their operations; a UUID is 36 characters. */
 const MAX_ID_CHARACTERS = 128;
 
-/** setTimeout's longest delay; longer waits are chained. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often sockets are checked for an expired token: a socket outlives its token by at most this. */
+const EXPIRY_SWEEP_MS = 1_000;
 
 /**
  * graphql-ws on the router's /graphql: subscriptions (federated, see subscriptions.ts), and queries and mutations
@@ -74,14 +74,20 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
   const addressOf = (request: IncomingMessage) => clientAddressOf(request, options.trustedProxyHops);
   const limits = new WebSocketLimits(options.sockets, addressOf);
 
-  const closeWhenExpired = (connection: Connection) => {
-    const remainingMs = connection.expiresAt.getTime() - Date.now();
-    if (remainingMs <= 0) {
-      connection.socket.close(4403, 'Forbidden: the access token expired; reconnect with a fresh one');
-      return;
-    }
-    connection.expiryTimer = setTimeout(() => closeWhenExpired(connection), Math.min(remainingMs, MAX_TIMER_MS));
+  // One sweep over every open connection, where a timer each cost each of thousands of idle sockets a few hundred bytes.
+  const open = new Set<Connection>();
+  const closeExpired = (connection: Connection) => {
+    open.delete(connection);
+    connection.socket.close(4403, 'Forbidden: the access token expired; reconnect with a fresh one');
   };
+  const expirySweep = setInterval(() => {
+    const now = Date.now();
+    for (const connection of open) {
+      // graphql-ws tells onClose only of acknowledged sockets: one closed while its ack was being sent goes here.
+      if (connection.socket.readyState === connection.socket.CLOSED) open.delete(connection);
+      else if (connection.expiresAt <= now) closeExpired(connection);
+    }
+  }, EXPIRY_SWEEP_MS).unref();
 
   // One answer's frame must fit the socket's bound with room to spare, or a client reading promptly would be closed
   // with 4429 for asking one big question: over websockets, a big answer is refused as over HTTP, at the smaller budget.
@@ -108,17 +114,20 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
           const connection: Connection = {
             // The upgrade request is kept until onConnect returns, and graphql-ws runs it once per socket.
             context: { viewerId: token.userId, clientAddress: addressOf(ctx.extra.request!) },
-            expiresAt: token.expiresAt,
+            expiresAt: token.expiresAt.getTime(),
             socket: ctx.extra.socket as unknown as WebSocket,
           };
           connections.set(ctx.extra, connection);
-          closeWhenExpired(connection);
+          open.add(connection);
           return true;
         } catch {
           return false; // graphql-ws closes with 4403 Forbidden
         }
       },
-      onClose: (ctx) => clearTimeout(connections.get(ctx.extra)?.expiryTimer),
+      onClose: (ctx) => {
+        const connection = connections.get(ctx.extra);
+        if (connection) open.delete(connection);
+      },
       // Results arrive with their errors already formatted (masked) by Apollo Server or guardSubscription: send them
       // as they are (graphql-ws would otherwise call toJSON on each error, which formatted errors do not have).
       onNext: (_ctx, _id, _payload, _args, result) => result,
@@ -126,8 +135,8 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
         // An operation's id is kept for as long as it lives (graphql-ws keys its operations by it).
         if (id.length > MAX_ID_CHARACTERS) return [badRequest(`An operation id may be at most ${MAX_ID_CHARACTERS} characters.`)];
         const connection = connections.get(ctx.extra)!;
-        if (connection.expiresAt.getTime() <= Date.now()) {
-          closeWhenExpired(connection);
+        if (connection.expiresAt <= Date.now()) {
+          closeExpired(connection);
           return [unauthenticated('Your token has expired.')];
         }
         const document = validDocument(payload.query);
@@ -203,6 +212,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
     liveSubscriptions.observe(() => [[{ service: 'router' }, limits.subscriptions]]),
   ];
   return async () => {
+    clearInterval(expirySweep);
     unobserve.forEach((stop) => stop());
     await served.stop();
   };
