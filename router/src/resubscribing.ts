@@ -141,6 +141,7 @@ export function heldEvents<T>(
 /** heldEvents' queue, which is its subscription's subscriber too (methods, not closures, for each of thousands). */
 class HeldEvents<T> extends AsyncQueue<T> implements UpstreamSubscriber {
   private readonly id: string;
+  private fellBehind = false;
 
   constructor(
     private readonly connection: Pick<SubgraphConnection, 'subscribe' | 'unsubscribe'>,
@@ -152,7 +153,8 @@ class HeldEvents<T> extends AsyncQueue<T> implements UpstreamSubscriber {
   }
 
   event(payload: unknown): void {
-    if (this.push(payload as T)) return;
+    if (this.push(payload as T) || this.fellBehind) return;
+    this.fellBehind = true;
     this.fail(
       new GraphQLError('The subscription fell too far behind and was closed.', {
         extensions: { code: ErrorCode.RATE_LIMITED },

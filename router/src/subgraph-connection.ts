@@ -3,16 +3,19 @@ import WebSocket from 'ws';
 
 import type { Logger } from '../../platform/logging.js';
 
-/** Closes after which the connection is opened again and its subscriptions sent again, unnoticed by subscribers. */
-const RECONNECTED_CLOSE_CODES = new Set([
-  1000, // the subgraph closed normally while subscriptions were still on it
-  1001, // going away: a replica shutting down
-  1005, // no status
-  1006, // the link dropped, the connection was refused, or it was terminated here for want of a pong
-  1012, // service restart
-  1013, // try again later
-  1014, // bad gateway
-]);
+/**
+ * Closes that end every subscription on the connection (the subgraph objected to something sent on it, or the protocol
+ * failed), as graphql-ws's client deems them fatal; after any other (the link dropped, the replica went away or
+ * restarted, the connection was refused, or terminated here for want of a pong) the connection is opened again.
+ */
+function endsSubscriptions(code: number): boolean {
+  if (code >= 1000 && code <= 1999) return ![1000, 1001, 1005, 1006, 1012, 1013, 1014].includes(code);
+  return [4004, 4005, 4400, 4401, 4406, 4409, 4429, 4500].includes(code);
+}
+
+/** graphql-ws's close codes for what the router itself found wrong. */
+const BAD_RESPONSE = 4004;
+const INTERNAL_CLIENT_ERROR = 4005;
 
 /** Wait before the n-th reconnection in a row: doubling from this, at most MAX_RECONNECT_WAIT_MS, with jitter. */
 const FIRST_RECONNECT_WAIT_MS = 250;
@@ -36,7 +39,10 @@ export interface SubgraphConnectionOptions {
 export interface UpstreamSubscriber {
   /** A `next` message's payload: an execution result. */
   event(payload: unknown): void;
-  /** The subgraph's `error` message (its GraphQL errors), or the loss of the connection. */
+  /**
+   * The subscription ended with the subgraph's `error` message: an array of its GraphQL errors (a refusal); or the
+   * connection was lost for a reason that ends its subscriptions: an Error (subscribing again may succeed).
+   */
   failed(error: unknown): void;
   /** The subgraph completed the subscription, or the connection was disposed of. */
   completed(): void;
@@ -48,15 +54,16 @@ interface Upstream {
 }
 
 /**
- * One graphql-transport-ws connection to a subgraph carrying many subscribers' subscriptions: each received message is
- * handed to its subscription by id (one map lookup), where graphql-ws's client offered every message to every
- * subscription on the connection and kept a dozen closures and promises for each one.
+ * One graphql-transport-ws connection to a subgraph carrying many subscribers' subscriptions, each held as one small
+ * record in a map by id, where graphql-ws's client kept a dozen closures, listeners and promises for each (a router
+ * holds thousands).
  *
  * Opened on the first subscription and closed when the last one goes. A close that only means the link or the replica
- * went away (RECONNECTED_CLOSE_CODES) is followed by a new connection, with backoff, on which every subscription still
- * held is sent again (its payload re-serialised, so a getter in it signs afresh); any other close (the subgraph refused
- * something on this connection) ends every subscription on it with an error, for its subscriber to decide whether to
- * subscribe again. A subgraph that stops answering pings is terminated, which reconnects.
+ * went away is followed by a new connection, with backoff, on which every subscription still held is sent again (its
+ * payload re-serialised, so a getter in it signs afresh); any other close (endsSubscriptions) ends every subscription
+ * on it with an error, for its subscriber to decide whether to subscribe again. A subgraph that stops answering pings
+ * is terminated, which reconnects. Nothing the subgraph sends can throw out of here: a message that is not the
+ * protocol's closes the connection (4004), as graphql-ws's client does.
  */
 export class SubgraphConnection {
   private socket: WebSocket | undefined;
@@ -83,8 +90,10 @@ export class SubgraphConnection {
       subscriber.completed();
       return id;
     }
+    // Serialised before it is held: a payload that cannot be sent is refused here, not resent on every reconnect.
+    const message = this.acknowledged ? subscribeMessage(id, payload) : undefined;
     this.upstreams.set(id, { payload, subscriber });
-    if (this.acknowledged) this.send(subscribeMessage(id, payload));
+    if (message) this.send(message);
     else if (!this.socket && !this.reconnect) this.open();
     return id;
   }
@@ -107,10 +116,25 @@ export class SubgraphConnection {
 
   private open() {
     const { url, maxMessageBytes } = this.options;
-    const socket = new WebSocket(url, GRAPHQL_TRANSPORT_WS_PROTOCOL, { maxPayload: maxMessageBytes, perMessageDeflate: false });
+    const socket = new WebSocket(url, GRAPHQL_TRANSPORT_WS_PROTOCOL, {
+      maxPayload: maxMessageBytes,
+      perMessageDeflate: false,
+      // A connect that stalls (a replica's address gone dark) is given up as soon as a silent open link would be.
+      handshakeTimeout: this.options.pingIntervalMs + this.options.pongTimeoutMs,
+    });
     this.socket = socket;
     socket.on('open', () => {
-      socket.send(JSON.stringify({ type: 'connection_init', payload: this.options.connectionParams() }));
+      if (socket !== this.socket) return;
+      try {
+        socket.send(JSON.stringify({ type: 'connection_init', payload: this.options.connectionParams() }));
+      } catch (error) {
+        this.options.logger.error('could not open a subscription link to a subgraph', {
+          subgraph: this.options.subgraph,
+          error: String((error as Error)?.message ?? error),
+        });
+        socket.close(INTERNAL_CLIENT_ERROR, 'Internal client error');
+        return;
+      }
       this.startKeepAlive(socket);
     });
     socket.on('message', (data) => {
@@ -124,11 +148,14 @@ export class SubgraphConnection {
   }
 
   private receive(socket: WebSocket, data: string) {
-    let message: { type?: unknown; id?: unknown; payload?: unknown };
+    let message: { type?: unknown; id?: unknown; payload?: unknown } | null;
     try {
       message = JSON.parse(data);
     } catch {
-      socket.close(4400, 'Bad response');
+      message = null;
+    }
+    if (typeof message !== 'object' || message === null) {
+      socket.close(BAD_RESPONSE, 'Bad response');
       return;
     }
     switch (message.type) {
@@ -152,11 +179,24 @@ export class SubgraphConnection {
         if (this.acknowledged) return;
         this.acknowledged = true;
         this.reconnectsInARow = 0;
-        for (const [id, { payload }] of this.upstreams) socket.send(subscribeMessage(id, payload));
+        for (const [id, upstream] of this.upstreams) this.resend(socket, id, upstream);
         return;
       default:
-        socket.close(4400, 'Bad response');
+        socket.close(BAD_RESPONSE, 'Bad response');
     }
+  }
+
+  /** Sends a held subscription on a new connection; one whose payload no longer serialises ends, alone. */
+  private resend(socket: WebSocket, id: string, { payload, subscriber }: Upstream) {
+    let message: string;
+    try {
+      message = subscribeMessage(id, payload);
+    } catch (error) {
+      this.upstreams.delete(id);
+      subscriber.failed(error);
+      return;
+    }
+    socket.send(message);
   }
 
   /** The subscription the subgraph has ended (with an error or complete), no longer held. */
@@ -170,13 +210,17 @@ export class SubgraphConnection {
   private lost(code: number, reason: string) {
     this.detach();
     if (this.disposed || this.upstreams.size === 0) return;
-    if (!RECONNECTED_CLOSE_CODES.has(code)) {
+    const { logger, subgraph } = this.options;
+    if (endsSubscriptions(code)) {
+      logger.warn('a subscription link to a subgraph closed; its subscriptions subscribe again', { subgraph, code, reason });
       const upstreams = [...this.upstreams.values()];
       this.upstreams.clear();
       const error = new Error(`the subgraph closed the connection: ${code} ${reason}`);
       for (const { subscriber } of upstreams) subscriber.failed(error);
       return;
     }
+    if (this.reconnectsInARow === 0)
+      logger.info('a subscription link to a subgraph closed; reconnecting', { subgraph, code, reason });
     const wait = Math.min(MAX_RECONNECT_WAIT_MS, FIRST_RECONNECT_WAIT_MS * 2 ** this.reconnectsInARow++);
     // Jittered, so that a restarted replica is not met by every router's connections in the same millisecond.
     this.reconnect = setTimeout(
@@ -185,7 +229,7 @@ export class SubgraphConnection {
         if (this.upstreams.size > 0 && !this.disposed) this.open();
       },
       wait / 2 + Math.random() * (wait / 2),
-    );
+    ).unref();
   }
 
   private startKeepAlive(socket: WebSocket) {
@@ -196,8 +240,8 @@ export class SubgraphConnection {
       this.pongDeadline ??= setTimeout(() => {
         logger.warn('a subgraph stopped answering pings; reconnecting', { subgraph });
         socket.terminate();
-      }, pongTimeoutMs);
-    }, pingIntervalMs);
+      }, pongTimeoutMs).unref();
+    }, pingIntervalMs).unref();
   }
 
   /** Closes the socket, if any, and forgets it: nothing it does from now on reaches the subscriptions. */

@@ -51,8 +51,8 @@ export interface FederatedSubscriptionsOptions {
 
 /**
  * Federated subscriptions, which @apollo/gateway plans but does not execute. For each client subscription:
- * plan it once, open the primary subscription on the owning subgraph over graphql-ws (one connection per subgraph,
- * each subscription carrying its viewer's signed assertion), and for every event run the rest of the plan (entity
+ * plan it once, open the primary subscription on the owning subgraph over graphql-ws (connections shared by up to
+ * a hundred subscriptions, each carrying its viewer's signed assertion), and for every event run the rest of the plan (entity
  * fetches to the other subgraphs, batched per subgraph by the planner) with the gateway's own executor, the event
  * standing in for the primary fetch's answer.
  * Fetches that do not depend on the viewer are shared between the subscribers of one event (shared-fetches.ts), and
@@ -74,6 +74,7 @@ export class FederatedSubscriptions {
   private readonly resolvedEvents: TextKeyedAnswers<{ result: ExecutionResult; fetchedBytes: number }> | undefined;
   /** Per subgraph, its connections (never more than the router's subscription limit allows, over 100). */
   private readonly connections = new Map<string, { connection: SubgraphConnection; subscriptions: number }[]>();
+  private closed = false;
   /** Keyed by operation text, which clients choose: bounded (an entry evicted only costs planning again). */
   private readonly plans = textKeyedCache<{
     plan: QueryPlan;
@@ -109,19 +110,26 @@ export class FederatedSubscriptions {
   }
 
   /**
-   * Connections to a subgraph are shared by up to SUBSCRIPTIONS_PER_CONNECTION subscribers each, opened on first use.
-   * Each reconnects by itself, sending its live subscriptions again; one that stops answering pings (a half-open link
-   * to a replica that died) is terminated within seconds, so that happens soon rather than never. Returns the
-   * connection and how to give the place back when the subscription ends.
+   * Connections to a subgraph are shared by up to SUBSCRIPTIONS_PER_CONNECTION subscribers each, opened on first use:
+   * a close that ends a connection's subscriptions (the subgraph's 4500, say) makes every one of them subscribe again
+   * at once, and a connection's events are one socket's work on each side. Each reconnects by itself, sending its
+   * live subscriptions again; one that stops answering pings (a half-open link to a replica that died) is terminated
+   * within seconds, so that happens soon rather than never. Returns the connection and how to give the place back
+   * when the subscription ends. After close(), a disposed connection: whatever subscribes on it is completed.
    */
-  private connectionFor(serviceName: string): { client: SubgraphConnection; release: () => void } {
+  private connectionFor(serviceName: string): { connection: SubgraphConnection; release: () => void } {
+    if (this.closed) {
+      const disposed = this.connect(serviceName);
+      disposed.dispose();
+      return { connection: disposed, release: () => {} };
+    }
     let pool = this.connections.get(serviceName);
     if (!pool) this.connections.set(serviceName, (pool = []));
     let taken = pool.find((candidate) => candidate.subscriptions < SUBSCRIPTIONS_PER_CONNECTION);
     if (!taken) pool.push((taken = { connection: this.connect(serviceName), subscriptions: 0 }));
     const place = taken;
     place.subscriptions++;
-    return { client: place.connection, release: () => void place.subscriptions-- };
+    return { connection: place.connection, release: () => void place.subscriptions-- };
   }
 
   private connect(serviceName: string): SubgraphConnection {
@@ -140,6 +148,7 @@ export class FederatedSubscriptions {
   }
 
   close(): void {
+    this.closed = true;
     for (const { connection } of [...this.connections.values()].flat()) connection.dispose();
     this.connections.clear();
   }
@@ -199,8 +208,8 @@ export class FederatedSubscriptions {
       get: () => this.assertionFor(identity, primary.serviceName),
     });
     const events = resubscribing(() => {
-      const { client, release } = this.connectionFor(primary.serviceName);
-      const upstream = heldEvents<FormattedExecutionResult<Record<string, unknown>>>(client, {
+      const { connection, release } = this.connectionFor(primary.serviceName);
+      const upstream = heldEvents<FormattedExecutionResult<Record<string, unknown>>>(connection, {
         query: primary.operation,
         variables: primaryVariables,
         extensions,

@@ -20,6 +20,8 @@ afterEach(async () => {
 /** A subgraph's real websocket server (the one every subgraph serves) whose `ticks` subscription relays `tick()`. */
 async function subgraph() {
   const listening = new Set<{ name: string; queue: AsyncQueue<{ ticks: string }> }>();
+  /** Every subscription the subgraph was asked for, by name. */
+  const subscribed: string[] = [];
   const connectionParams: unknown[] = [];
   const httpServer = createServer();
   const served = serveGraphQLOverWebSocket(httpServer, {
@@ -29,6 +31,7 @@ async function subgraph() {
         ticks: ({ name }: { name: string }) => {
           const listener = { name, queue: new AsyncQueue<{ ticks: string }>(100, () => listening.delete(listener)) };
           listening.add(listener);
+          subscribed.push(name);
           return listener.queue;
         },
       },
@@ -49,6 +52,11 @@ async function subgraph() {
       for (const { name, queue } of listening) queue.push({ ticks: `${name}${value}` });
     },
     listeners: () => listening.size,
+    subscribed,
+    /** The subgraph ends the subscriptions of this name (a `complete` message each). */
+    end: (name: string) => {
+      for (const listener of listening) if (listener.name === name) listener.queue.end();
+    },
   };
 }
 
@@ -91,7 +99,12 @@ describe("the router's connection to a subgraph's websocket", () => {
     await eventually(async () => expect(feed.listeners()).toBe(2));
     feed.tick(1);
     feed.tick(2);
-    await eventually(async () => expect([a.received.events, b.received.events]).toEqual([['a1', 'a2'], ['b1', 'b2']]));
+    await eventually(async () =>
+      expect([a.received.events, b.received.events]).toEqual([
+        ['a1', 'a2'],
+        ['b1', 'b2'],
+      ]),
+    );
     expect(feed.sockets.size).toBe(1);
 
     a.unsubscribe();
@@ -115,6 +128,32 @@ describe("the router's connection to a subgraph's websocket", () => {
     await eventually(async () => expect(feed.listeners()).toBe(1));
     feed.tick(1);
     await eventually(async () => expect(c.received.events).toEqual(['c1']));
+    // 'a' ended before its connection was acknowledged: the subgraph never heard of it.
+    expect(feed.subscribed).toEqual(['b', 'c']);
+  });
+
+  it('completes a subscription the subgraph ends, and closes the socket when it was the last', async () => {
+    const feed = await subgraph();
+    const upstream = connection(feed.url);
+    const [a, b] = [subscribe(upstream, 'a'), subscribe(upstream, 'b')];
+    await eventually(async () => expect(feed.listeners()).toBe(2));
+    feed.end('a');
+    await eventually(async () => expect(a.received.completed).toBe(true));
+    expect([upstream.size, feed.sockets.size, b.received.completed]).toEqual([1, 1, false]);
+    feed.end('b');
+    await eventually(async () => expect(b.received.completed).toBe(true));
+    await eventually(async () => expect(feed.sockets.size).toBe(0));
+  });
+
+  it('keeps one connection while the subgraph answers its pings', async () => {
+    const feed = await subgraph();
+    const upstream = connection(feed.url, { pingIntervalMs: 20, pongTimeoutMs: 40 });
+    const a = subscribe(upstream, 'a');
+    await eventually(async () => expect(feed.listeners()).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    feed.tick(1);
+    await eventually(async () => expect(a.received.events).toEqual(['a1']));
+    expect([feed.connectionParams.length, feed.subscribed]).toEqual([1, ['a']]);
   });
 
   it('sends its subscriptions again, with fresh connection params, after the replica goes away', async () => {
@@ -173,5 +212,31 @@ describe("the router's connection to a subgraph's websocket", () => {
     const upstream = connection(`ws://127.0.0.1:${port}`, { pingIntervalMs: 50, pongTimeoutMs: 50 });
     subscribe(upstream, 'a');
     await eventually(async () => expect(connections).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
+  });
+
+  it('ends its subscriptions when the subgraph answers outside the protocol, and reconnects no more once disposed', async () => {
+    const garbling = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((resolve) => garbling.once('listening', resolve));
+    cleanups.push(() => new Promise((resolve) => garbling.close(resolve)));
+    let connections = 0;
+    garbling.on('connection', (socket) => {
+      if (++connections === 1) socket.send('null');
+    });
+    const { port } = garbling.address() as AddressInfo;
+    const upstream = connection(`ws://127.0.0.1:${port}`);
+    const a = subscribe(upstream, 'a');
+    await eventually(async () => expect(String(a.received.error)).toContain('4004'));
+    expect(upstream.size).toBe(0);
+
+    // A subgraph that goes away: the connection waits to reconnect, and is disposed of meanwhile.
+    const b = subscribe(upstream, 'b');
+    await eventually(async () => expect(connections).toBe(2));
+    for (const socket of garbling.clients) socket.terminate();
+    // Past the close reaching the connection, within its first wait to reconnect (125-250 ms).
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    upstream.dispose();
+    expect(b.received.completed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(connections).toBe(2);
   });
 });

@@ -65,7 +65,7 @@ function subscriptionsAnswering(textBytes: number) {
     },
     unsubscribe: () => {},
   };
-  Object.assign(subscriptions, { connectionFor: () => ({ client, release: () => {} }) });
+  Object.assign(subscriptions, { connectionFor: () => ({ connection: client, release: () => {} }) });
   /** A subscriber's whole subscription: every event's tweet text. */
   const subscriber = async () => {
     const texts: unknown[] = [];

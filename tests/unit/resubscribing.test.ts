@@ -17,7 +17,8 @@ function upstream() {
   return { subscribe, opened, held: () => held };
 }
 
-const closeEvent = { code: 1009, reason: 'Message too big' };
+/** What a subscription hears when its connection closes for a reason that ends its subscriptions. */
+const connectionLost = new Error('the subgraph closed the connection: 1009 Message too big');
 
 describe('a subscription on a shared connection', () => {
   it('subscribes again when its connection is lost, and goes on', async () => {
@@ -25,7 +26,7 @@ describe('a subscription on a shared connection', () => {
     const events = resubscribing(subscribe, { backoffMs: 1 });
     opened[0].push('first');
     expect(await events.next()).toEqual({ done: false, value: 'first' });
-    opened[0].fail(closeEvent);
+    opened[0].fail(connectionLost);
     const next = events.next();
     await expect.poll(() => opened.length).toBe(2);
     opened[1].push('second');
@@ -49,7 +50,7 @@ describe('a subscription on a shared connection', () => {
     const next = events.next();
     for (let attempt = 0; attempt < 4; attempt++) {
       await expect.poll(() => opened.length).toBe(attempt + 1);
-      opened[attempt].fail(closeEvent);
+      opened[attempt].fail(connectionLost);
     }
     await expect(next).rejects.toMatchObject({ extensions: { code: 'SERVICE_UNAVAILABLE' } });
     expect(held()).toBe(0);
@@ -66,55 +67,59 @@ describe('a subscription on a shared connection', () => {
 });
 
 /** A subgraph connection: the test plays the subgraph through the subscriber it was given. */
-function subgraphClient() {
+function fakeConnection() {
   const subscribers: UpstreamSubscriber[] = [];
-  let disposed = 0;
+  /** Unsubscribe calls, by id (a real connection ignores an id it no longer holds). */
+  const unsubscribes = new Map<string, number>();
   return {
-    client: {
+    connection: {
       subscribe: (_request: unknown, subscriber: UpstreamSubscriber) => String(subscribers.push(subscriber)),
-      unsubscribe: () => void disposed++,
+      unsubscribe: (id: string) => void unsubscribes.set(id, (unsubscribes.get(id) ?? 0) + 1),
     },
-    sink: () => subscribers[0],
-    disposed: () => disposed,
+    subscriber: () => subscribers[0],
+    unsubscribed: () => [...unsubscribes.keys()],
+    unsubscribeCalls: () => [...unsubscribes.values()].reduce((sum, calls) => sum + calls, 0),
   };
 }
 
 describe('the events held for a subscriber', () => {
   it('are at most a hundred: a subscriber that stops taking them is ended with RATE_LIMITED, upstream too', async () => {
-    const { client, sink, disposed } = subgraphClient();
-    const events = heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' });
-    // On main, graphql-ws's iterate() kept all of these for a client whose socket did not read.
-    for (let event = 0; event < 10_000; event++) sink().event(event);
+    const { connection, subscriber, unsubscribed, unsubscribeCalls } = fakeConnection();
+    const events = heldEvents<number>(connection, { query: 'subscription { feedItemAdded { id } }' });
+    // graphql-ws's iterate() kept all of these for a client whose socket did not read.
+    for (let event = 0; event < 10_000; event++) subscriber().event(event);
     await expect(events.next()).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
-    expect(disposed()).toBeGreaterThanOrEqual(1);
     expect(await events.next()).toEqual({ done: true, value: undefined });
+    // At once when it fell behind, and again (ignored) when its reader saw it end: not once per event refused.
+    expect(unsubscribed()).toEqual(['1']);
+    expect(unsubscribeCalls()).toBe(2);
   });
 
   it('are all handed over before a lost connection, which resubscribing then answers by subscribing again', async () => {
-    const { client, sink } = subgraphClient();
-    const events = heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' });
-    sink().event(1);
-    sink().event(2);
-    sink().failed(closeEvent);
+    const { connection, subscriber } = fakeConnection();
+    const events = heldEvents<number>(connection, { query: 'subscription { feedItemAdded { id } }' });
+    subscriber().event(1);
+    subscriber().event(2);
+    subscriber().failed(connectionLost);
     expect(await take(events, 2)).toEqual([1, 2]);
-    await expect(events.next()).rejects.toEqual(closeEvent);
+    await expect(events.next()).rejects.toEqual(connectionLost);
   });
 
   it('end a subscription returned by its subscriber upstream', async () => {
-    const { client, disposed } = subgraphClient();
-    const events = heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' });
+    const { connection, unsubscribed } = fakeConnection();
+    const events = heldEvents<number>(connection, { query: 'subscription { feedItemAdded { id } }' });
     await events.return?.();
-    expect(disposed()).toBe(1);
+    expect(unsubscribed()).toEqual(['1']);
   });
 
   it('end a resubscribing subscription for good when it fell behind', async () => {
-    const { client, sink } = subgraphClient();
+    const { connection, subscriber } = fakeConnection();
     let subscriptions = 0;
     const events = resubscribing(() => {
       subscriptions++;
-      return { events: heldEvents<number>(client, { query: 'subscription { feedItemAdded { id } }' }, 3), release: () => {} };
+      return { events: heldEvents<number>(connection, { query: 'subscription { feedItemAdded { id } }' }, 3), release: () => {} };
     });
-    for (let event = 0; event < 4; event++) sink().event(event);
+    for (let event = 0; event < 4; event++) subscriber().event(event);
     await expect(events.next()).rejects.toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
     expect(await events.next()).toEqual({ done: true, value: undefined });
     expect(subscriptions).toBe(1);
