@@ -79,57 +79,26 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
         return await options.onConnect?.(ctx);
       } finally {
         ctx.extra.request = undefined;
+        // Read by onConnect alone; kept, each socket would hold its bearer token (a few hundred bytes) while it lives.
+        (ctx as { connectionParams?: unknown }).connectionParams = undefined;
       }
     },
   });
 
+  // Shared by every socket (ws calls its listeners with the socket as `this`): nothing per socket for these.
+  function failed(this: WebSocket, error: Error) {
+    logger?.warn('a websocket failed', { error: error.message });
+    this.close(INTERNAL_ERROR, 'Internal server error');
+  }
+  function answered(this: WebSocket) {
+    unanswered.delete(this);
+  }
+
   wsServer.on('connection', (socket, request) => {
-    const coalesce = coalescing(socket);
-    const send = (data: string) =>
-      new Promise<void>((resolve) => {
-        if (socket.readyState !== socket.OPEN) return resolve();
-        if (socket.bufferedAmount + data.length > maxUnsentBytes) {
-          socket.close(TOO_FAR_BEHIND, 'Too far behind: the client is not reading what it is sent');
-          return resolve();
-        }
-        coalesce();
-        // A frame that cannot be written means the socket is going; its close ends everything on it.
-        socket.send(data, () => resolve());
-      });
-    socket.on('error', (error) => {
-      logger?.warn('a websocket failed', { error: error.message });
-      socket.close(INTERNAL_ERROR, 'Internal server error');
-    });
-
+    socket.on('error', failed);
     socket.on('pong', answered);
-
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send,
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
-          socket.on('message', async (data) => {
-            // A socket being closed (one too far behind, say) has its further messages ignored, not executed: ws
-            // delivers them until the peer answers the close or its 30 s timeout.
-            if (socket.readyState !== socket.OPEN) return;
-            try {
-              await handle(String(data));
-            } catch (error) {
-              logger?.warn('closing a websocket whose message could not be handled', {
-                error: String((error as Error)?.message ?? error).slice(0, 200),
-              });
-              socket.close(INTERNAL_ERROR, 'Internal server error');
-            }
-          }),
-        onPing: (payload) => {
-          const echoed = payload && JSON.stringify(payload).length <= MAX_ECHOED_PING_CHARACTERS;
-          return send(stringifyMessage(echoed ? { type: MessageType.Pong, payload } : { type: MessageType.Pong }));
-        },
-      },
-      { socket, request } as Extra & Partial<E>,
-    );
-    socket.once('close', (code, reason) => {
+    const closed = server.opened(new ServedSocket(socket, maxUnsentBytes, logger), { socket, request } as Extra & Partial<E>);
+    socket.on('close', (code, reason) => {
       unanswered.delete(socket);
       void closed(code, String(reason));
     });
@@ -138,9 +107,6 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
   // One sweep for every socket (a timer of its own for each cost each of thousands of idle sockets a few hundred
   // bytes): a socket that has not answered the previous sweep's ping is terminated, every other one is pinged.
   const unanswered = new Set<WebSocket>();
-  function answered(this: WebSocket) {
-    unanswered.delete(this);
-  }
   const pinging = setInterval(() => {
     for (const socket of wsServer.clients) {
       if (unanswered.has(socket)) {
@@ -163,26 +129,91 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
 }
 
 /**
- * Returns what to call before each frame sent on `socket` so that every frame sent until the current run of ticks and
- * microtasks is over leaves in one write. One event reaches a hundred of the router's subscriptions on one connection
- * to the feed: written one by one (ws writes each frame as it is sent), that was a hundred system calls, the feed's
- * largest single cost delivering live items. ws exposes no corking of its own: its TCP socket is corked directly.
+ * A ws socket as graphql-ws's protocol engine uses it (its methods on the prototype: a router holds thousands).
+ *
+ * Every frame goes through one bound on what already waits in the socket's send buffer, and frames sent before the
+ * next turn of process.nextTick's queue leave in one write: one live item reaches up to a hundred of the router's
+ * subscriptions on one connection to the feed, and ws writes each frame as it is sent, so that was a hundred system
+ * calls, the feed's largest single cost delivering live items. ws has no corking of its own: its TCP socket is corked.
  */
-function coalescing(socket: WebSocket): () => void {
-  const raw = (socket as unknown as { _socket?: Socket })._socket;
-  if (!raw) return () => {};
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    raw.uncork();
-  };
-  return () => {
-    if (corked) return;
-    corked = true;
-    raw.cork();
-    process.nextTick(uncork);
-  };
+class ServedSocket {
+  private readonly raw: Socket | undefined;
+  /** The socket is corked until the next tick, with this many bytes sent since. */
+  private corked = false;
+  private corkedBytes = 0;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly maxUnsentBytes: number,
+    private readonly logger: Pick<Logger, 'warn'> | undefined,
+  ) {
+    this.raw = (socket as unknown as { _socket?: Socket })._socket;
+  }
+
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+
+  send(data: string): Promise<void> {
+    const { socket } = this;
+    return new Promise<void>((resolve) => {
+      if (socket.readyState !== socket.OPEN) return resolve();
+      // What this tick sent is waiting for the uncork, not for the client: only what is older counts against it.
+      if (socket.bufferedAmount - this.corkedBytes + data.length > this.maxUnsentBytes) {
+        socket.close(TOO_FAR_BEHIND, 'Too far behind: the client is not reading what it is sent');
+        return resolve();
+      }
+      this.cork(data.length);
+      // A frame that cannot be written means the socket is going; its close ends everything on it.
+      socket.send(data, () => resolve());
+    });
+  }
+
+  close(code?: number, reason?: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    const { socket, logger } = this;
+    // Not an async listener: its frame would hold each message's buffer for as long as the operation it starts lives.
+    socket.on('message', (data) => {
+      // A socket being closed (one too far behind, say) has its further messages ignored, not executed: ws delivers
+      // them until the peer answers the close or its 30 s timeout.
+      if (socket.readyState !== socket.OPEN) return;
+      handle(String(data)).catch((error: unknown) => {
+        logger?.warn('closing a websocket whose message could not be handled', {
+          error: String((error as Error)?.message ?? error).slice(0, 200),
+        });
+        socket.close(INTERNAL_ERROR, 'Internal server error');
+      });
+    });
+  }
+
+  onPing(payload: Record<string, unknown> | undefined): Promise<void> {
+    const echoed = payload && JSON.stringify(payload).length <= MAX_ECHOED_PING_CHARACTERS;
+    return this.send(stringifyMessage(echoed ? { type: MessageType.Pong, payload } : { type: MessageType.Pong }));
+  }
+
+  private cork(bytes: number) {
+    if (!this.raw) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.raw.cork();
+      process.nextTick(flush, this);
+    }
+    this.corkedBytes += bytes;
+  }
+
+  /** Writes what was corked (on the next tick after the first frame). */
+  flush(): void {
+    this.corked = false;
+    this.corkedBytes = 0;
+    this.raw?.uncork();
+  }
 }
+
+/** One function for every socket's next-tick flush (process.nextTick passes the socket). */
+const flush = (served: ServedSocket) => served.flush();
 
 /**
  * Each operation text parsed and validated once against `schema`: thousands of subscribers sending the same

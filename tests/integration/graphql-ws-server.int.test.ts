@@ -70,13 +70,18 @@ describe('graphql-ws sockets', () => {
 });
 
 describe('graphql-ws frames', () => {
-  it('sent in one run of the microtask queue leave in one write', async () => {
+  /** A socket on a server whose `tick` subscription the test feeds, with three subscriptions open on it. */
+  async function threeSubscriptions(maxUnsentBytes?: number) {
     const httpServer = createServer();
-    const listening: AsyncQueue<{ tick: number }>[] = [];
-    const served = serveGraphQLOverWebSocket(httpServer, {
-      schema: buildSchema('type Query { ok: Boolean } type Subscription { tick: Int! }'),
-      roots: { subscription: { tick: () => (listening.push(new AsyncQueue(10)), listening.at(-1)) } },
-    });
+    const listening: AsyncQueue<{ tick: string }>[] = [];
+    const served = serveGraphQLOverWebSocket(
+      httpServer,
+      {
+        schema: buildSchema('type Query { ok: Boolean } type Subscription { tick: String! }'),
+        roots: { subscription: { tick: () => (listening.push(new AsyncQueue(10)), listening.at(-1)) } },
+      },
+      { maxUnsentBytes },
+    );
     const writes: number[] = [];
     served.wsServer.on('connection', (server) => {
       const raw = (server as unknown as { _socket: { _writev: (...args: unknown[]) => void } })._socket;
@@ -85,25 +90,52 @@ describe('graphql-ws frames', () => {
     });
     await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
     const socket = new WebSocket(`ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}/graphql`, 'graphql-transport-ws');
-    const messages: { id?: string; type: string }[] = [];
+    const messages: { id?: string; type: string; payload?: { data: { tick: string } } }[] = [];
+    let closedWith: number | undefined;
     socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    socket.on('close', (code) => (closedWith = code));
     await new Promise((resolve) => socket.once('open', resolve));
     socket.send(JSON.stringify({ type: 'connection_init' }));
     await eventually(async () => expect(messages).toEqual([{ type: 'connection_ack' }]));
+    messages.length = 0;
     for (const id of ['1', '2', '3'])
       socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { tick }' } }));
     await eventually(async () => expect(listening).toHaveLength(3));
     await new Promise((resolve) => setTimeout(resolve, 50));
     writes.length = 0;
+    return {
+      writes,
+      messages,
+      closedWith: () => closedWith,
+      /** One event reaching the three subscriptions at once, as one announcement reaches the router's. */
+      tick: (value: string) => listening.forEach((queue) => queue.push({ tick: value })),
+      close: async () => {
+        socket.close();
+        await served.stop();
+        await new Promise((resolve) => httpServer.close(resolve));
+      },
+    };
+  }
 
-    // One event reaching three subscriptions on the socket at once, as one announcement reaches the router's.
-    for (const queue of listening) queue.push({ tick: 1 });
-    await eventually(async () => expect(messages.slice(1).map(({ id }) => id)).toEqual(['1', '2', '3']));
-    // ws writes each frame as a header and a payload: three frames, six chunks, in one system call.
-    expect(writes).toEqual([6]);
+  it('sent in one run of the microtask queue leave in one write', async () => {
+    const socket = await threeSubscriptions();
+    socket.tick('a');
+    await eventually(async () => expect(socket.messages.map(({ id }) => id)).toEqual(['1', '2', '3']));
+    socket.tick('b');
+    await eventually(async () => expect(socket.messages).toHaveLength(6));
+    // ws writes each frame as a header and a payload: three frames, six chunks, in one system call, each time.
+    expect(socket.writes).toEqual([6, 6]);
+    await socket.close();
+  });
 
-    socket.close();
-    await served.stop();
-    await new Promise((resolve) => httpServer.close(resolve));
+  it('held back together do not count as unread against a client that reads', async () => {
+    // Three frames of 600 characters at once, to a socket allowed 1,000 bytes unread.
+    const socket = await threeSubscriptions(1_000);
+    socket.tick('x'.repeat(600));
+    await eventually(async () => expect(socket.messages).toHaveLength(3));
+    socket.tick('y'.repeat(600));
+    await eventually(async () => expect(socket.messages).toHaveLength(6));
+    expect(socket.closedWith()).toBeUndefined();
+    await socket.close();
   });
 });
