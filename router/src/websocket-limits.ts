@@ -67,7 +67,8 @@ export class WebSocketLimits {
       const address = this.addressCounted(request);
       this.openSockets++;
       if (address !== null) countUp(this.socketsPerClient, address);
-      socket.once('close', () => {
+      // on, not once: a socket closes once, and once() wraps its listener in three objects more for each socket.
+      socket.on('close', () => {
         this.openSockets--;
         if (address !== null) countDown(this.socketsPerClient, address);
       });
