@@ -105,9 +105,8 @@ export class FederatedSubscriptions {
   }
 
   /** An assertion of this identity for this subgraph, signed now. */
-  private assertionFor(identity: AssertedIdentity, serviceName: string): string {
-    return signRequestAssertion(identity, this.options.internalSecret, serviceName, this.options.assertionTtlSeconds);
-  }
+  private readonly sign = (identity: AssertedIdentity, serviceName: string): string =>
+    signRequestAssertion(identity, this.options.internalSecret, serviceName, this.options.assertionTtlSeconds);
 
   /**
    * Connections to a subgraph are shared by up to SUBSCRIPTIONS_PER_CONNECTION subscribers each, opened on first use:
@@ -138,7 +137,7 @@ export class FederatedSubscriptions {
     return new SubgraphConnection({
       url,
       // The router's own identity, signed afresh on every (re)connect; each subscription adds its subscriber's.
-      connectionParams: () => ({ assertion: this.assertionFor({ viewerId: null, clientAddress: null }, serviceName) }),
+      connectionParams: () => ({ assertion: this.sign({ viewerId: null, clientAddress: null }, serviceName) }),
       pingIntervalMs: UPSTREAM_PING_INTERVAL_MS,
       pongTimeoutMs: UPSTREAM_PONG_TIMEOUT_MS,
       maxMessageBytes: MAX_UPSTREAM_MESSAGE_BYTES,
@@ -199,14 +198,8 @@ export class FederatedSubscriptions {
         `The subscription is too large to forward (${forwardedCharacters} characters of operation and variables, at most ${MAX_FORWARDED_CHARACTERS}).`,
         { extensions: { code: ErrorCode.BAD_REQUEST } },
       );
-    // The subscriber's identity travels with its own subscribe message on the shared connection. The connection sends
-    // the same payload again when it resubscribes after a reconnect, so the assertion is a getter: signed afresh each time
-    // the message is written, never a stale one.
-    const identity = { viewerId: context.viewerId, clientAddress: context.clientAddress };
-    const extensions = Object.defineProperty({}, 'assertion', {
-      enumerable: true,
-      get: () => this.assertionFor(identity, primary.serviceName),
-    });
+    // The subscriber's identity travels with its own subscribe message on the shared connection (as JSON: toJSON).
+    const extensions = new AssertionExtensions(this.sign, context, primary.serviceName) as unknown as Record<string, unknown>;
     const events = resubscribing(() => {
       const { connection, release } = this.connectionFor(primary.serviceName);
       const upstream = heldEvents<FormattedExecutionResult<Record<string, unknown>>>(connection, {
@@ -268,6 +261,24 @@ export class FederatedSubscriptions {
       // Shared as it is: nothing downstream changes a result (masking copies one that has errors).
       return (await resolved).result;
     });
+  }
+}
+
+/**
+ * A subscribe message's extensions: its subscriber's assertion, signed each time the message is serialised. The
+ * connection sends the same payload again when it resubscribes after a reconnect, so it must never carry a stale one.
+ * A class with toJSON rather than an object with a getter: a defined accessor put each of a router's thousands of
+ * payloads in dictionary mode, with a closure of its own.
+ */
+class AssertionExtensions {
+  constructor(
+    private readonly sign: (identity: AssertedIdentity, serviceName: string) => string,
+    private readonly identity: AssertedIdentity,
+    private readonly serviceName: string,
+  ) {}
+
+  toJSON(): { assertion: string } {
+    return { assertion: this.sign(this.identity, this.serviceName) };
   }
 }
 
