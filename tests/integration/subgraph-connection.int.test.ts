@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 
 import { buildSchema } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 import { AsyncQueue } from '../../platform/async-iterators.js';
 import { serveGraphQLOverWebSocket } from '../../platform/http/graphql-ws.js';
@@ -58,6 +58,16 @@ async function subgraph() {
       for (const listener of listening) if (listener.name === name) listener.queue.end();
     },
   };
+}
+
+/** A websocket server playing a subgraph that does not follow the protocol: `onConnection` is all it does. */
+async function rawSubgraph(onConnection: (socket: WebSocket, connection: number) => void) {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  let connections = 0;
+  server.on('connection', (socket) => onConnection(socket, ++connections));
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, server, connections: () => connections };
 }
 
 function connection(url: string, options: Partial<SubgraphConnectionOptions> = {}) {
@@ -198,45 +208,34 @@ describe("the router's connection to a subgraph's websocket", () => {
 
   it('terminates a link whose subgraph stopped answering pings, and reconnects', async () => {
     // A subgraph that acknowledges, then never answers a ping, as one behind a link gone half-open.
-    const silentServer = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((resolve) => silentServer.once('listening', resolve));
-    cleanups.push(() => new Promise((resolve) => silentServer.close(resolve)));
-    let connections = 0;
-    silentServer.on('connection', (socket) => {
-      connections++;
+    const silent = await rawSubgraph((socket) =>
       socket.on('message', (data) => {
         if (JSON.parse(String(data)).type === 'connection_init') socket.send('{"type":"connection_ack"}');
-      });
-    });
-    const { port } = silentServer.address() as AddressInfo;
-    const upstream = connection(`ws://127.0.0.1:${port}`, { pingIntervalMs: 50, pongTimeoutMs: 50 });
+      }),
+    );
+    const upstream = connection(silent.url, { pingIntervalMs: 50, pongTimeoutMs: 50 });
     subscribe(upstream, 'a');
-    await eventually(async () => expect(connections).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
+    await eventually(async () => expect(silent.connections()).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
   });
 
   it('ends its subscriptions when the subgraph answers outside the protocol, and reconnects no more once disposed', async () => {
-    const garbling = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((resolve) => garbling.once('listening', resolve));
-    cleanups.push(() => new Promise((resolve) => garbling.close(resolve)));
-    let connections = 0;
-    garbling.on('connection', (socket) => {
-      if (++connections === 1) socket.send('null');
+    const garbling = await rawSubgraph((socket, connection) => {
+      if (connection === 1) socket.send('null');
     });
-    const { port } = garbling.address() as AddressInfo;
-    const upstream = connection(`ws://127.0.0.1:${port}`);
+    const upstream = connection(garbling.url);
     const a = subscribe(upstream, 'a');
     await eventually(async () => expect(String(a.received.error)).toContain('4004'));
     expect(upstream.size).toBe(0);
 
     // A subgraph that goes away: the connection waits to reconnect, and is disposed of meanwhile.
     const b = subscribe(upstream, 'b');
-    await eventually(async () => expect(connections).toBe(2));
-    for (const socket of garbling.clients) socket.terminate();
+    await eventually(async () => expect(garbling.connections()).toBe(2));
+    for (const socket of garbling.server.clients) socket.terminate();
     // Past the close reaching the connection, within its first wait to reconnect (125-250 ms).
     await new Promise((resolve) => setTimeout(resolve, 60));
     upstream.dispose();
     expect(b.received.completed).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect(connections).toBe(2);
+    expect(garbling.connections()).toBe(2);
   });
 });
