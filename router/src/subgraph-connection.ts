@@ -20,6 +20,12 @@ const INTERNAL_CLIENT_ERROR = 4005;
 /** Wait before the n-th reconnection in a row: doubling from this, at most MAX_RECONNECT_WAIT_MS, with jitter. */
 const FIRST_RECONNECT_WAIT_MS = 250;
 const MAX_RECONNECT_WAIT_MS = 5_000;
+/**
+ * Connections in a row that close before they are acknowledged (a subgraph refusing the router's own assertion with
+ * 4403, a replica that stays down) before the subscriptions held are ended, for their subscribers to decide (each
+ * subscribes again a few times, then tells its client): about 8 s of trying, not silence for ever.
+ */
+const MAX_RECONNECTS_WITHOUT_ACK = 5;
 
 export interface SubgraphConnectionOptions {
   url: string;
@@ -62,8 +68,9 @@ interface Upstream {
  * went away is followed by a new connection, with backoff, on which every subscription still held is sent again (its
  * payload re-serialised, so a getter in it signs afresh); any other close (endsSubscriptions) ends every subscription
  * on it with an error, for its subscriber to decide whether to subscribe again. A subgraph that stops answering pings
- * is terminated, which reconnects. Nothing the subgraph sends can throw out of here: a message that is not the
- * protocol's closes the connection (4004), as graphql-ws's client does.
+ * is terminated, which reconnects; connections that keep closing before they are acknowledged end the subscriptions
+ * too (MAX_RECONNECTS_WITHOUT_ACK). Nothing the subgraph sends can throw out of here: a message that is not a JSON
+ * object of a known type closes the connection (4004), as graphql-ws's client does.
  */
 export class SubgraphConnection {
   private socket: WebSocket | undefined;
@@ -90,8 +97,15 @@ export class SubgraphConnection {
       subscriber.completed();
       return id;
     }
-    // Serialised before it is held: a payload that cannot be sent is refused here, not resent on every reconnect.
-    const message = this.acknowledged ? subscribeMessage(id, payload) : undefined;
+    // Serialised before it is held: a payload that cannot be sent ends its subscription alone, here, and is not resent
+    // on every reconnect. (Its subscriber hears it as a lost connection; this never throws.)
+    let message: string | undefined;
+    try {
+      message = this.acknowledged ? subscribeMessage(id, payload) : undefined;
+    } catch (error) {
+      subscriber.failed(error);
+      return id;
+    }
     this.upstreams.set(id, { payload, subscriber });
     if (message) this.send(message);
     else if (!this.socket && !this.reconnect) this.open();
@@ -119,7 +133,8 @@ export class SubgraphConnection {
     const socket = new WebSocket(url, GRAPHQL_TRANSPORT_WS_PROTOCOL, {
       maxPayload: maxMessageBytes,
       perMessageDeflate: false,
-      // A connect that stalls (a replica's address gone dark) is given up as soon as a silent open link would be.
+      // A connect that stalls before the upgrade (a replica's address gone dark) is given up as soon as a silent open
+      // link would be. (A subgraph that upgrades, answers pings and never acknowledges is not looked for.)
       handshakeTimeout: this.options.pingIntervalMs + this.options.pongTimeoutMs,
     });
     this.socket = socket;
@@ -132,7 +147,7 @@ export class SubgraphConnection {
           subgraph: this.options.subgraph,
           error: String((error as Error)?.message ?? error),
         });
-        socket.close(INTERNAL_CLIENT_ERROR, 'Internal client error');
+        this.refuse(socket, INTERNAL_CLIENT_ERROR, 'Internal client error');
         return;
       }
       this.startKeepAlive(socket);
@@ -155,7 +170,7 @@ export class SubgraphConnection {
       message = null;
     }
     if (typeof message !== 'object' || message === null) {
-      socket.close(BAD_RESPONSE, 'Bad response');
+      this.refuse(socket, BAD_RESPONSE, 'Bad response');
       return;
     }
     switch (message.type) {
@@ -179,11 +194,22 @@ export class SubgraphConnection {
         if (this.acknowledged) return;
         this.acknowledged = true;
         this.reconnectsInARow = 0;
-        for (const [id, upstream] of this.upstreams) this.resend(socket, id, upstream);
+        // A snapshot: a subscriber told its payload failed may subscribe again at once (sent by subscribe itself).
+        for (const [id, upstream] of [...this.upstreams]) this.resend(socket, id, upstream);
+        if (this.upstreams.size === 0) this.disconnect();
         return;
       default:
-        socket.close(BAD_RESPONSE, 'Bad response');
+        this.refuse(socket, BAD_RESPONSE, 'Bad response');
     }
+  }
+
+  /**
+   * Gives up on a connection the router itself found wrong: its subscriptions end now (it is not used meanwhile, nor
+   * does it wait on the subgraph to answer the close), then the socket is closed with `code`.
+   */
+  private refuse(socket: WebSocket, code: number, reason: string) {
+    this.lost(code, reason);
+    socket.close(code, reason);
   }
 
   /** Sends a held subscription on a new connection; one whose payload no longer serialises ends, alone. */
@@ -211,7 +237,8 @@ export class SubgraphConnection {
     this.detach();
     if (this.disposed || this.upstreams.size === 0) return;
     const { logger, subgraph } = this.options;
-    if (endsSubscriptions(code)) {
+    if (endsSubscriptions(code) || this.reconnectsInARow >= MAX_RECONNECTS_WITHOUT_ACK) {
+      this.reconnectsInARow = 0;
       logger.warn('a subscription link to a subgraph closed; its subscriptions subscribe again', { subgraph, code, reason });
       const upstreams = [...this.upstreams.values()];
       this.upstreams.clear();

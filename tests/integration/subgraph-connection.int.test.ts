@@ -38,6 +38,12 @@ async function subgraph() {
     },
     onConnect: ({ connectionParams: params }) => void connectionParams.push(params),
   });
+  let pings = 0;
+  served.wsServer.on('connection', (socket) =>
+    socket.on('message', (data) => {
+      if (String(data) === '{"type":"ping"}') pings++;
+    }),
+  );
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   cleanups.push(async () => {
     await served.stop();
@@ -52,6 +58,7 @@ async function subgraph() {
       for (const { name, queue } of listening) queue.push({ ticks: `${name}${value}` });
     },
     listeners: () => listening.size,
+    pings: () => pings,
     subscribed,
     /** The subgraph ends the subscriptions of this name (a `complete` message each). */
     end: (name: string) => {
@@ -157,13 +164,16 @@ describe("the router's connection to a subgraph's websocket", () => {
 
   it('keeps one connection while the subgraph answers its pings', async () => {
     const feed = await subgraph();
-    const upstream = connection(feed.url, { pingIntervalMs: 20, pongTimeoutMs: 40 });
+    // Pings every 50 ms, each answered within a second (a loaded machine may stall for tens of milliseconds): a pong
+    // that did not clear its deadline would have the link terminated a second after the first ping.
+    const upstream = connection(feed.url, { pingIntervalMs: 50, pongTimeoutMs: 1_000 });
     const a = subscribe(upstream, 'a');
     await eventually(async () => expect(feed.listeners()).toBe(1));
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     feed.tick(1);
     await eventually(async () => expect(a.received.events).toEqual(['a1']));
     expect([feed.connectionParams.length, feed.subscribed]).toEqual([1, ['a']]);
+    expect(feed.pings()).toBeGreaterThanOrEqual(5);
   });
 
   it('sends its subscriptions again, with fresh connection params, after the replica goes away', async () => {
@@ -222,7 +232,9 @@ describe("the router's connection to a subgraph's websocket", () => {
     const garbling = await rawSubgraph((socket, connection) => {
       if (connection === 1) socket.send('null');
     });
-    const upstream = connection(garbling.url);
+    const logged: string[] = [];
+    const recording: Logger = { ...silent, info: (message: string) => void logged.push(message) };
+    const upstream = connection(garbling.url, { logger: recording });
     const a = subscribe(upstream, 'a');
     await eventually(async () => expect(String(a.received.error)).toContain('4004'));
     expect(upstream.size).toBe(0);
@@ -231,8 +243,8 @@ describe("the router's connection to a subgraph's websocket", () => {
     const b = subscribe(upstream, 'b');
     await eventually(async () => expect(garbling.connections()).toBe(2));
     for (const socket of garbling.server.clients) socket.terminate();
-    // Past the close reaching the connection, within its first wait to reconnect (125-250 ms).
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Disposed of once it has said it is reconnecting (it waits at least 125 ms first).
+    await eventually(async () => expect(logged).toContain('a subscription link to a subgraph closed; reconnecting'));
     upstream.dispose();
     expect(b.received.completed).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
