@@ -158,12 +158,13 @@ class ServedSocket {
     const { socket } = this;
     return new Promise<void>((resolve) => {
       if (socket.readyState !== socket.OPEN) return resolve();
+      const bytes = Buffer.byteLength(data);
       // What this tick sent is waiting for the uncork, not for the client: only what is older counts against it.
-      if (socket.bufferedAmount - this.corkedBytes + data.length > this.maxUnsentBytes) {
+      if (socket.bufferedAmount - this.corkedBytes + bytes > this.maxUnsentBytes) {
         socket.close(TOO_FAR_BEHIND, 'Too far behind: the client is not reading what it is sent');
         return resolve();
       }
-      this.cork(data.length);
+      this.cork(bytes);
       // A frame that cannot be written means the socket is going; its close ends everything on it.
       socket.send(data, () => resolve());
     });
@@ -200,6 +201,11 @@ class ServedSocket {
       this.corked = true;
       this.raw.cork();
       process.nextTick(flush, this);
+    } else if (this.corkedBytes + bytes > this.maxUnsentBytes / 2) {
+      // Written now rather than held: what one tick may send past the bound is at most half of it.
+      this.raw.uncork();
+      this.raw.cork();
+      this.corkedBytes = 0;
     }
     this.corkedBytes += bytes;
   }

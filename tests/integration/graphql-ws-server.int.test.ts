@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { buildSchema } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
 import { AsyncQueue } from '../../platform/async-iterators.js';
@@ -70,6 +70,11 @@ describe('graphql-ws sockets', () => {
 });
 
 describe('graphql-ws frames', () => {
+  const closing: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of closing.splice(0)) await close();
+  });
+
   /** A socket on a server whose `tick` subscription the test feeds, with three subscriptions open on it. */
   async function threeSubscriptions(maxUnsentBytes?: number) {
     const httpServer = createServer();
@@ -90,6 +95,12 @@ describe('graphql-ws frames', () => {
     });
     await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
     const socket = new WebSocket(`ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}/graphql`, 'graphql-transport-ws');
+    // Closed after the test however it ends.
+    closing.push(async () => {
+      socket.close();
+      await served.stop();
+      await new Promise((resolve) => httpServer.close(resolve));
+    });
     const messages: { id?: string; type: string; payload?: { data: { tick: string } } }[] = [];
     let closedWith: number | undefined;
     socket.on('message', (data) => messages.push(JSON.parse(String(data))));
@@ -109,11 +120,6 @@ describe('graphql-ws frames', () => {
       closedWith: () => closedWith,
       /** One event reaching the three subscriptions at once, as one announcement reaches the router's. */
       tick: (value: string) => listening.forEach((queue) => queue.push({ tick: value })),
-      close: async () => {
-        socket.close();
-        await served.stop();
-        await new Promise((resolve) => httpServer.close(resolve));
-      },
     };
   }
 
@@ -125,7 +131,6 @@ describe('graphql-ws frames', () => {
     await eventually(async () => expect(socket.messages).toHaveLength(6));
     // ws writes each frame as a header and a payload: three frames, six chunks, in one system call, each time.
     expect(socket.writes).toEqual([6, 6]);
-    await socket.close();
   });
 
   it('held back together do not count as unread against a client that reads', async () => {
@@ -136,6 +141,5 @@ describe('graphql-ws frames', () => {
     socket.tick('y'.repeat(600));
     await eventually(async () => expect(socket.messages).toHaveLength(6));
     expect(socket.closedWith()).toBeUndefined();
-    await socket.close();
   });
 });
