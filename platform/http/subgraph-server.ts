@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +12,13 @@ import express, { type RequestHandler } from 'express';
 import { type GraphQLError, type GraphQLSchema, parse } from 'graphql';
 
 import { ErrorCode, unauthenticated } from '../errors.js';
-import { type AssertedIdentity, correlateRequests, correlationIdOf, type RequestScope } from '../identity/request-scope.js';
+import {
+  type AssertedIdentity,
+  correlateRequests,
+  correlationIdOf,
+  newCorrelationId,
+  type RequestScope,
+} from '../identity/request-scope.js';
 import { REQUEST_ASSERTION_HEADER, requestAssertionVerifier } from '../identity/tokens.js';
 import type { Logger } from '../logging.js';
 import { traceHttpRequests } from '../observability/tracing.js';
@@ -152,7 +157,7 @@ function serveSubscriptions<TContext extends object>(
   const scopeOf = (connection: object, payload: object) => subscriptionScopes.get(payload) ?? connectionScopes.get(connection)!;
   const verify = (assertion: unknown): RequestScope => {
     if (typeof assertion !== 'string') throw unauthenticated('Only the router may call a subgraph.');
-    return { ...verifyAssertion(assertion), correlationId: randomUUID() };
+    return { ...verifyAssertion(assertion), correlationId: newCorrelationId() };
   };
   // The router sends each subscriber's subscription with the same text: parsed and validated once, not per subscriber.
   const validDocument = validatedDocuments(schema);

@@ -28,9 +28,15 @@ export function correlationIdFrom(headers: IncomingHttpHeaders): string {
 
 /** `value` when it is a sensible correlation id (up to 128 of A-Za-z0-9_.:-), else a new one. */
 export function sensibleCorrelationId(value: unknown): string {
-  // Node builds a UUID by concatenation: 14 string pieces (450 bytes) where one flat string is 56, for as long as the
-  // operation lives (a live subscription's, for hours). toLowerCase() makes it flat.
-  return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value) ? value : randomUUID().toLowerCase();
+  return typeof value === 'string' && /^[\w.:-]{1,128}$/.test(value) ? value : newCorrelationId();
+}
+
+/**
+ * A new correlation id. Node builds a UUID by concatenation: 14 string pieces (450 bytes) where one flat string is 56,
+ * for as long as the operation lives (a live subscription's, for hours). toLowerCase() makes it flat.
+ */
+export function newCorrelationId(): string {
+  return randomUUID().toLowerCase();
 }
 
 /**

@@ -271,14 +271,23 @@ export class FederatedSubscriptions {
  * payloads in dictionary mode, with a closure of its own.
  */
 class AssertionExtensions {
+  // Private (#) so that nothing but toJSON shows them: a spread or a log of the payload carries no viewer or address.
+  readonly #sign: (identity: AssertedIdentity, serviceName: string) => string;
+  readonly #identity: AssertedIdentity;
+  readonly #serviceName: string;
+
   constructor(
-    private readonly sign: (identity: AssertedIdentity, serviceName: string) => string,
-    private readonly identity: AssertedIdentity,
-    private readonly serviceName: string,
-  ) {}
+    sign: (identity: AssertedIdentity, serviceName: string) => string,
+    identity: AssertedIdentity,
+    serviceName: string,
+  ) {
+    this.#sign = sign;
+    this.#identity = identity;
+    this.#serviceName = serviceName;
+  }
 
   toJSON(): { assertion: string } {
-    return { assertion: this.sign(this.identity, this.serviceName) };
+    return { assertion: this.#sign(this.#identity, this.#serviceName) };
   }
 }
 

@@ -83,7 +83,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
   const expirySweep = setInterval(() => {
     const now = Date.now();
     for (const connection of open) {
-      // graphql-ws tells onClose only of acknowledged sockets: one closed while its ack was being sent goes here.
+      // onClose forgets a socket as it closes; this forgets one whose close hook did not get to run.
       if (connection.socket.readyState === connection.socket.CLOSED) open.delete(connection);
       else if (connection.expiresAt <= now) closeExpired(connection);
     }
