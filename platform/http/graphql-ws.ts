@@ -104,8 +104,8 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
     });
   });
 
-  // One sweep for every socket (a timer of its own for each cost each of thousands of idle sockets a few hundred
-  // bytes): a socket that has not answered the previous sweep's ping is terminated, every other one is pinged.
+  // One sweep for every socket (timers of its own cost each of thousands of idle sockets a few hundred bytes): a
+  // socket that has not answered the previous sweep's ping is terminated, every other one is pinged.
   const unanswered = new Set<WebSocket>();
   const pinging = setInterval(() => {
     for (const socket of wsServer.clients) {

@@ -66,11 +66,11 @@ interface Upstream {
  *
  * Opened on the first subscription and closed when the last one goes. A close that only means the link or the replica
  * went away is followed by a new connection, with backoff, on which every subscription still held is sent again (its
- * payload re-serialised, so a getter in it signs afresh); any other close (endsSubscriptions) ends every subscription
- * on it with an error, for its subscriber to decide whether to subscribe again. A subgraph that stops answering pings
- * is terminated, which reconnects; connections that keep closing before they are acknowledged end the subscriptions
- * too (MAX_RECONNECTS_WITHOUT_ACK). Nothing the subgraph sends can throw out of here: a message that is not a JSON
- * object of a known type closes the connection (4004), as graphql-ws's client does.
+ * payload re-serialised, so the assertion in it is signed afresh); any other close (endsSubscriptions) ends every
+ * subscription on it with an error, for its subscriber to decide whether to subscribe again. A subgraph that stops
+ * answering pings is terminated, which reconnects; connections that keep closing before they are acknowledged end the
+ * subscriptions too (MAX_RECONNECTS_WITHOUT_ACK). Nothing the subgraph sends can throw out of here: a message that is
+ * not a JSON object of a known type closes the connection (4004), as graphql-ws's client does.
  */
 export class SubgraphConnection {
   private socket: WebSocket | undefined;

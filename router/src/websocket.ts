@@ -74,7 +74,7 @@ export function serveWebSockets(options: WebSocketOptions): () => Promise<void> 
   const addressOf = (request: IncomingMessage) => clientAddressOf(request, options.trustedProxyHops);
   const limits = new WebSocketLimits(options.sockets, addressOf);
 
-  // One sweep over every open connection, where a timer each cost each of thousands of idle sockets a few hundred bytes.
+  // One sweep over every open connection: a timer per socket cost each of thousands of idle sockets a few hundred bytes.
   const open = new Set<Connection>();
   const closeExpired = (connection: Connection) => {
     open.delete(connection);
