@@ -9,6 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { isolatedNamespace } from '../tests/support/namespace.js';
 import { type BenchReport, DIRECT, RUST_PLANNER, type SystemReport } from './report.js';
 
+/** A smoke run gets this long, within its test's timeout, so a stuck run fails with its own output's tail. */
+const RUN_DEADLINE_MS = 220_000;
+
 /**
  * Each smoke run gets keyspaces, queues and an exchange of its own: its services must not share queues with the
  * system the other end-to-end tests run (whose consumers would take its events, and it theirs).
@@ -19,6 +22,14 @@ const run = async (script: string, out: string) => {
     await promisify(execFile)(process.execPath, ['--import', 'tsx', script, '--smoke'], {
       env: { ...isolated.env, BENCH_OUT: out },
       maxBuffer: 16 * 1024 * 1024,
+      // SIGTERM: the benchmark stops the services it started before it exits.
+      timeout: RUN_DEADLINE_MS,
+    });
+  } catch (error) {
+    const { stderr = '', killed } = error as { stderr?: string; killed?: boolean };
+    const tail = stderr.split('\n').slice(-40).join('\n');
+    throw new Error(`${script} --smoke ${killed ? `ran past ${RUN_DEADLINE_MS} ms` : 'failed'}; its output's tail:\n${tail}`, {
+      cause: error,
     });
   } finally {
     await isolated.remove();
