@@ -1,5 +1,8 @@
 import WebSocket from 'ws';
 
+/** A full collection of a large heap takes seconds; none takes this long. */
+const ANSWER_TIMEOUT_MS = 60_000;
+
 /** A minimal client of the V8 inspector protocol over a service's loopback debugging port (node --inspect). */
 export class Inspector {
   private nextId = 1;
@@ -13,6 +16,11 @@ export class Inspector {
       if (message.error) waiter.reject(new Error(message.error.message));
       else waiter.resolve(message.result);
     });
+    // A debugger link that ends fails what waits on it, rather than leaving the benchmark waiting for ever.
+    socket.on('close', () => {
+      for (const waiter of this.waiting.values()) waiter.reject(new Error('the inspector link closed'));
+      this.waiting.clear();
+    });
   }
 
   static async connect(port: number): Promise<Inspector> {
@@ -25,7 +33,17 @@ export class Inspector {
   send<T = any>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     const id = this.nextId++;
     this.socket.send(JSON.stringify({ id, method, params }));
-    return new Promise<T>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`${method}: no answer from the inspector in ${ANSWER_TIMEOUT_MS} ms`));
+      }, ANSWER_TIMEOUT_MS);
+      const settled = () => clearTimeout(timer);
+      this.waiting.set(id, {
+        resolve: (value) => (settled(), resolve(value)),
+        reject: (error) => (settled(), reject(error)),
+      });
+    });
   }
 
   /** Bytes of V8 heap in use right after a full collection: what the process holds, not garbage in waiting. */
