@@ -16,6 +16,7 @@ function endsSubscriptions(code: number): boolean {
 /** graphql-ws's close codes for what the router itself found wrong. */
 const BAD_RESPONSE = 4004;
 const INTERNAL_CLIENT_ERROR = 4005;
+const ACKNOWLEDGEMENT_TIMEOUT = 4504;
 
 /** Wait before the n-th reconnection in a row: doubling from this, at most MAX_RECONNECT_WAIT_MS, with jitter. */
 const FIRST_RECONNECT_WAIT_MS = 250;
@@ -68,8 +69,8 @@ interface Upstream {
  * went away is followed by a new connection, with backoff, on which every subscription still held is sent again (its
  * payload re-serialised, so the assertion in it is signed afresh); any other close (endsSubscriptions) ends every
  * subscription on it with an error, for its subscriber to decide whether to subscribe again. A subgraph that stops
- * answering pings is terminated, which reconnects; connections that keep closing before they are acknowledged end the
- * subscriptions too (MAX_RECONNECTS_WITHOUT_ACK). Nothing the subgraph sends can throw out of here: a message that is
+ * answering pings is terminated, which reconnects, and so is one that does not acknowledge in time; connections that
+ * keep closing before they are acknowledged end the subscriptions too (MAX_RECONNECTS_WITHOUT_ACK). Nothing the subgraph sends can throw out of here: a message that is
  * not a JSON object of a known type closes the connection (4004), as graphql-ws's client does.
  */
 export class SubgraphConnection {
@@ -81,6 +82,7 @@ export class SubgraphConnection {
   private reconnect: NodeJS.Timeout | undefined;
   private keepAlive: NodeJS.Timeout | undefined;
   private pongDeadline: NodeJS.Timeout | undefined;
+  private ackDeadline: NodeJS.Timeout | undefined;
   private disposed = false;
 
   constructor(private readonly options: SubgraphConnectionOptions) {}
@@ -134,8 +136,8 @@ export class SubgraphConnection {
       maxPayload: maxMessageBytes,
       perMessageDeflate: false,
       // A connect that stalls before the upgrade (a replica's address gone dark) is given up as soon as a silent open
-      // link would be. (A subgraph that upgrades, answers pings and never acknowledges is not looked for.)
-      handshakeTimeout: this.options.pingIntervalMs + this.options.pongTimeoutMs,
+      // link would be; so is one upgraded but never acknowledged (see 'open').
+      handshakeTimeout: this.silenceAllowedMs(),
     });
     this.socket = socket;
     socket.on('open', () => {
@@ -151,6 +153,13 @@ export class SubgraphConnection {
         return;
       }
       this.startKeepAlive(socket);
+      // A subgraph that upgrades and answers pings but never acknowledges (stuck in its onConnect) would otherwise
+      // hold the subscriptions pending for ever: closed as graphql-ws's client does (4504), which reconnects, and after
+      // MAX_RECONNECTS_WITHOUT_ACK in a row ends them.
+      this.ackDeadline = setTimeout(() => {
+        if (socket === this.socket && !this.acknowledged)
+          this.refuse(socket, ACKNOWLEDGEMENT_TIMEOUT, 'Connection acknowledgement timeout');
+      }, this.silenceAllowedMs()).unref();
     });
     socket.on('message', (data) => {
       if (socket === this.socket) this.receive(socket, String(data));
@@ -193,6 +202,7 @@ export class SubgraphConnection {
       case 'connection_ack':
         if (this.acknowledged) return;
         this.acknowledged = true;
+        clearTimeout(this.ackDeadline);
         this.reconnectsInARow = 0;
         // A snapshot: a subscriber told its payload failed may subscribe again at once (sent by subscribe itself).
         for (const [id, upstream] of [...this.upstreams]) this.resend(socket, id, upstream);
@@ -285,7 +295,13 @@ export class SubgraphConnection {
     this.acknowledged = false;
     clearInterval(this.keepAlive);
     clearTimeout(this.pongDeadline);
-    this.keepAlive = this.pongDeadline = undefined;
+    clearTimeout(this.ackDeadline);
+    this.keepAlive = this.pongDeadline = this.ackDeadline = undefined;
+  }
+
+  /** How long the subgraph may leave a connection being opened unanswered: as long as an open one between pings. */
+  private silenceAllowedMs(): number {
+    return this.options.pingIntervalMs + this.options.pongTimeoutMs;
   }
 
   private send(message: string) {

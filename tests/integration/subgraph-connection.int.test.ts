@@ -228,6 +228,23 @@ describe("the router's connection to a subgraph's websocket", () => {
     await eventually(async () => expect(silent.connections()).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
   });
 
+  it('gives up on a link the subgraph never acknowledges, and after five in a row ends its subscriptions', async () => {
+    // A subgraph that upgrades and answers pings, but whose onConnect never returns.
+    const stuck = await rawSubgraph((socket) =>
+      socket.on('message', (data) => {
+        if (JSON.parse(String(data)).type === 'ping') socket.send('{"type":"pong"}');
+      }),
+    );
+    const upstream = connection(stuck.url, { pingIntervalMs: 50, pongTimeoutMs: 50 });
+    const a = subscribe(upstream, 'a');
+    await eventually(async () => expect(String(a.received.error)).toContain('4504 Connection acknowledgement timeout'), {
+      timeoutMs: 15_000,
+    });
+    // The first connection and five more, each closed unacknowledged.
+    expect(stuck.connections()).toBe(6);
+    expect(upstream.size).toBe(0);
+  });
+
   it('ends its subscriptions when the subgraph answers outside the protocol, and reconnects no more once disposed', async () => {
     const garbling = await rawSubgraph((socket, connection) => {
       if (connection === 1) socket.send('null');
