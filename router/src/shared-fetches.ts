@@ -1,9 +1,10 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { type DocumentNode, Kind, parse, visit } from 'graphql';
 
+import { ErrorCode } from '../../platform/errors.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { type TextKeyedAnswers, textKeyedAnswers, textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
-import { answerBytes } from './subgraph-http.js';
+import { type AnswerBudget, answerBytes, answerTooLarge } from './subgraph-http.js';
 
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
@@ -55,6 +56,7 @@ export class SharedFetches {
         if (!this.mayShare(options, query)) return dataSource.process(options);
         const key = `${serviceName}\n${query}\n${JSON.stringify(options.request.variables ?? {})}`;
         let answer = this.answers.get(key);
+        const joined = answer !== undefined;
         if (!answer) {
           // Anonymous, but charged to the first asker's answer budget, if it has one (subgraph-http.ts).
           const anonymous = { ...options.context, viewerId: null, clientAddress: null } as RequestScope;
@@ -69,7 +71,9 @@ export class SharedFetches {
         }
         // The gateway merges answers into its result in place: everyone sharing gets a copy of their own.
         // (`http`, the subgraph's HTTP answer, holds functions and is only read, so it is passed along as it is.)
-        return answer.then(({ http, ...response }) => ({ ...structuredClone(response), http }));
+        const budget = (options.context as { answerBudget?: AnswerBudget } | undefined)?.answerBudget;
+        const mine = joined && budget ? charged(answer, budget) : answer;
+        return mine.then(({ http, ...response }) => ({ ...structuredClone(response), http }));
       },
     };
   }
@@ -96,6 +100,28 @@ export class SharedFetches {
     }
     return answer;
   }
+}
+
+/**
+ * A copy of someone else's answer costs a request as much memory as fetching it would: charged to its own budget too,
+ * and refused the same way (the first asker's budget was charged as the answer was read, and a refusal there would have
+ * been this request's too: every request gets the same budget).
+ */
+async function charged(answer: Promise<Response>, budget: AnswerBudget): Promise<Response> {
+  let response: Response;
+  try {
+    response = await answer;
+  } catch (error) {
+    if ((error as { extensions?: { code?: unknown } }).extensions?.code !== ErrorCode.RESPONSE_TOO_LARGE) throw error;
+    budget.exceeded = true;
+    throw answerTooLarge(budget);
+  }
+  budget.left -= answerBytes(response);
+  if (budget.left < 0) {
+    budget.exceeded = true;
+    throw answerTooLarge(budget);
+  }
+  return response;
 }
 
 /** Names of fields marked @viewerDependent anywhere (by name: conservative, a name clash only costs sharing). */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { SharedFetches } from '../../router/src/shared-fetches.js';
+import { type AnswerBudget, answerBudget, answerTooLarge } from '../../router/src/subgraph-http.js';
 
 const SUPERGRAPH = `
   directive @viewerDependent on FIELD_DEFINITION
@@ -148,5 +149,69 @@ describe('identical fetches in flight for queries over HTTP', () => {
       askIn(inFlight, 'query', ENTITIES('username viewerIsFollowing'), 'carol'),
     ]);
     expect(calls.map((call) => call.viewerId)).toEqual(['bob', 'bob', 'bob', 'carol', 'bob', 'carol']);
+  });
+});
+
+describe('a request joining an answer in flight', () => {
+  const MiB = 1 << 20;
+  /** A subgraph answering after `ms` with `bytes` of username; a request's budget is charged only by what it reads. */
+  function slowlyAnswering(bytes: number, ms = 20) {
+    let asked = 0;
+    const dataSource: GraphQLDataSource<RequestScope> = {
+      process: async ({ context }) => {
+        asked++;
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        const budget = (context as { answerBudget?: AnswerBudget }).answerBudget;
+        if (budget) {
+          budget.left -= bytes;
+          if (budget.left < 0) {
+            budget.exceeded = true;
+            throw answerTooLarge(budget);
+          }
+        }
+        return { data: { _entities: [{ username: 'x'.repeat(bytes) }] }, http: { bytes } as never };
+      },
+    };
+    return { asked: () => asked, dataSource };
+  }
+  const askWith = (source: GraphQLDataSource<RequestScope>, budget: AnswerBudget) =>
+    source.process({
+      kind: 'incoming operation',
+      request: { query: ENTITIES('username'), variables: { representations: [{ __typename: 'User', id: 'a' }] } },
+      incomingRequestContext: { operation: { operation: 'query' } },
+      context: { viewerId: 'bob', clientAddress: null, correlationId: 'c', answerBudget: budget },
+    } as never);
+
+  it('is charged the copy it gets, as if it had read it', async () => {
+    const { asked, dataSource } = slowlyAnswering(MiB);
+    const inFlight = new SharedFetches(SUPERGRAPH, { inFlightOnly: true }).wrap('users', dataSource);
+    const [first, joiner] = [answerBudget(4 * MiB), answerBudget(4 * MiB)];
+    joiner.left = 3 * MiB;
+    await Promise.all([askWith(inFlight, first), askWith(inFlight, joiner)]);
+    expect(asked()).toBe(1);
+    expect([first.left, joiner.left]).toEqual([3 * MiB, 2 * MiB]);
+  });
+
+  it('is refused with RESPONSE_TOO_LARGE when the copy would take it over its budget, the first asker answered', async () => {
+    const { dataSource } = slowlyAnswering(MiB);
+    const inFlight = new SharedFetches(SUPERGRAPH, { inFlightOnly: true }).wrap('users', dataSource);
+    const [first, joiner] = [answerBudget(4 * MiB), answerBudget(4 * MiB)];
+    joiner.left = MiB / 2;
+    const [answered, refused] = await Promise.allSettled([askWith(inFlight, first), askWith(inFlight, joiner)]);
+    expect(answered.status).toBe('fulfilled');
+    expect((refused as PromiseRejectedResult).reason.extensions.code).toBe('RESPONSE_TOO_LARGE');
+    expect([first.exceeded, joiner.exceeded]).toEqual([false, true]);
+  });
+
+  it("is refused too, on its own budget, when the answer was too large for the first asker's", async () => {
+    const { dataSource } = slowlyAnswering(2 * MiB);
+    const inFlight = new SharedFetches(SUPERGRAPH, { inFlightOnly: true }).wrap('users', dataSource);
+    const [first, joiner] = [answerBudget(MiB), answerBudget(MiB)];
+    const outcomes = await Promise.allSettled([askWith(inFlight, first), askWith(inFlight, joiner)]);
+    expect(outcomes.map((outcome) => (outcome as PromiseRejectedResult).reason?.extensions?.code)).toEqual([
+      'RESPONSE_TOO_LARGE',
+      'RESPONSE_TOO_LARGE',
+    ]);
+    expect([first.exceeded, joiner.exceeded]).toEqual([true, true]);
   });
 });
