@@ -72,7 +72,7 @@ export class SharedFetches {
         // The gateway merges answers into its result in place: everyone sharing gets a copy of their own.
         // (`http`, the subgraph's HTTP answer, holds functions and is only read, so it is passed along as it is.)
         const budget = (options.context as { answerBudget?: AnswerBudget } | undefined)?.answerBudget;
-        const mine = joined && budget ? charged(answer, budget) : answer;
+        const mine = joined && budget ? charged(answer, budget, () => dataSource.process(options)) : answer;
         return mine.then(({ http, ...response }) => ({ ...structuredClone(response), http }));
       },
     };
@@ -104,17 +104,16 @@ export class SharedFetches {
 
 /**
  * A copy of someone else's answer costs a request as much memory as fetching it would: charged to its own budget too,
- * and refused the same way (the first asker's budget was charged as the answer was read, and a refusal there would have
- * been this request's too: every request gets the same budget).
+ * and refused the same way. A fetch the first asker's budget refused (its request may have spent most of it on other
+ * fetches) is made again, on this request's own budget, by `fetchOwn`.
  */
-async function charged(answer: Promise<Response>, budget: AnswerBudget): Promise<Response> {
+async function charged(answer: Promise<Response>, budget: AnswerBudget, fetchOwn: () => Promise<Response>): Promise<Response> {
   let response: Response;
   try {
     response = await answer;
   } catch (error) {
     if ((error as { extensions?: { code?: unknown } }).extensions?.code !== ErrorCode.RESPONSE_TOO_LARGE) throw error;
-    budget.exceeded = true;
-    throw answerTooLarge(budget);
+    return fetchOwn();
   }
   budget.left -= answerBytes(response);
   if (budget.left < 0) {

@@ -203,15 +203,16 @@ describe('a request joining an answer in flight', () => {
     expect([first.exceeded, joiner.exceeded]).toEqual([false, true]);
   });
 
-  it("is refused too, on its own budget, when the answer was too large for the first asker's", async () => {
-    const { dataSource } = slowlyAnswering(2 * MiB);
+  it("fetches on its own budget what the first asker's budget refused", async () => {
+    const { asked, dataSource } = slowlyAnswering(MiB);
     const inFlight = new SharedFetches(SUPERGRAPH, { inFlightOnly: true }).wrap('users', dataSource);
-    const [first, joiner] = [answerBudget(MiB), answerBudget(MiB)];
-    const outcomes = await Promise.allSettled([askWith(inFlight, first), askWith(inFlight, joiner)]);
-    expect(outcomes.map((outcome) => (outcome as PromiseRejectedResult).reason?.extensions?.code)).toEqual([
-      'RESPONSE_TOO_LARGE',
-      'RESPONSE_TOO_LARGE',
-    ]);
-    expect([first.exceeded, joiner.exceeded]).toEqual([true, true]);
+    // The first asker's request spent most of its budget on other fetches.
+    const [first, joiner] = [answerBudget(4 * MiB), answerBudget(4 * MiB)];
+    first.left = MiB / 2;
+    const [refused, answered] = await Promise.allSettled([askWith(inFlight, first), askWith(inFlight, joiner)]);
+    expect((refused as PromiseRejectedResult).reason.extensions.code).toBe('RESPONSE_TOO_LARGE');
+    expect(answered.status).toBe('fulfilled');
+    expect(asked()).toBe(2);
+    expect([first.exceeded, joiner.exceeded, joiner.left]).toEqual([true, false, 3 * MiB]);
   });
 });
