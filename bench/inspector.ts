@@ -31,6 +31,7 @@ export class Inspector {
   }
 
   send<T = any>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    if (this.socket.readyState !== WebSocket.OPEN) return Promise.reject(new Error(`${method}: the inspector link is closed`));
     const id = this.nextId++;
     this.socket.send(JSON.stringify({ id, method, params }));
     return new Promise<T>((resolve, reject) => {

@@ -33,7 +33,9 @@ function buildForThisRun(): string {
     if (!existsSync(`/proc/${pid}`)) rmSync(join(BUILDS, pid), { recursive: true, force: true });
   const build = join(BUILDS, String(process.pid));
   process.once('exit', () => rmSync(build, { recursive: true, force: true }));
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
+  // Stopped from outside (a smoke run past its deadline, ^C): what it started is stopped first (see stopOnFailure).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void (stopOnSignal?.() ?? Promise.resolve()).finally(() => process.exit(1)));
   buildCheckout(fileURLToPath(new URL('..', import.meta.url)), build);
   return build;
 }
@@ -71,8 +73,15 @@ export async function startBenchedSystem(
   return { env, system, config, build };
 }
 
-/** A benchmark that fails stops what it started (its processes would otherwise outlive it) and exits with 1. */
+/** How to stop what the benchmark started, when it is sent SIGINT or SIGTERM (set by stopOnFailure). */
+let stopOnSignal: (() => Promise<void>) | undefined;
+
+/**
+ * A benchmark that fails, or is stopped with a signal, stops what it started (its processes would otherwise outlive it)
+ * and exits with 1.
+ */
 export function stopOnFailure(stop: () => Promise<void>): void {
+  stopOnSignal = stop;
   const fail = (error: unknown) => {
     console.error(error);
     void stop().finally(() => process.exit(1));
