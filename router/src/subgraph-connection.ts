@@ -22,8 +22,8 @@ const ACKNOWLEDGEMENT_TIMEOUT = 4504;
 const FIRST_RECONNECT_WAIT_MS = 250;
 const MAX_RECONNECT_WAIT_MS = 5_000;
 /**
- * Connections in a row that close before they are acknowledged (a subgraph refusing the router's own assertion with
- * 4403, a replica that stays down) before the subscriptions held are ended, for their subscribers to decide (each
+ * Reconnections in a row that close before they are acknowledged (a subgraph refusing the router's own assertion with
+ * 4403, a replica that stays down), after the link that first closed, before the subscriptions held are ended, for their subscribers to decide (each
  * subscribes again a few times, then tells its client): about 8 s of trying, not silence for ever.
  */
 const MAX_RECONNECTS_WITHOUT_ACK = 5;
@@ -70,8 +70,9 @@ interface Upstream {
  * payload re-serialised, so the assertion in it is signed afresh); any other close (endsSubscriptions) ends every
  * subscription on it with an error, for its subscriber to decide whether to subscribe again. A subgraph that stops
  * answering pings is terminated, which reconnects, and so is one that does not acknowledge in time; connections that
- * keep closing before they are acknowledged end the subscriptions too (MAX_RECONNECTS_WITHOUT_ACK). Nothing the subgraph sends can throw out of here: a message that is
- * not a JSON object of a known type closes the connection (4004), as graphql-ws's client does.
+ * keep closing before they are acknowledged end the subscriptions too (MAX_RECONNECTS_WITHOUT_ACK). Nothing the
+ * subgraph sends can throw out of here: a message that is not a JSON object of a known type closes the connection
+ * (4004), as graphql-ws's client does.
  */
 export class SubgraphConnection {
   private socket: WebSocket | undefined;

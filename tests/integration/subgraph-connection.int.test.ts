@@ -228,17 +228,18 @@ describe("the router's connection to a subgraph's websocket", () => {
     await eventually(async () => expect(silent.connections()).toBeGreaterThanOrEqual(2), { timeoutMs: 5_000 });
   });
 
-  it('gives up on a link the subgraph never acknowledges, and after five in a row ends its subscriptions', async () => {
+  it('gives up on a link the subgraph never acknowledges; after it and five reconnections, ends its subscriptions', async () => {
     // A subgraph that upgrades and answers pings, but whose onConnect never returns.
     const stuck = await rawSubgraph((socket) =>
       socket.on('message', (data) => {
         if (JSON.parse(String(data)).type === 'ping') socket.send('{"type":"pong"}');
       }),
     );
-    const upstream = connection(stuck.url, { pingIntervalMs: 50, pongTimeoutMs: 50 });
+    // Half a second for each (a handshake, too, on a busy machine): about 7 s of unacknowledged links and back-off.
+    const upstream = connection(stuck.url, { pingIntervalMs: 250, pongTimeoutMs: 250 });
     const a = subscribe(upstream, 'a');
     await eventually(async () => expect(String(a.received.error)).toContain('4504 Connection acknowledgement timeout'), {
-      timeoutMs: 15_000,
+      timeoutMs: 20_000,
     });
     // The first connection and five more, each closed unacknowledged.
     expect(stuck.connections()).toBe(6);
