@@ -77,6 +77,9 @@ export async function connectEventBus(
 
   const broker = rotatingBrokerAddress(config.AMQP_URL);
   const connection: RecoveringChannelModel = await amqp.connect(broker.address, {
+    // Without it a frame written while an earlier one awaits its ACK waits for it (Nagle), and the broker delays
+    // ACKs: a publish took 44 ms to reach a consumer on this machine's loopback, against 0.5 ms with it.
+    noDelay: true,
     recovery: {
       calculateDelay: broker.calculateDelay,
       initialMaxRetries: 10,
