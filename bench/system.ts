@@ -290,45 +290,50 @@ async function idleMemory(subscriptions: number) {
     Inspector.connect(system.inspectPorts.router),
     Inspector.connect(system.inspectPorts.feed),
   ]);
-  const sample = async () => ({
-    router: await metric(system.routerOperatorUrl, 'process_resident_memory_bytes'),
-    routerHeap: await router.heapUsedAfterCollection(),
-    feed: await metric(system.subgraphUrls.feed, 'process_resident_memory_bytes'),
-    feedHeap: await feed.heapUsedAfterCollection(),
-  });
-  // The least of samples over a few seconds.
-  const memory = async () => {
-    const samples: Awaited<ReturnType<typeof sample>>[] = [];
-    for (let i = 0; i < size(12, 3); i++, await sleep(500)) samples.push(await sample());
-    const least = (key: keyof (typeof samples)[number]) => Math.min(...samples.map((one) => one[key]));
-    return { router: least('router'), routerHeap: least('routerHeap'), feed: least('feed'), feedHeap: least('feedHeap') };
-  };
-  const before = await memory();
-  // What opening them costs each side (parsing, validating, planning, subscribing upstream), CPU seconds from /metrics.
-  const cpu = async () => ({
-    router: await metric(system.routerOperatorUrl, 'process_cpu_seconds_total'),
-    feed: await metric(system.subgraphUrls.feed, 'process_cpu_seconds_total'),
-  });
-  const cpuBefore = await cpu();
-  const openingAt = performance.now();
-  const connections = await subscribe(author.id, subscriptions, () => undefined);
-  const openSeconds = (performance.now() - openingAt) / 1000;
-  const cpuAfter = await cpu();
-  const after = await memory();
-  await connections.close();
-  router.close();
-  feed.close();
-  const perSubscriptionKiB = (key: keyof typeof before) => (after[key] - before[key]) / subscriptions / 1024;
-  return {
-    subscriptions,
-    routerKiB: perSubscriptionKiB('router'),
-    routerHeapKiB: perSubscriptionKiB('routerHeap'),
-    feedKiB: perSubscriptionKiB('feed'),
-    feedHeapKiB: perSubscriptionKiB('feedHeap'),
-    openSeconds,
-    routerCpuMsPer1k: ((cpuAfter.router - cpuBefore.router) * 1e6) / subscriptions,
-    feedCpuMsPer1k: ((cpuAfter.feed - cpuBefore.feed) * 1e6) / subscriptions,
-  };
+  // Closed however the scenario ends: a service with a debugger attached does not exit until it leaves, so stopping
+  // the system would wait for ever.
+  try {
+    const sample = async () => ({
+      router: await metric(system.routerOperatorUrl, 'process_resident_memory_bytes'),
+      routerHeap: await router.heapUsedAfterCollection(),
+      feed: await metric(system.subgraphUrls.feed, 'process_resident_memory_bytes'),
+      feedHeap: await feed.heapUsedAfterCollection(),
+    });
+    // The least of samples over a few seconds.
+    const memory = async () => {
+      const samples: Awaited<ReturnType<typeof sample>>[] = [];
+      for (let i = 0; i < size(12, 3); i++, await sleep(500)) samples.push(await sample());
+      const least = (key: keyof (typeof samples)[number]) => Math.min(...samples.map((one) => one[key]));
+      return { router: least('router'), routerHeap: least('routerHeap'), feed: least('feed'), feedHeap: least('feedHeap') };
+    };
+    const before = await memory();
+    // What opening them costs each side (parsing, validating, planning, subscribing upstream), CPU seconds from /metrics.
+    const cpu = async () => ({
+      router: await metric(system.routerOperatorUrl, 'process_cpu_seconds_total'),
+      feed: await metric(system.subgraphUrls.feed, 'process_cpu_seconds_total'),
+    });
+    const cpuBefore = await cpu();
+    const openingAt = performance.now();
+    const connections = await subscribe(author.id, subscriptions, () => undefined);
+    const openSeconds = (performance.now() - openingAt) / 1000;
+    const cpuAfter = await cpu();
+    const after = await memory();
+    await connections.close();
+    const perSubscriptionKiB = (key: keyof typeof before) => (after[key] - before[key]) / subscriptions / 1024;
+    return {
+      subscriptions,
+      routerKiB: perSubscriptionKiB('router'),
+      routerHeapKiB: perSubscriptionKiB('routerHeap'),
+      feedKiB: perSubscriptionKiB('feed'),
+      feedHeapKiB: perSubscriptionKiB('feedHeap'),
+      openSeconds,
+      routerCpuMsPer1k: ((cpuAfter.router - cpuBefore.router) * 1e6) / subscriptions,
+      feedCpuMsPer1k: ((cpuAfter.feed - cpuBefore.feed) * 1e6) / subscriptions,
+    };
+  } finally {
+    router.close();
+    feed.close();
+  }
 }
 
 /**
