@@ -5,6 +5,9 @@ import { createServer } from 'node:net';
 import { SERVICES } from '../../scripts/services.js';
 import { eventually } from './client.js';
 
+/** Past a service's own 15 s to stop (platform/runtime.ts): it is not going to. */
+const STOP_GRACE_MS = 20_000;
+
 /** The whole system as `npm start` runs it: one process per service, on free ports. */
 export interface SystemProcesses {
   routerUrl: string;
@@ -145,7 +148,13 @@ export async function startSystemProcesses(
           (child) =>
             new Promise<void>((resolve) => {
               if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              child.once('exit', () => resolve());
+              // A service that does not finish stopping (one with a debugger still attached waits for it to leave, even
+              // in process.exit) is killed, so whoever stops the system never waits for ever.
+              const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+              child.once('exit', () => {
+                clearTimeout(kill);
+                resolve();
+              });
               child.kill('SIGTERM');
             }),
         ),
