@@ -23,8 +23,9 @@ const FIRST_RECONNECT_WAIT_MS = 250;
 const MAX_RECONNECT_WAIT_MS = 5_000;
 /**
  * Reconnections in a row that close before they are acknowledged (a subgraph refusing the router's own assertion with
- * 4403, a replica that stays down), after the link that first closed, before the subscriptions held are ended, for their subscribers to decide (each
- * subscribes again a few times, then tells its client): about 8 s of trying, not silence for ever.
+ * 4403, a replica that stays down), after the link that first closed, before the subscriptions held are ended, for
+ * their subscribers to decide (each subscribes again a few times, then tells its client): about 8 s of trying, not
+ * silence for ever.
  */
 const MAX_RECONNECTS_WITHOUT_ACK = 5;
 
