@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 
 import WebSocket from 'ws';
 
-import { ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
+import { compiledEntry, ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { follow, gql, postTweet, signUp, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
 import { Inspector } from './inspector.js';
@@ -135,7 +135,7 @@ for (let n = 0; n < 20; n++) await postTweet(profile, `${n} ${'a long tweet '.re
 const PROBE = JSON.stringify({ query: `query Profile { user(username: "${profile.username}") { id displayName } }` });
 
 progress('starting the routers under test');
-const compiledRouter = (dir: string) => join(dir, ROUTER_ENTRY.replace(/\.ts$/, '.js'));
+const compiledRouter = (dir: string) => join(dir, compiledEntry(ROUTER_ENTRY));
 const targets: Target[] = [await startTarget('twtr', compiledRouter(build), process.cwd())];
 if (baselineDir) targets.push(await startTarget('twtr before', compiledRouter('dist'), baselineDir));
 

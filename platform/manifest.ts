@@ -41,6 +41,8 @@ export const urlVariable = <N extends SubgraphName>(name: N) => `${name.toUpperC
 /** Each subgraph's process entry point and the module exporting its `subgraph` definition, from the repository root. */
 export const entryOf = (name: SubgraphName) => `subgraphs/${name}/src/index.ts`;
 export const ROUTER_ENTRY = 'router/src/index.ts';
+/** Where tsc puts a service's entry in a build (scripts/build.sh, the image's dist/), relative to the build's root. */
+export const compiledEntry = (entry: string) => entry.replace(/\.ts$/, '.js');
 
 /** The composed supergraph: a build artifact (`npm run compose`), read as a file by the router. */
 export const SUPERGRAPH_FILE = new URL('../schema/supergraph.graphql', import.meta.url);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
+import { compiledEntry } from '../../platform/manifest.js';
 import { SERVICES } from '../../scripts/services.js';
 import { eventually } from './client.js';
 
@@ -93,7 +94,7 @@ export async function startSystemProcesses(
     const profile = env.TWTR_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${env.TWTR_CPU_PROFILE_DIR}`] : [];
     const nodeArgs = [...profile, ...(inspectPorts[name] ? [`--inspect=127.0.0.1:${inspectPorts[name]}`] : [])];
     const command = compiled
-      ? [...nodeArgs, `${compiled}/${service.entry.replace(/\.ts$/, '.js')}`]
+      ? [...nodeArgs, `${compiled}/${compiledEntry(service.entry)}`]
       : [...nodeArgs, '--import', 'tsx', service.entry];
     children[name] = spawn(process.execPath, command, {
       env: { ...serviceEnv, ...ownEnv[name] },

@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-import { entryOf, ROUTER_ENTRY, SUBGRAPH_NAMES } from '../../platform/manifest.js';
+import { compiledEntry, entryOf, ROUTER_ENTRY, SUBGRAPH_NAMES } from '../../platform/manifest.js';
 import { ownHealthUrl } from '../../tools/probe.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8');
-const compiled = (entry: string) => `dist/${entry.replace(/\.ts$/, '.js')}`;
+const compiled = (entry: string) => `dist/${compiledEntry(entry)}`;
 
 describe('the production image (Dockerfile)', () => {
   const stages = read('Dockerfile')
