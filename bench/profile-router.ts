@@ -1,26 +1,31 @@
 import '../router/src/no-telemetry.js';
 
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 
 import autocannon from 'autocannon';
 
 import { loadConfig } from '../platform/config.js';
-import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
+import { compiledEntry, ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
+import { buildForThisRun } from './setup.js';
 
 /**
  * A CPU profile of the router alone (npm run profile:router -- <query> [seconds]): the subgraphs run as processes, a
- * router runs under `node --cpu-prof` (profile written to bench/profiles/ when it stops), autocannon loads it.
+ * router runs under `node --cpu-prof` (profile written to bench/profiles/ when it stops), autocannon loads it. All from
+ * a build of this checkout, as the production image and the benchmarks run them: under tsx, its transform's own work
+ * and closures would be part of the profile.
  */
 const query = process.argv[2] ?? '{ __typename }';
 const seconds = Number(process.argv[3] ?? 10);
 const env = { ...process.env, LOG_LEVEL: 'error', APOLLO_TELEMETRY_DISABLED: 'true' };
-const system = await startSystemProcesses(env);
+const build = buildForThisRun();
+const system = await startSystemProcesses(env, { compiled: build });
 const port = await freePort();
 const operatorPort = await freePort();
 const router = spawn(
   process.execPath,
-  ['--cpu-prof', '--cpu-prof-dir=bench/profiles', '--import', 'tsx', 'router/src/index.ts'],
+  ['--cpu-prof', '--cpu-prof-dir=bench/profiles', join(build, compiledEntry(ROUTER_ENTRY))],
   {
     env: {
       ...env,

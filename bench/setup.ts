@@ -28,7 +28,7 @@ export function buildCheckout(dir: string, out?: string): void {
  * A build of this checkout for this run, removed when the process exits however it ends short of SIGKILL; builds of
  * runs whose process is gone (killed) are removed first.
  */
-function buildForThisRun(): string {
+export function buildForThisRun(): string {
   for (const pid of existsSync(BUILDS) ? readdirSync(BUILDS) : [])
     if (!existsSync(`/proc/${pid}`)) rmSync(join(BUILDS, pid), { recursive: true, force: true });
   const build = join(BUILDS, String(process.pid));
