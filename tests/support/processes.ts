@@ -9,6 +9,9 @@ import { eventually } from './client.js';
 /** Past a service's own 15 s to stop (platform/runtime.ts): it is not going to. */
 const STOP_GRACE_MS = 20_000;
 
+/** What Node prints on stderr about a debugger of a process run with --inspect. */
+const INSPECTOR_LINE = /^(Debugger (listening|attached|ending)|For help, see: https:\/\/nodejs\.org|Waiting for the debugger)/;
+
 /** The whole system as `npm start` runs it: one process per service, on free ports. */
 export interface SystemProcesses {
   routerUrl: string;
@@ -96,10 +99,17 @@ export async function startSystemProcesses(
     const command = compiled
       ? [...nodeArgs, `${compiled}/${compiledEntry(service.entry)}`]
       : [...nodeArgs, '--import', 'tsx', service.entry];
-    children[name] = spawn(process.execPath, command, {
+    const child = spawn(process.execPath, command, {
       env: { ...serviceEnv, ...ownEnv[name] },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'ignore', inspectPorts[name] ? 'pipe' : 'inherit'],
     });
+    // The inspector's own lines (listening, attached, ending) are not the service's to report.
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const lines = String(chunk).split(/(?<=\n)/);
+      const kept = lines.filter((line) => !INSPECTOR_LINE.test(line)).join('');
+      if (kept) process.stderr.write(kept);
+    });
+    children[name] = child;
   };
   for (const service of processes) launch(service.name);
   const routerUrl = urlOf('router');
