@@ -4,7 +4,7 @@ import { type DocumentNode, Kind, parse, visit } from 'graphql';
 import { ErrorCode } from '../../platform/errors.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { type TextKeyedAnswers, textKeyedAnswers, textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
-import { type AnswerBudget, answerBytes, answerTooLarge } from './subgraph-http.js';
+import { type AnswerBudget, answerBytes, answerTooLarge, charge } from './subgraph-http.js';
 
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
@@ -115,11 +115,7 @@ async function charged(answer: Promise<Response>, budget: AnswerBudget, fetchOwn
     if ((error as { extensions?: { code?: unknown } }).extensions?.code !== ErrorCode.RESPONSE_TOO_LARGE) throw error;
     return fetchOwn();
   }
-  budget.left -= answerBytes(response);
-  if (budget.left < 0) {
-    budget.exceeded = true;
-    throw answerTooLarge(budget);
-  }
+  if (!charge(budget, answerBytes(response))) throw answerTooLarge(budget);
   return response;
 }
 

@@ -21,6 +21,14 @@ export interface AnswerBudget {
 
 export const answerBudget = (maxBytes: number): AnswerBudget => ({ left: maxBytes, limit: maxBytes, exceeded: false });
 
+/** Charges `bytes` to the budget; false (the budget marked exceeded) once they take it past its limit. */
+export function charge(budget: AnswerBudget, bytes: number): boolean {
+  budget.left -= bytes;
+  if (budget.left >= 0) return true;
+  budget.exceeded = true;
+  return false;
+}
+
 export const answerTooLarge = (budget: AnswerBudget) =>
   new GraphQLError(`The answer would be larger than ${budget.limit} bytes: ask for fewer or smaller pages.`, {
     extensions: { code: ErrorCode.RESPONSE_TOO_LARGE },
@@ -85,10 +93,8 @@ function post(url: string, headers: Record<string, string>, body: string, budget
         let size = 0;
         incoming.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (budget) budget.left -= chunk.length;
           // Refused, then the rest left unread (destroyed without an error: the refusal is the answer).
-          if (budget && budget.left < 0) {
-            budget.exceeded = true;
+          if (budget && !charge(budget, chunk.length)) {
             reject(answerTooLarge(budget));
             outgoing.destroy();
           } else if (size > MAX_RESPONSE_BYTES) {
