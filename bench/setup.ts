@@ -34,8 +34,7 @@ export function buildForThisRun(): string {
   const build = join(BUILDS, String(process.pid));
   process.once('exit', () => rmSync(build, { recursive: true, force: true }));
   // Stopped from outside (a smoke run past its deadline, ^C): what it started is stopped first (see stopOnFailure).
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => void (stopOnSignal?.() ?? Promise.resolve()).finally(() => process.exit(1)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, stopAndExit);
   buildCheckout(fileURLToPath(new URL('..', import.meta.url)), build);
   return build;
 }
@@ -73,18 +72,19 @@ export async function startBenchedSystem(
   return { env, system, config, build };
 }
 
-/** How to stop what the benchmark started, when it is sent SIGINT or SIGTERM (set by stopOnFailure). */
-let stopOnSignal: (() => Promise<void>) | undefined;
+/** How to stop what the benchmark started (set by stopOnFailure); then it exits with 1. */
+let stopStarted: (() => Promise<void>) | undefined;
+const stopAndExit = () => void (stopStarted?.() ?? Promise.resolve()).finally(() => process.exit(1));
 
 /**
  * A benchmark that fails, or is stopped with a signal, stops what it started (its processes would otherwise outlive it)
  * and exits with 1.
  */
 export function stopOnFailure(stop: () => Promise<void>): void {
-  stopOnSignal = stop;
+  stopStarted = stop;
   const fail = (error: unknown) => {
     console.error(error);
-    void stop().finally(() => process.exit(1));
+    stopAndExit();
   };
   process.once('uncaughtException', fail);
   process.once('unhandledRejection', fail);
