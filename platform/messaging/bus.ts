@@ -75,6 +75,11 @@ export async function connectEventBus(
   const namespaced = (queue: string) => `${config.TWTR_NAMESPACE ?? ''}${queue}`;
   let currentModel: ChannelModel | undefined;
 
+  const forgetModel = () => {
+    publisher.detach();
+    currentModel = undefined;
+  };
+
   const broker = rotatingBrokerAddress(config.AMQP_URL);
   const connection: RecoveringChannelModel = await amqp.connect(broker.address, {
     // Without it a frame written while an earlier one awaits its ACK waits for it (Nagle), and the broker delays
@@ -84,19 +89,31 @@ export async function connectEventBus(
       calculateDelay: broker.calculateDelay,
       initialMaxRetries: 10,
       setup: async (model: ChannelModel) => {
-        currentModel = model;
-        const channel = await model.createConfirmChannel();
-        await topology.declareExchanges(channel);
-        publisher.attach(model, channel);
-        for (const declaration of declarations) await topology.declareOnly(model, declaration);
-        for (const subscription of subscriptions) await consumers.start(model, subscription);
-        for (const subscription of liveSubscriptions) await startLiveConsumer(model, topology, subscription, logger);
+        // amqplib listens for the connection's errors only once setup has resolved: a heartbeat timeout, socket error
+        // or broker close (541 as a node shuts down) meanwhile would throw from its socket handler, out of the
+        // process, and leave the connection never closed, so never recovered.
+        const duringSetup = (error: Error) => logger.warn('RabbitMQ connection error while setting up', { error: error.message });
+        model.on('error', duringSetup);
+        try {
+          currentModel = model;
+          const channel = await model.createConfirmChannel();
+          await topology.declareExchanges(channel);
+          publisher.attach(model, channel);
+          for (const declaration of declarations) await topology.declareOnly(model, declaration);
+          for (const subscription of subscriptions) await consumers.start(model, subscription);
+          for (const subscription of liveSubscriptions) await startLiveConsumer(model, topology, subscription, logger);
+        } catch (error) {
+          // amqplib closes this model and tries again; nothing may go on using it meanwhile.
+          forgetModel();
+          throw error;
+        } finally {
+          model.off('error', duringSetup);
+        }
       },
     },
   });
   connection.on('disconnect', (error: Error) => {
-    publisher.detach();
-    currentModel = undefined;
+    forgetModel();
     logger.warn('lost the RabbitMQ connection; reconnecting', { error: error?.message });
   });
   connection.on('connect', () => logger.info('connected to RabbitMQ'));

@@ -177,3 +177,31 @@ describe('a consumer whose broker link drops while it holds a message', () => {
     expect(handled).toEqual(published);
   }, 60_000);
 });
+
+describe('a bus whose broker stops answering while it sets up again after a reconnect', () => {
+  it('lets the connection go and reconnects, with its consumers, and the process carries on', async () => {
+    const queue = `test.faults.setup-stall.${randomUUID()}`;
+    queues.push(queue);
+    const brokerLink = await startTcpProxy(Number(new URL(testConfig().AMQP_URL).port || 5672));
+    // Heartbeats a second apart: the silent connection is given up within seconds.
+    const linkedBus = await connectEventBus(
+      { ...testConfig(), AMQP_URL: `amqp://guest:guest@127.0.0.1:${brokerLink.port}?heartbeat=1`, AMQP_EXCHANGE: exchange },
+      testLogger(),
+    );
+    try {
+      const handled: string[] = [];
+      await linkedBus.subscribe({ queue, events: ['follow.created'], handle: async (event) => void handled.push(event.id) });
+      const stalled = brokerLink.stallNextAmqpConnectionAtFirstChannel();
+      brokerLink.cut();
+      brokerLink.restore();
+      await stalled;
+      const event = follow(1);
+      await bus.publish(event);
+      await eventually(async () => expect(handled).toEqual([event.id]), { timeoutMs: 20_000 });
+      expect(linkedBus.connected()).toBe(true);
+    } finally {
+      await linkedBus.close();
+      await brokerLink.close();
+    }
+  }, 60_000);
+});

@@ -12,6 +12,12 @@ export interface TcpProxy {
    * a word would; new connections still work.
    */
   blackholeOpenConnections(): void;
+  /**
+   * The next AMQP connection is let through its handshake, then goes silent both ways as its client opens its first
+   * channel: a broker that took the connection and stopped answering (one shutting down, or wedged). Resolves once
+   * it has.
+   */
+  stallNextAmqpConnectionAtFirstChannel(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -19,6 +25,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const sockets = new Set<Socket>();
   const pairs = new Set<[Socket, Socket]>();
   let linked = true;
+  let stallNext: (() => void) | undefined;
   const server: Server = createServer((client) => {
     if (!linked) return client.destroy();
     const upstream = connect(targetPort, targetHost);
@@ -30,7 +37,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         upstream.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    const stall = stallNext;
+    stallNext = undefined;
+    if (stall) forwardUntilFirstChannel(client, upstream, stall);
+    else client.pipe(upstream).pipe(client);
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     client.on('close', () => pairs.delete(pair));
@@ -55,10 +65,46 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       }
       pairs.clear();
     },
+    stallNextAmqpConnectionAtFirstChannel: () => new Promise<void>((resolve) => (stallNext = resolve)),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
+}
+
+const AMQP_PROTOCOL_HEADER_BYTES = 8;
+const AMQP_FRAME_HEADER_BYTES = 7;
+const AMQP_FRAME_END_BYTES = 1;
+
+/** Forwards the client's whole frames while they are on channel 0 (the handshake), then swallows everything. */
+function forwardUntilFirstChannel(client: Socket, upstream: Socket, onStall: () => void): void {
+  upstream.pipe(client);
+  let pending = Buffer.alloc(0);
+  let headerForwarded = false;
+  let stalled = false;
+  client.on('data', (chunk: Buffer) => {
+    if (stalled) return;
+    pending = Buffer.concat([pending, chunk]);
+    if (!headerForwarded) {
+      if (pending.length < AMQP_PROTOCOL_HEADER_BYTES) return;
+      upstream.write(pending.subarray(0, AMQP_PROTOCOL_HEADER_BYTES));
+      pending = pending.subarray(AMQP_PROTOCOL_HEADER_BYTES);
+      headerForwarded = true;
+    }
+    while (pending.length >= AMQP_FRAME_HEADER_BYTES) {
+      if (pending.readUInt16BE(1) !== 0) {
+        stalled = true;
+        upstream.unpipe(client);
+        upstream.on('data', () => undefined);
+        onStall();
+        return;
+      }
+      const frameBytes = AMQP_FRAME_HEADER_BYTES + pending.readUInt32BE(3) + AMQP_FRAME_END_BYTES;
+      if (pending.length < frameBytes) return;
+      upstream.write(pending.subarray(0, frameBytes));
+      pending = pending.subarray(frameBytes);
+    }
+  });
 }
