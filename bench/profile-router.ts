@@ -11,13 +11,16 @@ import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/p
 import { buildForThisRun } from './setup.js';
 
 /**
- * A CPU profile of the router alone (npm run profile:router -- <query> [seconds]): the subgraphs run as processes, a
- * router runs under `node --cpu-prof` (profile written to bench/profiles/ when it stops), autocannon loads it. All from
- * a build of this checkout, as the production image and the benchmarks run them: under tsx, its transform's own work
- * and closures would be part of the profile.
+ * A CPU profile of the router alone (npm run profile:router -- <query> [seconds] [variable sets]): the subgraphs run as
+ * processes, a router runs under `node --cpu-prof` (profile written to bench/profiles/ when it stops), autocannon loads
+ * it. All from a build of this checkout, as the production image and the benchmarks run them: under tsx, its
+ * transform's own work and closures would be part of the profile.
  */
 const query = process.argv[2] ?? '{ __typename }';
 const seconds = Number(process.argv[3] ?? 10);
+/** A JSON array of variable sets, asked in turn (distinct requests, which no in-flight sharing merges); none by default. */
+const variableSets = JSON.parse(process.argv[4] ?? '[{}]') as Record<string, unknown>[];
+const bodies = variableSets.map((variables) => JSON.stringify({ query, variables }));
 const env = { ...process.env, LOG_LEVEL: 'error', APOLLO_TELEMETRY_DISABLED: 'true' };
 const build = buildForThisRun();
 const system = await startSystemProcesses(env, { compiled: build });
@@ -46,13 +49,14 @@ for (;;) {
 }
 loadConfig(env);
 const cpuBefore = cpuSecondsOf(router.pid!);
+let next = 0;
 const result = await autocannon({
   url,
   method: 'POST',
   connections: 32,
   duration: seconds,
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ query }),
+  requests: [{ method: 'POST', setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }) }],
 });
 const cpuMs = (1000 * (cpuSecondsOf(router.pid!) - cpuBefore)) / result.requests.total;
 console.log(
