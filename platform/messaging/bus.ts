@@ -90,10 +90,13 @@ export async function connectEventBus(
       initialMaxRetries: 10,
       setup: async (model: ChannelModel) => {
         // amqplib listens for the connection's errors only once setup has resolved: a heartbeat timeout, socket error
-        // or broker close (541 as a node shuts down) meanwhile would throw from its socket handler, out of the
-        // process, and leave the connection never closed, so never recovered.
-        const duringSetup = (error: Error) => logger.warn('RabbitMQ connection error while setting up', { error: error.message });
-        model.on('error', duringSetup);
+        // or broker close (541 as a node shuts down) meanwhile, or while it closes a model whose setup failed, would
+        // throw from its socket handler, out of the process, and leave the connection never closed, so never
+        // recovered. Kept for the model's life; silent once set up, when amqplib's own listener reports for it.
+        let settingUp = true;
+        model.on('error', (error: Error) => {
+          if (settingUp) logger.warn('RabbitMQ connection error while setting up', { error: error.message });
+        });
         try {
           currentModel = model;
           const channel = await model.createConfirmChannel();
@@ -102,12 +105,11 @@ export async function connectEventBus(
           for (const declaration of declarations) await topology.declareOnly(model, declaration);
           for (const subscription of subscriptions) await consumers.start(model, subscription);
           for (const subscription of liveSubscriptions) await startLiveConsumer(model, topology, subscription, logger);
+          settingUp = false;
         } catch (error) {
           // amqplib closes this model and tries again; nothing may go on using it meanwhile.
           forgetModel();
           throw error;
-        } finally {
-          model.off('error', duringSetup);
         }
       },
     },
