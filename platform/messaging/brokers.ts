@@ -64,7 +64,11 @@ export async function connectToAnyBroker(amqpUrl: string): Promise<ChannelModel>
   let lastError: unknown;
   for (const node of brokerNodes(amqpUrl)) {
     try {
-      return await amqp.connect(node);
+      const connection = await amqp.connect(node);
+      // A connection error with no listener throws out of amqplib's socket handler; what this connection was doing
+      // fails on its own (its channels close, their calls reject).
+      connection.on('error', () => undefined);
+      return connection;
     } catch (error) {
       lastError = error;
     }
