@@ -60,8 +60,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         client.unpipe(upstream);
         upstream.unpipe(client);
         // Whatever arrives is read and dropped: the peer sees a link that takes data and never answers.
-        client.on('data', () => undefined);
-        upstream.on('data', () => undefined);
+        // (Resumed: unpiping paused them, and a 'data' listener does not undo that.)
+        client.on('data', () => undefined).resume();
+        upstream.on('data', () => undefined).resume();
       }
       pairs.clear();
     },
@@ -97,7 +98,7 @@ function forwardUntilFirstChannel(client: Socket, upstream: Socket, onStall: () 
       if (pending.readUInt16BE(1) !== 0) {
         stalled = true;
         upstream.unpipe(client);
-        upstream.on('data', () => undefined);
+        upstream.on('data', () => undefined).resume();
         onStall();
         return;
       }
