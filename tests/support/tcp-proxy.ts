@@ -56,14 +56,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       linked = true;
     },
     blackholeOpenConnections: () => {
-      for (const [client, upstream] of pairs) {
-        client.unpipe(upstream);
-        upstream.unpipe(client);
-        // Whatever arrives is read and dropped: the peer sees a link that takes data and never answers.
-        // (Resumed: unpiping paused them, and a 'data' listener does not undo that.)
-        client.on('data', () => undefined).resume();
-        upstream.on('data', () => undefined).resume();
-      }
+      for (const [client, upstream] of pairs) silence(client, upstream);
       pairs.clear();
     },
     stallNextAmqpConnectionAtFirstChannel: () => new Promise<void>((resolve) => (stallNext = resolve)),
@@ -79,14 +72,21 @@ const AMQP_PROTOCOL_HEADER_BYTES = 8;
 const AMQP_FRAME_HEADER_BYTES = 7;
 const AMQP_FRAME_END_BYTES = 1;
 
-/** Forwards the client's whole frames while they are on channel 0 (the handshake), then swallows everything. */
+/** Nothing more forwarded either way, nothing closed: whatever arrives is read and dropped. */
+function silence(client: Socket, upstream: Socket): void {
+  client.unpipe(upstream);
+  upstream.unpipe(client);
+  // Resumed: unpiping paused them, and a 'data' listener does not undo that.
+  client.on('data', () => undefined).resume();
+  upstream.on('data', () => undefined).resume();
+}
+
+/** Forwards the client's whole frames while they are on channel 0 (the handshake), then silences the link. */
 function forwardUntilFirstChannel(client: Socket, upstream: Socket, onStall: () => void): void {
   upstream.pipe(client);
   let pending = Buffer.alloc(0);
   let headerForwarded = false;
-  let stalled = false;
-  client.on('data', (chunk: Buffer) => {
-    if (stalled) return;
+  const forward = (chunk: Buffer) => {
     pending = Buffer.concat([pending, chunk]);
     if (!headerForwarded) {
       if (pending.length < AMQP_PROTOCOL_HEADER_BYTES) return;
@@ -96,9 +96,8 @@ function forwardUntilFirstChannel(client: Socket, upstream: Socket, onStall: () 
     }
     while (pending.length >= AMQP_FRAME_HEADER_BYTES) {
       if (pending.readUInt16BE(1) !== 0) {
-        stalled = true;
-        upstream.unpipe(client);
-        upstream.on('data', () => undefined).resume();
+        client.off('data', forward);
+        silence(client, upstream);
         onStall();
         return;
       }
@@ -107,5 +106,6 @@ function forwardUntilFirstChannel(client: Socket, upstream: Socket, onStall: () 
       upstream.write(pending.subarray(0, frameBytes));
       pending = pending.subarray(frameBytes);
     }
-  });
+  };
+  client.on('data', forward);
 }
