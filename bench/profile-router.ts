@@ -8,6 +8,7 @@ import autocannon from 'autocannon';
 import { loadConfig } from '../platform/config.js';
 import { compiledEntry, ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
+import { migrateAll } from '../tools/migrate.js';
 import { buildForThisRun } from './setup.js';
 
 /**
@@ -22,6 +23,8 @@ const seconds = Number(process.argv[3] ?? 10);
 const variableSets = JSON.parse(process.argv[4] ?? '[{}]') as Record<string, unknown>[];
 const bodies = variableSets.map((variables) => JSON.stringify({ query, variables }));
 const env = { ...process.env, LOG_LEVEL: 'error', APOLLO_TELEMETRY_DISABLED: 'true' };
+// A fresh node has no keyspaces yet: the subgraphs would exit on their first query.
+await migrateAll(loadConfig(env));
 const build = buildForThisRun();
 const system = await startSystemProcesses(env, { compiled: build });
 const port = await freePort();
