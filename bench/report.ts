@@ -46,6 +46,7 @@ export const median = (values: number[]) => {
 /** The targets that are not routers of twtr's, by name. */
 export const RUST_PLANNER = 'hive, rust planner';
 export const DIRECT = 'users subgraph direct';
+export const BARE_PROXY = 'bare Node proxy';
 
 /** Medians over a target's rounds. */
 export const summary = (runs: Run[]) => ({
@@ -63,20 +64,28 @@ export const summary = (runs: Run[]) => ({
 /** The router section of BENCHMARKS.md (a table with ratios, the command and the machine) and an SVG chart of it. */
 function routerSection(report: BenchReport): { markdown: string; svg: string } {
   const rows = report.results.flatMap(({ scenario, runs, rate }) => {
-    const peers = Object.entries({ Hive: runs.hive, 'Rust planner': runs[RUST_PLANNER], 'subgraph direct': runs[DIRECT] })
+    const peers = Object.entries({
+      Hive: runs.hive,
+      'Rust planner': runs[RUST_PLANNER],
+      'bare proxy': runs[BARE_PROXY],
+      'subgraph direct': runs[DIRECT],
+    })
       .filter(([, peerRuns]) => peerRuns)
       .map(([name, peerRuns]) => [name, summary(peerRuns)] as const);
     return Object.entries(runs).map(([target, targetRuns]) => {
       const figures = summary(targetRuns);
       // A variant of twtr's own request ("twtr, page with …") is measured against twtr's plain one; twtr's router and
-      // its baseline against every peer; the Rust planner against Hive's JavaScript one.
+      // its baseline against every peer; the Rust planner against Hive's JavaScript one; the bare proxy against the
+      // subgraph it fronts.
       const plain = target.startsWith('twtr, ') && runs.twtr ? summary(runs.twtr) : undefined;
       const against =
         target === 'twtr' || target === 'twtr before'
           ? peers
           : target === RUST_PLANNER
             ? peers.filter(([name]) => name === 'Hive')
-            : [];
+            : target === BARE_PROXY
+              ? peers.filter(([name]) => name === 'subgraph direct')
+              : [];
       const ratio = plain
         ? `vs twtr: ${(figures.requestsPerSecond / plain.requestsPerSecond).toFixed(2)}× requests/s, ${(figures.p99 / plain.p99).toFixed(2)}× p99`
         : against
@@ -121,6 +130,10 @@ ${rows.join('\n')}
 - **hive, rust planner**: the same Hive Gateway, config and plugin with \`--hive-router-runtime\`
   (@graphql-hive/router-runtime 1.4.23): the Rust query planner from Hive Router as a native addon, and its executor.
 - **users subgraph direct**: the subgraph itself, called with an assertion signed once (the ceiling for a router).
+- **bare Node proxy**: \`bench/bare-proxy.mjs\`, the least a router written for Node does for a one-fetch query
+  (the body read and parsed, the query forwarded over a keep-alive pool with an assertion signed once, the data sent
+  back) and nothing else: no limits, validation, metrics or tracing. The ceiling for a Node router on this machine,
+  where it shares the two cores with the subgraph and Cassandra.
 - **twtr, page with …**: twtr's router asked a bigger page, in the same rounds as its plain one: its ratio is against
   twtr's plain page. The counts and \`viewerHasLiked\` come with the feed's own fetch, from its copy of likes and
   reposts (docs/api.md): the page makes the same fetches as the plain one.${
@@ -150,7 +163,13 @@ function chart(report: BenchReport): string {
     Object.entries(runs).map(([target, targetRuns]) => ({ scenario, target, ...summary(targetRuns) })),
   );
   const max = Math.max(...bars.map((bar) => bar.requestsPerSecond), 1);
-  const colours: Record<string, string> = { twtr: '#1d9bf0', hive: '#f5a623', [RUST_PLANNER]: '#d0661d', [DIRECT]: '#8899a6' };
+  const colours: Record<string, string> = {
+    twtr: '#1d9bf0',
+    hive: '#f5a623',
+    [RUST_PLANNER]: '#d0661d',
+    [DIRECT]: '#8899a6',
+    [BARE_PROXY]: '#b8c4cc',
+  };
   const rowHeight = 26;
   let y = 30;
   let lastScenario = '';

@@ -9,7 +9,7 @@ import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/iden
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
 import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
-import { DIRECT, machine, RUST_PLANNER, type ScenarioResult, writeBenchmarks } from './report.js';
+import { BARE_PROXY, DIRECT, machine, RUST_PLANNER, type ScenarioResult, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
 import { buildCheckout, localCassandraPid, startBenchedSystem, stopOnFailure } from './setup.js';
 
@@ -71,6 +71,24 @@ progress('starting Hive Gateway, with its JavaScript planner and with the Rust o
 const hive = await startHive();
 const hiveRust = await startHive('--hive-router-runtime');
 
+// The least a Node router could do (bench/bare-proxy.mjs), in front of the users subgraph: the ceiling for a Node router.
+const bareProxyPort = await freePort();
+const bareProxy: ChildProcess = spawn(process.execPath, ['bench/bare-proxy.mjs'], {
+  env: {
+    PORT: String(bareProxyPort),
+    SUBGRAPH_URL: system.subgraphUrls.users,
+    ASSERTION_HEADER: REQUEST_ASSERTION_HEADER,
+    ASSERTION: signRequestAssertion(
+      { viewerId: null, clientAddress: '127.0.0.1' },
+      config.INTERNAL_IDENTITY_SECRET,
+      'users',
+      3600,
+    ),
+  },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const bareProxyUrl = `http://127.0.0.1:${bareProxyPort}/graphql`;
+
 const baselinePort = await freePort();
 const baseline: ChildProcess | undefined = baselineDir
   ? spawn(process.execPath, ['dist/router/src/index.js'], {
@@ -96,7 +114,7 @@ const stopped = (child: ChildProcess | undefined) =>
     : Promise.resolve();
 // The gateways first: requests still in flight in them would otherwise fail, noisily, against stopped subgraphs.
 const stopAll = async () => {
-  await Promise.all([stopped(hive.child), stopped(hiveRust.child), stopped(baseline)]);
+  await Promise.all([stopped(hive.child), stopped(hiveRust.child), stopped(bareProxy), stopped(baseline)]);
   await system.stop();
 };
 stopOnFailure(stopAll);
@@ -147,7 +165,7 @@ const PROFILE = `query Profile($u: String!) { user(username: $u) { id username d
 const ONE_SUBGRAPH = `query OneSubgraph($u: String!) { user(username: $u) { id username displayName } }`;
 const FEED = `query Feed { feed(first: 20) { edges { node { id text createdAt author { username displayName } } } } }`;
 await until(async () => (await post(system.routerUrl, FEED, {}, viewers.at(-1)!.token)).feed.edges.length === 20);
-for (const { url } of [hive, hiveRust])
+for (const { url } of [hive, hiveRust, { url: bareProxyUrl }])
   await until(async () => Boolean((await post(url, ONE_SUBGRAPH, { u: profile.username }))?.user));
 if (baseline) await until(async () => Boolean((await post(baselineUrl, ONE_SUBGRAPH, { u: profile.username }))?.user));
 
@@ -179,6 +197,7 @@ const usersDirect = {
   pid: system.children.users.pid!,
   headers: { [REQUEST_ASSERTION_HEADER]: directAssertion },
 };
+const usersBehindBareProxy = { url: bareProxyUrl, pid: bareProxy.pid! };
 const routers = (): Scenario['targets'] => ({
   twtr: { url: system.routerUrl, pid: system.children.router.pid! },
   ...(baseline ? { 'twtr before': { url: baselineUrl, pid: baseline.pid! } } : {}),
@@ -208,14 +227,14 @@ const scenarios: Scenario[] = [
     name: 'one-subgraph query (user by username), 32 connections',
     connections: 32,
     body: body(ONE_SUBGRAPH, { u: profile.username }),
-    targets: { ...routers(), [DIRECT]: usersDirect },
+    targets: { ...routers(), [BARE_PROXY]: usersBehindBareProxy, [DIRECT]: usersDirect },
   },
   {
     name: 'one-subgraph query, 32 connections, each request the next of 74 usernames',
     connections: 32,
     body: body(ONE_SUBGRAPH, { u: profile.username }),
     bodies: [...authors, ...viewers].map((user) => body(ONE_SUBGRAPH, { u: user.username })),
-    targets: { ...routers(), [DIRECT]: usersDirect },
+    targets: { ...routers(), [BARE_PROXY]: usersBehindBareProxy, [DIRECT]: usersDirect },
   },
   feedPage,
 ];

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import { isolatedNamespace } from '../tests/support/namespace.js';
-import { type BenchReport, DIRECT, RUST_PLANNER, type SystemReport } from './report.js';
+import { BARE_PROXY, type BenchReport, DIRECT, RUST_PLANNER, type SystemReport } from './report.js';
 
 /** A smoke run gets this long, within its test's timeout, so a stuck run fails with its own output's tail. */
 const RUN_DEADLINE_MS = 330_000;
@@ -47,8 +47,8 @@ describe.concurrent('npm run bench -- --smoke', () => {
     const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
     expect(report.results.map((result) => Object.keys(result.runs))).toEqual([
       ['twtr', 'hive', RUST_PLANNER],
-      ['twtr', 'hive', RUST_PLANNER, DIRECT],
-      ['twtr', 'hive', RUST_PLANNER, DIRECT],
+      ['twtr', 'hive', RUST_PLANNER, BARE_PROXY, DIRECT],
+      ['twtr', 'hive', RUST_PLANNER, BARE_PROXY, DIRECT],
       ['twtr', 'hive', RUST_PLANNER, 'twtr, page with likeCount, repostCount, viewerHasLiked, repostedBy'],
       ['twtr', 'hive', RUST_PLANNER],
     ]);
