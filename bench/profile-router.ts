@@ -9,7 +9,7 @@ import { loadConfig } from '../platform/config.js';
 import { compiledEntry, ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
 import { migrateAll } from '../tools/migrate.js';
-import { buildForThisRun } from './setup.js';
+import { buildForThisRun, stopOnFailure } from './setup.js';
 
 /**
  * A CPU profile of the router alone (npm run profile:router -- <query> [seconds] [variable sets]): the subgraphs run as
@@ -42,15 +42,27 @@ const router = spawn(
     stdio: ['ignore', 'ignore', 'inherit'],
   },
 );
+const stopRouter = () =>
+  router.exitCode !== null || router.signalCode !== null
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => {
+        router.once('exit', () => resolve());
+        router.kill('SIGTERM');
+      });
+// A failure or ^C from here on stops the router and the subgraphs rather than leaving them running.
+stopOnFailure(async () => {
+  await stopRouter();
+  await system.stop();
+});
 const url = `http://127.0.0.1:${port}/graphql`;
-for (;;) {
+for (const deadline = Date.now() + 60_000; ;) {
   const ready = await fetch(`http://127.0.0.1:${operatorPort}/readyz`)
     .then((response) => response.ok)
     .catch(() => false);
   if (ready) break;
+  if (Date.now() > deadline) throw new Error('the router was not ready within 60 s');
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
-loadConfig(env);
 const cpuBefore = cpuSecondsOf(router.pid!);
 let next = 0;
 const result = await autocannon({
@@ -65,8 +77,5 @@ const cpuMs = (1000 * (cpuSecondsOf(router.pid!) - cpuBefore)) / result.requests
 console.log(
   `${result.requests.average} req/s, p50 ${result.latency.p50} ms, ${cpuMs.toFixed(2)} router CPU ms/request, errors ${result.errors + result.non2xx}`,
 );
-await new Promise<void>((resolve) => {
-  router.once('exit', () => resolve());
-  router.kill('SIGTERM');
-});
+await stopRouter();
 await system.stop();
