@@ -1,8 +1,9 @@
 /**
- * The least any Node router does for a query that is one fetch: read the client's body, send its query and variables
- * to the subgraph over a keep-alive pool with an assertion signed once, parse the answer and send its data back. No
- * limits, no validation, no metrics, no tracing: a benchmark target (bench/router.ts), the ceiling for a router
- * written for Node on this machine, never something to serve from.
+ * A reference for the router's one-fetch path: node:http in, node:http out, nothing between. It reads the client's
+ * body, sends its query and variables to the subgraph over a keep-alive pool with an assertion signed once, and sends
+ * back the subgraph's data, errors and status. No limits, no document lookup or validation, no metrics, no tracing:
+ * a benchmark target (bench/router.ts) for what a router on node:http can reach on this machine beside the subgraph
+ * it fronts, never something to serve from.
  *
  * Env: PORT, SUBGRAPH_URL, ASSERTION_HEADER, ASSERTION.
  */
@@ -18,24 +19,43 @@ const readAll = (stream, done) => {
   stream.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
 };
 
+const answer = (outgoing, status, body) => {
+  if (outgoing.headersSent) return outgoing.destroy();
+  const json = `${JSON.stringify(body)}\n`;
+  outgoing.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+  outgoing.end(json);
+};
+
+// What failed is answered as an error, counted by the benchmark, rather than ending the process and the run with it.
+const failed = (outgoing, status, error) => answer(outgoing, status, { errors: [{ message: String(error?.message ?? error) }] });
+
 createServer((incoming, outgoing) => {
-  const fail = () => outgoing.writeHead(502).end();
+  incoming.on('error', (error) => failed(outgoing, 400, error));
   readAll(incoming, (text) => {
-    const { query, variables } = JSON.parse(text);
-    const body = JSON.stringify({ query, variables });
+    let body;
+    try {
+      const { query, variables } = JSON.parse(text);
+      body = JSON.stringify({ query, variables });
+    } catch (error) {
+      return failed(outgoing, 400, error);
+    }
     const headers = {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
       [ASSERTION_HEADER]: ASSERTION,
     };
-    const fetch = request(SUBGRAPH_URL, { method: 'POST', agent, headers }, (answer) =>
-      readAll(answer, (answerText) => {
-        const json = `${JSON.stringify({ data: JSON.parse(answerText).data })}\n`;
-        outgoing.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
-        outgoing.end(json);
-      }),
-    );
-    fetch.on('error', fail);
-    fetch.end(body);
+    const subgraphRequest = request(SUBGRAPH_URL, { method: 'POST', agent, headers }, (subgraphAnswer) => {
+      subgraphAnswer.on('error', (error) => failed(outgoing, 502, error));
+      readAll(subgraphAnswer, (answerText) => {
+        try {
+          const { data, errors } = JSON.parse(answerText);
+          answer(outgoing, subgraphAnswer.statusCode ?? 502, errors ? { data, errors } : { data });
+        } catch (error) {
+          failed(outgoing, 502, error);
+        }
+      });
+    });
+    subgraphRequest.on('error', (error) => failed(outgoing, 502, error));
+    subgraphRequest.end(body);
   });
 }).listen(Number(PORT), '127.0.0.1');

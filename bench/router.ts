@@ -71,19 +71,21 @@ progress('starting Hive Gateway, with its JavaScript planner and with the Rust o
 const hive = await startHive();
 const hiveRust = await startHive('--hive-router-runtime');
 
-// The least a Node router could do (bench/bare-proxy.mjs), in front of the users subgraph: the ceiling for a Node router.
+// Called directly, the users subgraph needs what the router would send: an assertion for it (signed once here), as does
+// the bare proxy in front of it (bench/bare-proxy.mjs): node:http in and out, nothing between.
+const directAssertion = signRequestAssertion(
+  { viewerId: null, clientAddress: '127.0.0.1' },
+  config.INTERNAL_IDENTITY_SECRET,
+  'users',
+  3600,
+);
 const bareProxyPort = await freePort();
 const bareProxy: ChildProcess = spawn(process.execPath, ['bench/bare-proxy.mjs'], {
   env: {
     PORT: String(bareProxyPort),
     SUBGRAPH_URL: system.subgraphUrls.users,
     ASSERTION_HEADER: REQUEST_ASSERTION_HEADER,
-    ASSERTION: signRequestAssertion(
-      { viewerId: null, clientAddress: '127.0.0.1' },
-      config.INTERNAL_IDENTITY_SECRET,
-      'users',
-      3600,
-    ),
+    ASSERTION: directAssertion,
   },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -185,13 +187,6 @@ interface Scenario {
   targets: Record<string, { url: string; pid: number; headers?: Record<string, string>; body?: string }>;
 }
 const body = (query: string, variables: Record<string, unknown> = {}) => JSON.stringify({ query, variables });
-// Called directly, the users subgraph needs what the router would send: an assertion for it (signed once here).
-const directAssertion = signRequestAssertion(
-  { viewerId: null, clientAddress: '127.0.0.1' },
-  config.INTERNAL_IDENTITY_SECRET,
-  'users',
-  3600,
-);
 const usersDirect = {
   url: system.subgraphUrls.users,
   pid: system.children.users.pid!,

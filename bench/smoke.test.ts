@@ -41,7 +41,7 @@ const run = async (script: string, out: string) => {
  * run side by side (each its own processes, ports and namespace).
  */
 describe.concurrent('npm run bench -- --smoke', () => {
-  it('bench:router drives every scenario against twtr, Hive Gateway (both planners) and the subgraph, and records what it measured', async () => {
+  it('bench:router drives every scenario against twtr, Hive Gateway (both planners), the subgraph and a bare proxy, and records what it measured', async () => {
     const out = join(tmpdir(), `twtr-bench-smoke-${process.pid}.json`);
     await run('bench/router.ts', out);
     const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
