@@ -84,7 +84,8 @@ export function traceHttpRequests(service: string): RequestHandler {
   return (request, response, next) => {
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const span = tracer.startSpan(
-      `${request.method} ${request.baseUrl || request.path}`,
+      // Node's own request has neither (the router's graphql-lane.ts): its URL is the path it serves.
+      `${request.method} ${request.baseUrl || request.path || request.url}`,
       {
         kind: SpanKind.SERVER,
         attributes: {

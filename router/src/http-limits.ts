@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 
 import { ErrorCode } from '../../platform/errors.js';
+import { sendJson } from '../../platform/http/responses.js';
 import { isLoopback } from '../../platform/identity/addresses.js';
 import { countDown, countUp } from '../../platform/limits/counts.js';
 import { clientAddressOf, viewerFromHeaders } from './viewer.js';
@@ -87,6 +88,6 @@ export class HttpLimits {
 }
 
 function refuse(response: Parameters<RequestHandler>[1], message: string): void {
-  response.setHeader('retry-after', '1');
-  response.status(429).json({ errors: [{ message, extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: 1 } }] });
+  const body = { errors: [{ message, extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: 1 } }] };
+  sendJson(response, 429, JSON.stringify(body), { 'retry-after': '1' });
 }

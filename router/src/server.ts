@@ -25,6 +25,7 @@ import type { Logger } from '../../platform/logging.js';
 import { traceHttpRequests } from '../../platform/observability/tracing.js';
 import type { RunningServer } from '../../platform/runtime.js';
 import { createDataSources, createGateway, readSupergraphSdl, sharingInFlight, subgraphUrls } from './gateway.js';
+import { graphqlLane } from './graphql-lane.js';
 import { HttpLimits, VERIFIED_VIEWER } from './http-limits.js';
 import {
   declaredVariables,
@@ -166,8 +167,12 @@ export async function startRouter(
   // Express hashes every answer for an ETag by default; no client revalidates a POST, and it was 2% of the CPU of
   // a one-subgraph query.
   app.set('etag', false);
+  // What graphql-lane.ts hands on once its steps are done: Apollo Server alone.
+  const rest = express();
+  rest.set('etag', false);
   // Timeouts are checked every second, not Node's default 30 s, so a stalled body is dropped close to its deadline.
-  const httpServer = createServer({ connectionsCheckingInterval: 1_000 }, app);
+  // Requests are taken once the steps exist, below (graphqlLane); nothing arrives before listen().
+  const httpServer = createServer({ connectionsCheckingInterval: 1_000 });
   const httpLimits = new HttpLimits({
     maxRequestsPerClient: config.ROUTER_MAX_REQUESTS_PER_CLIENT,
     maxRequestsPerViewer: config.ROUTER_MAX_REQUESTS_PER_VIEWER,
@@ -293,18 +298,18 @@ export async function startRouter(
     );
     return ready.flat();
   };
-  app.use(
-    '/graphql',
-    httpLimits.admit,
-    express.json({ limit: MAX_BODY }),
+  const apollo = expressMiddleware(server, { context: async ({ req, res }) => scopeOf(req, res) });
+  // Between admission and the body: the lane reads the body itself.
+  const steps = [
     correlateRequests,
     traceHttpRequests('router'),
     refuseRepetitiveOperations(limits.maxTokens),
     singleFetches.answer,
-    expressMiddleware(server, { context: async ({ req, res }) => scopeOf(req, res) }),
-  );
-
+  ];
+  app.use('/graphql', httpLimits.admit, express.json({ limit: MAX_BODY }), ...steps, apollo);
   app.use(refuseUnreadableBodies);
+  rest.use(apollo);
+  httpServer.on('request', graphqlLane({ admit: httpLimits.admit, steps, rest, other: app }));
 
   await new Promise<void>((resolve) => httpServer.listen(port, config.ROUTER_BIND_ADDRESS, resolve));
   const { port: boundPort } = httpServer.address() as AddressInfo;

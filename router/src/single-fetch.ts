@@ -5,6 +5,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { type DocumentNode, type GraphQLSchema, type OperationDefinitionNode, parse, print } from 'graphql';
 
 import { documentSize } from '../../platform/http/document-store.js';
+import { sendJson } from '../../platform/http/responses.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 import { singleFetchAnswers } from '../../platform/observability/metrics.js';
@@ -142,11 +143,7 @@ export class SingleFetchQueries {
     countOperation(known.operation.name?.value, 'query', [], receivedAt);
     singleFetchAnswers.inc();
     // As Apollo's cache-control plugin marks an answer with no cache hints.
-    response
-      .status(200)
-      .set('cache-control', 'no-store')
-      .type('application/json; charset=utf-8')
-      .end(`${JSON.stringify({ data: answered.data })}\n`);
+    sendJson(response, 200, `${JSON.stringify({ data: answered.data })}\n`, { 'cache-control': 'no-store' });
   };
 }
 
