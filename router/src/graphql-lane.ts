@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 
 import type { Request, RequestHandler, Response } from 'express';
 
-import { MAX_BODY_BYTES, sendGraphQLError, unreadableBodyMessage } from '../../platform/http/responses.js';
+import { MAX_BODY_BYTES, sendGraphQLError, sendJson, unreadableBodyMessage } from '../../platform/http/responses.js';
 
 /**
  * POST /graphql with a plain JSON body, taken through the router's steps (admission, correlation, tracing, the
@@ -42,19 +42,25 @@ export function graphqlLane({
     res.locals = Object.create(null) as Record<string, unknown>;
     // A client gone mid-body: nothing to answer.
     request.once('error', () => response.destroy());
-    let step = 0;
-    const next = (error?: unknown) => {
-      // None of the steps fails through next (each answers its own refusals); one that did, or threw, is a bug.
-      if (error) return failed(response);
-      if (step === all.length) return rest(request, response);
+    // None of the steps fails through next, throws or rejects (each answers its own refusals): one that did is a bug,
+    // answered as one. A step's next counts once.
+    const runFrom = (index: number): void => {
+      if (index === all.length) return rest(request, response);
+      let called = false;
+      const next = (error?: unknown) => {
+        if (called) return;
+        called = true;
+        if (error !== undefined && error !== null) return failed(response);
+        runFrom(index + 1);
+      };
       try {
-        const result: unknown = all[step++](req, res, next);
-        if (result instanceof Promise) result.catch(next);
-      } catch (thrown) {
-        next(thrown ?? new Error('a step threw'));
+        const result: unknown = all[index](req, res, next);
+        if (result instanceof Promise) result.catch(() => failed(response));
+      } catch {
+        failed(response);
       }
     };
-    next();
+    runFrom(0);
   };
 }
 
@@ -63,23 +69,28 @@ function inLane(request: IncomingMessage): boolean {
   if (request.method !== 'POST' || request.url !== '/graphql') return false;
   const encoding = request.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
-  const type = request.headers['content-type']?.toLowerCase().replace(/\s+/g, '');
-  return type === 'application/json' || type === 'application/json;charset=utf-8';
+  return JSON_TYPE.test(request.headers['content-type'] ?? '');
 }
+
+const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
 
 /**
  * The body as express.json() reads it (its `strict` mode): at most MAX_BODY_BYTES, an empty body as {}, anything
- * but an object or an array refused, each refusal as refuseUnreadableBodies words it.
+ * but an object or an array refused, each refusal as refuseUnreadableBodies words it. A body over the limit is refused
+ * as soon as it is (body-parser read the rest first) and its connection closed rather than the rest read.
  */
 function readJsonBody(request: IncomingMessage, response: ServerResponse, done: (body: unknown) => void): void {
-  const refuse = (status: number) => sendGraphQLError(response, status, 'BAD_REQUEST', unreadableBodyMessage(status));
+  const refuse = (status: number) => {
+    const body = JSON.stringify({ errors: [{ message: unreadableBodyMessage(status), extensions: { code: 'BAD_REQUEST' } }] });
+    sendJson(response, status, body, status === 413 ? { connection: 'close' } : {});
+  };
   if (Number(request.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(413);
   const chunks: Buffer[] = [];
   let size = 0;
   const read = (chunk: Buffer) => {
     size += chunk.length;
     if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
-    // Refused once; what is left is drained by Node when the answer ends, not kept.
+    // Refused once; nothing more is kept.
     request.off('data', read);
     chunks.length = 0;
     refuse(413);

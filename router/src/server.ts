@@ -167,9 +167,12 @@ export async function startRouter(
   // Express hashes every answer for an ETag by default; no client revalidates a POST, and it was 2% of the CPU of
   // a one-subgraph query.
   app.set('etag', false);
-  // What graphql-lane.ts hands on once its steps are done: Apollo Server alone.
+  // What graphql-lane.ts hands on once its steps are done: Apollo Server alone. Neither names itself: the lane's own
+  // answers do not, and one endpoint answers alike whichever way a request went.
   const rest = express();
   rest.set('etag', false);
+  app.disable('x-powered-by');
+  rest.disable('x-powered-by');
   // Timeouts are checked every second, not Node's default 30 s, so a stalled body is dropped close to its deadline.
   // Requests are taken once the steps exist, below (graphqlLane); nothing arrives before listen().
   const httpServer = createServer({ connectionsCheckingInterval: 1_000 });
@@ -308,7 +311,7 @@ export async function startRouter(
   ];
   app.use('/graphql', httpLimits.admit, express.json({ limit: MAX_BODY }), ...steps, apollo);
   app.use(refuseUnreadableBodies);
-  rest.use(apollo);
+  rest.use(apollo, refuseUnreadableBodies);
   httpServer.on('request', graphqlLane({ admit: httpLimits.admit, steps, rest, other: app }));
 
   await new Promise<void>((resolve) => httpServer.listen(port, config.ROUTER_BIND_ADDRESS, resolve));

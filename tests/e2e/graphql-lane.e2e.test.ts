@@ -1,10 +1,13 @@
+import { request } from 'node:http';
+
 import { describe, expect, inject, it } from 'vitest';
 
 import { uniqueClientAddress } from '../support/client.js';
 
 /**
  * POST /graphql with a plain JSON body is read and admitted by the router's own lane (router/src/graphql-lane.ts),
- * anything else by Express: a body sent both ways gets the same answer.
+ * anything else by Express: a body sent both ways gets the same answer, except that the lane refuses one too large
+ * without reading the rest.
  */
 async function post(body: string, contentType: string, chunked = false) {
   const response = await fetch(inject('routerUrl'), {
@@ -56,6 +59,32 @@ describe("the router's lane for JSON POSTs", () => {
         type: 'application/json; charset=utf-8',
         body: { errors: [{ message: 'The request body is larger than 1mb.', extensions: { code: 'BAD_REQUEST' } }] },
       });
+  });
+
+  it('refuses a body as soon as it passes 1 MiB and closes its connection, where Express read it to the end first', async () => {
+    // 1.1 MiB sent, and the request never ended: what answers, and within how long.
+    const answerTo = (contentType: string) =>
+      new Promise<{ status?: number; connection?: string } | 'no answer'>((resolve) => {
+        const sent = request(inject('routerUrl'), {
+          method: 'POST',
+          headers: { 'content-type': contentType, 'x-forwarded-for': uniqueClientAddress() },
+        });
+        const timer = setTimeout(() => {
+          sent.destroy();
+          resolve('no answer');
+        }, 3_000);
+        sent.on('response', (response) => {
+          clearTimeout(timer);
+          resolve({ status: response.statusCode, connection: response.headers.connection });
+          response.resume();
+          sent.destroy();
+        });
+        sent.on('error', () => undefined);
+        sent.write(`{"query": "{ __typename }", "variables": {"pad": "${'x'.repeat(1.1 * 1024 * 1024)}`);
+      });
+    const [lane, express] = await Promise.all([answerTo(LANE), answerTo(EXPRESS)]);
+    expect(lane).toEqual({ status: 413, connection: 'close' });
+    expect(express).toBe('no answer');
   });
 
   it('takes a body of just under 1 MiB, sent in chunks', async () => {
