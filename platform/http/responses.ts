@@ -4,6 +4,7 @@ import type { ErrorRequestHandler } from 'express';
 
 /** Largest request body read; more is refused with 413 before it is parsed. */
 export const MAX_BODY = '1mb';
+/** MAX_BODY in bytes, for the router's own body reading (graphql-lane.ts). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A JSON answer through Node's own response (the router answers some requests without Express, graphql-lane.ts). */
@@ -17,8 +18,14 @@ export function sendJson(response: ServerResponse, status: number, json: string,
 }
 
 /** A whole request refused before GraphQL runs, in the shape GraphQL clients read. */
-export function sendGraphQLError(response: ServerResponse, status: number, code: string, message: string): void {
-  sendJson(response, status, JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+export function sendGraphQLError(
+  response: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(response, status, JSON.stringify({ errors: [{ message, extensions: { code } }] }), headers);
 }
 
 /** What refuseUnreadableBodies answers a body it could not read with, by status. */

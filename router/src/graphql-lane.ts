@@ -2,7 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 
 import type { Request, RequestHandler, Response } from 'express';
 
-import { MAX_BODY_BYTES, sendGraphQLError, sendJson, unreadableBodyMessage } from '../../platform/http/responses.js';
+import { MAX_BODY_BYTES, sendGraphQLError, unreadableBodyMessage } from '../../platform/http/responses.js';
 
 /**
  * POST /graphql with a plain JSON body, taken through the router's steps (admission, correlation, tracing, the
@@ -80,10 +80,14 @@ const JSON_TYPE = /^application\/json\s*(;\s*charset=utf-8\s*)?$/i;
  * as soon as it is (body-parser read the rest first) and its connection closed rather than the rest read.
  */
 function readJsonBody(request: IncomingMessage, response: ServerResponse, done: (body: unknown) => void): void {
-  const refuse = (status: number) => {
-    const body = JSON.stringify({ errors: [{ message: unreadableBodyMessage(status), extensions: { code: 'BAD_REQUEST' } }] });
-    sendJson(response, status, body, status === 413 ? { connection: 'close' } : {});
-  };
+  const refuse = (status: number) =>
+    sendGraphQLError(
+      response,
+      status,
+      'BAD_REQUEST',
+      unreadableBodyMessage(status),
+      status === 413 ? { connection: 'close' } : {},
+    );
   if (Number(request.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(413);
   const chunks: Buffer[] = [];
   let size = 0;

@@ -302,7 +302,7 @@ export async function startRouter(
     return ready.flat();
   };
   const apollo = expressMiddleware(server, { context: async ({ req, res }) => scopeOf(req, res) });
-  // Between admission and the body: the lane reads the body itself.
+  // What follows admission and the body's reading, on either path (the lane admits and reads bodies itself).
   const steps = [
     correlateRequests,
     traceHttpRequests('router'),
