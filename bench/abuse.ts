@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 
 import { compiledEntry, ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { follow, gql, postTweet, signUp, type TestUser } from '../tests/support/client.js';
-import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
+import { cpuSecondsOf, freePort, stopChild } from '../tests/support/processes.js';
 import { Inspector } from './inspector.js';
 import { type AbuseMemory, type AbuseReport, type AbuseResult, abuseTable, machine, writeBenchmarks } from './report.js';
 import { buildCheckout, startBenchedSystem, stopOnFailure } from './setup.js';
@@ -142,16 +142,7 @@ if (baselineDir) targets.push(await startTarget('twtr before', compiledRouter('d
 // Whatever happens, the processes started here stop with the bench.
 const stopAll = async () => {
   for (const target of targets) target.inspector.close();
-  await Promise.all(
-    targets.map(({ child }) =>
-      alive(child)
-        ? new Promise<void>((resolve) => {
-            child.once('exit', () => resolve());
-            child.kill('SIGTERM');
-          })
-        : undefined,
-    ),
-  );
+  await Promise.all(targets.map(({ child }) => stopChild(child)));
   await system.stop();
 };
 stopOnFailure(stopAll);

@@ -7,7 +7,7 @@ import autocannon from 'autocannon';
 
 import { loadConfig } from '../platform/config.js';
 import { compiledEntry, ROUTER_ENTRY, SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
-import { cpuSecondsOf, freePort, startSystemProcesses } from '../tests/support/processes.js';
+import { cpuSecondsOf, freePort, startSystemProcesses, stopChild } from '../tests/support/processes.js';
 import { migrateAll } from '../tools/migrate.js';
 import { buildForThisRun, stopOnFailure } from './setup.js';
 
@@ -42,16 +42,9 @@ const router = spawn(
     stdio: ['ignore', 'ignore', 'inherit'],
   },
 );
-const stopRouter = () =>
-  router.exitCode !== null || router.signalCode !== null
-    ? Promise.resolve()
-    : new Promise<void>((resolve) => {
-        router.once('exit', () => resolve());
-        router.kill('SIGTERM');
-      });
 // A failure or ^C from here on stops the router and the subgraphs rather than leaving them running.
 stopOnFailure(async () => {
-  await stopRouter();
+  await stopChild(router);
   await system.stop();
 });
 const url = `http://127.0.0.1:${port}/graphql`;
@@ -77,5 +70,5 @@ const cpuMs = (1000 * (cpuSecondsOf(router.pid!) - cpuBefore)) / result.requests
 console.log(
   `${result.requests.average} req/s, p50 ${result.latency.p50} ms, ${cpuMs.toFixed(2)} router CPU ms/request, errors ${result.errors + result.non2xx}`,
 );
-await stopRouter();
+await stopChild(router);
 await system.stop();

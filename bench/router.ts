@@ -8,7 +8,7 @@ import autocannon from 'autocannon';
 import { REQUEST_ASSERTION_HEADER, signRequestAssertion } from '../platform/identity/tokens.js';
 import { SUBGRAPH_NAMES, urlVariable } from '../platform/manifest.js';
 import { follow, ok, postTweet, signUp as signUpUser, type TestUser } from '../tests/support/client.js';
-import { cpuSecondsOf, freePort } from '../tests/support/processes.js';
+import { cpuSecondsOf, freePort, stopChild } from '../tests/support/processes.js';
 import { BARE_PROXY, DIRECT, machine, RUST_PLANNER, type ScenarioResult, writeBenchmarks } from './report.js';
 import { writeScaling } from './scaling.js';
 import { buildCheckout, localCassandraPid, startBenchedSystem, stopOnFailure } from './setup.js';
@@ -106,17 +106,10 @@ const baseline: ChildProcess | undefined = baselineDir
   : undefined;
 const baselineUrl = `http://127.0.0.1:${baselinePort}/graphql`;
 
-// Whatever happens, the processes started here stop with the bench.
-const stopped = (child: ChildProcess | undefined) =>
-  child && child.exitCode === null && child.signalCode === null
-    ? new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      })
-    : Promise.resolve();
-// The gateways first: requests still in flight in them would otherwise fail, noisily, against stopped subgraphs.
+// Whatever happens, the processes started here stop with the bench. The gateways first: requests still in flight in
+// them would otherwise fail, noisily, against stopped subgraphs.
 const stopAll = async () => {
-  await Promise.all([stopped(hive.child), stopped(hiveRust.child), stopped(bareProxy), stopped(baseline)]);
+  await Promise.all([hive.child, hiveRust.child, bareProxy, baseline].map(stopChild));
   await system.stop();
 };
 stopOnFailure(stopAll);

@@ -154,22 +154,24 @@ export async function startSystemProcesses(
         }),
       ),
     stop: async () => {
-      await Promise.all(
-        Object.values(children).map(
-          (child) =>
-            new Promise<void>((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              // A service that does not finish stopping (one with a debugger still attached waits for it to leave, even
-              // in process.exit) is killed, so whoever stops the system never waits for ever.
-              const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-              child.once('exit', () => {
-                clearTimeout(kill);
-                resolve();
-              });
-              child.kill('SIGTERM');
-            }),
-        ),
-      );
+      await Promise.all(Object.values(children).map(stopChild));
     },
   };
+}
+
+/**
+ * Stops a child process (SIGTERM) and resolves once it has exited; at once if it already had. One that does not finish
+ * stopping (a service with a debugger still attached waits for it to leave, even in process.exit) is killed after
+ * STOP_GRACE_MS, so whoever stops it never waits for ever.
+ */
+export function stopChild(child: ChildProcess | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
