@@ -23,6 +23,9 @@ export default defineConfig({
     // Every process that may load @apollo/gateway runs without Apollo's telemetry (no traffic leaves the machine).
     env: { ...TEST_ENV },
     testTimeout: 30_000,
+    // Values in a failed assertion printed whole: a refusal's error text, not `{ name: 'post', …(1) }`, reaches the
+    // tail of a CI log, which may be all a reader of a failure gets.
+    chaiConfig: { truncateThreshold: 0 },
     hookTimeout: 120_000,
     // Two workers on two cores: much of a run is waiting (outages held, processes starting, events awaited). Unit,
     // integration and faults share them first; then the end-to-end files, one at a time against the one shared system
