@@ -140,15 +140,16 @@ export function batchesByReplica(
 }
 
 /**
- * A logged batch refused because its batch log could not be written, by every node that answered at all (the others
- * lost it, or could not be reached): on three nodes both other nodes must hold the batch log, so this is every logged
- * batch from the moment a node dies (or freezes) until the others convict it (15 s or more here), whichever node
- * coordinates. Whoever retries must be sending a batch that lands the same way twice (one tried on the lost node may
- * have applied).
+ * A logged batch that timed out on every node that answered at all (the others lost it, or could not be reached):
+ * writing its batch log, so nothing was applied, or applying it once its batch log was written, so the batch log will
+ * replay it. Neither is a refusal, and the same batch again lands the same way. On three nodes both other nodes must
+ * hold the batch log, so every logged batch times out from the moment a node dies (or freezes) until the others convict
+ * it (15 s or more here), whichever node coordinates; the two that are left each time out a batch whose replica is slow
+ * as well. The driver's own retries cannot outlast that: a query plan holds each node once, two here.
  */
-export function batchLogUnwritten(error: unknown): boolean {
+export function batchTimedOut(error: unknown): boolean {
   const attempts = attemptsOf(error);
-  const batchLog = (attempt: unknown) => writeTimedOut(attempt, 'BATCH_LOG');
+  const batch = (attempt: unknown) => writeTimedOut(attempt, 'BATCH_LOG') || writeTimedOut(attempt, 'BATCH');
   const unanswered = (attempt: unknown) => !(attempt instanceof cassandra.errors.ResponseError);
-  return attempts.some(batchLog) && attempts.every((attempt) => batchLog(attempt) || unanswered(attempt));
+  return attempts.some(batch) && attempts.every((attempt) => batch(attempt) || unanswered(attempt));
 }

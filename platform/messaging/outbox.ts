@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 
-import { batchLogUnwritten, type CassandraClient, cql, LIGHTWEIGHT_TRANSACTION, type Statement } from '../cassandra/client.js';
+import { batchTimedOut, type CassandraClient, cql, LIGHTWEIGHT_TRANSACTION, type Statement } from '../cassandra/client.js';
 import type { Logger } from '../logging.js';
 import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
 import type { EventBus } from './bus.js';
 import type { DomainEvent } from './events.js';
 
 /**
- * How long a commit keeps trying a batch whose batch log could not be written (a node died and is not yet convicted,
- * about 18 s): longer than that, within the router's 30 s for a request.
+ * How long a commit keeps trying a batch that timed out (a node died and is not yet convicted, about 18 s): longer
+ * than that, within the router's 30 s for a request.
  */
 const BATCH_LOG_WAIT_MS = 25_000;
 
@@ -66,7 +66,7 @@ export class Outbox {
         await this.cassandra.batch(batch, batchOptions);
         break;
       } catch (error) {
-        if (!batchLogUnwritten(error) || Date.now() > givingUpAt) throw error;
+        if (!batchTimedOut(error) || Date.now() > givingUpAt) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 2_000)));
       }
     }
