@@ -11,14 +11,6 @@ type RequestInfo = cassandra.policies.retry.OperationInfo & { executionOptions?:
 const MAX_RETRIES = 4;
 
 /**
- * Tries of a write the server timed out, after its first: about 24 s of 2 s write timeouts, under the router's 30 s wait
- * for a subgraph. A write outlasts the same unconvicted node as a read does, but a coordinator also picks that node to
- * hold batch logs; a killed node took 19.4 s to be convicted on a slow host (CI, 2026-12-07), past MAX_RETRIES' 10 s,
- * and a post was refused.
- */
-const MAX_WRITE_TIMEOUT_RETRIES = 11;
-
-/**
  * The driver's default policy tries a timed-out write once more only when its batch log write failed, never an
  * idempotent write that timed out, and a timed-out read only when enough replicas answered. Here all of them go to the
  * next node, up to MAX_RETRIES times: a batch whose batch log could not be written applied nothing, every statement
@@ -33,7 +25,7 @@ export class NodeLossRetryPolicy extends cassandra.policies.retry.RetryPolicy {
     writeType: string,
   ): Decision {
     const safe = writeType === 'BATCH_LOG' || (info.executionOptions?.isIdempotent() ?? false);
-    if (safe && info.nbRetry < MAX_WRITE_TIMEOUT_RETRIES) return this.retryResult(consistency, false);
+    if (safe && info.nbRetry < MAX_RETRIES) return this.retryResult(consistency, false);
     return super.onWriteTimeout(info, consistency, received, blockFor, writeType);
   }
 
