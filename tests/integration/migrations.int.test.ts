@@ -82,3 +82,25 @@ describe('the feed keyspace', () => {
     }
   });
 });
+
+describe('every keyspace', () => {
+  it('has every table ask a third replica after 100 ms, not 99p (see migrations/*/..._speculative_retry.cql)', async () => {
+    const config = testConfig();
+    const admin = await cassandraFor('system');
+    try {
+      const tables = (
+        await admin.execute(
+          'SELECT keyspace_name, table_name, speculative_retry FROM system_schema.tables WHERE keyspace_name IN ?',
+          [SUBGRAPH_NAMES.map((name) => keyspaceOf(name, config.TWTR_NAMESPACE))],
+        )
+      ).rows.filter((row) => row.get('table_name') !== 'schema_migrations');
+      expect(tables.length).toBeGreaterThan(40);
+      const others = tables
+        .filter((row) => row.get('speculative_retry') !== '100ms')
+        .map((row) => `${row.get('keyspace_name')}.${row.get('table_name')}`);
+      expect(others).toEqual([]);
+    } finally {
+      await admin.shutdown();
+    }
+  });
+});
