@@ -141,11 +141,13 @@ export function batchesByReplica(
 
 /**
  * A logged batch that timed out on every node that answered at all (the others lost it, or could not be reached):
- * writing its batch log, so nothing was applied, or applying it once its batch log was written, so the batch log will
- * replay it. Neither is a refusal, and the same batch again lands the same way. On three nodes both other nodes must
- * hold the batch log, so every logged batch times out from the moment a node dies (or freezes) until the others convict
- * it (15 s or more here), whichever node coordinates; the two that are left each time out a batch whose replica is slow
- * as well. The driver's own retries cannot outlast that: a query plan holds each node once, two here.
+ * writing its batch log (nothing applied, unless a try on a node that went silent did) or applying it once its batch
+ * log was written (the batch log replays it). Either way the same batch, at the same write time, may be tried again:
+ * it lands the same way twice. On three nodes both other nodes must hold the batch log, so every logged batch times
+ * out from the moment a node dies (or freezes) until the others convict it (15 s or more here), whichever node
+ * coordinates; and with a node gone, a batch also times out when one of the two replicas left is slow. The driver's
+ * own retries cannot outlast that: a query plan names each node once, and here the first try and its speculative
+ * execution take both.
  */
 export function batchTimedOut(error: unknown): boolean {
   const attempts = attemptsOf(error);

@@ -4,9 +4,9 @@ type Decision = cassandra.policies.retry.DecisionInfo;
 type RequestInfo = cassandra.policies.retry.OperationInfo & { executionOptions?: { isIdempotent(): boolean } };
 
 /**
- * Tries of one statement after its first, when it can be tried again safely. Enough to outlast the seconds before the
- * cluster marks a node that stopped answering as down (until then it is still chosen, as a replica or a batch log
- * holder, and each try costs the server's 2 s write timeout).
+ * Tries of one statement after its first, when it can be tried again safely, each on the next node of the query plan.
+ * The plan names each node once, so on three nodes it runs out first; a caller that must outlast a lost node's
+ * conviction (the outbox, see batchTimedOut) tries again itself.
  */
 const MAX_RETRIES = 4;
 

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
+import type cassandra from 'cassandra-driver';
+
 import { batchTimedOut, type CassandraClient, cql, LIGHTWEIGHT_TRANSACTION, type Statement } from '../cassandra/client.js';
 import type { Logger } from '../logging.js';
 import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
@@ -7,10 +9,10 @@ import type { EventBus } from './bus.js';
 import type { DomainEvent } from './events.js';
 
 /**
- * How long a commit keeps trying a batch that timed out (a node died and is not yet convicted, about 18 s): longer
- * than that, within the router's 30 s for a request.
+ * How long after its first try a commit still starts another try of a batch that timed out: longer than a dead node
+ * takes to be convicted (about 18 s), short of the router's 30 s for a request (which a last try may still outlast).
  */
-const BATCH_LOG_WAIT_MS = 25_000;
+const BATCH_WAIT_MS = 25_000;
 
 const BUCKET_MS = 60_000;
 const ROW_TTL_SECONDS = 7 * 24 * 3600;
@@ -57,10 +59,12 @@ export class Outbox {
     const batchOptions = {
       prepare: true,
       logged: true,
-      ...(options.timestampMicros ? { timestamp: options.timestampMicros } : {}),
+      // One write time for every try: a try that timed out may still land (its batch log replays it), and a later try
+      // with a later time of its own would undo whatever came in between (the tweet's deletion, say).
+      timestamp: options.timestampMicros ?? nextWriteTime(this.cassandra),
     };
-    // Until the cluster convicts a node that died, no batch log can be written; the same batch again lands the same way.
-    const givingUpAt = Date.now() + BATCH_LOG_WAIT_MS;
+    // Until the cluster convicts a node that died, every logged batch times out; the same batch again lands the same way.
+    const givingUpAt = Date.now() + BATCH_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       try {
         await this.cassandra.batch(batch, batchOptions);
@@ -408,4 +412,14 @@ export async function outboxBacklog(cassandra: CassandraClient): Promise<OutboxB
     }
   }
   return { pending, oldestAgeSeconds: oldest ? Math.max(0, (now - oldest.getTime()) / 1000) : 0 };
+}
+
+/**
+ * The write time the driver would give the session's next statement: from the session's own generator (microseconds,
+ * increasing across every statement it sends), so a commit's time stays in order with the session's other writes.
+ */
+function nextWriteTime(session: CassandraClient) {
+  // The driver's typings leave out the options it keeps on the session.
+  const { options } = session as unknown as { options: Required<cassandra.ClientOptions> };
+  return options.policies.timestampGeneration!.next(session);
 }

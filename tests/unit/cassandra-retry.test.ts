@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { batchTimedOut, outcomeUnknown } from '../../platform/cassandra/client.js';
 import { NodeLossRetryPolicy } from '../../platform/cassandra/retry-policy.js';
 import { describeFailure } from '../../platform/infrastructure-errors.js';
+import { createEvent } from '../../platform/messaging/events.js';
+import { Outbox } from '../../platform/messaging/outbox.js';
 
 // The driver's decisions, as its JavaScript exports them (its typings name them under a namespace only).
 const { retryDecision } = cassandra.policies.retry.RetryPolicy as unknown as {
@@ -70,5 +72,43 @@ describe('what a failed write leaves behind', () => {
     expect(describeFailure(everyNode(writeTimeout('BATCH_LOG'), socketClosed()))).toBe(
       '127.0.0.2:9042: Server timeout during write; 127.0.0.3:9042: Socket was closed',
     );
+  });
+});
+
+describe('an outbox commit while a node is lost', () => {
+  /** A session whose logged batches answer as `answers` says, one per try, recording what each try sent. */
+  const sessionAnswering = (...answers: (Error | undefined)[]) => {
+    const tries: { timestamp: unknown }[] = [];
+    const session = {
+      options: {
+        policies: { timestampGeneration: new cassandra.policies.timestampGeneration.MonotonicTimestampGenerator(1_000, 1_000) },
+      },
+      batch: async (_queries: unknown, options: { timestamp: unknown }) => {
+        tries.push({ timestamp: options.timestamp });
+        const answer = answers[tries.length - 1];
+        if (answer) throw answer;
+      },
+    };
+    return { tries, outbox: new Outbox(session as never) };
+  };
+  const event = createEvent('tweet.deleted', { tweetId: 't', authorId: 'a' }, { correlationId: 'c' });
+
+  it('tries a batch that timed out again with the same write time, so a late try cannot undo what came after', async () => {
+    const { tries, outbox } = sessionAnswering(
+      everyNode(writeTimeout('BATCH_LOG'), socketClosed()),
+      everyNode(writeTimeout('BATCH')),
+    );
+    await outbox.commit([], [event]);
+    expect(tries).toHaveLength(3);
+    // Set by the outbox, not left to the driver (which gives each try a time of its own).
+    expect(tries[0].timestamp).toBeDefined();
+    expect(new Set(tries.map((attempt) => String(attempt.timestamp))).size).toBe(1);
+  });
+
+  it('keeps a write time it is given, and gives up at once on anything but a timeout', async () => {
+    const unavailable = new errors.ResponseError(types.responseErrorCodes.unavailableException, 'Cannot achieve consistency');
+    const { tries, outbox } = sessionAnswering(everyNode(writeTimeout('BATCH'), unavailable));
+    await expect(outbox.commit([], [event], { timestampMicros: 42 })).rejects.toThrow(errors.NoHostAvailableError);
+    expect(tries).toEqual([{ timestamp: 42 }]);
   });
 });
