@@ -62,7 +62,9 @@ export class TweetRepository {
         text: row.get('text'),
         createdAt: row.get('created_at'),
         inReplyToId: row.get('in_reply_to_id')?.toString() ?? null,
-        mentionIds: (row.get('mention_ids') ?? []).map((id: unknown) => String(id)),
+        // A list column gains its elements again each time the same insert is applied twice (a retried or speculated
+        // write): each mention is once in it by construction, so once here.
+        mentionIds: [...new Set<string>((row.get('mention_ids') ?? []).map((id: unknown) => String(id)))],
         deletedAt: row.get('deleted_at') ?? null,
       }));
   }
