@@ -75,7 +75,8 @@ export async function migrateKeyspace(
 ): Promise<string[]> {
   // Schema changes run once each (never retried or speculated, see NOT_IDEMPOTENT), all on one coordinator: on a
   // cluster, a keyspace or table another node has just created may not have reached this one yet ("keyspace does not
-  // exist", "Unknown CF") when the driver's own wait for agreement gives up after 10 s.
+  // exist", "Unknown CF"). Agreement is awaited here (untilSchemaAgreed), among the nodes that are up; a session opened
+  // with `migrating` skips the driver's own wait after each change, which counts nodes that are down too.
   const coordinator = { host: client.hosts.values().find((host) => host.isUp()) };
   const schemaChange = { ...NOT_IDEMPOTENT, ...coordinator };
   await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ${replication}`, [], schemaChange);

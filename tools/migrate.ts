@@ -7,7 +7,7 @@ import { keyspaceOf } from '../platform/manifest.js';
 /** Applies every keyspace's pending migrations (npm run migrate; also run by npm start and the test setup). */
 export async function migrateAll(config = loadConfig()): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL, { component: 'migrate' });
-  const client = await connectCassandra(config);
+  const client = await connectCassandra(config, undefined, { migrating: true });
   try {
     for (const name of KEYSPACES) {
       await migrateKeyspace(

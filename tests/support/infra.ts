@@ -15,10 +15,10 @@ export const testLogger = () => createLogger('error');
  * A session on one subgraph's keyspace of the real Cassandra (migrated by the global setup), in this run's
  * TWTR_NAMESPACE like the system under test; any other keyspace (`system`, a test's own) as named.
  */
-export const cassandraFor = (keyspace: string): Promise<CassandraClient> => {
+export const cassandraFor = (keyspace: string, options?: Parameters<typeof connectCassandra>[2]): Promise<CassandraClient> => {
   const config = testConfig();
   const subgraph = SUBGRAPH_NAMES.find((name) => name === keyspace);
-  return connectCassandra(config, subgraph ? keyspaceOf(subgraph, config.TWTR_NAMESPACE) : keyspace);
+  return connectCassandra(config, subgraph ? keyspaceOf(subgraph, config.TWTR_NAMESPACE) : keyspace, options);
 };
 
 /** A bus on the real RabbitMQ, on its own exchange so tests never see each other's events. */

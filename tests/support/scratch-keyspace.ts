@@ -15,7 +15,7 @@ export async function scratchKeyspaceLike(
   service: string,
   name: string,
 ): Promise<{ cassandra: CassandraClient; close(): Promise<void>; drop(): Promise<void> }> {
-  const system = await cassandraFor('system');
+  const system = await cassandraFor('system', { migrating: true });
   const dir = mkdtempSync(join(tmpdir(), 'twtr-scratch-'));
   mkdirSync(join(dir, name));
   for (const file of readdirSync(join(MIGRATIONS_DIR, service)))
