@@ -125,3 +125,13 @@ class Fifo<T> {
     return item;
   }
 }
+
+/**
+ * Every promise settled, then the first failure thrown or every value returned: a caller that fails leaves nothing of
+ * its own still running behind it (a retry does not race the last try).
+ */
+export async function allSettledValues<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { WorkBudget } from '../../platform/concurrently.js';
+import { allSettledValues, WorkBudget } from '../../platform/concurrently.js';
 
 /**
  * Enough turns of the event loop for work waiting on its turn to have started. Counted in turns, not milliseconds: on
@@ -75,5 +75,17 @@ describe('WorkBudget', () => {
     );
     await Promise.all(background);
     expect(order).toEqual(['work 1', 'other', 'work 2', 'work 3']);
+  });
+});
+
+describe('allSettledValues', () => {
+  it('returns every value in order, or throws the first failure only once every promise has settled', async () => {
+    expect(await allSettledValues([Promise.resolve(1), Promise.resolve('two')])).toEqual([1, 'two']);
+    let slowSettled = false;
+    const slow = new Promise<void>((resolve) => setTimeout(resolve, 20)).then(() => void (slowSettled = true));
+    await expect(
+      allSettledValues([Promise.reject(new Error('first')), slow, Promise.reject(new Error('second'))]),
+    ).rejects.toThrow('first');
+    expect(slowSettled).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import type { Urgency } from '../../../platform/concurrently.js';
+import { allSettledValues, type Urgency } from '../../../platform/concurrently.js';
 import type { Logger } from '../../../platform/logging.js';
 import type { EventBus } from '../../../platform/messaging/bus.js';
 import { causedBy, createEvent, type DomainEvent, type DomainEvents } from '../../../platform/messaging/events.js';
@@ -69,15 +69,7 @@ export class Fanout {
 
   private async fanOutTweet(event: DomainEvent<'tweet.created'>): Promise<void> {
     const tweet = event.data;
-    // A creation that arrives after its deletion (a retry, a redrive) must not bring the tweet back.
-    if (await this.repositories.authorTweets.wasDeleted(tweet.authorId, tweet.tweetId)) return;
     const item = { tweetId: tweet.tweetId, authorId: tweet.authorId };
-    // The author's own copies and the reading of the followers do not depend on each other: side by side.
-    const ownCopies = (async () => {
-      await this.repositories.authorTweets.recordTweet(tweet.authorId, tweet.tweetId);
-      await this.addToTimelines([tweet.authorId], item);
-    })();
-
     // Followers are read once: up to the threshold they are kept for the fan-out itself.
     const pages = this.repositories.graph.followerIdPages(tweet.authorId, this.options.chunkSize);
     const audience: string[][] = [];
@@ -91,10 +83,33 @@ export class Fanout {
         followerCount += page.value.length;
       }
     })();
-    // Both settle before either failure is thrown: nothing of this event is left running when it is retried.
-    const [own, read] = await Promise.allSettled([ownCopies, reading]);
-    if (own.status === 'rejected') throw own.reason;
-    if (read.status === 'rejected') throw read.reason;
+    // Reads change nothing: the three a tweet needs go side by side, and its frames wait for the slowest, not the sum.
+    const [deleted, wasReadTime] = await allSettledValues([
+      // A creation that arrives after its deletion (a retry, a redrive) must not bring the tweet back.
+      this.repositories.authorTweets.wasDeleted(tweet.authorId, tweet.tweetId),
+      this.repositories.readTimeAuthors.isReadTimeAuthor(tweet.authorId),
+      reading,
+    ]);
+    if (deleted) {
+      await pages.return(undefined);
+      return;
+    }
+    // Recorded before any follower's work item is queued: a queued item is skipped if the author's list lacks its tweet.
+    await this.repositories.authorTweets.recordTweet(tweet.authorId, tweet.tweetId);
+    // The author's own copy (written, announced, trimmed) and the followers' do not depend on each other: side by side.
+    await allSettledValues([
+      this.addToTimelines([tweet.authorId], item),
+      this.toFollowers(event, { audience, followerCount, pages }, wasReadTime),
+    ]);
+  }
+
+  /** A new tweet to the author's followers: read up to the threshold (`audience`), the rest still in `pages`. */
+  private async toFollowers(
+    event: DomainEvent<'tweet.created'>,
+    { audience, followerCount, pages }: { audience: string[][]; followerCount: number; pages: AsyncIterable<string[]> },
+    wasReadTime: boolean,
+  ): Promise<void> {
+    const tweet = event.data;
     if (followerCount > this.options.threshold) {
       // Reads find the read-time authors a viewer follows in an index of them: the tweet that takes an author over the
       // threshold (or the first since the index existed) records every follower in passing. Follows from then on are
@@ -112,7 +127,7 @@ export class Fanout {
       await this.repositories.readTimeAuthors.markReadTimeAuthor(tweet.authorId);
       return;
     }
-    if (await this.repositories.readTimeAuthors.isReadTimeAuthor(tweet.authorId)) {
+    if (wasReadTime) {
       // Back under the threshold: followers' timelines must now hold what was merged at read time until now.
       await this.repositories.readTimeAuthors.unmarkReadTimeAuthor(tweet.authorId);
       await this.forFollowers(audience, event, (followerIds) => ({ kind: 'backfill', authorId: tweet.authorId, followerIds }));
