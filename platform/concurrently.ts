@@ -28,9 +28,7 @@ export class WorkBudget {
    * fails leaves none of its tasks still queued or running behind it (a retry does not pile up on the last try).
    */
   async runAll(urgency: Urgency, tasks: readonly (() => Promise<unknown>)[]): Promise<void> {
-    const results = await Promise.allSettled(tasks.map((task) => this.run(urgency, task)));
-    const failure = results.find((result) => result.status === 'rejected');
-    if (failure) throw failure.reason;
+    await allSettledValues(tasks.map((task) => this.run(urgency, task)));
   }
 
   async run<T>(urgency: Urgency, work: () => Promise<T>): Promise<T> {

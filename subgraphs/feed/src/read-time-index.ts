@@ -1,3 +1,4 @@
+import { allSettledValues } from '../../../platform/concurrently.js';
 import type { Logger } from '../../../platform/logging.js';
 import type { FeedRepositories } from './repositories/index.js';
 import type { UnindexedReadTimeAuthor } from './repositories/read-time-authors.js';
@@ -86,9 +87,7 @@ export class ReadTimeFollowerIndexer {
       }
     };
     // All settle before a failure is thrown: a retry never runs beside what is left of this pass.
-    const results = await Promise.allSettled(Array.from({ length: this.concurrency }, worker));
-    const failure = results.find((result) => result.status === 'rejected');
-    if (failure) throw failure.reason;
+    await allSettledValues(Array.from({ length: this.concurrency }, worker));
     return indexed;
   }
 }
