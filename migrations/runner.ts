@@ -127,8 +127,9 @@ const SCHEMA_AGREEMENT_TIMEOUT_MS = 120_000;
 
 /**
  * On a cluster, a table one node created is unknown to the others until the schema has spread ("Unknown CF", "keyspace
- * does not exist"); the driver waits at most 10 s for that after each change. Nothing uses a keyspace before every node
- * that is up agrees on its schema (a node that is down learns it when it comes back, before it serves).
+ * does not exist"); a session opened with `migrating` does not wait for that after each change, the driver's other
+ * sessions wait at most 10 s. Nothing uses a keyspace before every node that is up agrees on its schema (a node that is
+ * down learns it when it comes back, before it serves).
  */
 async function untilSchemaAgreed(client: CassandraClient): Promise<void> {
   const deadline = Date.now() + SCHEMA_AGREEMENT_TIMEOUT_MS;
