@@ -9,7 +9,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
-import { type GraphQLError, type GraphQLSchema, parse } from 'graphql';
+import { type DocumentNode, type GraphQLError, type GraphQLSchema, parse } from 'graphql';
 
 import { ErrorCode, unauthenticated } from '../errors.js';
 import {
@@ -28,6 +28,7 @@ import { errorLogging, logServerErrors, maskResult, maskUnexpectedErrors } from 
 import { serveOperatorEndpoints } from './probes.js';
 import { MAX_BODY, refuseUnreadableBodies, sendGraphQLError } from './responses.js';
 import { rootFieldMetrics } from './root-field-metrics.js';
+import { subscribeSharingEvents } from './shared-events.js';
 
 export interface SubgraphOptions<TContext> {
   name: string;
@@ -81,11 +82,12 @@ export async function startSubgraphServer<TContext extends object>(
   app.set('etag', false);
   // Connections from the router's pool stay open longer than the router keeps them idle (router/src/subgraph-http.ts).
   const httpServer: Server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000 }, app);
-  const schema = buildSubgraphSchema([{ typeDefs: loadTypeDefs(options.schemaFile), resolvers: options.resolvers }]);
+  const typeDefs = loadTypeDefs(options.schemaFile);
+  const schema = buildSubgraphSchema([{ typeDefs, resolvers: options.resolvers }]);
   // One verifier for HTTP requests and subscriptions alike: an assertion verified once is known to both.
   const verifyAssertion = requestAssertionVerifier(options.internalSecret, options.name);
   const stopWebSockets = schema.getSubscriptionType()
-    ? serveSubscriptions(httpServer, schema, options, verifyAssertion)
+    ? serveSubscriptions(httpServer, schema, typeDefs, options, verifyAssertion)
     : undefined;
   const server = new ApolloServer<TContext>({
     schema,
@@ -148,6 +150,7 @@ export async function startSubgraphServer<TContext extends object>(
 function serveSubscriptions<TContext extends object>(
   httpServer: Server,
   schema: GraphQLSchema,
+  typeDefs: DocumentNode,
   options: SubgraphOptions<TContext>,
   verifyAssertion: AssertionVerifier,
 ) {
@@ -185,6 +188,7 @@ function serveSubscriptions<TContext extends object>(
         return { schema, document, variableValues: payload.variables ?? {}, operationName: payload.operationName ?? undefined };
       },
       context: (ctx, _id, payload) => options.context(scopeOf(ctx.extra, payload)),
+      subscribe: subscribeSharingEvents(typeDefs),
       onNext: (ctx, _id, payload, _args, result) => {
         if (result.errors) logServerErrors(options.logger, result.errors, scopeOf(ctx.extra, payload).correlationId);
         return maskResult(result);

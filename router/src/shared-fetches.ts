@@ -1,7 +1,8 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { type DocumentNode, Kind, parse, visit } from 'graphql';
+import { parse } from 'graphql';
 
 import { ErrorCode } from '../../platform/errors.js';
+import { selectsFieldNamed, viewerDependentFieldNames } from '../../platform/graphql/viewer-dependent.js';
 import type { RequestScope } from '../../platform/identity/request-scope.js';
 import { type TextKeyedAnswers, textKeyedAnswers, textKeyedCache } from '../../platform/limits/text-keyed-cache.js';
 import { type AnswerBudget, answerBytes, answerTooLarge, charge } from './subgraph-http.js';
@@ -90,12 +91,7 @@ export class SharedFetches {
   selectsViewerDependentField(query: string): boolean {
     let answer = this.dependsOnViewer.get(query);
     if (answer === undefined) {
-      answer = false;
-      visit(parse(query), {
-        Field: (field) => {
-          if (this.viewerDependentFields.has(field.name.value)) answer = true;
-        },
-      });
+      answer = selectsFieldNamed(parse(query), this.viewerDependentFields);
       this.dependsOnViewer.set(query, answer);
     }
     return answer;
@@ -117,16 +113,4 @@ async function charged(answer: Promise<Response>, budget: AnswerBudget, fetchOwn
   }
   if (!charge(budget, answerBytes(response))) throw answerTooLarge(budget);
   return response;
-}
-
-/** Names of fields marked @viewerDependent anywhere (by name: conservative, a name clash only costs sharing). */
-function viewerDependentFieldNames(supergraph: DocumentNode): Set<string> {
-  const names = new Set<string>();
-  for (const definition of supergraph.definitions) {
-    if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
-    for (const field of definition.fields ?? []) {
-      if (field.directives?.some((directive) => directive.name.value === 'viewerDependent')) names.add(field.name.value);
-    }
-  }
-  return names;
 }

@@ -37,6 +37,16 @@ describe('live feed delivery', () => {
     expect(live.size).toBe(0);
   });
 
+  it('hands the subscribers of one announcement one object per item (their executions of it are shared)', async () => {
+    const live = new LiveFeed(loopbackBus(), { stillExists: async () => true });
+    await live.start();
+    const [alice, bob] = [live.subscribe('alice', referenceOf), live.subscribe('bob', referenceOf)];
+    await live.announce(tweet(1), ['alice', 'bob']);
+    const [a, b] = [await alice.next(), await bob.next()];
+    expect(a.value).toEqual({ id: 't1', authorId: 'author' });
+    expect(b.value).toBe(a.value);
+  });
+
   it('cuts off a subscriber that falls too far behind, with a reason', async () => {
     const live = new LiveFeed(loopbackBus(), { bufferSize: 3, stillExists: async () => true });
     await live.start();

@@ -38,6 +38,11 @@ export class LiveFeed {
   private unobserve = () => {};
   /** One existence check per item and replica, not per subscriber: a tweet reaches many subscribers at once. */
   private readonly existence = new Map<string, { checkedAt: number; answer: Promise<boolean> }>();
+  /**
+   * Each delivered item as each `shown` makes it, once for all its subscribers: handed one object, subscribers with the
+   * same operation share one execution of it (subscribeSharingEvents). Lives as long as the item does.
+   */
+  private readonly shownItems = new WeakMap<TimelineItem, Map<(item: TimelineItem) => unknown, unknown>>();
 
   constructor(
     private readonly bus: EventBus,
@@ -69,7 +74,10 @@ export class LiveFeed {
     return count;
   }
 
-  /** The items entering the viewer's timeline from now on, each as `shown` makes it. */
+  /**
+   * The items entering the viewer's timeline from now on, each as `shown` makes it (one object per item for every
+   * subscriber given the same `shown`: pass a function made once, not one per call).
+   */
   subscribe<T>(viewerId: string, shown: (item: TimelineItem) => T): AsyncIterableIterator<T> {
     const set = this.subscribers.get(viewerId) ?? new Set();
     const subscriber: Subscriber = {
@@ -82,7 +90,14 @@ export class LiveFeed {
     set.add(subscriber);
     this.subscribers.set(viewerId, set);
     // Checked just before handing an item over, so a tweet deleted meanwhile is not delivered.
-    return mapAsyncIterator(subscriber.queue, async (item) => ((await this.stillExists(item)) ? shown(item) : SKIP));
+    return mapAsyncIterator(subscriber.queue, async (item) => ((await this.stillExists(item)) ? this.shown(item, shown) : SKIP));
+  }
+
+  private shown<T>(item: TimelineItem, shown: (item: TimelineItem) => T): T {
+    let byShown = this.shownItems.get(item);
+    if (!byShown) this.shownItems.set(item, (byShown = new Map()));
+    if (!byShown.has(shown)) byShown.set(shown, shown(item));
+    return byShown.get(shown) as T;
   }
 
   private stillExists(item: TimelineItem): Promise<boolean> {

@@ -90,7 +90,7 @@ export class FeedService {
   /** The same items as feed edges: whose repost brought each, and a cursor to read on from. */
   liveEdges(): AsyncIterableIterator<FeedEdgeModel> {
     if (!this.scope.viewerId) throw unauthenticated();
-    return this.live.subscribe(this.scope.viewerId, (item) => connection([item], false, 0).edges[0]);
+    return this.live.subscribe(this.scope.viewerId, edgeOf);
   }
 
   async homeTimeline(args: { first?: number | null; after?: string | null }, wanted: EngagementWanted = NOTHING_WANTED) {
@@ -194,6 +194,9 @@ async function* concat<T>(...sources: (Iterable<T> | AsyncIterable<T>)[]): Async
 function* chunks(ids: readonly string[], size = 100): Generator<string[]> {
   for (let start = 0; start < ids.length; start += size) yield ids.slice(start, start + size);
 }
+
+/** A live item as the first edge of a feed page (one function: LiveFeed shares what it makes between subscribers). */
+const edgeOf = (item: TimelineItem) => connection([item], false, 0).edges[0];
 
 function connection(items: TimelineItem[], hasNextPage: boolean, position: number) {
   return toConnection({ items, hasNextPage }, (item) => item.tweetId, referenceOf, position);
