@@ -17,6 +17,18 @@ export const MAX_UNSENT_BYTES = 1024 * 1024;
 /** A ping's payload is echoed in its pong only up to this size (JSON characters); a bigger one gets a bare pong. */
 const MAX_ECHOED_PING_CHARACTERS = 128;
 
+/**
+ * A connection_init payload field by which the router asks a subgraph to group `next` messages: the subscriptions of one
+ * connection given the same result in one turn of the event loop get one message, `{"ids":[…],"type":"next","payload":…}`,
+ * instead of one each (one live tweet reaches up to a hundred of the router's subscriptions on each connection). Not
+ * graphql-ws: only for a client that asks, to a server that offers it (WebSocketServerOptions.groupNext).
+ */
+export const GROUPED_NEXT = 'groupedNext';
+
+/** What graphql-ws sends for each result: `{"id":<id>,"type":"next","payload":<result>}`, in this order. */
+const NEXT_ID_START = '{"id":';
+const NEXT_ID_END = ',"type":"next","payload":';
+
 /** Close codes of our own, in the 4xxx range graphql-ws leaves to applications. */
 export const TOO_FAR_BEHIND = 4429;
 const INTERNAL_ERROR = 4500;
@@ -44,6 +56,8 @@ export interface WebSocketServerOptions {
   logger?: Pick<Logger, 'warn'>;
   /** See MAX_UNSENT_BYTES; tests lower it. */
   maxUnsentBytes?: number;
+  /** Groups `next` messages for a client whose connection_init asks (GROUPED_NEXT). */
+  groupNext?: boolean;
 }
 
 /**
@@ -62,7 +76,13 @@ export interface WebSocketServerOptions {
 export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | undefined, E extends Record<PropertyKey, unknown>>(
   httpServer: Server,
   options: ServerOptions<P, Extra & Partial<E>>,
-  { keepAliveMs = 12_000, verifyClient, logger, maxUnsentBytes = MAX_UNSENT_BYTES }: WebSocketServerOptions = {},
+  {
+    keepAliveMs = 12_000,
+    verifyClient,
+    logger,
+    maxUnsentBytes = MAX_UNSENT_BYTES,
+    groupNext = false,
+  }: WebSocketServerOptions = {},
 ): GraphQLWebSocketServer {
   // A bigger message closes its socket with 1009 before it is buffered further (ws's own default is 100 MiB).
   const wsServer = new WebSocketServer({
@@ -72,11 +92,15 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
     verifyClient,
     handleProtocols,
   });
+  const served = new WeakMap<WebSocket, ServedSocket>();
   const server = makeServer<P, Extra & Partial<E>>({
     ...options,
     onConnect: async (ctx) => {
       try {
-        return await options.onConnect?.(ctx);
+        const permitted = await options.onConnect?.(ctx);
+        const params = ctx.connectionParams as Record<string, unknown> | undefined;
+        if (groupNext && permitted !== false && params?.[GROUPED_NEXT] === true) served.get(ctx.extra.socket)?.groupNext();
+        return permitted;
       } finally {
         ctx.extra.request = undefined;
         // Read by onConnect alone; kept, each socket would hold its bearer token (a few hundred bytes) while it lives.
@@ -97,7 +121,9 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
   wsServer.on('connection', (socket, request) => {
     socket.on('error', failed);
     socket.on('pong', answered);
-    const closed = server.opened(new ServedSocket(socket, maxUnsentBytes, logger), { socket, request } as Extra & Partial<E>);
+    const adapter = new ServedSocket(socket, maxUnsentBytes, logger);
+    served.set(socket, adapter);
+    const closed = server.opened(adapter, { socket, request } as Extra & Partial<E>);
     socket.on('close', (code, reason) => {
       unanswered.delete(socket);
       void closed(code, String(reason));
@@ -141,6 +167,8 @@ class ServedSocket {
   /** The socket is corked until the next tick, with this many bytes sent since. */
   private corked = false;
   private corkedBytes = 0;
+  /** Set when the client asked for grouped `next` messages: this tick's, by payload, waiting for the flush. */
+  private grouped: Map<string, Group> | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -154,7 +182,25 @@ class ServedSocket {
     return this.socket.protocol;
   }
 
+  /** From now on, `next` messages with the same payload in one tick leave as one (GROUPED_NEXT). */
+  groupNext(): void {
+    // Held until the flush the cork schedules: without a TCP socket to cork, nothing is held.
+    if (this.raw) this.grouped = new Map();
+  }
+
   send(data: string): Promise<void> {
+    const { socket, grouped } = this;
+    if (grouped && socket.readyState === socket.OPEN) {
+      const idEnd = data.startsWith(NEXT_ID_START) ? data.indexOf(NEXT_ID_END, NEXT_ID_START.length) : -1;
+      if (idEnd >= 0)
+        return this.sendGrouped(grouped, data.slice(NEXT_ID_START.length, idEnd), data.slice(idEnd + NEXT_ID_END.length, -1));
+      // Anything else leaves after what was sent before it: a subscription's complete after its last result.
+      this.sendGroups();
+    }
+    return this.write(data);
+  }
+
+  private write(data: string): Promise<void> {
     const { socket } = this;
     return new Promise<void>((resolve) => {
       if (socket.readyState !== socket.OPEN) return resolve();
@@ -210,12 +256,44 @@ class ServedSocket {
     this.corkedBytes += bytes;
   }
 
+  /**
+   * A `next` (its id as JSON, and its payload) held until the flush, with every other of this tick with the same
+   * payload. graphql-ws waits for it as for any frame: until the group is written.
+   */
+  private sendGrouped(grouped: Map<string, Group>, id: string, payload: string): Promise<void> {
+    let group = grouped.get(payload);
+    if (!group) {
+      grouped.set(payload, (group = { ids: [], written: [] }));
+      this.cork(0);
+    }
+    group.ids.push(id);
+    return new Promise<void>((resolve) => group.written.push(resolve));
+  }
+
+  /** Sends the grouped messages held, in the order each group began. */
+  private sendGroups(): void {
+    const { grouped } = this;
+    if (!grouped || grouped.size === 0) return;
+    for (const [payload, { ids, written }] of grouped) {
+      const sent = this.write(`{"ids":[${ids.join(',')}],"type":"next","payload":${payload}}`);
+      void sent.then(() => written.forEach((resolve) => resolve()));
+    }
+    grouped.clear();
+  }
+
   /** Writes what was corked (on the next tick after the first frame). */
   flush(): void {
+    this.sendGroups();
     this.corked = false;
     this.corkedBytes = 0;
     this.raw?.uncork();
   }
+}
+
+/** Grouped `next` messages waiting for the flush: their ids (as JSON) and their senders. */
+interface Group {
+  ids: string[];
+  written: (() => void)[];
 }
 
 /** One function for every socket's next-tick flush (process.nextTick passes the socket). */

@@ -194,6 +194,7 @@ function serveSubscriptions<TContext extends object>(
         return maskResult(result);
       },
     },
-    { logger: options.logger },
+    // The router's connections ask for grouped results: one live tweet reaches up to a hundred subscriptions on each.
+    { logger: options.logger, groupNext: true },
   ).stop;
 }

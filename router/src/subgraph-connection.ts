@@ -1,6 +1,7 @@
 import { GRAPHQL_TRANSPORT_WS_PROTOCOL, type SubscribePayload } from 'graphql-ws';
 import WebSocket from 'ws';
 
+import { GROUPED_NEXT } from '../../platform/http/graphql-ws.js';
 import type { Logger } from '../../platform/logging.js';
 
 /**
@@ -145,7 +146,9 @@ export class SubgraphConnection {
     socket.on('open', () => {
       if (socket !== this.socket) return;
       try {
-        socket.send(JSON.stringify({ type: 'connection_init', payload: this.options.connectionParams() }));
+        // Grouped results: one message for every subscription given the same one, parsed once here (GROUPED_NEXT).
+        const payload = { ...this.options.connectionParams(), [GROUPED_NEXT]: true };
+        socket.send(JSON.stringify({ type: 'connection_init', payload }));
       } catch (error) {
         this.options.logger.error('could not open a subscription link to a subgraph', {
           subgraph: this.options.subgraph,
@@ -174,7 +177,7 @@ export class SubgraphConnection {
   }
 
   private receive(socket: WebSocket, data: string) {
-    let message: { type?: unknown; id?: unknown; payload?: unknown } | null;
+    let message: { type?: unknown; id?: unknown; ids?: unknown; payload?: unknown } | null;
     try {
       message = JSON.parse(data);
     } catch {
@@ -186,7 +189,9 @@ export class SubgraphConnection {
     }
     switch (message.type) {
       case 'next':
-        this.upstreams.get(message.id as string)?.subscriber.event(message.payload);
+        // The same payload object for every subscription of a group: nothing downstream changes an event.
+        for (const id of Array.isArray(message.ids) ? message.ids : [message.id])
+          this.upstreams.get(id as string)?.subscriber.event(message.payload);
         return;
       case 'error':
         this.take(message.id)?.subscriber.failed(message.payload);

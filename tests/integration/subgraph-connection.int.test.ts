@@ -18,26 +18,30 @@ afterEach(async () => {
 });
 
 /** A subgraph's real websocket server (the one every subgraph serves) whose `ticks` subscription relays `tick()`. */
-async function subgraph() {
+async function subgraph({ groupNext = false } = {}) {
   const listening = new Set<{ name: string; queue: AsyncQueue<{ ticks: string }> }>();
   /** Every subscription the subgraph was asked for, by name. */
   const subscribed: string[] = [];
   const connectionParams: unknown[] = [];
   const httpServer = createServer();
-  const served = serveGraphQLOverWebSocket(httpServer, {
-    schema: buildSchema('type Query { ok: Boolean } type Subscription { ticks(name: String!): String! }'),
-    roots: {
-      subscription: {
-        ticks: ({ name }: { name: string }) => {
-          const listener = { name, queue: new AsyncQueue<{ ticks: string }>(100, () => listening.delete(listener)) };
-          listening.add(listener);
-          subscribed.push(name);
-          return listener.queue;
+  const served = serveGraphQLOverWebSocket(
+    httpServer,
+    {
+      schema: buildSchema('type Query { ok: Boolean } type Subscription { ticks(name: String!): String! }'),
+      roots: {
+        subscription: {
+          ticks: ({ name }: { name: string }) => {
+            const listener = { name, queue: new AsyncQueue<{ ticks: string }>(100, () => listening.delete(listener)) };
+            listening.add(listener);
+            subscribed.push(name);
+            return listener.queue;
+          },
         },
       },
+      onConnect: ({ connectionParams: params }) => void connectionParams.push(params),
     },
-    onConnect: ({ connectionParams: params }) => void connectionParams.push(params),
-  });
+    { groupNext },
+  );
   let pings = 0;
   served.wsServer.on('connection', (socket) =>
     socket.on('message', (data) => {
@@ -131,6 +135,27 @@ describe("the router's connection to a subgraph's websocket", () => {
     expect(a.received.events).toEqual(['a1', 'a2']);
   });
 
+  it('takes one grouped message for every subscription given the same result, in order with what follows it', async () => {
+    const feed = await subgraph({ groupNext: true });
+    const upstream = connection(feed.url);
+    const same = [subscribe(upstream, 'x'), subscribe(upstream, 'x'), subscribe(upstream, 'x')];
+    const other = subscribe(upstream, 'y');
+    await eventually(async () => expect(feed.listeners()).toBe(4));
+    // What the subgraph writes to the router's one socket.
+    const frames: string[] = [];
+    const [socket] = feed.sockets;
+    const sent = socket.send.bind(socket);
+    socket.send = ((data: string, ...rest: never[]) => (frames.push(String(data)), sent(data, ...rest))) as typeof socket.send;
+    feed.tick(1);
+    feed.end('x');
+    await eventually(async () => expect(same.every(({ received }) => received.completed)).toBe(true));
+    expect(same.map(({ received }) => received.events)).toEqual([['x1'], ['x1'], ['x1']]);
+    expect(other.received.events).toEqual(['y1']);
+    const nexts = frames.filter((frame) => frame.includes('"type":"next"'));
+    expect(nexts).toHaveLength(2);
+    expect(nexts.map((frame) => (JSON.parse(frame) as { ids: string[] }).ids.length).sort()).toEqual([1, 3]);
+  });
+
   it('closes its socket when the last subscription ends, and opens one for the next', async () => {
     const feed = await subgraph();
     const upstream = connection(feed.url);
@@ -183,7 +208,12 @@ describe("the router's connection to a subgraph's websocket", () => {
     await eventually(async () => expect(feed.listeners()).toBe(2));
     for (const socket of feed.sockets) socket.close(1001, 'Going away');
 
-    await eventually(async () => expect(feed.connectionParams).toEqual([{ connect: 1 }, { connect: 2 }]));
+    await eventually(async () =>
+      expect(feed.connectionParams).toEqual([
+        { connect: 1, groupedNext: true },
+        { connect: 2, groupedNext: true },
+      ]),
+    );
     await eventually(async () => expect(feed.listeners()).toBe(2));
     feed.tick(1);
     await eventually(async () => expect([a.received.events, b.received.events]).toEqual([['a1'], ['b1']]));
