@@ -1,5 +1,5 @@
 import { buildSchema, type ExecutionResult, type GraphQLObjectType, parse } from 'graphql';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { AsyncQueue } from '../../platform/async-iterators.js';
 import { subscribeSharingEvents } from '../../platform/http/shared-events.js';
@@ -37,12 +37,19 @@ function itemSchema() {
 
 describe('subscription events shared between subscribers', () => {
   const subscribe = subscribeSharingEvents(parse(typeDefs));
-  const subscriber = async (schema: ReturnType<typeof itemSchema>['schema'], query: string, viewer: string, variables = {}) => {
+  const subscriber = async (
+    schema: ReturnType<typeof itemSchema>['schema'],
+    query: string,
+    viewer: string,
+    variables = {},
+    operationName?: string,
+  ) => {
     const events = new AsyncQueue<{ id: string }>(10, () => {});
     const stream = (await subscribe({
       schema,
       document: documents(query),
       variableValues: variables,
+      operationName,
       contextValue: { viewer, events } satisfies Context,
     })) as AsyncIterableIterator<ExecutionResult>;
     return { events, stream };
@@ -80,19 +87,41 @@ describe('subscription events shared between subscribers', () => {
     expect(executions.mine).toBe(2);
   });
 
-  it('does not share between different variables or different operations', async () => {
+  it('does not share between different variables, documents or operations', async () => {
     const { schema, executions } = itemSchema();
     const byVariable = 'subscription ($plus: Int) { itemAdded { score(plus: $plus) } }';
+    const twoOperations = 'subscription A { itemAdded { score } } subscription B { itemAdded { score(plus: 5) } }';
     const subscribers = [
       await subscriber(schema, byVariable, 'alice', { plus: 1 }),
       await subscriber(schema, byVariable, 'bob', { plus: 2 }),
       await subscriber(schema, 'subscription { itemAdded { score } }', 'carol'),
+      await subscriber(schema, 'subscription { itemAdded { score(plus: 3) } }', 'dave'),
+      await subscriber(schema, twoOperations, 'erin', {}, 'A'),
+      await subscriber(schema, twoOperations, 'frank', {}, 'B'),
     ];
     const event = { id: 'i1' };
     for (const { events } of subscribers) events.push(event);
     const scores = [];
     for (const { stream } of subscribers) scores.push(((await stream.next()).value as ExecutionResult).data);
-    expect(scores).toEqual([{ itemAdded: { score: 11 } }, { itemAdded: { score: 12 } }, { itemAdded: { score: 10 } }]);
-    expect(executions.score).toBe(3);
+    expect(scores.map((data) => (data as { itemAdded: { score: number } }).itemAdded.score)).toEqual([11, 12, 10, 13, 10, 15]);
+    expect(executions.score).toBe(6);
+  });
+
+  it('executes an event again for a subscriber that takes it more than a second after the first', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const { schema, executions } = itemSchema();
+      const query = 'subscription { itemAdded { score } }';
+      const [alice, bob] = [await subscriber(schema, query, 'alice'), await subscriber(schema, query, 'bob')];
+      const event = { id: 'i1' };
+      alice.events.push(event);
+      await alice.stream.next();
+      vi.advanceTimersByTime(1_000);
+      bob.events.push(event);
+      await bob.stream.next();
+      expect(executions.score).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
