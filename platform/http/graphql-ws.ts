@@ -99,7 +99,9 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
       try {
         const permitted = await options.onConnect?.(ctx);
         const params = ctx.connectionParams as Record<string, unknown> | undefined;
-        if (groupNext && permitted !== false && params?.[GROUPED_NEXT] === true) served.get(ctx.extra.socket)?.groupNext();
+        // Grouping reads graphql-ws's own message format: not with a replacer of the server's.
+        const offered = groupNext && !options.jsonMessageReplacer;
+        if (offered && permitted !== false && params?.[GROUPED_NEXT] === true) served.get(ctx.extra.socket)?.groupNext();
         return permitted;
       } finally {
         ctx.extra.request = undefined;
@@ -148,7 +150,11 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
     wsServer,
     stop: async () => {
       clearInterval(pinging);
-      for (const client of wsServer.clients) client.close(1001, 'Going away');
+      for (const client of wsServer.clients) {
+        // What this tick held for grouping leaves before the close, as it would have without grouping.
+        served.get(client)?.flush();
+        client.close(1001, 'Going away');
+      }
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
@@ -191,10 +197,10 @@ class ServedSocket {
   send(data: string): Promise<void> {
     const { socket, grouped } = this;
     if (grouped && socket.readyState === socket.OPEN) {
-      const idEnd = data.startsWith(NEXT_ID_START) ? data.indexOf(NEXT_ID_END, NEXT_ID_START.length) : -1;
-      if (idEnd >= 0)
+      const idEnd = nextIdEnd(data);
+      if (idEnd > 0)
         return this.sendGrouped(grouped, data.slice(NEXT_ID_START.length, idEnd), data.slice(idEnd + NEXT_ID_END.length, -1));
-      // Anything else leaves after what was sent before it: a subscription's complete after its last result.
+      // Anything else (an error, a complete, a pong) leaves after the results held before it, as it would ungrouped.
       this.sendGroups();
     }
     return this.write(data);
@@ -217,6 +223,7 @@ class ServedSocket {
   }
 
   close(code?: number, reason?: string): void {
+    this.sendGroups();
     this.socket.close(code, reason);
   }
 
@@ -294,6 +301,19 @@ class ServedSocket {
 interface Group {
   ids: string[];
   written: (() => void)[];
+}
+
+/**
+ * Where the id of a `next` message as graphql-ws writes it ends (the index of NEXT_ID_END), or -1 for any other
+ * message: the id is a JSON string read to its closing quote, so nothing inside a payload is taken for the marker.
+ */
+function nextIdEnd(data: string): number {
+  if (!data.startsWith(NEXT_ID_START) || data[NEXT_ID_START.length] !== '"') return -1;
+  for (let at = NEXT_ID_START.length + 1; at < data.length; at++) {
+    if (data[at] === '\\') at++;
+    else if (data[at] === '"') return data.startsWith(NEXT_ID_END, at + 1) ? at + 1 : -1;
+  }
+  return -1;
 }
 
 /** One function for every socket's next-tick flush (process.nextTick passes the socket). */
