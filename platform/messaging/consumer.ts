@@ -10,6 +10,7 @@ import {
   secondsSince,
 } from '../observability/metrics.js';
 import { contextFrom, inSpan, SpanKind } from '../observability/tracing.js';
+import { Acknowledgements } from './acknowledgements.js';
 import { type EventEnvelope, lineageOf } from './events.js';
 import { DEFAULT_DELIVERY_LIMIT, type QueueOptions, type Topology } from './topology.js';
 
@@ -40,6 +41,7 @@ interface Consumer {
   inFlight: Set<Promise<void>>;
   /** False once its channel has closed (the broker link dropped, or the bus closed). */
   open: boolean;
+  acks: Acknowledgements;
 }
 
 /**
@@ -63,13 +65,17 @@ export class QueueConsumers {
     await this.topology.declareQueue(channel, options);
     await channel.prefetch(options.prefetch ?? 32);
 
-    const consumer: Consumer = { channel, tag: '', tail: Promise.resolve(), inFlight: new Set(), open: true };
+    const acks = new Acknowledgements(channel, (error) =>
+      this.logger.warn('could not settle a delivery; it will be redelivered', { error }),
+    );
+    const consumer: Consumer = { channel, tag: '', tail: Promise.resolve(), inFlight: new Set(), open: true, acks };
     channel.once('close', () => {
       consumer.open = false;
       this.consumers.delete(consumer);
     });
     const { consumerTag } = await channel.consume(options.queue, (message) => {
       if (!message) return; // the broker cancelled the consumer; recovery re-creates it
+      acks.received(message);
       // Each delivery is tracked on its own: one held for a long time keeps nothing else alive.
       const delivery =
         options.ordered === false
@@ -95,6 +101,7 @@ export class QueueConsumers {
         await consumer.channel.cancel(consumer.tag).catch(() => undefined);
         await Promise.race([Promise.allSettled(consumer.inFlight), new Promise((resolve) => setTimeout(resolve, graceMs))]);
         // Closing the channel itself first makes the broker take its acks before it returns the rest to the queue.
+        consumer.acks.flush();
         await consumer.channel.close().catch(() => undefined);
       }),
     );
@@ -108,17 +115,17 @@ export class QueueConsumers {
    */
   private async deliver(consumer: Consumer, message: ConsumeMessage, options: Subscription): Promise<void> {
     // The consumer itself, not a copy: `open` turns false when its channel closes, mid-delivery.
-    const { channel } = consumer;
+    const { acks } = consumer;
     // Stopping, or its channel closed while it waited behind another (the broker link dropped): leave it unsettled, so
     // the broker gives it, in queue order, to the next consumer; handled here too, it would be handled twice.
-    if (this.stopped || !consumer.open) return;
+    if (this.stopped || !consumer.open) return acks.forget(message);
     let event: EventEnvelope;
     try {
       event = JSON.parse(message.content.toString('utf8')) as EventEnvelope;
     } catch {
       this.logger.error('unreadable message dead-lettered', { queue: options.queue, messageId: message.properties.messageId });
       eventsDeadLettered.inc({ queue: options.queue });
-      return this.settle(() => channel.nack(message, false, false));
+      return acks.nack(message);
     }
     // The trace continues from whoever published it (its headers), or from the request that caused the event.
     const parent = contextFrom(message.properties.headers?.traceparent ? message.properties.headers : event.traceContext);
@@ -137,7 +144,7 @@ export class QueueConsumers {
           },
           () => options.handle(event),
         );
-        this.settle(() => channel.ack(message));
+        acks.ack(message);
         eventsConsumed.inc({ queue: options.queue, type: event.type });
         eventHandleDuration.observe({ queue: options.queue }, secondsSince(startedAt));
         if (waits > 0)
@@ -146,7 +153,7 @@ export class QueueConsumers {
       } catch (error) {
         // The channel is gone (the broker link dropped) or the process is stopping: leave the message unsettled; the
         // broker gives it to the next consumer.
-        if (!consumer.open || this.stopped) return;
+        if (!consumer.open || this.stopped) return acks.forget(message);
         let delayMs: number;
         if (isInfrastructureFailure(error)) {
           if (waits === 0 || waits % 20 === 0) {
@@ -168,23 +175,14 @@ export class QueueConsumers {
           );
           if (deadLettered) {
             eventsDeadLettered.inc({ queue: options.queue });
-            return this.settle(() => channel.nack(message, false, false));
+            return acks.nack(message);
           }
           eventsRetried.inc({ queue: options.queue });
           delayMs = Math.min(RETRY_BASE_DELAY_MS * 2 ** failures, RETRY_MAX_DELAY_MS);
         }
         await new Promise((resolve) => setTimeout(resolve, delayMs));
-        if (!consumer.open || this.stopped) return;
+        if (!consumer.open || this.stopped) return acks.forget(message);
       }
-    }
-  }
-
-  // Acking on a channel that closed meanwhile throws; the broker redelivers the message and handlers are idempotent.
-  private settle(action: () => void): void {
-    try {
-      action();
-    } catch (error) {
-      this.logger.warn('could not settle a delivery; it will be redelivered', { error });
     }
   }
 }

@@ -203,3 +203,60 @@ describe('a consumer that stops', () => {
     ]);
   });
 });
+
+describe('acknowledgements', () => {
+  /** How many messages wait in the queue, once every consumer of it has closed (unacknowledged ones return to it). */
+  async function waitingIn(queue: string): Promise<number> {
+    const connection = await connectToAnyBroker(testConfig().AMQP_URL);
+    try {
+      return (await (await connection.createChannel()).checkQueue(queue)).messageCount;
+    } finally {
+      await connection.close();
+    }
+  }
+
+  it('acknowledges every handled event and dead-letters the failing one among them, each once', async () => {
+    const { queue, published } = await eventsWaitingIn('acked', 40);
+    const poison = published[17];
+    const handled = new Set<string>();
+    const bus = await busOn(exchange);
+    await bus.subscribe({
+      queue,
+      events: ['follow.created'],
+      ordered: false,
+      prefetch: 64,
+      handle: async (event) => {
+        if (event.id === poison.id) throw new Error('cannot handle this one');
+        handled.add(event.id);
+      },
+    });
+    await eventually(async () => expect(handled.size).toBe(39));
+    await eventually(async () => expect(await waitingIn(`${queue}.dead`)).toBe(1), { timeoutMs: 10_000 });
+    await bus.close();
+
+    expect(await waitingIn(queue)).toBe(0);
+  });
+
+  it('does not hold the acknowledgements of later events behind one still being handled', async () => {
+    const { queue, published } = await eventsWaitingIn('held', 12);
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const handled: string[] = [];
+    const bus = await openBus();
+    await bus.subscribe({
+      queue,
+      events: ['follow.created'],
+      ordered: false,
+      // Four in hand at a time: the other eleven arrive only as those behind the first are acknowledged.
+      prefetch: 4,
+      handle: async (event) => {
+        if (event.id === published[0].id) await released;
+        handled.push(event.id);
+      },
+    });
+    await eventually(async () => expect(handled).toHaveLength(11));
+    expect(handled).not.toContain(published[0].id);
+    release();
+    await eventually(async () => expect(handled).toHaveLength(12));
+  });
+});
