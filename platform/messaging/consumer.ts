@@ -118,7 +118,7 @@ export class QueueConsumers {
     const { acks } = consumer;
     // Stopping, or its channel closed while it waited behind another (the broker link dropped): leave it unsettled, so
     // the broker gives it, in queue order, to the next consumer; handled here too, it would be handled twice.
-    if (this.stopped || !consumer.open) return acks.forget(message);
+    if (this.stopped || !consumer.open) return;
     let event: EventEnvelope;
     try {
       event = JSON.parse(message.content.toString('utf8')) as EventEnvelope;
@@ -153,7 +153,7 @@ export class QueueConsumers {
       } catch (error) {
         // The channel is gone (the broker link dropped) or the process is stopping: leave the message unsettled; the
         // broker gives it to the next consumer.
-        if (!consumer.open || this.stopped) return acks.forget(message);
+        if (!consumer.open || this.stopped) return;
         let delayMs: number;
         if (isInfrastructureFailure(error)) {
           if (waits === 0 || waits % 20 === 0) {
@@ -181,7 +181,7 @@ export class QueueConsumers {
           delayMs = Math.min(RETRY_BASE_DELAY_MS * 2 ** failures, RETRY_MAX_DELAY_MS);
         }
         await new Promise((resolve) => setTimeout(resolve, delayMs));
-        if (!consumer.open || this.stopped) return acks.forget(message);
+        if (!consumer.open || this.stopped) return;
       }
     }
   }
