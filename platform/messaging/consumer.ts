@@ -119,10 +119,8 @@ export class QueueConsumers {
     // Stopping, or its channel closed while it waited behind another (the broker link dropped): leave it unsettled, so
     // the broker gives it, in queue order, to the next consumer; handled here too, it would be handled twice.
     if (this.stopped || !consumer.open) return;
-    let event: EventEnvelope;
-    try {
-      event = JSON.parse(message.content.toString('utf8')) as EventEnvelope;
-    } catch {
+    const event = envelopeIn(message);
+    if (!event) {
       this.logger.error('unreadable message dead-lettered', { queue: options.queue, messageId: message.properties.messageId });
       eventsDeadLettered.inc({ queue: options.queue });
       return acks.nack(message);
@@ -184,5 +182,20 @@ export class QueueConsumers {
         if (!consumer.open || this.stopped) return;
       }
     }
+  }
+}
+
+/**
+ * The event a message holds; undefined for one that is not JSON, or JSON but no event (`null`, a number): handled, it
+ * would throw outside the handler's retries, and hold an ordered queue behind it for good.
+ */
+function envelopeIn(message: ConsumeMessage): EventEnvelope | undefined {
+  try {
+    const parsed: unknown = JSON.parse(message.content.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && typeof (parsed as EventEnvelope).type === 'string'
+      ? (parsed as EventEnvelope)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }

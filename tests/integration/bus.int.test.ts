@@ -128,6 +128,27 @@ describe('the event bus on RabbitMQ', () => {
   });
 });
 
+describe('messages that are not events', () => {
+  it('dead-letters them and goes on, in order, with the events behind them', async () => {
+    const bus = await openBus();
+    const queue = `test.unreadable.${randomUUID()}`;
+    queues.push(queue);
+    const handled: DomainEvent[] = [];
+    await bus.subscribe({ queue, events: ['follow.created'], handle: async (event) => void handled.push(event) });
+    const connection = await connectToAnyBroker(testConfig().AMQP_URL);
+    const channel = await connection.createConfirmChannel();
+    for (const body of ['not json', 'null', '42', '{"no":"type"}'])
+      channel.publish(exchange, 'follow.created', Buffer.from(body), { persistent: true });
+    await channel.waitForConfirms();
+    const after = followCreated(1);
+    await bus.publish(after);
+
+    await eventually(async () => expect(handled).toEqual([after]));
+    await eventually(async () => expect((await channel.checkQueue(`${queue}.dead`)).messageCount).toBe(4));
+    await connection.close();
+  });
+});
+
 describe('a publisher the broker nacks', () => {
   it('goes on publishing, on a new channel, once the broker takes messages again', async () => {
     const bus = await openBus();
