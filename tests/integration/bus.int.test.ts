@@ -236,28 +236,32 @@ describe('acknowledgements', () => {
     }
   }
 
+  /** A bus of its own consuming the queue, `prefetch` events at a time, in no particular order. */
+  async function consumingUnordered(queue: string, prefetch: number, handle: (event: DomainEvent) => Promise<void>) {
+    const bus = await busOn(exchange);
+    await bus.subscribe({ queue, events: ['follow.created'], ordered: false, prefetch, handle });
+    return bus;
+  }
+
+  /** Closes the bus, then how many messages wait in the queue once any left unacknowledged are handed back to it. */
+  async function leftAfterClosing(bus: EventBus, queue: string): Promise<number> {
+    await bus.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return waitingIn(queue);
+  }
+
   it('acknowledges every handled event and dead-letters the failing one among them', async () => {
     const { queue, published } = await eventsWaitingIn('acked', 40);
     const poison = published[17];
     const handled: string[] = [];
-    const bus = await busOn(exchange);
-    await bus.subscribe({
-      queue,
-      events: ['follow.created'],
-      ordered: false,
-      prefetch: 64,
-      handle: async (event) => {
-        if (event.id === poison.id) throw new Error('cannot handle this one');
-        handled.push(event.id);
-      },
+    const bus = await consumingUnordered(queue, 64, async (event) => {
+      if (event.id === poison.id) throw new Error('cannot handle this one');
+      handled.push(event.id);
     });
     await eventually(async () => expect(handled).toHaveLength(39));
     await eventually(async () => expect(await waitingIn(`${queue}.dead`)).toBe(1), { timeoutMs: 10_000 });
-    await bus.close();
 
-    // Time for anything left unacknowledged to be handed back to the queue.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await waitingIn(queue)).toBe(0);
+    expect(await leftAfterClosing(bus, queue)).toBe(0);
     expect(new Set(handled).size).toBe(39);
   });
 
@@ -266,26 +270,17 @@ describe('acknowledgements', () => {
     let release: () => void = () => undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
     const handled: string[] = [];
-    const bus = await busOn(exchange);
-    await bus.subscribe({
-      queue,
-      events: ['follow.created'],
-      ordered: false,
-      // Four in hand at a time: the last eight arrive only as those behind the first are acknowledged.
-      prefetch: 4,
-      handle: async (event) => {
-        if (event.id === published[0].id) await released;
-        handled.push(event.id);
-      },
+    // Four in hand at a time: the last eight arrive only as those behind the first are acknowledged.
+    const bus = await consumingUnordered(queue, 4, async (event) => {
+      if (event.id === published[0].id) await released;
+      handled.push(event.id);
     });
     await eventually(async () => expect(handled).toHaveLength(11));
     expect(handled).not.toContain(published[0].id);
     release();
     await eventually(async () => expect(handled).toHaveLength(12));
-    await bus.close();
 
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await waitingIn(queue)).toBe(0);
+    expect(await leftAfterClosing(bus, queue)).toBe(0);
   });
 
   it('never acknowledges an event it stopped before handling, whatever it acknowledges after it', async () => {
