@@ -31,6 +31,16 @@ const followCreated = (n: number) =>
     { correlationId: `c${n}` },
   );
 
+/** How many messages wait ready in the queue (unacknowledged ones count once their consumer has closed). */
+async function waitingIn(queue: string): Promise<number> {
+  const connection = await connectToAnyBroker(testConfig().AMQP_URL);
+  try {
+    return (await (await connection.createChannel()).checkQueue(queue)).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
 /** A queue of its own, declared, with `count` events published and waiting in it before anyone consumes. */
 async function eventsWaitingIn(name: string, count = 5) {
   const publisher = await openBus();
@@ -144,8 +154,8 @@ describe('messages that are not events', () => {
     await bus.publish(after);
 
     await eventually(async () => expect(handled).toEqual([after]));
-    await eventually(async () => expect((await channel.checkQueue(`${queue}.dead`)).messageCount).toBe(4));
     await connection.close();
+    await eventually(async () => expect(await waitingIn(`${queue}.dead`)).toBe(4));
   });
 });
 
@@ -226,16 +236,6 @@ describe('a consumer that stops', () => {
 });
 
 describe('acknowledgements', () => {
-  /** How many messages wait in the queue, once every consumer of it has closed (unacknowledged ones return to it). */
-  async function waitingIn(queue: string): Promise<number> {
-    const connection = await connectToAnyBroker(testConfig().AMQP_URL);
-    try {
-      return (await (await connection.createChannel()).checkQueue(queue)).messageCount;
-    } finally {
-      await connection.close();
-    }
-  }
-
   /** A bus of its own consuming the queue, `prefetch` events at a time, in no particular order. */
   async function consumingUnordered(queue: string, prefetch: number, handle: (event: DomainEvent) => Promise<void>) {
     const bus = await busOn(exchange);
