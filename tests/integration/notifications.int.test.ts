@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { CassandraClient } from '../../platform/cassandra/client.js';
-import { Inbox } from '../../subgraphs/notifications/src/inbox.js';
+import { Inbox, ROUND_SIZE } from '../../subgraphs/notifications/src/inbox.js';
 import { NotificationRepository } from '../../subgraphs/notifications/src/repository.js';
 import { Retention } from '../../subgraphs/notifications/src/retention.js';
 import type { Change } from '../../subgraphs/notifications/src/rules.js';
@@ -51,6 +51,41 @@ describe('a recipient\u2019s notifications in Cassandra', () => {
     expect(page.hasNextPage).toBe(true);
     const second = await a.notifications.page(recipientId, { limit: 100, afterId: page.items.at(-1)!.id });
     expect(second.items).toHaveLength(100);
+  });
+
+  it('waits between full rounds of a recipient in a storm, while other recipients are written', async () => {
+    const retention = new Retention(86_400);
+    const notifications = new NotificationRepository(cassandra, retention);
+    const waits: number[] = [];
+    let endWaits: () => void = () => {};
+    const waited = new Promise<void>((resolve) => (endWaits = resolve));
+    const inbox = new Inbox(
+      notifications,
+      retention,
+      async () => {},
+      testLogger(),
+      (ms) => {
+        waits.push(ms);
+        return waited;
+      },
+    );
+    const [star, ordinary] = [randomUUID(), randomUUID()];
+    const likes = ROUND_SIZE * 3;
+    const storm = inbox.apply(Array.from({ length: likes }, () => liked(star, randomUUID())));
+    await eventually(async () => expect(waits).toHaveLength(1));
+    const writtenBeforeWaiting = await countOf(notifications, retention, star);
+    expect(writtenBeforeWaiting).toBeGreaterThanOrEqual(ROUND_SIZE);
+    expect(writtenBeforeWaiting).toBeLessThan(likes);
+    // How long follows how long the full round took.
+    expect(waits[0]).toBeGreaterThan(0);
+    // Someone else's notification is written while the storm waits; their one-change round waits for nothing.
+    await inbox.apply([liked(ordinary, randomUUID())]);
+    expect(await countOf(notifications, retention, ordinary)).toBe(1);
+    expect(await countOf(notifications, retention, star)).toBe(writtenBeforeWaiting);
+    expect(waits).toHaveLength(1);
+    endWaits();
+    await storm;
+    expect(await countOf(notifications, retention, star)).toBe(likes);
   });
 
   it('reads its revision, marker and buckets with the subjects, in one consistent read', async () => {
