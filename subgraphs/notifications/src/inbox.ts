@@ -21,8 +21,9 @@ const ATTEMPTS = 20;
  * full round took, so a storm's writes take at most a quarter of the time, and of Cassandra, that they could. The wait
  * follows the rounds' own time: a busy machine writes storms more slowly, an idle one quickly. On the 2-core benchmark
  * machine, a storm of 10,000 likes at 1,000 a second, written back to back, took the cores and slowed everyone else's
- * notifications (p50 1.6-3.6x their p50 alone); yielding, theirs keep their p50 (0.9-1.0x), and the storm is counted
- * in full some 15 s after its last like instead of at once (npm run bench:system -- --only storm, three runs each).
+ * notifications (p50 1.6-3.6x their p50 alone, p99 1.7-5.8x); yielding, theirs keep their p50 (0.9-1.0x, p99
+ * 1.5-3.8x), and the storm is counted in full 15-21 s after its last like instead of at once (npm run bench:system --
+ * --only storm, six runs yielding and three not, alternated).
  */
 const STORM_YIELD = 3;
 
