@@ -263,6 +263,8 @@ export interface SystemReport {
       unread: number;
       /** Absent from reports made before 2026-12-08, when there were 4. */
       samplers?: number;
+      /** `during`'s samples asked for while the storm was being published (absent before 2026-12-08). */
+      duringPublishing?: Percentiles;
     };
   };
 }
@@ -336,9 +338,13 @@ const cpuPerFrame = ({ cpuMsPerFrame: cpu }: Live) =>
     : '';
 
 function stormRows(storm: NonNullable<SystemReport['results']['storm']>): string {
-  const ratio = storm.during.p99 / storm.alone.p99;
+  // Judged on the worse of the whole storm and its publishing alone: the quieter end of a long storm must not hide it.
+  const ratio = Math.max(storm.during.p99, storm.duringPublishing?.p99 ?? 0) / storm.alone.p99;
+  const publishing = storm.duringPublishing
+    ? ` (while it was being published ×${storm.duringPublishing.n}: p50 ${n(storm.duringPublishing.p50)} ms, p99 ${n(storm.duringPublishing.p99)} ms)`
+    : '';
   return `| ${n(storm.likes)} likes of one user's tweet published at ${n(storm.rate)}/s → all counted | published in ${(storm.publishMs / 1_000).toFixed(1)} s, all applied ${n(storm.lagMs)} ms later (${storm.unread === storm.likes ? 'count exact' : `count **${n(storm.unread)}**`}); the liked user's first page meanwhile p50 ${n(storm.recipientPage.p50)} ms, p99 ${n(storm.recipientPage.p99)} ms | — | — | every like counted, once: ${met(storm.unread === storm.likes)} |
-| ordinary users' likes (${storm.samplers ?? 4} users side by side, one like at a time each) acknowledged → notificationAdded frame, alone ×${storm.alone.n}, during the storm (until its last like is counted) ×${storm.during.n} | alone p50 ${n(storm.alone.p50)} ms, p99 ${n(storm.alone.p99)} ms; during p50 ${n(storm.during.p50)} ms, p99 ${n(storm.during.p99)} ms | — | p99 ${ratio.toFixed(2)}× | ≤ 2×: ${met(ratio <= 2)} |
+| ordinary users' likes (${storm.samplers ?? 4} users side by side, one like at a time each) acknowledged → notificationAdded frame, alone ×${storm.alone.n}, during the storm (until its last like is counted) ×${storm.during.n} | alone p50 ${n(storm.alone.p50)} ms, p99 ${n(storm.alone.p99)} ms; during p50 ${n(storm.during.p50)} ms, p99 ${n(storm.during.p99)} ms${publishing} | — | p99 ${ratio.toFixed(2)}× | ≤ 2×: ${met(ratio <= 2)} |
 `;
 }
 

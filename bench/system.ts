@@ -430,6 +430,8 @@ async function storm(likes: number, rate: number, samples: number) {
   let over = false;
   let counted = 0;
   const during: number[] = [];
+  // Those asked for while the storm was still being published, when its ingest shares the machine too.
+  const duringPublishing: number[] = [];
   const pageMs: number[] = [];
   const [appliedAt] = await Promise.all([
     (async () => {
@@ -453,7 +455,12 @@ async function storm(likes: number, rate: number, samples: number) {
       }
     })(),
     ...samplers.map(async ({ likeToFrame }) => {
-      while (!over) during.push(await likeToFrame());
+      while (!over) {
+        const whilePublished = published === undefined;
+        const latency = await likeToFrame();
+        during.push(latency);
+        if (whilePublished) duringPublishing.push(latency);
+      }
     }),
   ]);
   const publishedAt = await publishing;
@@ -473,6 +480,7 @@ async function storm(likes: number, rate: number, samples: number) {
     recipientPage: summary(pageMs),
     alone: summary(alone),
     during: summary(during),
+    duringPublishing: summary(duringPublishing),
     unread: await unreadOf(star),
     samplers: SAMPLERS,
   };
