@@ -52,8 +52,11 @@ interface Waiting {
  */
 export class Inbox {
   private readonly lanes = new Map<string, Waiting[]>();
-  /** Rounds written by every lane so far: a lane in a storm tells from it whether others wrote during its round. */
-  private roundsWritten = 0;
+  /**
+   * Rounds ended, written or failed, by every lane so far: a storm's lane tells from it whether others had rounds
+   * meanwhile.
+   */
+  private roundsEnded = 0;
 
   constructor(
     private readonly notifications: NotificationRepository,
@@ -93,7 +96,7 @@ export class Inbox {
   private async drain(recipientId: string, lane: Waiting[]): Promise<void> {
     while (lane.length > 0) {
       const round = lane.splice(0, ROUND_SIZE);
-      const [startedAt, roundsBefore] = [performance.now(), this.roundsWritten];
+      const [startedAt, roundsBefore] = [performance.now(), this.roundsEnded];
       let written = false;
       try {
         await this.write(
@@ -105,8 +108,8 @@ export class Inbox {
       } catch (error) {
         for (const waiting of round) waiting.settle(error ?? new Error('the round failed'));
       }
-      this.roundsWritten++;
-      const othersBusy = this.roundsWritten - roundsBefore > 1 || this.lanes.size > 1;
+      this.roundsEnded++;
+      const othersBusy = this.roundsEnded - roundsBefore > 1 || this.lanes.size > 1;
       if (written && round.length === ROUND_SIZE && lane.length > 0 && othersBusy) {
         await this.yieldFor(Math.min((performance.now() - startedAt) * STORM_YIELD, MAX_YIELD_MS)).catch(() => undefined);
       }
