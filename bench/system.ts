@@ -428,13 +428,13 @@ async function storm(likes: number, rate: number, samples: number) {
   // The storm lasts until its last like is counted, not only until it is published: work still being applied after
   // that is the storm's too.
   let over = false;
-  let counted = 0;
   const during: number[] = [];
   // Those asked for while the storm was still being published, when its ingest shares the machine too.
   const duringPublishing: number[] = [];
   const pageMs: number[] = [];
   const [appliedAt] = await Promise.all([
     (async () => {
+      let counted = 0;
       try {
         // A smoke run's few hundred are counted in seconds: one still short after a minute lost some, and says so in time.
         while (published === undefined || performance.now() - published < size(300_000, 60_000)) {
